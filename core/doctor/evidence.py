@@ -1,0 +1,93 @@
+"""Small numeric helpers the rules share: robust window statistics and number formatting."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from core.history import HistogramSnapshot
+
+
+def fmt(x: float) -> str:
+    """A number as a learner reads it: 3 significant digits, scientific when tiny or huge."""
+    if x is None or not math.isfinite(x):
+        return "NaN" if x is None or math.isnan(x) else ("inf" if x > 0 else "-inf")
+    if x == 0:
+        return "0"
+    if abs(x) < 1e-3 or abs(x) >= 1e5:
+        return f"{x:.1e}"
+    return f"{x:.3g}"
+
+
+def pct(x: float) -> str:
+    return f"{100 * x:.0f}%"
+
+
+def finite(values: np.ndarray) -> np.ndarray:
+    return values[np.isfinite(values)]
+
+
+def median(values: np.ndarray) -> float:
+    good = finite(values)
+    return float(np.median(good)) if good.size else math.nan
+
+
+def orders(small: float, large: float) -> float:
+    """How many powers of ten `small` is below `large` (positive when smaller)."""
+    if small <= 0 or large <= 0:
+        return math.inf if small <= 0 < large else 0.0
+    return math.log10(large / small)
+
+
+def geometric_step(first: float, last: float, gaps: int) -> float:
+    """The per-layer factor that takes `first` to `last` in `gaps` layers."""
+    if gaps <= 0 or first <= 0 or last <= 0:
+        return 1.0
+    return (last / first) ** (1.0 / gaps)
+
+
+def first_true_step(steps: np.ndarray, mask: np.ndarray) -> int | None:
+    idx = np.flatnonzero(mask)
+    return int(steps[idx[0]]) if idx.size else None
+
+
+# --- histograms (foreign logs, or tblab's every-N-steps snapshots) ----------------
+
+
+def hist_nonfinite(snap: HistogramSnapshot) -> bool:
+    return not (np.all(np.isfinite(snap.edges)) and np.all(np.isfinite(snap.counts)))
+
+
+def hist_centers(snap: HistogramSnapshot) -> np.ndarray:
+    edges = np.asarray(snap.edges, dtype=np.float64)
+    return (edges[:-1] + edges[1:]) / 2 if edges.size > 1 else edges
+
+
+def hist_abs_max(snap: HistogramSnapshot) -> float:
+    edges = np.asarray(snap.edges, dtype=np.float64)
+    return float(np.max(np.abs(edges))) if edges.size else math.nan
+
+
+def hist_l2(snap: HistogramSnapshot) -> float:
+    """L2 norm of the tensor a histogram summarises, from bucket centres (approximate)."""
+    counts = np.asarray(snap.counts, dtype=np.float64)
+    centers = hist_centers(snap)
+    if counts.size != centers.size or counts.sum() <= 0:
+        return math.nan
+    return float(math.sqrt(np.sum(counts * centers**2)))
+
+
+def hist_std(snap: HistogramSnapshot) -> float:
+    counts = np.asarray(snap.counts, dtype=np.float64)
+    centers = hist_centers(snap)
+    total = counts.sum()
+    if counts.size != centers.size or total <= 0:
+        return math.nan
+    mean = np.sum(counts * centers) / total
+    return float(math.sqrt(max(0.0, np.sum(counts * (centers - mean) ** 2) / total)))
+
+
+def hist_range(snap: HistogramSnapshot) -> tuple[float, float]:
+    edges = np.asarray(snap.edges, dtype=np.float64)
+    return (float(edges[0]), float(edges[-1])) if edges.size else (math.nan, math.nan)

@@ -1,0 +1,90 @@
+"""Finding and Diagnosis: what the doctor says about a run, as plain frozen data.
+
+A Finding is one verdict with its evidence in numbers; a Diagnosis is all the
+findings of a run plus which checks the run's tags allowed.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+
+SEVERITIES = ("critical", "warning", "info")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One diagnosed problem, written so a learner can check it in TensorBoard."""
+
+    id: str
+    title: str
+    severity: str  # "critical" | "warning" | "info"
+    step: int  # first step at which the evidence was visible
+    layers: tuple[str, ...]
+    evidence: str  # the numbers, e.g. "dense_1 gradient norm 3e-08, 6 orders below output"
+    explanation: str  # why it happens, for a learner
+    fixes: tuple[str, ...]  # names in core.fixes.FIXES, most likely first
+    confidence: float  # 0..1
+
+    def __post_init__(self) -> None:
+        if self.severity not in SEVERITIES:
+            raise ValueError(f"finding {self.id}: severity must be one of {SEVERITIES}")
+        if not 0.0 <= self.confidence <= 1.0:
+            raise ValueError(f"finding {self.id}: confidence must be in [0, 1]")
+
+    def rank(self) -> tuple[int, float]:
+        """Sort key: most severe first, then most confident."""
+        return (SEVERITIES.index(self.severity), -self.confidence)
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["layers"] = list(self.layers)
+        data["fixes"] = list(self.fixes)
+        return data
+
+
+@dataclass(frozen=True)
+class SkippedCheck:
+    """A check the run's tags did not allow, and what it would have needed."""
+
+    id: str
+    title: str
+    needs: str
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """The doctor's verdict on one run."""
+
+    run: str
+    findings: tuple[Finding, ...]  # sorted: severity, then confidence
+    primary: Finding | None  # the root cause a learner should fix first
+    checks_run: tuple[str, ...]
+    checks_skipped: tuple[SkippedCheck, ...]
+    detected_at: dict[str, int] = field(default_factory=dict)  # finding id -> step the doctor first said it
+    last_step: int = -1
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def healthy(self) -> bool:
+        return not self.findings
+
+    def get(self, finding_id: str) -> Finding | None:
+        return next((f for f in self.findings if f.id == finding_id), None)
+
+    def to_dict(self) -> dict:
+        return {
+            "run": self.run,
+            "healthy": self.healthy,
+            "primary": self.primary.id if self.primary else None,
+            "findings": [
+                {**f.to_dict(), "detected_at_step": self.detected_at.get(f.id)} for f in self.findings
+            ],
+            "checks_run": list(self.checks_run),
+            "checks_skipped": [asdict(s) for s in self.checks_skipped],
+            "last_step": self.last_step,
+            "warnings": list(self.warnings),
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, allow_nan=False, default=str)

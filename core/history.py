@@ -1,0 +1,121 @@
+"""StepRecord and History: the one shape in which metrics travel.
+
+Live training emits StepRecords; event files on disk are read into a History;
+the doctor, the plots and the report only ever look at a History.
+
+Tag names (tblab's own runs; other programs' logs are mapped onto these where
+they can be, see core/events.py):
+  loss, accuracy                       train batch values; in `val`: test-set values
+  grad_norm/global
+  grad_norm/<layer>/kernel, .../bias   per-variable gradient L2 norm
+  weight_norm/<layer>/kernel, ...      per-variable weight L2 norm
+  update_ratio/<layer>/kernel          |update| / |weight| of the step
+  activation_mean/<layer>, activation_std/<layer>       hidden layers only
+  dead_fraction/<layer>                units at 0 for the whole batch (ReLU)
+  saturated_fraction/<layer>           outputs within 1% of an asymptote (sigmoid/tanh)
+  input/min, input/max, input/mean, input/std           the batch the model sees
+  nonfinite/count                      NaN/Inf values in loss, logits, grads, weights
+Layers are dense_1 ... dense_L (hidden, input side first) and `output`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+OUTPUT_LAYER = "output"
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    """The plain-float metrics of one training step (NaN and Inf allowed)."""
+
+    step: int
+    scalars: dict[str, float]
+
+
+@dataclass
+class Series:
+    """One scalar tag over steps, in the order it was recorded."""
+
+    steps: list[int] = field(default_factory=list)
+    values: list[float] = field(default_factory=list)
+
+    def append(self, step: int, value: float) -> None:
+        self.steps.append(step)
+        self.values.append(value)
+
+    def last(self) -> float:
+        return self.values[-1] if self.values else math.nan
+
+    def array(self) -> np.ndarray:
+        return np.asarray(self.values, dtype=np.float64)
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+
+@dataclass(frozen=True)
+class HistogramSnapshot:
+    """A histogram at one step: bucket edges (len k+1) and counts (len k)."""
+
+    step: int
+    edges: np.ndarray
+    counts: np.ndarray
+
+
+@dataclass
+class History:
+    """Everything known about one run: train scalars, validation scalars, histograms."""
+
+    run: str = ""
+    train: dict[str, Series] = field(default_factory=dict)
+    val: dict[str, Series] = field(default_factory=dict)
+    histograms: dict[str, list[HistogramSnapshot]] = field(default_factory=dict)
+    meta: dict[str, str] = field(default_factory=dict)  # e.g. config (JSON), data_source
+    warnings: list[str] = field(default_factory=list)
+
+    def add(self, record: StepRecord) -> None:
+        for tag, value in record.scalars.items():
+            self.train.setdefault(tag, Series()).append(record.step, value)
+
+    def add_val(self, step: int, scalars: dict[str, float]) -> None:
+        for tag, value in scalars.items():
+            self.val.setdefault(tag, Series()).append(step, value)
+
+    def series(self, tag: str) -> Series:
+        return self.train.get(tag, Series())
+
+    def layers(self) -> list[str]:
+        """Layer names that have any per-layer tag, ordered input side first, output last."""
+        names = {tag.split("/")[1] for tag in self.train if tag.count("/") >= 1 and _is_layered(tag)}
+        return sorted(names, key=layer_order)
+
+    def last_step(self) -> int:
+        return max((s.steps[-1] for s in self.train.values() if s.steps), default=-1)
+
+
+_LAYERED_PREFIXES = (
+    "grad_norm/",
+    "weight_norm/",
+    "update_ratio/",
+    "activation_mean/",
+    "activation_std/",
+    "dead_fraction/",
+    "saturated_fraction/",
+)
+
+
+def _is_layered(tag: str) -> bool:
+    return tag.startswith(_LAYERED_PREFIXES) and tag != "grad_norm/global"
+
+
+def layer_order(name: str) -> tuple[int, str]:
+    """Sort key: dense_1 < dense_2 < ... < dense_10 < other names < output."""
+    if name == OUTPUT_LAYER:
+        return (1 << 30, name)
+    match = re.search(r"(\d+)$", name)
+    return (int(match[1]) if match else (1 << 29), name)

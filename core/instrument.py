@@ -1,0 +1,83 @@
+"""What one training step measures, computed in-graph as named scalar tensors.
+
+Names follow the tag scheme in core/history.py. Everything here runs inside the
+compiled step, so a step costs one device-to-host copy of a single vector.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from core.model import Dense, Forward
+
+# Within 1% of an asymptote counts as saturated: the local slope is then < 1/25 of its peak.
+SATURATION_MARGIN = 0.01
+RELU_LIKE = ("relu", "leaky_relu")
+SATURATING = ("sigmoid", "tanh")
+
+
+def nonfinite_count(tensor: tf.Tensor) -> tf.Tensor:
+    return tf.reduce_sum(tf.cast(tf.logical_not(tf.math.is_finite(tensor)), tf.float32))
+
+
+def saturated_fraction(activation: tf.Tensor, kind: str) -> tf.Tensor:
+    low, high = (0.0, 1.0) if kind == "sigmoid" else (-1.0, 1.0)
+    margin = SATURATION_MARGIN * (high - low)
+    saturated = tf.logical_or(activation <= low + margin, activation >= high - margin)
+    return tf.reduce_mean(tf.cast(saturated, tf.float32))
+
+
+def dead_fraction(pre_activation: tf.Tensor) -> tf.Tensor:
+    """Units whose pre-activation is <= 0 for every example of the batch (no gradient flows)."""
+    dead = tf.reduce_all(pre_activation <= 0.0, axis=0)
+    return tf.reduce_mean(tf.cast(dead, tf.float32))
+
+
+def step_statistics(
+    *,
+    activation: str,
+    layers: list[Dense],
+    names: list[str],
+    x: tf.Tensor,
+    labels: tf.Tensor,
+    fwd: Forward,
+    loss: tf.Tensor,
+    grads: list[tf.Tensor],
+    old_values: list[tf.Tensor],
+    new_values: list[tf.Variable],
+) -> list[tuple[str, tf.Tensor]]:
+    """(tag, scalar) pairs for one step; `names` are the variables' tag names in order."""
+    predictions = tf.argmax(fwd.logits, axis=1, output_type=tf.int32)
+    stats = [
+        ("loss", loss),
+        ("accuracy", tf.reduce_mean(tf.cast(tf.equal(predictions, labels), tf.float32))),
+        ("grad_norm/global", tf.linalg.global_norm(grads)),
+    ]
+    for name, grad, old, new in zip(names, grads, old_values, new_values):
+        weight_norm = tf.norm(new)
+        stats += [
+            (f"grad_norm/{name}", tf.norm(grad)),
+            (f"weight_norm/{name}", weight_norm),
+            # Relative to the weights before the step; 0/0 (zero init biases) counts as 0.
+            (f"update_ratio/{name}", tf.math.divide_no_nan(tf.norm(new - old), tf.norm(old))),
+        ]
+    for layer, z, h in zip(layers, fwd.pre_activations, fwd.activations):
+        stats += [
+            (f"activation_mean/{layer.name}", tf.reduce_mean(h)),
+            (f"activation_std/{layer.name}", tf.math.reduce_std(h)),
+        ]
+        if activation in RELU_LIKE:
+            stats.append((f"dead_fraction/{layer.name}", dead_fraction(z)))
+        if activation in SATURATING:
+            stats.append((f"saturated_fraction/{layer.name}", saturated_fraction(h, activation)))
+    nonfinite = nonfinite_count(loss) + nonfinite_count(fwd.logits)
+    for tensor in [*grads, *new_values]:
+        nonfinite += nonfinite_count(tensor)
+    stats += [
+        ("input/min", tf.reduce_min(x)),
+        ("input/max", tf.reduce_max(x)),
+        ("input/mean", tf.reduce_mean(x)),
+        ("input/std", tf.math.reduce_std(x)),
+        ("nonfinite/count", nonfinite),
+    ]
+    return stats

@@ -1,0 +1,95 @@
+"""Scenarios: a failing (or healthy) training script as the lab sees it, and loading them.
+
+A scenario file in fails/ (or a user's folder) is a plain Python file that defines
+SCENARIO = Scenario(...) and, like the classic handout, trains when run on its own.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from core.config import RunConfig
+from core.fixes import FIXES
+
+BUILTIN_DIR = Path(__file__).resolve().parent.parent / "fails"
+
+
+class ScenarioError(Exception):
+    """A scenario file that cannot be loaded; the message names the file."""
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    title: str
+    symptom: str  # what a learner sees before diagnosing: no spoilers
+    diagnosis: str  # hidden until asked for
+    config: RunConfig
+    expected_fixes: tuple[str, ...] = ()
+    path: str = ""
+
+    def __post_init__(self) -> None:
+        unknown = [f for f in self.expected_fixes if f not in FIXES]
+        if unknown:
+            raise ValueError(f"scenario {self.name}: unknown fix {unknown[0]!r}")
+
+    def main(self, argv: list[str] | None = None) -> int:
+        """Train this scenario as a stand-alone script, like the classic handout."""
+        from core.standalone import run_scenario_script
+
+        return run_scenario_script(self, sys.argv[1:] if argv is None else argv)
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """One file of a scenario folder: its scenario, or the one-line reason it failed."""
+
+    path: Path
+    scenario: Scenario | None = None
+    error: str = ""
+
+
+def load_scenario_file(path: str | Path) -> Scenario:
+    """Import a scenario file and return its SCENARIO; any failure becomes ScenarioError."""
+    path = Path(path)
+    if not path.is_file():
+        raise ScenarioError(f"{path}: no such scenario file")
+    module_name = f"tblab_scenario_{path.stem}_{abs(hash(str(path.resolve())))}"
+    try:
+        spec = importlib.util.spec_from_file_location(module_name, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    except Exception as error:  # a learner's broken script must not take the lab down
+        raise ScenarioError(f"{path}: failed to import: {type(error).__name__}: {error}") from None
+    scenario = getattr(module, "SCENARIO", None)
+    if not isinstance(scenario, Scenario):
+        raise ScenarioError(f"{path}: defines no SCENARIO = Scenario(...)")
+    return Scenario(**{**scenario.__dict__, "path": str(path)})
+
+
+def discover(folder: str | Path = BUILTIN_DIR) -> list[LoadResult]:
+    """Load every *.py scenario in a folder (sorted by name); broken ones carry their error."""
+    results = []
+    for path in sorted(Path(folder).glob("*.py")):
+        if path.name.startswith("_"):
+            continue
+        try:
+            results.append(LoadResult(path, scenario=load_scenario_file(path)))
+        except ScenarioError as error:
+            results.append(LoadResult(path, error=str(error)))
+    return results
+
+
+def find_scenario(name_or_path: str, folders: list[Path] | None = None) -> Scenario:
+    """A scenario by file path, or by name among the built-in and given folders."""
+    if name_or_path.endswith(".py") or Path(name_or_path).is_file():
+        return load_scenario_file(name_or_path)
+    for folder in [BUILTIN_DIR, *(folders or [])]:
+        candidate = Path(folder) / f"{name_or_path}.py"
+        if candidate.is_file():
+            return load_scenario_file(candidate)
+    known = [r.path.stem for r in discover(BUILTIN_DIR)]
+    raise ScenarioError(f"no scenario named {name_or_path!r}; known: {', '.join(known)}")

@@ -1,0 +1,209 @@
+"""Instrumented training: `train(config, on_step=...)` runs a compiled SGD/Adam loop on
+MNIST, hands every step's metrics to the caller as a StepRecord, and writes them to
+TensorBoard (<logdir>/train and <logdir>/val, so train and test accuracy overlay).
+
+The UI, the CLI, the doctor and the tests are all consumers of the same record stream;
+this module knows nothing about any of them.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from core.config import RunConfig
+from core.data import make_datasets
+from core.history import History, StepRecord
+from core.instrument import step_statistics
+from core.model import build, forward, loss_fn, variables
+from core.optim import Optimizer
+from core.rundir import prepare_logdir
+from core.summaries import IMAGES_SHOWN, display_images, finite_histogram, write_text
+
+FLUSH_MILLIS = 2000  # TensorBoard shows a live run within a couple of seconds
+
+
+@dataclass
+class RunResult:
+    config: RunConfig
+    steps_done: int
+    test_accuracy: float
+    test_loss: float
+    first_nonfinite_step: int | None
+    steps_per_second: float
+    stopped: bool
+    data_source: str
+    logdir: Path | None
+    history: History = field(repr=False)
+
+
+def _accuracy(logits: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
+    predictions = tf.argmax(logits, axis=1, output_type=tf.int32)
+    return tf.reduce_mean(tf.cast(tf.equal(predictions, labels), tf.float32))
+
+
+def train(
+    config: RunConfig,
+    *,
+    data=None,
+    logdir: str | Path | None = None,
+    run_name: str = "",
+    on_step: Callable[[StepRecord], None] | None = None,
+    on_eval: Callable[[int, dict[str, float]], None] | None = None,
+    on_images: Callable[[int, np.ndarray], None] | None = None,
+    stop: threading.Event | None = None,
+) -> RunResult:
+    """Train one run. `data` is a core.mnist.Mnist (loaded with defaults when None);
+    with `logdir` None nothing is written. Raises RunError for an unusable logdir."""
+    if data is None:
+        from core.mnist import load_mnist
+
+        data = load_mnist()
+    logdir = prepare_logdir(logdir) if logdir is not None else None
+    ds = make_datasets(config, data)
+    layers = build(config)
+    named = variables(layers)
+    var_names = [name for name, _ in named]
+    train_vars = [var for _, var in named]
+    optimizer = Optimizer(config.optimizer, config.learning_rate, train_vars)
+    writer = val_writer = None
+    if logdir is not None:
+        writer = tf.summary.create_file_writer(str(logdir / "train"), flush_millis=FLUSH_MILLIS)
+        val_writer = tf.summary.create_file_writer(str(logdir / "val"), flush_millis=FLUSH_MILLIS)
+    stat_names: list[str] = []
+    index_spec = tf.TensorSpec([None], tf.int32)
+    step_spec = tf.TensorSpec([], tf.int64)
+
+    def batch(indices, step):
+        x = tf.gather(ds.x_train, indices)
+        if config.input_noise_std > 0:
+            # Stateless noise keyed by (seed, step): the histogram pass sees the same batch.
+            seed = tf.stack([tf.constant(config.seed, tf.int64), step])
+            x += config.input_noise_std * tf.random.stateless_normal(tf.shape(x), seed=seed)
+        return x, tf.gather(ds.y_train, indices)
+
+    def forward_backward(x, y):
+        with tf.GradientTape() as tape:
+            fwd = forward(layers, x, config.activation)
+            loss = loss_fn(fwd.logits, y, config.softmax_before_loss)
+        return fwd, loss, tape.gradient(loss, train_vars)
+
+    @tf.function(input_signature=[index_spec, step_spec])
+    def train_step(indices, step):
+        x, y = batch(indices, step)
+        fwd, loss, grads = forward_backward(x, y)
+        old_values = [tf.identity(var) for var in train_vars]
+        optimizer.apply(grads, train_vars)
+        stats = step_statistics(
+            activation=config.activation, layers=layers, names=var_names, x=x, labels=y,
+            fwd=fwd, loss=loss, grads=grads, old_values=old_values, new_values=train_vars,
+        )
+        stat_names[:] = [name for name, _ in stats]
+        if writer is not None:
+            with writer.as_default(step=step):
+                for name, value in stats:
+                    tf.summary.scalar(name, value)
+        return tf.stack([tf.cast(value, tf.float32) for _, value in stats])
+
+    @tf.function(input_signature=[index_spec, step_spec, tf.TensorSpec([], tf.bool)])
+    def snapshot_step(indices, step, write_image):
+        """Histograms of weights, gradients and activations (and maybe the input images)."""
+        x, y = batch(indices, step)
+        fwd, _, grads = forward_backward(x, y)
+        if writer is not None:
+            with writer.as_default(step=step):
+                dropped = tf.constant(0.0)
+                for name, var, grad in zip(var_names, train_vars, grads):
+                    dropped += finite_histogram(f"weights/{name}", var, step)
+                    dropped += finite_histogram(f"gradients/{name}", grad, step)
+                for layer, h in zip(layers, fwd.activations):
+                    dropped += finite_histogram(f"activations/{layer.name}", h, step)
+                tf.summary.scalar("nonfinite/histogram_dropped", dropped)
+                if write_image:
+                    tf.summary.image("input/images", display_images(x), max_outputs=IMAGES_SHOWN)
+        return x[:IMAGES_SHOWN]
+
+    @tf.function
+    def evaluate():
+        logits = forward(layers, ds.x_test, config.activation).logits
+        return loss_fn(logits, ds.y_test, config.softmax_before_loss), _accuracy(logits, ds.y_test)
+
+    history = History(run=run_name, meta={"config": config.to_json(), "data_source": ds.source})
+    if writer is not None:
+        write_text(writer, 0, {"config": config.to_json(), "data_source": ds.source, "run": run_name})
+
+    def run_eval(step: int) -> dict[str, float]:
+        loss, accuracy = evaluate()
+        scalars = {"loss": float(loss), "accuracy": float(accuracy)}
+        history.add_val(step, scalars)
+        if val_writer is not None:
+            with val_writer.as_default(step=step):
+                for name, value in scalars.items():
+                    tf.summary.scalar(name, value)
+        if on_eval is not None:
+            on_eval(step, scalars)
+        return scalars
+
+    first_nonfinite = None
+    steps_done = 0
+    stopped = False
+    timer_start = None
+    last_eval_step = -1
+    indices_iter = iter(ds.train_indices)
+    try:
+        for step in range(config.steps):
+            if stop is not None and stop.is_set():
+                stopped = True
+                break
+            indices = next(indices_iter)
+            step_tensor = tf.constant(step, tf.int64)
+            if step % config.histogram_every == 0:
+                images = snapshot_step(indices, step_tensor, tf.constant(step % config.image_every == 0))
+                if on_images is not None:
+                    on_images(step, images.numpy().reshape(-1, 28, 28))
+            values = train_step(indices, step_tensor).numpy()
+            record = StepRecord(step, dict(zip(stat_names, values.tolist())))
+            history.add(record)
+            steps_done = step + 1
+            if timer_start is None:
+                timer_start = (time.perf_counter(), step)  # after tracing, so speed is steady-state
+            if first_nonfinite is None and (record.scalars["nonfinite/count"] > 0 or not math.isfinite(record.scalars["loss"])):
+                first_nonfinite = step
+            if on_step is not None:
+                on_step(record)
+            if step % config.eval_every == 0:
+                run_eval(step)
+                last_eval_step = step
+            if first_nonfinite is not None and config.stop_on_nonfinite:
+                stopped = True
+                break
+        final = run_eval(steps_done - 1) if steps_done and last_eval_step != steps_done - 1 else None
+        if final is None:
+            final = {k: history.val[k].last() for k in ("loss", "accuracy")} if history.val else {"loss": math.nan, "accuracy": math.nan}
+    finally:
+        for w in (writer, val_writer):
+            if w is not None:
+                w.flush()
+                w.close()
+    speed = 0.0
+    if timer_start is not None and steps_done - 1 > timer_start[1]:
+        speed = (steps_done - 1 - timer_start[1]) / (time.perf_counter() - timer_start[0])
+    return RunResult(
+        config=config,
+        steps_done=steps_done,
+        test_accuracy=final["accuracy"],
+        test_loss=final["loss"],
+        first_nonfinite_step=first_nonfinite,
+        steps_per_second=speed,
+        stopped=stopped,
+        data_source=ds.source,
+        logdir=logdir,
+        history=history,
+    )

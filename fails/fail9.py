@@ -1,0 +1,20 @@
+"""fail9: all-zero weight init, so every hidden unit stays identical."""
+
+from core.config import RunConfig
+from core.scenario import Scenario
+
+SCENARIO = Scenario(
+    name="fail9",
+    title="fail9: the symmetric net",
+    symptom="A 2-layer sigmoid net that learns something, but far less than it should.",
+    diagnosis=(
+        "All weights start at zero, so every hidden unit computes the same value and receives the same "
+        "gradient: they stay identical forever and each layer behaves like a single unit. Random init breaks "
+        "the symmetry (Glorot for sigmoid)."
+    ),
+    config=RunConfig(hidden_layers=2, activation="sigmoid", init="zeros"),
+    expected_fixes=("init",),
+)
+
+if __name__ == "__main__":
+    raise SystemExit(SCENARIO.main())

@@ -1,0 +1,42 @@
+"""The `tblab` entry point: the lab with no arguments, headless subcommands otherwise.
+
+Each subcommand lives in tui/commands/<name>.py with `add_parser(subparsers)` and
+`run(args) -> int`, so commands stay small and independent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+COMMANDS = ["lab", "run", "board", "diagnose", "sweep", "report", "orderings", "experiment"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tblab", description="A terminal lab for debugging neural-network training.")
+    subparsers = parser.add_subparsers(dest="command")
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"tui.commands.{name}")
+        except ModuleNotFoundError as error:
+            if error.name != f"tui.commands.{name}":
+                raise
+            continue  # a command not written yet
+        module.add_parser(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser()
+    args = parser.parse_args(argv or ["lab"])
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("tblab: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

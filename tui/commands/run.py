@@ -1,0 +1,34 @@
+"""`tblab run NAME_OR_SCRIPT`: one scenario, headless, with fixes."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from core.runner import DEFAULT_LOG_ROOT, RunRequest, execute
+from core.scenario import ScenarioError, find_scenario
+
+
+def add_parser(subparsers) -> None:
+    from core.fixes import FIXES
+
+    p = subparsers.add_parser("run", help="train a scenario headless, with fixes")
+    p.add_argument("scenario", help="a scenario name (fail1, baseline, ...) or a path to a scenario .py file")
+    p.add_argument("--fix", action="append", default=[], choices=list(FIXES), help="apply a fix (repeatable)")
+    p.add_argument("--steps", type=int, help="training steps (default: the scenario's)")
+    p.add_argument("--seed", type=int, help="random seed (default: the scenario's)")
+    p.add_argument("--logdir", type=Path, default=DEFAULT_LOG_ROOT, help="log root (default: logs)")
+    p.add_argument("--data", help="a Keras mnist.npz or a folder of the four IDX files")
+    p.add_argument("--scenarios", type=Path, action="append", default=[], help="another folder of scenarios")
+    p.add_argument("--json", action="store_true", help="print one JSON object at the end")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    try:
+        scenario = find_scenario(args.scenario, args.scenarios)
+    except ScenarioError as error:
+        print(f"tblab: {error}", file=sys.stderr)
+        return 2
+    request = RunRequest(scenario, tuple(args.fix), args.steps, args.logdir, args.data, args.seed)
+    return execute(request, as_json=args.json)
