@@ -95,8 +95,13 @@ def train(
             loss = loss_fn(fwd.logits, y, config.softmax_before_loss)
         return fwd, loss, tape.gradient(loss, train_vars)
 
-    @tf.function(input_signature=[index_spec, step_spec])
-    def train_step(indices, step):
+    step_counter = tf.Variable(0, dtype=tf.int64, trainable=False)  # no per-step host->device copy
+
+    @tf.function
+    def train_step(indices_iter):
+        """One SGD step: the batch comes from the iterator in-graph, statistics go out as one vector."""
+        step = step_counter.read_value()
+        indices = next(indices_iter)
         x, y = batch(indices, step)
         fwd, loss, grads = forward_backward(x, y)
         old_values = [tf.identity(var) for var in train_vars]
@@ -110,11 +115,12 @@ def train(
             with writer.as_default(step=step):
                 for name, value in stats:
                     tf.summary.scalar(name, value)
-        return tf.stack([tf.cast(value, tf.float32) for _, value in stats])
+        step_counter.assign_add(1)
+        return tf.stack([tf.cast(value, tf.float32) for _, value in stats]), indices
 
-    @tf.function(input_signature=[index_spec, step_spec, tf.TensorSpec([], tf.bool)])
-    def snapshot_step(indices, step, write_image):
-        """Histograms of weights, gradients and activations (and maybe the input images)."""
+    @tf.function(input_signature=[index_spec, step_spec])
+    def snapshot_step(indices, step):
+        """Histograms of weights, gradients and activations; returns the first inputs."""
         x, y = batch(indices, step)
         fwd, _, grads = forward_backward(x, y)
         if writer is not None:
@@ -126,8 +132,6 @@ def train(
                 for layer, h in zip(layers, fwd.activations):
                     dropped += finite_histogram(f"activations/{layer.name}", h, step)
                 tf.summary.scalar("nonfinite/histogram_dropped", dropped)
-                if write_image:
-                    tf.summary.image("input/images", display_images(x), max_outputs=IMAGES_SHOWN)
         return x[:IMAGES_SHOWN]
 
     @tf.function
@@ -162,13 +166,17 @@ def train(
             if stop is not None and stop.is_set():
                 stopped = True
                 break
-            indices = next(indices_iter)
-            step_tensor = tf.constant(step, tf.int64)
+            values, indices = train_step(indices_iter)
             if step % config.histogram_every == 0:
-                images = snapshot_step(indices, step_tensor, tf.constant(step % config.image_every == 0))
+                # After the step, on the step's own batch: the snapshot shows the weights it produced.
+                # Images follow the histogram cadence; image_every should be a multiple of it.
+                images = snapshot_step(indices, tf.constant(step, tf.int64))
+                if writer is not None and step % config.image_every == 0:
+                    with writer.as_default(step=step):
+                        tf.summary.image("input/images", display_images(images), max_outputs=IMAGES_SHOWN)
                 if on_images is not None:
                     on_images(step, images.numpy().reshape(-1, 28, 28))
-            values = train_step(indices, step_tensor).numpy()
+            values = values.numpy()
             record = StepRecord(step, dict(zip(stat_names, values.tolist())))
             history.add(record)
             steps_done = step + 1

@@ -1,0 +1,135 @@
+"""Steps/s of tblab's training against the classic handout loop and Keras `fit`.
+
+(a) classic: from_tensor_slices -> map(/255) -> shuffle(60000) -> batch(128) -> repeat,
+    a plain @tf.function GradientTape SGD step (the handout's loop);
+(b) tblab, no summaries (logdir=None): gathered batches, full in-graph statistics;
+(c) tblab, fully instrumented: every per-step scalar, histograms every 50, images every 500;
+(d) Keras fit with keras.callbacks.TensorBoard(histogram_freq=1, update_freq="batch").
+Same 784-100-100-10 ReLU MLP, batch 128, SGD lr 0.1, same data; one process,
+interleaved rounds, medians of steady-state steps/s (tracing excluded).
+
+    python bench/train_speed.py [--rounds 5] [--steps 1000] [--data PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+
+from core.tfquiet import import_tensorflow_quietly
+
+tf = import_tensorflow_quietly()
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+from core.config import RunConfig  # noqa: E402
+from core.mnist import load_mnist  # noqa: E402
+from core.train import train  # noqa: E402
+
+WARMUP = 20
+
+
+def classic(mnist, steps: int) -> float:
+    ds = (
+        tf.data.Dataset.from_tensor_slices((mnist.x_train, mnist.y_train.astype(np.int32)))
+        .map(lambda x, y: (tf.cast(x, tf.float32) / 255.0, y))
+        .shuffle(60000)
+        .batch(128)
+        .repeat()
+    )
+    rng = np.random.default_rng(0)
+    shapes = [(784, 100), (100, 100), (100, 10)]
+    weights = [tf.Variable(rng.uniform(-0.1, 0.1, s).astype(np.float32)) for s in shapes]
+    biases = [tf.Variable(np.zeros(s[1], np.float32)) for s in shapes]
+    params = weights + biases
+
+    @tf.function
+    def step(x, y):
+        with tf.GradientTape() as tape:
+            h = x
+            for i, (w, b) in enumerate(zip(weights, biases)):
+                h = h @ w + b
+                if i < 2:
+                    h = tf.nn.relu(h)
+            loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=h))
+        for var, grad in zip(params, tape.gradient(loss, params)):
+            var.assign_sub(0.1 * grad)
+        return loss
+
+    it = iter(ds)
+    for _ in range(WARMUP):
+        step(*next(it)).numpy()
+    start = time.perf_counter()
+    for _ in range(steps):
+        loss = step(*next(it))
+        if _ % 100 == 0:
+            loss.numpy()  # the handout prints every 100 steps
+    loss.numpy()
+    return steps / (time.perf_counter() - start)
+
+
+def tblab(mnist, steps: int, instrumented: bool) -> float:
+    config = RunConfig(init="uniform(-0.1,0.1)", steps=steps + WARMUP, histogram_every=50, image_every=500)
+    logdir = tempfile.mkdtemp(prefix="tblab-bench-") if instrumented else None
+    return train(config, data=mnist, logdir=logdir).steps_per_second
+
+
+def keras_fit(mnist, steps: int) -> float:
+    ds = (
+        tf.data.Dataset.from_tensor_slices((mnist.x_train, mnist.y_train.astype(np.int32)))
+        .map(lambda x, y: (tf.cast(x, tf.float32) / 255.0, y))
+        .shuffle(60000)
+        .batch(128)
+        .repeat()
+    )
+    model = keras.Sequential([
+        keras.Input((784,)),
+        keras.layers.Dense(100, activation="relu"),
+        keras.layers.Dense(100, activation="relu"),
+        keras.layers.Dense(10),
+    ])
+    model.compile(keras.optimizers.SGD(0.1), keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    times = []
+
+    class Clock(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if batch in (WARMUP, WARMUP + steps):
+                times.append(time.perf_counter())
+
+    board = keras.callbacks.TensorBoard(tempfile.mkdtemp(prefix="tblab-bench-keras-"), histogram_freq=1, update_freq="batch")
+    model.fit(ds, steps_per_epoch=WARMUP + steps + 1, epochs=1, verbose=0, callbacks=[board, Clock()])
+    return steps / (times[1] - times[0])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=1000)
+    parser.add_argument("--data")
+    args = parser.parse_args()
+    mnist = load_mnist(args.data)
+    runs = {
+        "a classic loop": lambda: classic(mnist, args.steps),
+        "b tblab, no summaries": lambda: tblab(mnist, args.steps, False),
+        "c tblab, instrumented": lambda: tblab(mnist, args.steps, True),
+        "d keras fit + TensorBoard": lambda: keras_fit(mnist, args.steps),
+    }
+    results = {name: [] for name in runs}
+    for round_ in range(args.rounds):
+        for name, run in runs.items():
+            results[name].append(run())
+        print(f"round {round_ + 1}: " + ", ".join(f"{n[0]}={v[-1]:.0f}" for n, v in results.items()), flush=True)
+    median = {name: statistics.median(values) for name, values in results.items()}
+    print(f"\ndata: {mnist.source}; {args.steps} steps per run, {args.rounds} rounds\n")
+    print("| run | steps/s (median) |\n|---|---|")
+    for name, value in median.items():
+        print(f"| {name} | {value:.0f} |")
+    a, b, c, d = median.values()
+    print(f"\nb/a = {b / a:.2f} (target >= 2.5), c/b = {c / b:.2f} (target >= 0.85), c/d = {c / d:.2f} (target >= 2)")
+
+
+if __name__ == "__main__":
+    main()

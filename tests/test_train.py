@@ -1,0 +1,155 @@
+"""Instrumented training: records, event files TensorBoard can read, NaN safety, stop, determinism."""
+
+from __future__ import annotations
+
+import math
+import threading
+
+import numpy as np
+import pytest
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tensorboard.util.tensor_util import make_ndarray
+
+from core.config import RunConfig
+from core.rundir import RunError
+from core.train import train
+from tests.helpers import tiny_mnist
+
+SMALL = RunConfig(hidden_layers=2, hidden_units=16, steps=30, batch_size=32, histogram_every=10, image_every=20, eval_every=10)
+KEEP_ALL = {"scalars": 0, "tensors": 0, "histograms": 0, "images": 0, "compressedHistograms": 0}
+
+
+def read(path) -> EventAccumulator:
+    acc = EventAccumulator(str(path), size_guidance=KEEP_ALL)
+    acc.Reload()
+    return acc
+
+
+@pytest.fixture(scope="module")
+def data():
+    return tiny_mnist()
+
+
+@pytest.fixture(scope="module")
+def run(data, tmp_path_factory):
+    records, evals, images = [], [], []
+    logdir = tmp_path_factory.mktemp("logs") / "run"
+    result = train(
+        SMALL, data=data, logdir=logdir,
+        on_step=records.append, on_eval=lambda s, v: evals.append((s, v)), on_images=lambda s, x: images.append((s, x)),
+    )
+    return result, records, evals, images
+
+
+def test_every_step_yields_a_record_of_plain_floats(run):
+    result, records, _, _ = run
+    assert [r.step for r in records] == list(range(30))
+    scalars = records[0].scalars
+    assert all(isinstance(v, float) for v in scalars.values())
+    for tag in ("loss", "accuracy", "grad_norm/global", "grad_norm/dense_1/kernel", "weight_norm/output/bias",
+                "update_ratio/dense_2/kernel", "activation_mean/dense_1", "activation_std/dense_2",
+                "dead_fraction/dense_1", "input/min", "input/max", "input/mean", "input/std", "nonfinite/count"):
+        assert tag in scalars, tag
+    assert scalars["input/min"] >= 0 and scalars["input/max"] <= 1
+    assert result.steps_done == 30 and not result.stopped and result.first_nonfinite_step is None
+
+
+def test_update_ratio_matches_sgd_arithmetic(run):
+    """For plain SGD |update| = lr * |grad|, so the ratio is lr * grad_norm / old weight_norm."""
+    _, records, _, _ = run
+    first, second = records[0].scalars, records[1].scalars
+    expected = SMALL.learning_rate * second["grad_norm/dense_1/kernel"] / first["weight_norm/dense_1/kernel"]
+    assert second["update_ratio/dense_1/kernel"] == pytest.approx(expected, rel=1e-3)
+
+
+def test_it_learns_the_tiny_task(run):
+    result, records, evals, _ = run
+    assert records[-1].scalars["loss"] < records[0].scalars["loss"]
+    assert [s for s, _ in evals] == [0, 10, 20, 29]
+    assert result.test_accuracy == evals[-1][1]["accuracy"] > 0.5
+
+
+def test_images_come_as_the_model_sees_them(run):
+    _, _, _, images = run
+    assert [s for s, _ in images] == [0, 10, 20]
+    assert images[0][1].shape == (8, 28, 28) and images[0][1].max() <= 1.0
+
+
+def test_event_files_hold_tags_steps_histograms_images_and_text(run):
+    result, _, _, _ = run
+    train_events = read(result.logdir / "train")
+    tags = train_events.Tags()
+    loss_steps = [e.step for e in train_events.Tensors("loss")]
+    assert loss_steps == list(range(30))
+    assert "grad_norm/dense_1/kernel" in tags["tensors"]
+    hist_steps = [e.step for e in train_events.Tensors("weights/dense_1/kernel")]
+    assert hist_steps == [0, 10, 20]
+    assert {"gradients/output/kernel", "activations/dense_2", "config", "data_source", "input/images"} <= set(tags["tensors"])
+    assert [e.step for e in train_events.Tensors("input/images")] == [0, 20]
+    val = read(result.logdir / "val")
+    assert [e.step for e in val.Tensors("accuracy")] == [0, 10, 20, 29]
+
+
+def test_same_seed_same_run(data):
+    first = train(SMALL.replace(steps=15), data=data)
+    second = train(SMALL.replace(steps=15), data=data)
+    assert first.history.series("loss").values == second.history.series("loss").values
+    other = train(SMALL.replace(steps=15, seed=1), data=data)
+    assert other.history.series("loss").values != first.history.series("loss").values
+
+
+def test_nan_run_neither_crashes_nor_writes_nonfinite_histograms(data, tmp_path):
+    blowup = SMALL.replace(hidden_layers=6, normalization="raw", init="uniform(-1,1)", learning_rate=1.0, steps=25)
+    result = train(blowup, data=data, logdir=tmp_path / "nan")
+    assert result.first_nonfinite_step is not None and result.first_nonfinite_step < 25
+    assert result.steps_done == 25
+    counts = result.history.series("nonfinite/count").values
+    assert counts[result.first_nonfinite_step] > 0 and counts[0] == 0
+    events = read(tmp_path / "nan" / "train")
+    dropped = [float(make_ndarray(e.tensor_proto)) for e in events.Tensors("nonfinite/histogram_dropped")]
+    assert max(dropped) > 0
+    for tag in events.Tags()["tensors"]:
+        if tag.startswith(("weights/", "gradients/", "activations/")):
+            for event in events.Tensors(tag):
+                buckets = make_ndarray(event.tensor_proto)
+                assert np.all(np.isfinite(buckets)), (tag, event.step)
+
+
+def test_stop_on_nonfinite(data):
+    blowup = SMALL.replace(hidden_layers=6, normalization="raw", init="uniform(-1,1)", learning_rate=1.0, steps=25, stop_on_nonfinite=True)
+    result = train(blowup, data=data)
+    assert result.stopped and result.steps_done == result.first_nonfinite_step + 1
+
+
+def test_stop_request_is_honoured_within_a_step_and_files_are_closed(data, tmp_path):
+    stop = threading.Event()
+
+    def on_step(record):
+        if record.step == 5:
+            stop.set()
+
+    result = train(SMALL.replace(steps=1000), data=data, logdir=tmp_path / "stopped", on_step=on_step, stop=stop)
+    assert result.stopped and result.steps_done == 6
+    assert [e.step for e in read(tmp_path / "stopped" / "train").Tensors("loss")] == list(range(6))
+    assert math.isfinite(result.test_accuracy)
+
+
+def test_unwritable_logdir_is_a_one_line_error(data, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(RunError, match="cannot write logs to"):
+        train(SMALL, data=data, logdir=blocker / "run")
+
+
+@pytest.mark.parametrize(
+    "changes, tag",
+    [
+        ({"activation": "sigmoid"}, "saturated_fraction/dense_1"),
+        ({"activation": "tanh", "optimizer": "adam", "learning_rate": 0.01}, "saturated_fraction/dense_2"),
+        ({"optimizer": "momentum", "learning_rate": 0.01, "softmax_before_loss": True}, "dead_fraction/dense_2"),
+    ],
+)
+def test_other_activations_and_optimizers_train(data, changes, tag):
+    result = train(SMALL.replace(steps=20, **changes), data=data)
+    assert tag in result.history.train and result.first_nonfinite_step is None
+    assert result.history.series("loss").values[-1] < result.history.series("loss").values[0]
