@@ -10,6 +10,7 @@ Only `produce_batches` touches TensorFlow; the rest is plain Python the lab can 
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass
 
 ORDERINGS: tuple[tuple[str, str, str], ...] = (
@@ -122,11 +123,13 @@ def check_arguments(n: int, batch_size: int, buffer: int | None, epochs: int, se
 
 
 def chain_code(order, batch_size: int, buffer: int, epochs: int, seed: int) -> str:
-    calls = {"shuffle": f"shuffle({buffer}, seed={seed})", "batch": f"batch({batch_size})", "repeat": f"repeat({epochs})"}
+    calls = {"shuffle": f"shuffle({buffer}, seed={seed})", "batch": f"batch({batch_size})",
+             "repeat": f"repeat({epochs})"}
     return "ds." + ".".join(calls[op] for op in order)
 
 
-def produce_batches(order, n: int, batch_size: int, buffer: int, epochs: int, seed: int, *, tag_passes: bool = True):
+def produce_batches(order, n: int, batch_size: int, buffer: int, epochs: int, seed: int, *,
+                    tag_passes: bool = True) -> list[tuple[list[int], list[int] | None]]:
     """Run the ordering on tf.data.Dataset.range(n); a list of (values, 0-based passes) per batch.
 
     A finite repeat(epochs) stands in for repeat(): the same stream, but it ends.
@@ -178,7 +181,7 @@ def _coverage(stream: list[int], n: int) -> tuple[EpochCoverage, ...]:
     result = []
     for start in range(0, len(stream), n):
         window = stream[start : start + n]
-        counts = {v: window.count(v) for v in set(window)}
+        counts = Counter(window)
         result.append(EpochCoverage(
             epoch=start // n + 1, order=tuple(window),
             missing=tuple(v for v in range(n) if v not in counts),
@@ -218,6 +221,7 @@ def _max_jump_ahead(order, batches, n: int, batch_size: int, shuffle_unit: str) 
 
 
 def measure(order, batches: tuple[ProducedBatch, ...], coverage, n: int, batch_size: int) -> OrderingFacts:
+    """The facts a verdict may rest on, all counted on the produced batches."""
     stream = [v for b in batches for v in b.values]
     passes = [p for b in batches for p in b.passes]
     shuffle_unit = "example" if order.index("shuffle") < order.index("batch") else "batch"
@@ -245,11 +249,16 @@ def _numbers(values) -> str:
     return shown + (f" … ({len(values)} in all)" if len(values) > 8 else "")
 
 
+def _count(k: int, one: str, many: str) -> str:
+    return f"{k} {one if k == 1 else many}"
+
+
 def _batch_text(batch: ProducedBatch) -> str:
     return "[" + " ".join(str(v) for v in batch.values) + "]"
 
 
-def derive_verdict(order, facts: OrderingFacts, batches, coverage, n: int, batch_size: int, buffer: int, epochs: int) -> Verdict:
+def derive_verdict(order, facts: OrderingFacts, batches, coverage, n: int, batch_size: int, buffer: int,
+                   epochs: int) -> Verdict:
     """Judge an ordering from its measured facts; the ordering only supplies the 'because'."""
     shuffle_after_repeat = order.index("shuffle") > order.index("repeat")
     shuffle_after_batch = order.index("shuffle") > order.index("batch")
@@ -258,10 +267,18 @@ def derive_verdict(order, facts: OrderingFacts, batches, coverage, n: int, batch
     unit = facts.shuffle_unit
     flawed, caveats, notes = [], [], []
 
+    whole_pass_in_one_batch = unit == "batch" and not batch_after_repeat and math.ceil(n / batch_size) == 1
     if not facts.shuffled:
-        cause = (f"a buffer of {buffer} holds one {unit} at a time, so nothing moves" if buffer == 1
-                 else f"there is only {facts.units_per_pass} {unit} per pass to shuffle")
-        flawed.append(f"never shuffled: every epoch came out as 0, 1, 2, …: {cause}.")
+        if buffer == 1:
+            flawed.append(f"never shuffled: every epoch came out as 0, 1, 2, …: a buffer of 1 holds one {unit} "
+                          "at a time, so nothing moves.")
+        elif whole_pass_in_one_batch:
+            flawed.append("never shuffled: every epoch came out as 0, 1, 2, …: each pass is one batch, and a "
+                          "shuffle after batch never reorders inside a batch.")
+        else:
+            plural = "batches" if unit == "batch" else "examples"
+            notes.append(f"every epoch came out as 0, 1, 2, …: the shuffle happened to keep the original order "
+                         f"of the few {plural} it had.")
 
     if facts.incomplete_epochs:
         bad = coverage[facts.incomplete_epochs[0] - 1]
@@ -284,18 +301,21 @@ def derive_verdict(order, facts: OrderingFacts, batches, coverage, n: int, batch
     if facts.batches_are_runs and not one_batch_per_pass:
         example = _batch_text(batches[0])
         if shuffle_after_batch:
+            again = (f"the same {facts.distinct_batch_contents} groups come back every epoch"
+                     if epochs > 1 and facts.distinct_batch_contents <= facts.units_per_pass
+                     else f"{facts.distinct_batch_contents} distinct batches in {facts.batch_count}")
             flawed.append(f"only whole batches are shuffled: every batch holds neighbours in their original order "
-                          f"(e.g. {example}), so the same few groups come back every epoch "
-                          f"({facts.distinct_batch_contents} distinct batches in {facts.batch_count}); "
-                          "shuffle comes after batch, so it moves batches and never mixes their contents.")
-        else:
+                          f"(e.g. {example}; {again}); shuffle comes after batch, so it moves whole batches "
+                          "and never mixes their contents.")
+        elif facts.shuffled:
             notes.append(f"every batch happened to hold neighbours in order (e.g. {example}): "
                          f"with {n} examples that can happen by chance.")
 
     if facts.straddling_steps:
         step = by_step[facts.straddling_steps[0]]
-        text = (f"{len(facts.straddling_steps)} batches straddle two passes (e.g. step {step.step}: "
-                f"{_batch_text(step)} holds passes {'+'.join(str(p) for p in sorted(set(step.passes)))})")
+        straddle = _count(len(facts.straddling_steps), "batch straddles", "batches straddle")
+        passes = "+".join(str(p) for p in sorted(set(step.passes)))
+        text = f"{straddle} two passes (e.g. step {step.step}: {_batch_text(step)} holds passes {passes})"
         if batch_after_repeat and not flawed:
             caveats.append(f"{text}: repeat comes before batch, so an epoch ends mid-batch; every epoch still "
                            "saw each example once, so this is fine if you count steps, not epochs.")
@@ -304,15 +324,16 @@ def derive_verdict(order, facts: OrderingFacts, batches, coverage, n: int, batch
 
     if facts.partial_steps:
         sizes = ", ".join(str(s) for s in facts.partial_sizes)
-        where = ", ".join(str(s) for s in facts.partial_steps)
+        where = ("step " if len(facts.partial_steps) == 1 else "steps ") + ", ".join(map(str, facts.partial_steps))
         if batch_after_repeat:
             notes.append(f"only the very last batch is partial (size {sizes}): repeat comes before batch, so the "
                          "remainder runs on into the next epoch; an endless repeat() has none.")
         elif shuffle_after_repeat:
-            notes.append(f"{len(facts.partial_steps)} partial batches (size {sizes}, steps {where}) land wherever "
+            notes.append(f"{_count(len(facts.partial_steps), 'partial batch', 'partial batches')} (size {sizes}, "
+                         f"{where}) land wherever "
                          "the shuffle puts them, not at epoch ends.")
         else:
-            notes.append(f"each pass ends with a partial batch (size {sizes}, steps {where}) because "
+            notes.append(f"each pass ends with a partial batch (size {sizes}, {where}) because "
                          f"{n} is not a multiple of {batch_size}; harmless for SGD, or use "
                          "batch(..., drop_remainder=True) for fixed-size batches.")
 
@@ -322,7 +343,7 @@ def derive_verdict(order, facts: OrderingFacts, batches, coverage, n: int, batch
                        f"(a full shuffle can move one {facts.units_per_pass - 1}).")
     if shuffle_after_batch:
         notes.append(f"after batch, the shuffle buffer counts batches: shuffle({buffer}) holds up to "
-                     f"{buffer} batches of {batch_size}.")
+                     f"{_count(buffer, 'batch', 'batches')} of {batch_size}.")
     if facts.shuffled and facts.order_changes_between_epochs is False:
         caveats.append("every epoch came out in the same order.")
 
@@ -335,13 +356,12 @@ def derive_verdict(order, facts: OrderingFacts, batches, coverage, n: int, batch
         good = [f"every epoch saw all {n} examples exactly once"]
         if facts.order_changes_between_epochs:
             good.append("in a new order each epoch")
-        good.append("no batch straddles two epochs")
-        summary = ", ".join(good) + "."
+        summary = ", ".join(good) + "; no batch straddles two epochs."
     return Verdict(rating=rating, summary=summary, problems=tuple(flawed + caveats), notes=tuple(notes))
 
 
 def analyse(order, raw, n: int, batch_size: int, buffer: int, epochs: int, seed: int = 0) -> OrderingResult:
-    """Describe one ordering's produced batches (from produce_batches) and judge it."""
+    """Describe one ordering's produced batches (from produce_batches with passes tagged) and judge it."""
     batches = _describe_batches(raw, n, batch_size)
     coverage = _coverage([v for b in batches for v in b.values], n)
     facts = measure(order, batches, coverage, n, batch_size)
@@ -356,7 +376,8 @@ def run_orderings(n: int = 10, batch_size: int = 4, buffer: int | None = None, e
     check_arguments(n, batch_size, buffer, epochs, seed)
     buffer = n if buffer is None else buffer
     results = tuple(
-        analyse(order, produce_batches(order, n, batch_size, buffer, epochs, seed), n, batch_size, buffer, epochs, seed)
+        analyse(order, produce_batches(order, n, batch_size, buffer, epochs, seed),
+                n, batch_size, buffer, epochs, seed)
         for order in ORDERINGS
     )
     return OrderingsReport(n=n, batch_size=batch_size, buffer=buffer, epochs=epochs, seed=seed, results=results)
@@ -406,7 +427,8 @@ def render_ordering(result: OrderingResult, n: int, width: int = 100) -> str:
     by_epoch: dict[int, list[str]] = {}
     position = 0
     for batch in result.batches:
-        by_epoch.setdefault(batch.epoch, []).append("[" + " ".join(marked_values(batch, result.coverage, position, n)) + "]")
+        tokens = marked_values(batch, result.coverage, position, n)
+        by_epoch.setdefault(batch.epoch, []).append("[" + " ".join(tokens) + "]")
         position += len(batch.values)
     for coverage in result.coverage:
         if coverage.complete:
@@ -430,10 +452,11 @@ def render_text(report: OrderingsReport, width: int = 100) -> str:
     """The whole report as plain text, for the CLI and any plain-text pane."""
     header = [
         f"tf.data.Dataset.range({report.n}): batch {report.batch_size}, shuffle buffer {report.buffer}, "
-        f"{report.epochs} epochs, seed {report.seed}.",
+        f"{_count(report.epochs, 'epoch', 'epochs')}, seed {report.seed}.",
         f"An epoch is what a training loop counts: the next {report.n} examples. " + legend(),
     ]
     blocks = [f"{i}. {render_ordering(r, report.n, width)}" for i, r in enumerate(report.results, start=1)]
     sensible = [r.title for r in report.results if r.verdict.rating == "sensible"]
     footer = "Sensible here: " + (", ".join(sensible) if sensible else "none") + "."
-    return "\n".join(_wrap(" ".join(header).split(" "), "", width)) + "\n\n" + "\n\n".join(blocks) + "\n\n" + footer
+    intro = "\n".join(_wrap(" ".join(header).split(" "), "", width))
+    return "\n\n".join([intro, *blocks, footer])

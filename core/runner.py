@@ -17,6 +17,7 @@ from core.fixes import apply_fixes
 from core.history import StepRecord
 from core.rundir import run_logdir
 from core.scenario import Scenario
+from core.tfquiet import import_tensorflow_quietly
 
 DEFAULT_LOG_ROOT = Path("logs")
 BAR_WIDTH = 24
@@ -100,7 +101,8 @@ def execute(request: RunRequest, *, as_json: bool = False, out: TextIO = sys.std
                 findings.append(finding)
                 progress.message(f"  doctor @ step {finding.step}: {finding.title}: {finding.evidence}")
 
-    from core.train import train  # TensorFlow loads here, after the cheap checks above
+    import_tensorflow_quietly()  # after the cheap checks above, so bad input fails fast
+    from core.train import train
 
     try:
         result = train(config, data=data, logdir=logdir, run_name=request.scenario.name, on_step=on_step)

@@ -64,6 +64,7 @@ class Diagnosis:
     detected_at: dict[str, int] = field(default_factory=dict)  # finding id -> step the doctor first said it
     last_step: int = -1
     warnings: tuple[str, ...] = ()
+    transient: tuple[str, ...] = ()  # ids seen during the run but no longer at its end
 
     @property
     def healthy(self) -> bool:
@@ -84,6 +85,7 @@ class Diagnosis:
             "checks_skipped": [asdict(s) for s in self.checks_skipped],
             "last_step": self.last_step,
             "warnings": list(self.warnings),
+            "transient": list(self.transient),
         }
 
     def to_json(self) -> str:

@@ -25,12 +25,20 @@ class RunView:
     def __init__(self, history: History, upto: int | None = None,
                  tail: int = T.TAIL_RECORDS, head: int = T.HEAD_RECORDS) -> None:
         self.history = history
-        self.upto = history.last_step() if upto is None else upto
+        self.upto = run_last_step(history) if upto is None else upto
         self.tail_records = tail
         self.head_records = head
-        self._tail: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._tail: dict[tuple[str, int], tuple[np.ndarray, np.ndarray]] = {}
         self._head: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._matches: dict[str, bool] = {}
+        self._index: dict[str, dict[str, list[str]]] = {}
+        self._layered: dict[tuple, list[tuple[str, str]]] = {}
         self.num_classes = _num_classes(history)
+        # Keras logs with only epoch_* values count epochs: persistence is judged in epochs then.
+        self.per_epoch = history.meta.get("step_unit") == "epoch"
+        self.min_records = T.EPOCH_MIN_RECORDS if self.per_epoch else T.MIN_RECORDS
+        order = [name for name in history.meta.get("layer_order", "").split(",") if name]
+        self._order = {name: index for index, name in enumerate(order)}
 
     # --- which tags exist ---------------------------------------------------
     def _count(self, series: Series) -> int:
@@ -38,60 +46,87 @@ class RunView:
 
     def has(self, tag: str) -> bool:
         series = self.history.train.get(tag)
-        return series is not None and self._count(series) > 0
+        return series is not None and bool(series.steps) and series.steps[0] <= self.upto
 
     def has_val(self, tag: str) -> bool:
         series = self.history.val.get(tag)
-        return series is not None and self._count(series) > 0
+        return series is not None and bool(series.steps) and series.steps[0] <= self.upto
 
     def has_hist(self, tag: str) -> bool:
         return any(s.step <= self.upto for s in self.history.histograms.get(tag, ()))
 
+    def _present(self, kind: str) -> dict[str, list[str]]:
+        """Present tags of one kind ('train', 'val', 'hist') grouped by their first path part."""
+        if kind not in self._index:
+            if kind == "train":
+                tags = [t for t in self.history.train if self.has(t)]
+            elif kind == "val":
+                tags = [t for t in self.history.val if self.has_val(t)]
+            else:
+                tags = [t for t in self.history.histograms if self.has_hist(t)]
+            grouped: dict[str, list[str]] = {}
+            for tag in tags:
+                grouped.setdefault(tag.split("/", 1)[0], []).append(tag)
+            self._index[kind] = grouped
+        return self._index[kind]
+
     def matches(self, pattern: str) -> bool:
         """True if a tag matching pattern is present; 'hist:' and 'val:' select those kinds."""
-        if pattern.startswith("hist:"):
-            return any(fnmatchcase(t, pattern[5:]) and self.has_hist(t) for t in self.history.histograms)
-        if pattern.startswith("val:"):
-            return any(fnmatchcase(t, pattern[4:]) and self.has_val(t) for t in self.history.val)
-        return any(fnmatchcase(t, pattern) and self.has(t) for t in self.history.train)
+        if pattern not in self._matches:
+            kind, _, glob = pattern.partition(":") if pattern.startswith(("hist:", "val:")) else ("train", "", pattern)
+            tags = self._present(kind).get(glob.split("/", 1)[0], ())
+            self._matches[pattern] = any(fnmatchcase(t, glob) for t in tags)
+        return self._matches[pattern]
 
     def layered(self, prefix: str, suffix: str = "", hidden_only: bool = False) -> list[tuple[str, str]]:
         """(layer, tag) for tags named prefix/<layer>suffix, input side first."""
-        found = []
-        for tag in self.history.train:
-            if tag.startswith(prefix + "/") and tag.endswith(suffix) and self.has(tag):
-                layer = tag[len(prefix) + 1: len(tag) - len(suffix)] if suffix else tag[len(prefix) + 1:]
-                if "/" in layer or (hidden_only and layer == OUTPUT_LAYER):
-                    continue
-                found.append((layer, tag))
-        return sorted(found, key=lambda item: layer_order(item[0]))
+        key = ("train", prefix, suffix, hidden_only)
+        if key not in self._layered:
+            tags = self._present("train").get(prefix, ())
+            self._layered[key] = self._sorted(_layered(tags, prefix, suffix, hidden_only, nested=False))
+        return self._layered[key]
 
     def hist_layered(self, prefix: str, suffix: str = "", hidden_only: bool = False) -> list[tuple[str, str]]:
-        found = []
-        for tag in self.history.histograms:
-            if tag.startswith(prefix + "/") and tag.endswith(suffix) and self.has_hist(tag):
-                layer = tag[len(prefix) + 1: len(tag) - len(suffix)] if suffix else tag[len(prefix) + 1:]
-                if hidden_only and layer == OUTPUT_LAYER:
-                    continue
-                found.append((layer, tag))
-        return sorted(found, key=lambda item: layer_order(item[0]))
+        """(layer, tag) for histogram tags named prefix/<layer...>suffix, input side first."""
+        key = ("hist", prefix, suffix, hidden_only)
+        if key not in self._layered:
+            tags = self._present("hist").get(prefix, ())
+            self._layered[key] = self._sorted(_layered(tags, prefix, suffix, hidden_only, nested=True))
+        return self._layered[key]
+
+    def _sorted(self, found: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        """Input side first: by the log's own layer order when it gives one (Keras), else by name."""
+        if not self._order:
+            return found
+        return sorted(found, key=lambda item: (item[0] == OUTPUT_LAYER, self._order.get(item[0].split("/")[0], 1 << 20)))
+
+    def recent(self, tag: str, min_steps: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """Records covering the last `min_steps` steps (or EPOCH_MIN_SPAN epochs), at least
+        min_records of them; None while the run is shorter than that."""
+        span = T.EPOCH_MIN_SPAN if self.per_epoch else min_steps
+        steps, values = self.tail(tag)
+        if steps.size < self.min_records or steps[-1] - steps[0] < span:
+            return None
+        keep = steps >= steps[-1] - span
+        if keep.sum() < self.min_records:
+            keep = np.arange(steps.size) >= steps.size - self.min_records
+        return steps[keep], values[keep]
 
     # --- values ---------------------------------------------------------------
     def tail(self, tag: str, records: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """(steps, values) of the last `records` train records up to upto."""
-        if tag not in self._tail:
+        """(steps, values) of the last `records` (default: tail_records) train records up to upto."""
+        count = self.tail_records if records is None else min(records, self.tail_records)
+        key = (tag, count)
+        if key not in self._tail:
             series = self.history.train.get(tag)
             if series is None:
-                self._tail[tag] = _EMPTY
+                self._tail[key] = _EMPTY
             else:
                 end = self._count(series)
-                start = max(0, end - self.tail_records)
-                self._tail[tag] = (np.asarray(series.steps[start:end], dtype=np.int64),
+                start = max(0, end - count)
+                self._tail[key] = (np.asarray(series.steps[start:end], dtype=np.int64),
                                    np.asarray(series.values[start:end], dtype=np.float64))
-        steps, values = self._tail[tag]
-        if records is not None:
-            return steps[-records:], values[-records:]
-        return steps, values
+        return self._tail[key]
 
     def head(self, tag: str) -> tuple[np.ndarray, np.ndarray]:
         """(steps, values) of the first head_records train records (up to upto)."""
@@ -117,6 +152,25 @@ class RunView:
     def hists(self, tag: str) -> list[HistogramSnapshot]:
         return [s for s in self.history.histograms.get(tag, ()) if s.step <= self.upto]
 
+    def held_since(self, tag: str, holds) -> int | None:
+        """First step of the unbroken run of records, ending at upto, for which holds(values) is true.
+
+        Walks back past the tail in chunks only while it still holds, so it costs little."""
+        series = self.history.train.get(tag)
+        if series is None:
+            return None
+        end = self._count(series)
+        index = end
+        while index > 0:
+            low = max(0, index - 256)
+            ok = np.asarray(holds(np.asarray(series.values[low:index], dtype=np.float64)), dtype=bool)
+            if ok.all():
+                index = low
+                continue
+            index = low + int(np.flatnonzero(~ok)[-1]) + 1
+            break
+        return series.steps[index] if index < end else None
+
     def first_step(self) -> int:
         steps = [s.steps[0] for s in self.history.train.values() if s.steps]
         return min(steps, default=0)
@@ -134,6 +188,30 @@ class RunView:
             except ValueError:
                 self._config = {}
         return self._config.get(key) if isinstance(self._config, dict) else None
+
+
+def _layered(tags: list[str], prefix: str, suffix: str, hidden_only: bool, nested: bool) -> list[tuple[str, str]]:
+    found = []
+    for tag in tags:
+        if not (tag.startswith(prefix + "/") and tag.endswith(suffix)):
+            continue
+        layer = tag[len(prefix) + 1: len(tag) - len(suffix)] if suffix else tag[len(prefix) + 1:]
+        if not layer or (hidden_only and layer.split("/")[0] == OUTPUT_LAYER) or ("/" in layer and not nested):
+            continue
+        found.append((layer, tag))
+    return sorted(found, key=lambda item: layer_order(item[0].split("/")[0]))
+
+
+def run_last_step(history: History) -> int:
+    """The last step anything was recorded at: train or test scalars, or histograms."""
+    last = history.last_step()
+    for series in history.val.values():
+        if series.steps:
+            last = max(last, series.steps[-1])
+    for snaps in history.histograms.values():
+        if snaps:
+            last = max(last, max(s.step for s in snaps))
+    return last
 
 
 def _num_classes(history: History) -> int:

@@ -1,0 +1,87 @@
+"""Facts about a run that several rules need: which activation it uses, its batch size,
+its per-layer gradient-norm ladder, and whether its inputs look raw.
+
+Each is read from the tags first (so foreign logs work) and from the run's own
+RunConfig only where the tags cannot tell.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from core.doctor import thresholds as T
+from core.doctor.evidence import finite, hist_l2, median
+from core.doctor.view import RunView
+
+
+def activation_kind(view: RunView) -> str:
+    """'relu', 'saturating' (sigmoid/tanh) or 'unknown'."""
+    if view.layered("dead_fraction"):
+        return "relu"
+    if view.layered("saturated_fraction"):
+        return "saturating"
+    configured = view.config_value("activation")
+    if configured in ("relu", "leaky_relu"):
+        return "relu"
+    if configured in ("sigmoid", "tanh"):
+        return "saturating"
+    return "unknown"
+
+
+def batch_size(view: RunView) -> int | None:
+    """The training batch size: from the config, else from the granularity of batch accuracy."""
+    configured = view.config_value("batch_size")
+    if isinstance(configured, int) and configured > 0:
+        return configured
+    _, acc = view.tail("accuracy")
+    acc = finite(acc)
+    if acc.size < T.MIN_RECORDS:
+        return None
+    # Batch accuracy is k/B: the smallest B that makes (nearly) every value a whole number.
+    for size in range(8, 2049):
+        scaled = acc * size
+        if np.mean(np.abs(scaled - np.round(scaled)) < 1e-3 * size / 128) >= 0.9:
+            return size
+    return None
+
+
+def window_median(view: RunView, tag: str, records: int = T.WINDOW) -> float:
+    _, values = view.tail(tag, records)
+    return median(values)
+
+
+def kernel_grad_ladder(view: RunView, records: int = T.WINDOW) -> list[tuple[str, float]]:
+    """(layer, median kernel gradient norm over the window), input side first.
+
+    Falls back on gradient histograms (norm from bucket centres) when the scalars are absent.
+    """
+    ladder = []
+    for layer, tag in view.layered("grad_norm", "/kernel"):
+        value = window_median(view, tag, records)
+        if math.isfinite(value):
+            ladder.append((layer, value))
+    if ladder:
+        return ladder
+    for layer, tag in view.hist_layered("gradients", "/kernel"):
+        snaps = view.hists(tag)
+        norms = [hist_l2(s) for s in snaps[-3:]]
+        norms = [n for n in norms if math.isfinite(n)]
+        if norms:
+            ladder.append((layer, float(median(norms))))
+    return ladder
+
+
+def input_stats(view: RunView) -> dict[str, float] | None:
+    """Window medians of the input batch statistics, or None when they were not logged."""
+    tags = ("input/min", "input/max", "input/mean", "input/std")
+    if not all(view.has(t) for t in tags):
+        return None
+    stats = {t.split("/")[1]: window_median(view, t) for t in tags}
+    return stats if all(math.isfinite(v) for v in stats.values()) else None
+
+
+def inputs_raw(view: RunView) -> bool:
+    stats = input_stats(view)
+    return bool(stats and stats["max"] >= T.INPUT_RAW_MAX and stats["min"] >= -1.0)

@@ -1,0 +1,176 @@
+"""LiveDoctor: the doctor riding along a training run.
+
+Fed one StepRecord per step, it checks the rules every few steps on a bounded
+window of the History, reports each finding once (with the step it was first
+seen), and keeps its own cost under a share of the training time by spacing its
+checks out when they get expensive. A NaN is checked for on every step, at the
+cost of two comparisons.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+
+from core.doctor import thresholds as T
+from core.doctor.findings import Diagnosis, Finding, SkippedCheck
+from core.doctor.rules import RULES, Rule, primary_finding
+from core.doctor.view import RunView, run_last_step
+from core.history import History, Series, StepRecord
+
+
+class LiveDoctor:
+    """Incremental diagnosis of one run.
+
+    `LiveDoctor()` keeps its own History: call `update(record)` every step (and
+    `update_eval(step, scalars)` after each test-set evaluation). `LiveDoctor(history)`
+    watches a History someone else fills: call `update(record)` after they added it.
+    """
+
+    def __init__(
+        self,
+        history: History | None = None,
+        *,
+        every: int = T.CHECK_EVERY,
+        budget: float | None = T.CHECK_BUDGET,
+        rules: tuple[Rule, ...] = RULES,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self.history = history if history is not None else History()
+        self._owns_history = history is None
+        self.base_every = max(1, every)
+        self.every = self.base_every
+        self.budget = budget
+        self.rules = rules
+        self.clock = clock
+        self.first_seen: dict[str, Finding] = {}  # as first reported
+        self.latest: dict[str, Finding] = {}  # with the most recent evidence
+        self.detected_at: dict[str, int] = {}  # step of the check that first found it
+        self.last_present: set[str] = set()
+        self.check_seconds = 0.0
+        self.checks = 0
+        self._next_check = 0
+        self._last_step = -1
+        self._since = clock()
+
+    # --- feeding ------------------------------------------------------------------------
+    def update(self, record: StepRecord) -> list[Finding]:
+        """Take one training step's record; return the findings new at this step."""
+        if self._owns_history:
+            _append(self.history, record)
+        self._last_step = record.step
+        loss = record.scalars.get("loss", 0.0)
+        blew_up = not math.isfinite(loss) or record.scalars.get("nonfinite/count", 0.0) > 0
+        if (blew_up and "nonfinite" not in self.first_seen) or record.step >= self._next_check:
+            return self.check(record.step)
+        return []
+
+    def update_eval(self, step: int, scalars: dict[str, float]) -> None:
+        """Take a test-set evaluation (used by the rules that compare train and test)."""
+        if self._owns_history:
+            self.history.add_val(step, scalars)
+
+    def finish(self) -> list[Finding]:
+        """A last check on everything recorded; returns findings new at the end."""
+        last = run_last_step(self.history)
+        return self.check(last) if last >= 0 else []
+
+    # --- checking -------------------------------------------------------------------------
+    def check(self, upto: int | None = None) -> list[Finding]:
+        started = self.clock()
+        view = RunView(self.history, upto)
+        new = []
+        present = set()
+        for rule in self.rules:
+            if rule.sticky and rule.id in self.first_seen:
+                present.add(rule.id)
+                continue
+            if not rule.runnable(view):
+                continue
+            finding = rule.check(view)
+            if finding is None:
+                continue
+            present.add(finding.id)
+            self.latest[finding.id] = finding
+            if finding.id not in self.first_seen:
+                self.first_seen[finding.id] = finding
+                self.detected_at[finding.id] = view.upto
+                new.append(finding)
+        self.last_present = present
+        finished = self.clock()
+        cost = finished - started
+        self.check_seconds += cost
+        self.checks += 1
+        self._pace(cost, started - self._since)
+        self._since = finished
+        self._next_check = view.upto + self.every
+        return sorted(new, key=Finding.rank)
+
+    def _pace(self, cost: float, worked: float) -> None:
+        """Double the interval when a check costs more than the budget of the time since the last."""
+        if self.budget is None or worked <= 0:
+            return
+        if cost > self.budget * worked and self.every < T.CHECK_EVERY_MAX:
+            self.every = min(T.CHECK_EVERY_MAX, self.every * 2)
+        elif cost * 4 < self.budget * worked and self.every > self.base_every:
+            self.every = max(self.base_every, self.every // 2)
+
+    # --- results ------------------------------------------------------------------------------
+    def findings(self) -> list[Finding]:
+        """Every finding so far, with its latest evidence and the step it was first seen."""
+        merged = []
+        for finding_id, latest in self.latest.items():
+            first = self.first_seen[finding_id]
+            source = first if _keeps_first_evidence(finding_id) else latest
+            merged.append(_with_step(source, min(first.step, latest.step)))
+        return sorted(merged, key=Finding.rank)
+
+    def diagnosis(self) -> Diagnosis:
+        findings = self.findings()
+        view = RunView(self.history)
+        run, skipped = [], []
+        for rule in self.rules:
+            if rule.runnable(view):
+                run.append(rule.id)
+            else:
+                skipped.append(SkippedCheck(rule.id, rule.title, rule.needs_text))
+        return Diagnosis(
+            run=self.history.run,
+            findings=tuple(findings),
+            primary=primary_finding(findings),
+            checks_run=tuple(run),
+            checks_skipped=tuple(skipped),
+            detected_at=dict(self.detected_at),
+            last_step=view.upto,
+            warnings=tuple(self.history.warnings),
+            transient=tuple(f.id for f in findings if f.id not in self.last_present),
+        )
+
+    @property
+    def overhead_per_check(self) -> float:
+        return self.check_seconds / self.checks if self.checks else 0.0
+
+
+def _append(history: History, record: StepRecord) -> None:
+    """History.add without building a throwaway Series per tag: this runs on every training step."""
+    train = history.train
+    for tag, value in record.scalars.items():
+        series = train.get(tag)
+        if series is None:
+            series = train[tag] = Series()
+        series.steps.append(record.step)
+        series.values.append(value)
+
+
+def _keeps_first_evidence(finding_id: str) -> bool:
+    # A NaN's evidence is about the moment it appeared; later checks only see NaN.
+    return finding_id == "nonfinite"
+
+
+def _with_step(finding: Finding, step: int) -> Finding:
+    if finding.step == step:
+        return finding
+    from dataclasses import replace
+
+    return replace(finding, step=step)

@@ -1,0 +1,87 @@
+"""The rule registry: every check the doctor runs, the tags each one needs, and which
+findings explain which (so the root cause, not a symptom, is named first)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from core.doctor.findings import Finding
+from core.doctor.rules_input import check_input_noise, check_input_scale
+from core.doctor.rules_loss import check_loss_at_chance, check_loss_floor, check_lr_too_high, check_lr_too_low
+from core.doctor.rules_signal import check_exploding, check_nonfinite, check_vanishing
+from core.doctor.rules_units import check_dead_relu, check_saturated, check_symmetric_init
+from core.doctor.view import RunView
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    title: str
+    needs: tuple[str, ...]  # tag patterns, any one suffices ("hist:" = histogram tags, "val:" = test-set)
+    needs_text: str  # what to log to enable it, for a learner
+    check: Callable[[RunView], Finding | None]
+    sticky: bool = False  # once true, true for the rest of the run: the live doctor stops re-checking it
+
+    def runnable(self, view: RunView) -> bool:
+        return any(view.matches(pattern) for pattern in self.needs)
+
+
+RULES: tuple[Rule, ...] = (
+    Rule("nonfinite", "Non-finite loss or weights",
+         ("loss", "nonfinite/count", "hist:weights/*", "hist:gradients/*"),
+         "a loss scalar or weight histograms", check_nonfinite, sticky=True),
+    Rule("exploding", "Exploding activations or gradients",
+         ("activation_std/*", "grad_norm/*/kernel", "loss", "hist:weights/*"),
+         "per-layer activation std or gradient norms (or a loss scalar, weight histograms)", check_exploding),
+    Rule("vanishing", "Vanishing gradients",
+         ("grad_norm/*/kernel", "hist:gradients/*"),
+         "per-layer gradient norms grad_norm/<layer>/kernel or gradient histograms", check_vanishing),
+    Rule("symmetric_init", "Weights start identical",
+         ("weight_norm/*/kernel", "hist:weights/*"),
+         "per-layer weight norms or weight histograms", check_symmetric_init),
+    Rule("dead_relu", "Dead ReLU units",
+         ("dead_fraction/*", "grad_norm/*/kernel", "hist:activations/*"),
+         "dead_fraction/<layer>, per-layer gradient norms or activation histograms", check_dead_relu),
+    Rule("saturated", "Saturated sigmoid/tanh units",
+         ("saturated_fraction/*",),
+         "saturated_fraction/<layer>", check_saturated),
+    Rule("loss_at_chance", "Loss stuck at chance", ("loss",), "a training loss scalar", check_loss_at_chance),
+    Rule("loss_floor", "Loss floor (probabilities fed to a logits loss)",
+         ("grad_norm/output/bias", "accuracy"),
+         "grad_norm/output/bias, or a training accuracy next to the loss", check_loss_floor),
+    Rule("input_scale", "Inputs not normalised", ("input/max",), "input/min, input/max, input/mean, input/std",
+         check_input_scale),
+    Rule("input_noise", "Training inputs drowned in noise", ("input/std", "val:accuracy"),
+         "input batch statistics, or test accuracy next to training accuracy", check_input_noise),
+    Rule("lr_too_high", "Learning rate too high", ("update_ratio/*", "loss"),
+         "update_ratio/<layer>/kernel or a loss scalar", check_lr_too_high),
+    Rule("lr_too_low", "Learning rate too low", ("update_ratio/*",), "update_ratio/<layer>/kernel", check_lr_too_low),
+)
+
+RULES_BY_ID = {rule.id: rule for rule in RULES}
+
+# finding -> the findings that would explain it. A finding explained by another finding
+# present in the same run is a symptom; the primary finding is the best-ranked one that
+# nothing else explains.
+EXPLAINED_BY: dict[str, tuple[str, ...]] = {
+    "nonfinite": ("exploding", "lr_too_high", "input_scale"),
+    "exploding": ("input_scale", "input_noise"),
+    "lr_too_high": ("exploding", "input_scale", "input_noise", "symmetric_init"),
+    "dead_relu": ("exploding", "lr_too_high", "input_scale", "nonfinite", "symmetric_init"),
+    "saturated": ("input_scale", "exploding", "symmetric_init"),
+    "vanishing": ("saturated", "dead_relu", "symmetric_init"),
+    "loss_at_chance": ("dead_relu", "vanishing", "saturated", "nonfinite", "exploding", "input_scale",
+                       "input_noise", "lr_too_low", "loss_floor", "symmetric_init"),
+    "lr_too_low": ("vanishing", "dead_relu", "saturated", "loss_floor", "symmetric_init"),
+}
+
+
+def primary_finding(findings: list[Finding]) -> Finding | None:
+    """The best-ranked finding that no other present finding explains."""
+    present = {f.id for f in findings}
+    ranked = sorted(findings, key=Finding.rank)
+    for finding in ranked:
+        if not present.intersection(EXPLAINED_BY.get(finding.id, ())):
+            return finding
+    return ranked[0] if ranked else None

@@ -1,0 +1,260 @@
+"""Rules read from the loss curve and the size of each update: loss stuck at chance,
+a loss floor from probabilities fed to a logits loss, learning rate too high or too low."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from core.doctor import thresholds as T
+from core.doctor.context import batch_size, input_stats, inputs_raw, kernel_grad_ladder, window_median
+from core.doctor.evidence import finite, fmt, median, orders, pct
+from core.doctor.findings import Finding
+from core.doctor.view import RunView, chance_loss, softmax_floor
+
+ALWAYS_ONE_ACCURACY = 0.1135  # share of "1"s among the 10 000 MNIST test digits
+
+
+# ------------------------------------------------------------------ loss stuck at chance
+
+
+def check_loss_at_chance(view: RunView) -> Finding | None:
+    recent = view.recent("loss", T.CHANCE_MIN_STEPS)
+    if recent is None:
+        return None
+    steps, loss = recent
+    if finite(loss).size < loss.size:
+        return None  # NaN is its own finding
+    chance = chance_loss(view.num_classes)
+    half = loss.size // 2
+    level = float(median(loss))
+    fall = float(median(loss[:half]) - median(loss[half:]))
+    if abs(level - chance) > T.CHANCE_TOLERANCE or fall > T.CHANCE_TREND:
+        return None
+    parts = [f"loss {level:.4f} over steps {steps[0]}-{steps[-1]} (chance: ln {view.num_classes} = {chance:.4f})"]
+    if view.has("accuracy"):
+        accuracy = window_median(view, "accuracy", steps.size)
+        if accuracy > 1 / view.num_classes + T.CHANCE_ACCURACY_MARGIN:
+            return None
+        parts.append(f"batch accuracy {pct(accuracy)} (chance {pct(1 / view.num_classes)})")
+    val_steps, val = view.val_tail("accuracy", 1)
+    if val.size and val_steps[-1] >= steps[0] and val[-1] > 1 / view.num_classes + T.CHANCE_ACCURACY_MARGIN:
+        return None  # the test set says it learned something
+    if val.size and abs(val[-1] - ALWAYS_ONE_ACCURACY) < 5e-4 and view.num_classes == 10:
+        parts.append(f"test accuracy {val[-1]:.4f}: the share of '1's in the MNIST test set, so it predicts '1' for everything")
+    fixes, why = _chance_cause(view)
+    parts.append(why)
+    return Finding(
+        id="loss_at_chance",
+        title="Loss stuck at chance",
+        severity="critical",
+        step=int(steps[0]),
+        layers=(),
+        evidence="; ".join(p for p in parts if p),
+        explanation=(
+            f"A loss of ln {view.num_classes} is what guessing uniformly costs: the outputs carry no information "
+            "about the input, so the net predicts one class or the class prior for every image. Either no signal "
+            "reaches the weights that matter (dead or saturated units, vanishing gradients, tiny steps) or the "
+            "labels carry none (labels shuffled apart from their images)."
+        ),
+        fixes=fixes,
+        confidence=0.9 if view.has("accuracy") else 0.7,
+    )
+
+
+def _chance_cause(view: RunView) -> tuple[tuple[str, ...], str]:
+    """Which fix the other signals point to when the loss sits at chance."""
+    from core.doctor.rules_input import noise_like
+
+    stats = input_stats(view)
+    if stats is not None and noise_like(stats):
+        return ("no_noise",), "the training inputs are mostly noise"
+    if inputs_raw(view):
+        return ("normalize",), "the inputs are raw pixel values"
+    ladder = kernel_grad_ladder(view)
+    hidden = [(l, n) for l, n in ladder if l != "output"]
+    if hidden and all(n == 0 for _, n in hidden):
+        return ("init",), "hidden kernel gradients are exactly 0: no unit passes a signal"
+    if len(ladder) >= 2:
+        top = max(n for _, n in ladder)
+        if ladder[0][1] > 0 and orders(ladder[0][1], top) >= T.VANISH_ORDERS:
+            return ("activation", "init", "depth"), "the first layer's gradient is vanishingly small"
+    ratios = _kernel_update_ratios(view)
+    if ratios and max(ratios.values()) < T.LR_LOW_UPDATE_RATIO:
+        return ("lr_up",), f"weights change by at most {fmt(max(ratios.values()))} of their size per step"
+    if ratios and ladder:
+        return ("shuffle_labels_off",), (
+            f"yet gradients flow to every layer and weights move ({fmt(min(ratios.values()))}-"
+            f"{fmt(max(ratios.values()))} of their size per step): the labels carry no signal about the images"
+        )
+    return (), ""
+
+
+def _kernel_update_ratios(view: RunView) -> dict[str, float]:
+    ratios = {}
+    for layer, tag in view.layered("update_ratio", "/kernel"):
+        _, values = view.tail(tag, T.WINDOW)
+        if finite(values).size < view.min_records:
+            continue
+        value = median(values)
+        if math.isfinite(value) and value > 0:  # exactly 0 means no gradient, not a small step
+            ratios[layer] = value
+    return ratios
+
+
+# ----------------------------------------------------- probabilities fed to a logits loss
+
+
+def check_loss_floor(view: RunView) -> Finding | None:
+    floor = softmax_floor(view.num_classes)
+    chance = chance_loss(view.num_classes)
+    steps, loss = view.tail("loss", T.WINDOW)
+    if finite(loss).size < view.min_records or finite(loss).size < loss.size:
+        return None
+    signs = []
+    onset = int(steps[0])
+    # Early: near-uniform predictions with an output-bias gradient ~1/K of what a logits loss must show.
+    bias_tag = "grad_norm/output/bias"
+    size = batch_size(view)
+    level = float(median(loss))
+    if view.has(bias_tag) and size and abs(level - chance) <= T.FLOOR_NEAR_CHANCE:
+        measured = window_median(view, bias_tag, loss.size)
+        expected = math.sqrt((1 - 1 / view.num_classes) / size)
+        if measured > 0 and measured / expected <= T.FLOOR_BIAS_GRAD_RATIO:
+            signs.append(
+                f"output bias gradient norm {fmt(measured)} at loss {level:.3f}, {measured / expected:.2f}x the "
+                f"{fmt(expected)} that softmax cross-entropy on logits must show there (the label noise of a "
+                f"batch of {size}, sqrt((1 - 1/{view.num_classes}) / {size})): the ~1/{view.num_classes} factor "
+                "of a second softmax"
+            )
+    # Late: high accuracy, yet the loss never goes below the floor.
+    if view.has("accuracy"):
+        accuracy = window_median(view, "accuracy", loss.size)
+        lowest = float(np.min(loss))
+        if accuracy >= T.FLOOR_ACCURACY and lowest >= floor - T.FLOOR_MARGIN:
+            signs.append(
+                f"batch accuracy {pct(accuracy)} yet the loss never goes below {lowest:.3f} "
+                f"(floor ln(1 + {view.num_classes - 1}/e) = {floor:.4f})"
+            )
+    if not signs:
+        return None
+    signs.append(f"the loss can never fall below {floor:.4f}")
+    return Finding(
+        id="loss_floor",
+        title="Loss floor: probabilities fed to a loss that expects logits",
+        severity="critical",
+        step=onset,
+        layers=("output",),
+        evidence="; ".join(signs),
+        explanation=(
+            "softmax_cross_entropy_with_logits applies softmax itself. Fed probabilities (softmax already "
+            "applied), it sees 'logits' in [0, 1], so even a perfect prediction (1 for the right class, 0 "
+            f"elsewhere) costs ln(1 + (K-1)/e) = {floor:.4f} for K = {view.num_classes}, and the second softmax "
+            "shrinks every gradient ~K-fold. Accuracy can still rise (the argmax survives), but slowly, and the "
+            "loss stalls above the floor. Feed the raw logits to the loss."
+        ),
+        fixes=("logits",),
+        confidence=0.9 if len(signs) > 2 else 0.8,
+    )
+
+
+# ------------------------------------------------------------------------ learning rate
+
+
+def check_lr_too_high(view: RunView) -> Finding | None:
+    steps, loss = view.tail("loss")
+    signs, layers, severity = [], [], "warning"
+    chance = chance_loss(view.num_classes)
+    ratios = _kernel_update_ratios(view)
+    if ratios:
+        layer, top = max(ratios.items(), key=lambda item: item[1])
+        if top >= T.LR_HIGH_UPDATE_RATIO:
+            size = f"{top:.3g}x" if top >= 10 else pct(top)
+            signs.append(f"{layer} weights change by {size} of their size per step (healthy runs: 0.1%-7%)")
+            layers.append(layer)
+    growth = _weight_growth(view)
+    if growth:
+        layer, before, after, records = growth
+        signs.append(
+            f"{layer} kernel norm grew {fmt(before)} -> {fmt(after)} in {records} steps "
+            f"(healthy runs: at most {T.LR_HEALTHY_GROWTH}x)"
+        )
+        layers.append(layer)
+    warmup = 1 if view.per_epoch else T.LR_WARMUP_RECORDS
+    late = finite(loss[steps >= view.first_step() + warmup])
+    if late.size >= view.min_records:
+        peak = float(np.max(late[-T.WINDOW:]))
+        if peak >= T.LR_SPIKE_LOSS * chance:
+            signs.append(f"loss jumps to {fmt(peak)} after warm-up ({T.LR_SPIKE_LOSS:.0f}x chance = {fmt(T.LR_SPIKE_LOSS * chance)})")
+        if late.size >= 2 * T.WINDOW:
+            before, now = float(median(late[-2 * T.WINDOW:-T.WINDOW])), float(median(late[-T.WINDOW:]))
+            if now >= T.LR_DIVERGE_FACTOR * before and now >= chance:
+                signs.append(f"loss rising: median {fmt(before)} -> {fmt(now)} over the last {2 * T.WINDOW} records")
+                severity = "critical"
+    if not signs:
+        return None
+    return Finding(
+        id="lr_too_high",
+        title="Learning rate too high",
+        severity=severity,
+        step=int(steps[-T.WINDOW:][0]) if steps.size else view.upto,
+        layers=tuple(dict.fromkeys(layers)),
+        evidence="; ".join(signs),
+        explanation=(
+            "Each update should change the weights by a small fraction of their size (around 0.1-1%). Far larger "
+            "steps overshoot the valley of the loss: it jumps around or climbs instead of falling, weights grow "
+            "fast, and large updates kill ReLUs or blow the weights up. A smaller learning rate takes steps the "
+            "loss surface can follow."
+        ),
+        fixes=("normalize", "lr_down") if inputs_raw(view) else ("lr_down",),
+        confidence=min(0.9, 0.55 + 0.15 * len(signs)),
+    )
+
+
+def _weight_growth(view: RunView) -> tuple[str, float, float, int] | None:
+    """The kernel whose norm grew most over the window, if past the healthy bound."""
+    best = None
+    for layer, tag in view.layered("weight_norm", "/kernel"):
+        steps, values = view.tail(tag, T.WINDOW)
+        if values.size < view.min_records or not np.isfinite(values).all():
+            continue
+        before, after = float(values[0]), float(values[-1])
+        if before < T.LR_MIN_WEIGHT_NORM:
+            continue  # growth from (near) zero is an init problem, not a step-size one
+        if after / before >= T.LR_HIGH_WEIGHT_GROWTH and (best is None or after / before > best[2] / best[1]):
+            best = (layer, before, after, int(steps[-1] - steps[0]))
+    return best
+
+
+def check_lr_too_low(view: RunView) -> Finding | None:
+    ratios = _kernel_update_ratios(view)
+    if not ratios or max(ratios.values()) >= T.LR_LOW_UPDATE_RATIO:
+        return None
+    recent = view.recent("loss", T.LR_LOW_MIN_STEPS)
+    _, start = view.head("loss")
+    if recent is None or not finite(start).size:
+        return None
+    steps, loss = recent
+    first, now = median(start), median(loss)
+    gained = (first - now) / first if first > 0 else 0.0
+    if gained >= T.LR_LOW_PROGRESS:
+        return None
+    layer, top = max(ratios.items(), key=lambda item: item[1])
+    return Finding(
+        id="lr_too_low",
+        title="Learning rate too low",
+        severity="warning",
+        step=int(steps[0]),
+        layers=(),
+        evidence=(
+            f"the largest per-step weight change is {fmt(top)} of the weights ({layer}); the loss went "
+            f"{fmt(first)} -> {fmt(now)} ({pct(gained)}) in {steps[-1] - view.first_step()} steps"
+        ),
+        explanation=(
+            "Each update changes the weights by a tiny fraction of their size, so the loss creeps down and the "
+            "run would need many times more steps. A larger learning rate (or Adam) takes bigger steps."
+        ),
+        fixes=("lr_up",),
+        confidence=0.7,
+    )

@@ -1,0 +1,308 @@
+"""Rules about the size of the signal flowing through the net: non-finite values,
+exploding activations or gradients, vanishing gradients."""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_left
+
+import numpy as np
+
+from core.doctor import thresholds as T
+from core.doctor.context import activation_kind, input_stats, inputs_raw, kernel_grad_ladder
+from core.doctor.evidence import (
+    finite, first_true_step, fmt, geometric_step, hist_abs_max, hist_nonfinite, median, orders,
+)
+from core.doctor.findings import Finding
+from core.doctor.view import RunView, chance_loss
+
+NAN_ACCURACY_MNIST = 0.098  # argmax of NaN logits is class 0; 9.8% of MNIST test digits are 0
+
+# ------------------------------------------------------------------------- non-finite
+
+
+def _first_bad(view: RunView, tag: str, counts: bool = False) -> int | None:
+    steps, values = view.tail(tag)
+    bad = ~np.isfinite(values)
+    if counts:
+        bad |= values > 0
+    step = first_true_step(steps, bad)
+    if step is None:
+        return None
+    # Still bad where the tail starts: walk back in chunks to where it began (only once NaN).
+    series = view.history.train[tag]
+    index = bisect_left(series.steps, step)
+    while index > 0:
+        low = max(0, index - 256)
+        chunk = np.asarray(series.values[low:index], dtype=np.float64)
+        bad = ~np.isfinite(chunk) | ((chunk > 0) if counts else False)
+        if bad.all():
+            index = low
+            continue
+        index = low + int(np.flatnonzero(~bad)[-1]) + 1
+        break
+    return series.steps[index]
+
+
+def _clean(view: RunView) -> bool:
+    """tblab's nonfinite/count covers loss, logits, gradients and weights: when it and the loss
+    are clean over the whole tail there is nothing to locate (and the check stays cheap)."""
+    if not (view.has("nonfinite/count") and view.has("loss")) or view.history.histograms:
+        return False
+    _, counts = view.tail("nonfinite/count")
+    _, loss = view.tail("loss")
+    return bool(np.all(counts == 0) and np.all(np.isfinite(loss)))
+
+
+def _last_finite_before(view: RunView, tag: str, step: int) -> tuple[int, float] | None:
+    steps, values = view.tail(tag)
+    ok = (steps < step) & np.isfinite(values)
+    if not ok.any():
+        return None
+    i = np.flatnonzero(ok)[-1]
+    return int(steps[i]), float(values[i])
+
+
+def check_nonfinite(view: RunView) -> Finding | None:
+    if _clean(view):
+        return None
+    sources = []
+    for tag, counts in (("loss", False), ("nonfinite/count", True)):
+        if view.has(tag):
+            step = _first_bad(view, tag, counts)
+            if step is not None:
+                sources.append((step, tag))
+    # Per-layer scalars show where it began; histograms cover logs without scalars.
+    layer_steps: dict[str, int] = {}
+    for prefix, suffix in (("activation_std", ""), ("grad_norm", "/kernel"), ("weight_norm", "/kernel")):
+        for layer, tag in view.layered(prefix, suffix):
+            step = _first_bad(view, tag)
+            if step is not None:
+                layer_steps[layer] = min(step, layer_steps.get(layer, step))
+    for prefix in ("weights", "gradients", "activations"):
+        for layer, tag in view.hist_layered(prefix):
+            layer = layer.split("/")[0]
+            bad = [s.step for s in view.hists(tag) if hist_nonfinite(s)]
+            if bad:
+                layer_steps[layer] = min(bad[0], layer_steps.get(layer, bad[0]))
+                sources.append((bad[0], f"{prefix} histogram of {layer}"))
+    if not sources and not layer_steps:
+        return None
+    first = min([s for s, _ in sources] + list(layer_steps.values()))
+    first_layers = tuple(sorted((l for l, s in layer_steps.items() if s == first), key=_order))
+    parts = []
+    loss_step = next((s for s, t in sources if t == "loss"), None)
+    if loss_step is not None:
+        before = _last_finite_before(view, "loss", loss_step)
+        tail = f" (last finite loss {fmt(before[1])} at step {before[0]})" if before else ""
+        parts.append(f"loss is NaN/Inf from step {loss_step}{tail}")
+    if first_layers:
+        parts.append(f"first non-finite values at step {first} in {', '.join(first_layers)}")
+    elif loss_step is None:
+        parts.append(f"non-finite values from step {first} ({sources[0][1]})")
+    peak = _largest_before(view, first)
+    if peak:
+        parts.append(f"just before, {peak}")
+    val_acc = _val_accuracy(view)
+    if val_acc is not None and abs(val_acc - NAN_ACCURACY_MNIST) < 0.002 and view.num_classes == 10:
+        parts.append(f"test accuracy {val_acc:.3f}: the NaN fingerprint (argmax of NaN picks class 0, 9.8% of MNIST test digits)")
+    early = first <= view.first_step() + T.HEAD_RECORDS
+    fixes = _blowup_fixes(view, early)
+    return Finding(
+        id="nonfinite",
+        title="Non-finite loss or weights (NaN/Inf)",
+        severity="critical",
+        step=first,
+        layers=first_layers,
+        evidence="; ".join(parts),
+        explanation=(
+            "A value grew past float32's largest number (3.4e38) and became Inf; Inf - Inf or 0 * Inf then "
+            "gives NaN, and every value computed from a NaN is NaN: the loss, the gradients and, one update "
+            "later, all the weights. The run cannot recover. Look for what grew before the first NaN."
+        ),
+        fixes=fixes,
+        confidence=T.CONFIDENCE_FACT,
+    )
+
+
+def _order(layer: str):
+    from core.history import layer_order
+
+    return layer_order(layer)
+
+
+def _largest_before(view: RunView, step: int) -> str:
+    """The largest finite activation std or gradient norm in the last finite step before `step`."""
+    best = None
+    for prefix, suffix, what in (("activation_std", "", "activation std"), ("grad_norm", "/kernel", "gradient norm")):
+        for layer, tag in view.layered(prefix, suffix):
+            found = _last_finite_before(view, tag, step + 1)
+            if found and (best is None or found[1] > best[0]):
+                best = (found[1], f"{layer} {what} {fmt(found[1])} at step {found[0]}")
+    return best[1] if best and best[0] > 1.0 else ""
+
+
+def _val_accuracy(view: RunView) -> float | None:
+    _, values = view.val_tail("accuracy", 1)
+    return float(values[-1]) if values.size and math.isfinite(values[-1]) else None
+
+
+def _blowup_fixes(view: RunView, from_start: bool) -> tuple[str, ...]:
+    """What to change when values blow up: the inputs if raw, the init if from the start, else the step."""
+    if inputs_raw(view):
+        return ("normalize", "lr_down")
+    if from_start:
+        return ("init", "depth", "lr_down")
+    return ("lr_down", "init")
+
+
+# -------------------------------------------------------------------------- exploding
+
+
+def _start_or_now(view: RunView, tag: str, head: bool) -> float:
+    """The value at the first record (init problems show there, before anything moved),
+    or the median of the recent window."""
+    if head:
+        _, values = view.head(tag)
+        good = finite(values[:1])
+        return float(good[0]) if good.size else math.nan
+    _, values = view.tail(tag, T.WINDOW)
+    return median(values)
+
+
+def _activation_ladder(view: RunView, head: bool) -> list[tuple[str, float]]:
+    ladder = []
+    for layer, tag in view.layered("activation_std", hidden_only=True):
+        value = _start_or_now(view, tag, head)
+        if math.isfinite(value):
+            ladder.append((layer, value))
+    return ladder
+
+
+def _grad_peak(view: RunView, head: bool) -> tuple[str, float] | None:
+    best = None
+    for layer, tag in view.layered("grad_norm", "/kernel"):
+        value = _start_or_now(view, tag, head)
+        if math.isfinite(value) and (best is None or value > best[1]):
+            best = (layer, value)
+    return best
+
+
+def check_exploding(view: RunView) -> Finding | None:
+    signs, layers = [], []
+    from_start = False
+    start = view.first_step()
+    for head in (True, False):
+        when = f"at step {start}" if head else "now"
+        ladder = _activation_ladder(view, head)
+        if len(ladder) >= T.EXPLODE_MIN_LAYERS:
+            growth = geometric_step(ladder[0][1], ladder[-1][1], len(ladder) - 1)
+            if growth >= T.EXPLODE_LAYER_GROWTH and ladder[-1][1] >= T.EXPLODE_ACTIVATION_STD:
+                signs.append(
+                    f"activation std grows {fmt(ladder[0][1])} -> {fmt(ladder[-1][1])} from {ladder[0][0]} to "
+                    f"{ladder[-1][0]} ({growth:.2f}x per layer) {when}"
+                )
+                layers.append(ladder[-1][0])
+                from_start |= head
+        if ladder and len(ladder) < T.EXPLODE_MIN_LAYERS:
+            top = max(ladder, key=lambda item: item[1])
+            if top[1] >= T.EXPLODE_ACTIVATION_STD:
+                signs.append(f"{top[0]} activation std {fmt(top[1])} {when}")
+                layers.append(top[0])
+                from_start |= head
+        peak = _grad_peak(view, head)
+        if peak and peak[1] >= T.EXPLODE_GRAD_NORM:
+            signs.append(f"{peak[0]} gradient norm {fmt(peak[1])} {when} (healthy nets here: below ~5)")
+            layers.append(peak[0])
+            from_start |= head
+        if signs:
+            break  # the start already explains it; "now" would repeat it
+    first_loss = _start_or_now(view, "loss", head=True)
+    chance = chance_loss(view.num_classes)
+    if math.isfinite(first_loss) and first_loss >= T.EXPLODE_LOSS:
+        signs.append(f"loss {fmt(first_loss)} at step {start} (chance is {chance:.2f}): the logits are huge")
+        from_start = True
+    hist_sign = _weight_histogram_growth(view)
+    if hist_sign:
+        signs.append(hist_sign[0])
+        layers.append(hist_sign[1])
+    if not signs:
+        return None
+    steps, _ = view.head("loss")
+    onset = int(steps[0]) if from_start and steps.size else _tail_start(view)
+    return Finding(
+        id="exploding",
+        title="Exploding activations or gradients",
+        severity="critical",
+        step=onset,
+        layers=tuple(dict.fromkeys(layers)),
+        evidence="; ".join(signs),
+        explanation=(
+            "Each layer multiplies the size of its input by roughly (weight scale x sqrt(width)); when that "
+            "factor is above 1 the activations grow geometrically with depth, the logits become huge, the loss "
+            "and gradients follow and a single update can throw the weights to Inf. Weights scaled to the layer "
+            "width (He for ReLU) keep the factor near 1; fewer layers or smaller steps limit the damage."
+        ),
+        fixes=_blowup_fixes(view, from_start),
+        confidence=min(0.95, 0.6 + 0.12 * len(signs)),
+    )
+
+
+def _tail_start(view: RunView) -> int:
+    steps, _ = view.tail("loss", T.WINDOW)
+    return int(steps[0]) if steps.size else max(view.upto, 0)
+
+
+def _weight_histogram_growth(view: RunView) -> tuple[str, str] | None:
+    """Foreign logs: a weight histogram whose range grew 100x, or past 1e3."""
+    for layer, tag in view.hist_layered("weights"):
+        snaps = [s for s in view.hists(tag) if not hist_nonfinite(s)]
+        if len(snaps) < 2:
+            continue
+        first, last = hist_abs_max(snaps[0]), hist_abs_max(snaps[-1])
+        if last >= 1e3 or (first > 0 and last / first >= 100):
+            return (f"{layer} weights span +-{fmt(last)} at step {snaps[-1].step} (+-{fmt(first)} at step {snaps[0].step})", layer.split("/")[0])
+    return None
+
+
+# -------------------------------------------------------------------------- vanishing
+
+
+def check_vanishing(view: RunView) -> Finding | None:
+    ladder = kernel_grad_ladder(view)
+    if len(ladder) < 2:
+        return None
+    first_layer, first_norm = ladder[0]
+    top_layer, top_norm = max(ladder, key=lambda item: item[1])
+    hidden = [n for l, n in ladder if l != "output"]
+    if hidden and all(n == 0 for n in hidden):
+        return None  # exactly zero is dead units, not a vanishing signal
+    gap = orders(first_norm, top_norm)
+    if first_norm == 0 or gap < T.VANISH_ORDERS or first_norm > T.VANISH_FIRST_LAYER:
+        return None
+    top_index = [l for l, _ in ladder].index(top_layer)
+    per_layer = geometric_step(first_norm, top_norm, top_index) if top_index else 1.0
+    steps, _ = view.tail("loss", T.WINDOW)
+    kind = activation_kind(view)
+    fixes = ("activation", "init", "depth") if kind in ("saturating", "unknown") else ("init", "depth")
+    evidence = (
+        f"{first_layer} kernel gradient norm {fmt(first_norm)}, {gap:.1f} orders of magnitude below "
+        f"{top_layer} ({fmt(top_norm)}); it shrinks ~{per_layer:.1f}x per layer toward the input"
+    )
+    ladder_text = ", ".join(f"{l} {fmt(n)}" for l, n in ladder)
+    return Finding(
+        id="vanishing",
+        title="Vanishing gradients",
+        severity="critical",
+        step=int(steps[0]) if steps.size else view.upto,
+        layers=tuple(l for l, n in ladder if orders(n, top_norm) >= T.VANISH_ORDERS / 2),
+        evidence=f"{evidence} (ladder: {ladder_text})",
+        explanation=(
+            "Backpropagation multiplies the gradient by each layer's weights and activation slope on its way "
+            "to the input. A sigmoid's slope is at most 1/4, so with small weights every layer shrinks the "
+            "gradient several times over: the first layers get almost nothing and never learn. ReLU (slope 1) "
+            "with He init, or fewer layers, keeps the gradient alive."
+        ),
+        fixes=fixes,
+        confidence=min(0.95, 0.5 + 0.08 * gap),
+    )

@@ -1,0 +1,109 @@
+"""Every number the doctor decides with, in one place, each with the reason for its value.
+
+Calibrated on real tblab runs (bench/doctor_eval.py: the failing scenarios and a
+set of healthy shallow sigmoid/tanh/ReLU nets under SGD, momentum and Adam at
+sane learning rates), not copied from the published tools, whose global
+constants raise false alarms on healthy MNIST nets (DeepDiagnosis' 70%-dead
+rule fires on ~45% of them).
+"""
+
+# --- windows ---------------------------------------------------------------------
+TAIL_RECORDS = 200  # the recent past a check reads; a check costs O(this), never O(run length)
+HEAD_RECORDS = 10  # the start of the run: init problems show in the first steps
+WINDOW = 20  # records a verdict about "now" is taken over: batch noise averages out
+MIN_RECORDS = 10  # no verdict from fewer records (a single batch is too noisy)
+NUM_CLASSES = 10  # MNIST, unless the History's meta says otherwise
+# Keras logs with only epoch_* values: one record per epoch, so fewer records must do.
+EPOCH_MIN_RECORDS = 3
+EPOCH_MIN_SPAN = 2  # epochs a "stuck" verdict needs (3 epoch-end values)
+
+# --- live checking ------------------------------------------------------------------
+CHECK_EVERY = 10  # steps between live checks at first: findings appear within ~10 steps
+CHECK_BUDGET = 0.01  # share of training time the live doctor may use (the issue asks <= 1%)
+CHECK_EVERY_MAX = 1000  # however slow checks get, a long run is still checked now and then
+
+# --- exploding --------------------------------------------------------------------
+# He init keeps ReLU activation std roughly constant layer to layer (growth ~1.0-1.2
+# per layer in healthy 1-3 layer nets); fail1's U(-0.4, 0.4) grows it ~1.55x per layer.
+EXPLODE_LAYER_GROWTH = 1.35
+EXPLODE_MIN_LAYERS = 3  # a growth rate needs at least 2 layer-to-layer steps
+# Healthy nets here have hidden activation std 0.1-1.5 on [0, 1] inputs; fail1 reaches 28.
+EXPLODE_ACTIVATION_STD = 10.0
+# Per-variable gradient norms of healthy MNIST MLPs stay below ~5 (mean loss over a
+# batch); fail1 starts at 78-161, and AUTOTRAINER-style ratio rules miss uniform growth.
+EXPLODE_GRAD_NORM = 20.0
+# A loss far above chance (ln 10 = 2.30) at the first steps means the logits are huge.
+# Healthy inits start within ~0.5 of chance; fail1 starts at 78, fail6 (raw pixels) higher.
+EXPLODE_LOSS = 20.0
+
+# --- vanishing --------------------------------------------------------------------
+# Orders of magnitude between the largest kernel gradient norm and the first layer's.
+# Healthy shallow sigmoid/tanh/ReLU nets stay within ~1.5 orders; fail2 shows ~6.
+VANISH_ORDERS = 3.0
+VANISH_FIRST_LAYER = 1e-3  # and the first layer's norm must itself be small
+
+# --- dead ReLU ----------------------------------------------------------------------
+# dead_fraction is "units at 0 for the whole batch". Its minimum over a window of
+# WINDOW batches bounds the share of units dead on every one of them. Healthy nets
+# here: window minimum <= 0.1 (per-batch values reach 0.3 and more in deep layers
+# and in Adam runs); fail3: 1.0 from step 0.
+DEAD_FRACTION = 0.5  # a layer with half its units dead on every batch has lost capacity
+DEAD_FRACTION_CRITICAL = 0.9  # nearly nothing passes: the layer blocks all learning below it
+
+# --- saturated sigmoid/tanh ------------------------------------------------------
+# Share of outputs within 1% of an asymptote (local slope < 1/25 of the peak). Healthy
+# Glorot nets stay below ~0.2 in the first thousand steps; DeepDiagnosis' bar is 0.5.
+SATURATED_FRACTION = 0.5
+SATURATED_CRITICAL = 0.9
+
+# --- loss at chance -----------------------------------------------------------------
+CHANCE_TOLERANCE = 0.05  # nats around ln K: batch noise of a uniform guess is ~0.02
+# A healthy 2-layer sigmoid net at SGD 0.1 hovers at 2.24-2.29 for its first ~100 steps, then
+# falls (2.16 at 150, 2.05 at 200): judge over 150 steps so its fall is visible.
+CHANCE_MIN_STEPS = 150
+CHANCE_ACCURACY_MARGIN = 0.08  # batch accuracy within this of 1/K counts as chance
+CHANCE_TREND = 0.02  # nats the loss may fall over the window and still be "stuck"
+
+# --- softmax before the loss (loss floor) ------------------------------------------
+# While predictions are still near uniform, softmax cross-entropy on logits has an
+# output-bias gradient equal to mean(p) - (batch label frequencies), whose norm is the
+# label sampling noise sqrt((1 - 1/K) / B) (0.084 for K=10, B=128; healthy runs measure
+# 0.8-1.2x that). Softmax applied twice multiplies it by the softmax Jacobian, ~1/K:
+# fail5 measures ~0.1x. Half-way in log terms between the two.
+FLOOR_BIAS_GRAD_RATIO = 0.35
+FLOOR_NEAR_CHANCE = 0.25  # "predictions still near uniform": loss within this of ln K
+# Late evidence: the loss never goes below ln(1 + (K-1)/e) while accuracy is high.
+# Healthy nets at batch accuracy >= 0.8 have loss < 0.8 here, far under 1.46.
+FLOOR_ACCURACY = 0.8
+FLOOR_MARGIN = 0.01  # nats below the floor still compatible with it (float rounding)
+
+# --- inputs -------------------------------------------------------------------------
+INPUT_RAW_MAX = 20.0  # pixels in [0, 1] or standardised (max ~2.8); raw 0-255 reach 255
+INPUT_LARGE_STD = 3.0  # any batch std this far above 1 is not normalised
+# Noise: values far below 0 and far above 1, roughly symmetric about the mean.
+NOISE_MIN_STD = 1.0  # clean MNIST in [0, 1] has std ~0.31; standardised has 1.0
+NOISE_EXTENT = 3.0  # min <= mean - 3 and max >= mean + 3 (standardised MNIST: min -0.42)
+NOISE_SYMMETRY = 0.35  # |(max - mean) - (mean - min)| / (max - min): raw/standardised ~0.7+
+TRAIN_BELOW_TEST = 0.15  # test accuracy this far above training accuracy: training data is harder
+CLEAN_PIXEL_STD = 0.31  # std of MNIST pixels in [0, 1], to estimate the added noise
+
+# --- learning rate ------------------------------------------------------------------
+# |update| / |weight| per step, median over WINDOW steps. Healthy runs here show 1e-3 to
+# 0.07 on kernels (the top: sigmoid at SGD 0.5 in its first steps); fail8 (Adam 0.05)
+# 0.16 at the start, fail6 (raw pixels) 0.15. DeepDiagnosis flags > 0.1.
+LR_HIGH_UPDATE_RATIO = 0.2
+# Kernel norm growth over WINDOW steps: healthy runs at most 1.27x (mostly <= 1.1x);
+# fail8 (Adam 0.05) 3.4x in its first 20 steps.
+LR_HIGH_WEIGHT_GROWTH = 1.8
+LR_HEALTHY_GROWTH = 1.3  # quoted in the evidence
+LR_MIN_WEIGHT_NORM = 0.01  # below this a kernel is (near) zero: growth from it is an init problem
+LR_SPIKE_LOSS = 3.0  # times ln K: a loss this far above chance after warm-up is a jump
+LR_DIVERGE_FACTOR = 1.5  # recent loss median this many times the earlier median: diverging
+LR_WARMUP_RECORDS = 20  # the first steps of any run are noisy; judge after them
+# Below this on every kernel, weights barely move: 0.01% per step.
+LR_LOW_UPDATE_RATIO = 1e-4
+LR_LOW_MIN_STEPS = 100
+LR_LOW_PROGRESS = 0.1  # share of the starting loss gained since the start
+
+# --- confidence --------------------------------------------------------------------
+CONFIDENCE_FACT = 0.99  # a measured fact (a NaN is a NaN)

@@ -1,0 +1,305 @@
+"""Which program wrote a TensorBoard log, and how its tag names map onto tblab's.
+
+Pure functions on tag names (no TensorFlow, no files), so core/events.py can
+read any log folder into one History and the doctor can reason in one vocabulary.
+
+Mapping ("half" is the folder a value came from: train/, or val/ / validation/;
+a run without such folders is all train half). Matching is case-insensitive.
+Anything not listed keeps its original tag (less the control-flow scopes below),
+in the section of its half.
+
+  written as                                        read as
+  ------------------------------------------------  --------------------------------------------
+  tblab: loss, accuracy, grad_norm/..., weights/... unchanged (already tblab's names)
+  tblab: text `config`, `data_source`               meta["config"], meta["data_source"]
+  Keras: batch_loss, batch_accuracy                 train loss, accuracy at each batch (step)
+  Keras: batch_acc, batch_(sparse_)categorical_accuracy  train accuracy
+  Keras: epoch_loss, epoch_accuracy (train/)        train loss, accuracy, if no batch_* tags
+                                                    (meta step_unit = "epoch"); else kept as is
+  Keras: epoch_loss, epoch_accuracy (validation/)   val loss, accuracy, if no batch_* tags;
+                                                    else kept as is
+  Keras: evaluation_loss_vs_iterations (and _accuracy)  val loss, accuracy if batch_* tags exist
+                                                    (their steps are iterations); else kept as is
+  Keras: epoch_learning_rate                        learning_rate
+  Keras: [<model>/]<layer>/<weight>/histogram       histogram weights/<layer>/<weight>
+  Keras 3 early: kernel/histogram, once per layer   weights/layer_<i>/kernel, i in write order
+  loss, acc, accuracy, lr, learning_rate            loss, accuracy, learning_rate of the half
+  <split>/<metric>, <metric>/<split>,               loss/accuracy/learning_rate of <split>:
+  <split>_<metric>, <metric>_<split>                  train, training -> train;
+    e.g. train/loss, Loss/train, val_acc,             val, valid, validation, test, eval,
+    test/accuracy, training/loss                      evaluation, dev -> val
+  grad_norm/<var>, gradient_norm/<var>,             grad_norm/<var>
+    <var>/grad_norm, <var>/gradient_norm
+  grad_norm, gradient_norm, global_grad_norm        grad_norm/global
+  histogram weights/<var>, <var>/weights,           weights/<var>
+    <layer>/kernel, <layer>/bias, <layer>/biases
+  histogram grad/<var>, grads/<var>,                gradients/<var>
+    gradients/<var>, <var>/grad, <var>/gradients
+  histogram activations/<layer>, <layer>/activations  activations/<layer>
+  histogram fc1.weight, fc1.bias, fc1.weight.grad   weights/fc1/kernel, weights/fc1/bias,
+    (PyTorch parameter names)                         gradients/fc1/kernel
+
+Leading scopes that tf.function control flow adds to tags written inside it
+(`while/`, `cond/`, `while/cond_1/`) are dropped before matching. For
+histograms the first kind word found (weights, grad(s), gradient(s),
+activation(s)) decides, so outer name scopes do not matter either.
+<var> is reduced to `<layer>/<weight>`: the last two path parts when the last is
+a weight name, with `kernel_0`/`kernel:0`/`weights` -> kernel and
+`bias_0`/`biases` -> bias (`layer1/weights` -> layer1/kernel). Keras writes
+epoch-stepped values (epoch_*, histograms); when it also wrote batch_* values,
+those are placed at the iteration the epoch ended (see `place_at_iterations`),
+so a run's steps stay one unit.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from dataclasses import dataclass
+
+TBLAB, KERAS, PLAIN = "tblab", "keras", "plain"
+TRAIN, VAL = "train", "val"
+
+_SPLITS = {
+    "train": TRAIN,
+    "training": TRAIN,
+    "val": VAL,
+    "valid": VAL,
+    "validation": VAL,
+    "test": VAL,
+    "eval": VAL,
+    "evaluation": VAL,
+    "dev": VAL,
+}
+_METRICS = {
+    "loss": "loss",
+    "accuracy": "accuracy",
+    "acc": "accuracy",
+    "learning_rate": "learning_rate",
+    "lr": "learning_rate",
+}
+# Keras metric names that are the plain classification accuracy.
+_KERAS_METRICS = {
+    **_METRICS,
+    "sparse_categorical_accuracy": "accuracy",
+    "categorical_accuracy": "accuracy",
+}
+_WEIGHT_NAMES = {
+    "kernel": "kernel",
+    "weights": "kernel",
+    "weight": "kernel",
+    "w": "kernel",
+    "bias": "bias",
+    "biases": "bias",
+    "b": "bias",
+    "gamma": "gamma",
+    "beta": "beta",
+    "moving_mean": "moving_mean",
+    "moving_variance": "moving_variance",
+    "embeddings": "embeddings",
+}
+_VARIABLE_SUFFIX = re.compile(r"(?:[:_]\d+)$")  # kernel:0 (TF1 names), kernel_0 (':' not allowed in tags)
+_GRAD_NORM_WORDS = ("grad_norm", "gradient_norm", "grad_norms", "gradient_norms", "gradnorm")
+_GLOBAL_GRAD_NORM = {*_GRAD_NORM_WORDS, "global_grad_norm", "global_gradient_norm", "grad_norm_global"}
+_KERAS_SCALAR = re.compile(r"^(?:batch|epoch)_.+$|^evaluation_.+_vs_iterations$")
+_TBLAB_SIGNATURE = ("nonfinite/count",)  # a name only tblab writes
+_CONTROL_FLOW_SCOPES = re.compile(r"^(?:(?:while|cond)(?:_\d+)?/)+")
+_KIND_WORDS = {
+    "weights": "weights",
+    "weight": "weights",
+    **{word: "gradients" for word in ("grad", "grads", "gradient", "gradients")},
+    **{word: "activations" for word in ("activation", "activations")},
+}
+
+
+@dataclass(frozen=True)
+class ScalarTarget:
+    """Where a scalar tag goes: section TRAIN or VAL, under name; epoch_stepped if Keras logged it per epoch."""
+
+    section: str
+    name: str
+    epoch_stepped: bool = False
+
+
+def strip_scopes(tag: str) -> str:
+    """The tag without the `while/` and `cond/` scopes TensorFlow adds inside tf.function loops and ifs."""
+    return _CONTROL_FLOW_SCOPES.sub("", tag)
+
+
+def detect_style(scalar_tags: set[str], histogram_tags: set[str], text_tags: set[str]) -> str:
+    """TBLAB, KERAS or PLAIN, from the tags present in both halves of a run."""
+    scalar_tags = {strip_scopes(tag) for tag in scalar_tags}
+    text_tags = {strip_scopes(tag) for tag in text_tags}
+    if "config" in text_tags or any(tag in scalar_tags for tag in _TBLAB_SIGNATURE):
+        return TBLAB
+    if any(_KERAS_SCALAR.match(tag) for tag in scalar_tags) or any(
+        tag.endswith("/histogram") for tag in histogram_tags
+    ):
+        return KERAS
+    return PLAIN
+
+
+def keras_per_batch(train_scalar_tags: set[str]) -> bool:
+    """True if a Keras run logged batch_* values (update_freq 'batch' or N), so steps are iterations."""
+    return any(tag.startswith("batch_") for tag in train_scalar_tags)
+
+
+def is_keras_iteration_mark(tag: str) -> bool:
+    """Keras tags whose step is the optimizer iteration: batch_* and evaluation_*_vs_iterations."""
+    return tag.startswith("batch_") or bool(re.match(r"^evaluation_.+_vs_iterations$", tag))
+
+
+def map_scalar(tag: str, half: str, style: str, per_batch: bool = False) -> ScalarTarget:
+    """The section and tblab name of scalar `tag` read from `half` (TRAIN or VAL)."""
+    return _map_scalar_unscoped(strip_scopes(tag), half, style, per_batch)
+
+
+def _map_scalar_unscoped(tag: str, half: str, style: str, per_batch: bool) -> ScalarTarget:
+    if style == KERAS:
+        target = _map_keras_scalar(tag, half, per_batch)
+        if target is not None:
+            return target
+    return _map_plain_scalar(tag, half)
+
+
+def map_histogram(tag: str, style: str) -> str:
+    """The tblab name of histogram `tag`; unknown tags keep their name.
+
+    A Keras tag without a layer part (`kernel/histogram`) maps to `weights/kernel`:
+    `number_layer` later names each layer once the write order is known.
+    """
+    return _map_histogram_unscoped(strip_scopes(tag), style)
+
+
+def _map_histogram_unscoped(tag: str, style: str) -> str:
+    if style == KERAS and tag.endswith("/histogram"):
+        parts = tag[: -len("/histogram")].split("/")
+        return "weights/" + "/".join(_variable_parts(parts))
+    return _map_plain_histogram(tag)
+
+
+def number_layer(name: str, index: int) -> str:
+    """`weights/kernel` -> `weights/layer_<index>/kernel`, for histograms whose layer name is missing."""
+    kind, _, weight = name.rpartition("/")
+    return f"{kind}/layer_{index}/{weight}"
+
+
+def lacks_layer(name: str) -> bool:
+    """True for mapped histogram names like `weights/kernel` that name no layer."""
+    return name.count("/") == 1 and name.split("/")[0] in ("weights", "gradients")
+
+
+def map_text(tag: str) -> str | None:
+    """The History.meta key of a text tag, or None if it is not one tblab uses."""
+    tag = strip_scopes(tag)
+    return tag if tag in ("config", "data_source") else None
+
+
+def place_at_iterations(wall_times: list[float], marks: list[tuple[float, int]]) -> list[int]:
+    """For each wall time, the highest iteration among the marks written at or before it.
+
+    Keras steps epoch values by epoch index; the batch_* and evaluation_*_vs_iterations
+    values written before an epoch's values tell at which iteration that epoch ended.
+    """
+    ordered = sorted(marks)
+    times = [time for time, _ in ordered]
+    highest, best = [], 0
+    for _, step in ordered:
+        best = max(best, step)
+        highest.append(best)
+    placed = []
+    for time in wall_times:
+        index = bisect.bisect_right(times, time)
+        placed.append(highest[index - 1] if index else 0)
+    return placed
+
+
+def _map_keras_scalar(tag: str, half: str, per_batch: bool) -> ScalarTarget | None:
+    if match := re.match(r"^evaluation_(.+)_vs_iterations$", tag):
+        metric = _KERAS_METRICS.get(match[1].lower())
+        if per_batch and metric in ("loss", "accuracy"):
+            return ScalarTarget(VAL, metric)
+        return ScalarTarget(VAL, tag)
+    if tag.startswith("batch_"):
+        metric = _KERAS_METRICS.get(tag[len("batch_") :].lower())
+        return ScalarTarget(half, metric or tag)
+    if tag.startswith("epoch_"):
+        metric = _KERAS_METRICS.get(tag[len("epoch_") :].lower())
+        if metric == "learning_rate" or (metric and not per_batch):
+            return ScalarTarget(half, metric, epoch_stepped=True)
+        return ScalarTarget(half, tag, epoch_stepped=True)
+    return None
+
+
+def _map_plain_scalar(tag: str, half: str) -> ScalarTarget:
+    if grad_norm := _grad_norm_name(tag):
+        return ScalarTarget(half, grad_norm)
+    parts = tag.lower().split("/")
+    if len(parts) == 1:
+        word = parts[0]
+        if word in _METRICS:
+            return ScalarTarget(half, _METRICS[word])
+        for split_word, split in _SPLITS.items():
+            for metric_word, metric in _METRICS.items():
+                if word in (f"{split_word}_{metric_word}", f"{metric_word}_{split_word}"):
+                    return ScalarTarget(split, metric)
+    if len(parts) == 2:
+        first, second = parts
+        if first in _SPLITS and second in _METRICS:
+            return ScalarTarget(_SPLITS[first], _METRICS[second])
+        if first in _METRICS and second in _SPLITS:
+            return ScalarTarget(_SPLITS[second], _METRICS[first])
+    return ScalarTarget(half, tag)
+
+
+def _grad_norm_name(tag: str) -> str | None:
+    parts = tag.split("/")
+    lowered = [part.lower() for part in parts]
+    if len(parts) == 1:
+        return "grad_norm/global" if lowered[0] in _GLOBAL_GRAD_NORM else None
+    if lowered[0] in _GRAD_NORM_WORDS:
+        rest = parts[1:]
+        return "grad_norm/global" if rest == ["global"] else "grad_norm/" + "/".join(_variable_parts(rest))
+    if lowered[-1] in _GRAD_NORM_WORDS:
+        return "grad_norm/" + "/".join(_variable_parts(parts[:-1]))
+    return None
+
+
+def _map_plain_histogram(tag: str) -> str:
+    # PyTorch names parameters fc1.weight and logs their gradients as fc1.weight.grad.
+    parts = tag.split("/") if "/" in tag else tag.split(".")
+    if len(parts) < 2:
+        return tag
+    last_kind = _KIND_WORDS.get(parts[-1].lower())
+    if last_kind in ("gradients", "activations"):  # dense_1/kernel/gradients, fc1.weight.grad
+        return _kind_name(last_kind, parts[:-1])
+    for index, part in enumerate(parts[:-1]):  # gradients/dense_1/kernel, while/cond/weights/...
+        kind = _KIND_WORDS.get(part.lower())
+        if kind is not None:
+            return _kind_name(kind, parts[index + 1 :])
+    if last_kind == "weights":  # layer1/weights -> layer1/kernel; dense_1/kernel/weights
+        return _kind_name("weights", parts if _weight_name(parts[-2]) is None else parts[:-1])
+    if _weight_name(parts[-1]) in ("kernel", "bias"):  # dense/kernel_0, layer1/biases
+        return _kind_name("weights", parts)
+    return tag
+
+
+def _kind_name(kind: str, rest: list[str]) -> str:
+    if kind == "activations":
+        return "activations/" + "/".join(rest)
+    return f"{kind}/" + "/".join(_variable_parts(rest, weight_default="kernel" if kind == "weights" else None))
+
+
+def _weight_name(part: str) -> str | None:
+    return _WEIGHT_NAMES.get(_VARIABLE_SUFFIX.sub("", part.lower()))
+
+
+def _variable_parts(parts: list[str], weight_default: str | None = None) -> list[str]:
+    """A variable path reduced to [layer, weight] when it ends in a weight name, else as given.
+
+    With weight_default, a path naming only a layer (`weights/layer1`) gets that weight.
+    """
+    weight = _weight_name(parts[-1])
+    if weight is None:
+        return [*parts, weight_default] if weight_default and len(parts) == 1 else list(parts)
+    return [*parts[-2:-1], weight]

@@ -1,0 +1,44 @@
+"""`tblab board` serves our runs and tags through TensorBoard's own HTTP data API, on loopback."""
+
+from __future__ import annotations
+
+import json
+import socket
+import urllib.request
+
+import pytest
+
+from core.board import BoardError, start_board
+from core.config import RunConfig
+from core.train import train
+from tests.helpers import tiny_mnist
+
+
+def get(url: str):
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def test_board_serves_runs_and_tags_and_stops(tmp_path):
+    train(RunConfig(hidden_units=8, steps=5, eval_every=2), data=tiny_mnist(), logdir=tmp_path / "demo" / "run1")
+    board = start_board(tmp_path)
+    try:
+        assert board.url.startswith("http://127.0.0.1:")
+        runs = get(board.url + "data/runs")
+        assert set(runs) == {"demo/run1/train", "demo/run1/val"}
+        tags = get(board.url + "data/plugin/scalars/tags")
+        assert {"loss", "accuracy", "grad_norm/dense_1/kernel"} <= set(tags["demo/run1/train"])
+        assert {"loss", "accuracy"} <= set(tags["demo/run1/val"])
+    finally:
+        board.stop()
+    assert board.process.poll() is not None
+    with pytest.raises(OSError):
+        urllib.request.urlopen(board.url + "data/runs", timeout=2)
+
+
+def test_busy_port_is_a_clear_error(tmp_path):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        with pytest.raises(BoardError, match=f"port {sock.getsockname()[1]} .* busy"):
+            start_board(tmp_path, port=sock.getsockname()[1])

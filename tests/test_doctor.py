@@ -1,0 +1,473 @@
+"""The doctor: each rule on small synthetic histories (firing and not), the live doctor's
+reporting and pacing, foreign log styles, and the five classic failures end to end."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from core.config import RunConfig
+from core.doctor import Diagnosis, Finding, LiveDoctor, diagnose, primary_finding
+from core.doctor import thresholds as T
+from core.doctor.rules import RULES
+from core.fixes import FIXES
+from core.history import History, HistogramSnapshot, StepRecord
+
+LN10 = math.log(10)
+FLOOR10 = math.log(1 + 9 / math.e)
+
+
+# --------------------------------------------------------------------------- synthetic runs
+
+
+def healthy_records(steps: int = 300, hidden: int = 2, kind: str = "relu", seed: int = 0) -> list[StepRecord]:
+    """Step records shaped like a healthy tblab MNIST run (values as measured on real runs)."""
+    rng = np.random.default_rng(seed)
+    layers = [f"dense_{i}" for i in range(1, hidden + 1)] + ["output"]
+    widths = {name: (16.0 if i == 0 else 5.8) for i, name in enumerate(layers)}
+    widths["output"] = 1.8
+    records = []
+    for step in range(steps):
+        progress = math.exp(-step / 60)
+        noise = lambda scale: float(rng.normal(0, scale))  # noqa: E731
+        loss = 0.25 + 2.05 * progress + noise(0.03)
+        s = {
+            "loss": loss,
+            "accuracy": float(np.clip(0.95 - 0.85 * progress + noise(0.03), 0, 1)),
+            "grad_norm/global": 0.8 + noise(0.1),
+            "input/min": 0.0, "input/max": 1.0, "input/mean": 0.13 + noise(0.005), "input/std": 0.31 + noise(0.005),
+            "nonfinite/count": 0.0,
+        }
+        for name in layers:
+            s[f"grad_norm/{name}/kernel"] = abs(0.2 + 0.4 * (1 - progress) + noise(0.05))
+            # The output bias gradient stays near the batch label noise sqrt(0.9/128) = 0.084 (measured 0.9-1.5x).
+            s[f"grad_norm/{name}/bias"] = abs((0.084 if name == "output" else 0.03) + noise(0.01))
+            s[f"weight_norm/{name}/kernel"] = widths[name] * (1 + 0.0005 * step)
+            s[f"weight_norm/{name}/bias"] = 0.01 + 0.001 * step
+            s[f"update_ratio/{name}/kernel"] = abs(0.008 + noise(0.002))
+            s[f"update_ratio/{name}/bias"] = abs(0.05 + noise(0.01))
+        for name in layers[:-1]:
+            if kind == "relu":
+                s[f"activation_mean/{name}"] = 0.3 + noise(0.02)
+                s[f"activation_std/{name}"] = 0.5 + noise(0.03)
+                s[f"dead_fraction/{name}"] = float(np.clip(0.03 + noise(0.02), 0, 1))
+            else:
+                s[f"activation_mean/{name}"] = 0.5 + noise(0.01)
+                s[f"activation_std/{name}"] = 0.15 + noise(0.01)
+                s[f"saturated_fraction/{name}"] = float(np.clip(0.02 + noise(0.01), 0, 1))
+        records.append(StepRecord(step, s))
+    return records
+
+
+def build(records: list[StepRecord], *, val: dict[int, dict[str, float]] | None = None,
+          config: RunConfig | None = None) -> History:
+    history = History(run="synthetic", meta={"config": (config or RunConfig()).to_json()})
+    for record in records:
+        history.add(record)
+    for step, scalars in (val or {}).items():
+        history.add_val(step, scalars)
+    return history
+
+
+def edit(records: list[StepRecord], tag: str, value, start: int = 0, end: int | None = None) -> list[StepRecord]:
+    """Set tag to value(step) (or a constant) for steps in [start, end)."""
+    out = []
+    for record in records:
+        scalars = dict(record.scalars)
+        if record.step >= start and (end is None or record.step < end):
+            scalars[tag] = float(value(record.step) if callable(value) else value)
+        out.append(StepRecord(record.step, scalars))
+    return out
+
+
+def drop(records: list[StepRecord], prefix: str) -> list[StepRecord]:
+    return [StepRecord(r.step, {k: v for k, v in r.scalars.items() if not k.startswith(prefix)}) for r in records]
+
+
+def ids(diagnosis: Diagnosis) -> set[str]:
+    return {f.id for f in diagnosis.findings}
+
+
+@pytest.fixture(scope="module")
+def healthy():
+    return healthy_records()
+
+
+# ------------------------------------------------------------------------------ healthy
+
+
+@pytest.mark.parametrize("kind,hidden", [("relu", 1), ("relu", 3), ("sigmoid", 2)])
+def test_a_healthy_run_gets_no_finding_and_every_check_runs(kind, hidden):
+    diagnosis = diagnose(build(healthy_records(hidden=hidden, kind=kind)))
+    assert diagnosis.findings == () and diagnosis.primary is None and diagnosis.healthy
+    expected_skips = {"saturated"} if kind == "relu" else set()
+    assert {s.id for s in diagnosis.checks_skipped} == expected_skips
+    assert len(diagnosis.checks_run) == len(RULES) - len(expected_skips)
+
+
+def test_healthy_per_batch_dead_units_of_20_to_60_percent_are_not_dead(healthy):
+    rng = np.random.default_rng(1)
+    records = edit(healthy, "dead_fraction/dense_2", lambda step: rng.uniform(0.2, 0.6))
+    assert "dead_relu" not in ids(diagnose(build(records)))
+
+
+def test_healthy_slow_sigmoid_start_is_not_stuck_at_chance():
+    # A 2-layer sigmoid net at SGD 0.1 hovers at 2.24-2.29 for ~100 steps, then falls.
+    records = healthy_records(steps=400, kind="sigmoid")
+    records = edit(records, "loss", lambda s: 2.29 - 0.0005 * s if s < 100 else 2.24 - 0.004 * (s - 100))
+    records = edit(records, "accuracy", lambda s: 0.12 if s < 100 else min(0.9, 0.12 + 0.004 * (s - 100)))
+    assert diagnose(build(records)).findings == ()
+
+
+# --------------------------------------------------------------------------- non-finite
+
+
+def test_nonfinite_names_the_first_step_and_layer_and_the_nan_fingerprint(healthy):
+    records = edit(healthy, "loss", math.nan, start=150)
+    records = edit(records, "nonfinite/count", 3e5, start=150)
+    records = edit(records, "activation_std/dense_2", math.inf, start=149)
+    records = edit(records, "grad_norm/dense_2/kernel", lambda s: 1e30, start=140, end=149)
+    history = build(records, val={100: {"loss": 0.4, "accuracy": 0.9}, 299: {"loss": math.nan, "accuracy": 0.098}})
+    diagnosis = diagnose(history)
+    finding = diagnosis.get("nonfinite")
+    assert finding.step == 149 and finding.layers == ("dense_2",)
+    assert "loss is NaN/Inf from step 150" in finding.evidence
+    assert "0.098" in finding.evidence and "NaN fingerprint" in finding.evidence
+    assert finding.fixes[0] == "lr_down" and finding.severity == "critical"
+    assert diagnosis.detected_at["nonfinite"] == 149
+
+
+def test_nonfinite_from_a_nan_weight_histogram_alone():
+    history = History(run="weights only")
+    edges = np.array([-0.1, 0.0, 0.1])
+    history.histograms["weights/dense_1/kernel"] = [
+        HistogramSnapshot(0, edges, np.array([5.0, 5.0])),
+        HistogramSnapshot(1, np.array([math.nan, 0.0, math.nan]), np.array([5.0, 5.0])),
+    ]
+    finding = diagnose(history).get("nonfinite")
+    assert finding is not None and finding.step == 1 and finding.layers == ("dense_1",)
+
+
+# ---------------------------------------------------------------------------- exploding
+
+
+def test_exploding_activation_ladder_and_loss_at_step_0():
+    records = healthy_records(hidden=8)
+    for k in range(1, 9):
+        records = edit(records, f"activation_std/dense_{k}", 1.36 * 1.55 ** (k - 1), end=1)
+        records = edit(records, f"grad_norm/dense_{k}/kernel", 80 + 10 * k, end=1)
+    records = edit(records, "loss", 78.4, end=1)
+    finding = diagnose(build(records)).get("exploding")
+    assert finding is not None and finding.step == 0 and finding.fixes[0] == "init"
+    assert "1.36 -> 28.5" in finding.evidence and "1.55x per layer" in finding.evidence
+    assert "loss 78.4 at step 0" in finding.evidence
+
+
+def test_a_deep_net_with_gently_growing_activations_does_not_explode():
+    records = healthy_records(hidden=8)
+    for k in range(1, 9):
+        records = edit(records, f"activation_std/dense_{k}", 0.5 * 1.1 ** (k - 1))
+    assert "exploding" not in ids(diagnose(build(records)))
+
+
+# ---------------------------------------------------------------------------- vanishing
+
+
+def vanishing_records(hidden: int = 8) -> list[StepRecord]:
+    records = healthy_records(hidden=hidden, kind="sigmoid")
+    records = edit(records, "loss", lambda s: LN10 + 0.01 * math.sin(s))
+    records = edit(records, "accuracy", 0.1)
+    for k in range(1, hidden + 1):
+        records = edit(records, f"grad_norm/dense_{k}/kernel", 0.4 / 6.1 ** (hidden + 1 - k))
+    return edit(records, "grad_norm/output/kernel", 0.4)
+
+
+def test_vanishing_gradient_ladder_fires_with_its_numbers():
+    diagnosis = diagnose(build(vanishing_records()))
+    finding = diagnosis.get("vanishing")
+    assert finding is not None and finding.fixes[0] == "activation"
+    assert "6.3 orders of magnitude below output" in finding.evidence and "~6.1x per layer" in finding.evidence
+    assert finding.step == 0 and diagnosis.detected_at["vanishing"] == 0
+    assert diagnosis.primary.id == "vanishing"  # loss at chance is its symptom
+    assert "loss_at_chance" in ids(diagnosis)
+
+
+def test_a_gradient_ladder_within_an_order_of_magnitude_is_fine(healthy):
+    records = edit(healthy, "grad_norm/dense_1/kernel", 0.03)
+    assert "vanishing" not in ids(diagnose(build(records)))
+
+
+# ----------------------------------------------------------------------------- dead ReLU
+
+
+def test_units_dead_from_step_0_point_to_the_init(healthy):
+    records = healthy
+    for name in ("dense_1", "dense_2"):
+        records = edit(records, f"dead_fraction/{name}", 1.0)
+        records = edit(records, f"grad_norm/{name}/kernel", 0.0)
+        records = edit(records, f"activation_std/{name}", 0.0)
+    records = edit(records, "loss", LN10)
+    records = edit(records, "accuracy", 0.1)
+    diagnosis = diagnose(build(records))
+    finding = diagnosis.get("dead_relu")
+    assert finding.severity == "critical" and finding.fixes == ("init",) and finding.step == 0
+    assert "dense_1: 100% of units output 0 on every batch, steps 0-299" in finding.evidence
+    assert "kernel gradient norm exactly 0" in finding.evidence
+    assert diagnosis.detected_at["dead_relu"] <= 20
+    assert diagnosis.primary.id == "dead_relu"
+
+
+def test_units_killed_during_training_point_to_the_learning_rate(healthy):
+    records = edit(healthy, "dead_fraction/dense_1", 0.85, start=100)
+    finding = diagnose(build(records)).get("dead_relu")
+    assert finding.severity == "warning" and finding.fixes[0] == "lr_down" and finding.step == 100
+
+
+def test_dead_units_without_dead_fraction_tags_from_zero_gradients(healthy):
+    records = drop(healthy, "dead_fraction/")
+    records = edit(records, "grad_norm/dense_1/kernel", 0.0)
+    records = edit(records, "activation_std/dense_1", 0.0)
+    finding = diagnose(build(records)).get("dead_relu")
+    assert finding is not None and finding.layers == ("dense_1",) and finding.fixes == ("init",)
+
+
+# ----------------------------------------------------------------------------- saturated
+
+
+def test_saturated_units_fire_and_a_little_saturation_does_not():
+    records = healthy_records(kind="tanh")
+    assert "saturated" not in ids(diagnose(build(edit(records, "saturated_fraction/dense_1", 0.3))))
+    finding = diagnose(build(edit(records, "saturated_fraction/dense_1", 0.95))).get("saturated")
+    assert finding.severity == "critical" and finding.fixes[0] == "init" and finding.layers == ("dense_1",)
+
+
+# -------------------------------------------------------------------------- loss at chance
+
+
+def chance_records(healthy, **edits) -> list[StepRecord]:
+    records = edit(healthy, "loss", lambda s: LN10 + 0.01 * math.sin(s))
+    records = edit(records, "accuracy", lambda s: 0.1 + 0.02 * math.cos(s))
+    for tag, value in edits.items():
+        records = edit(records, tag.replace("__", "/"), value)
+    return records
+
+
+def test_loss_at_chance_with_moving_weights_blames_the_labels(healthy):
+    history = build(chance_records(healthy), val={0: {"accuracy": 0.1}, 200: {"accuracy": 0.1135}})
+    diagnosis = diagnose(history)
+    finding = diagnosis.get("loss_at_chance")
+    assert finding.fixes == ("shuffle_labels_off",) and diagnosis.primary is finding
+    assert f"chance: ln 10 = {LN10:.4f}" in finding.evidence
+    assert "0.1135" in finding.evidence and "predicts '1'" in finding.evidence
+    assert diagnosis.detected_at["loss_at_chance"] <= 200  # within 200 steps
+
+
+def test_loss_at_chance_with_frozen_weights_asks_for_a_larger_learning_rate(healthy):
+    records = chance_records(healthy)
+    for name in ("dense_1", "dense_2", "output"):
+        records = edit(records, f"update_ratio/{name}/kernel", 1e-6)
+    diagnosis = diagnose(build(records))
+    assert diagnosis.get("loss_at_chance").fixes == ("lr_up",)
+    assert diagnosis.primary.id == "lr_too_low" and diagnosis.primary.fixes == ("lr_up",)
+
+
+def test_test_accuracy_above_chance_vetoes_stuck_at_chance(healthy):
+    history = build(chance_records(healthy), val={0: {"accuracy": 0.1}, 200: {"accuracy": 0.5}})
+    assert "loss_at_chance" not in ids(diagnose(history))
+
+
+# ------------------------------------------------------------------------------ loss floor
+
+
+def test_double_softmax_fingerprint_in_the_output_bias_gradient(healthy):
+    # Near chance, a logits loss has output-bias gradient norm sqrt(0.9/128) = 0.084; fail5 shows ~0.1x.
+    records = edit(healthy, "loss", lambda s: 2.30 - 0.0003 * s)
+    records = edit(records, "accuracy", lambda s: 0.1 + 0.0005 * s)
+    records = edit(records, "grad_norm/output/bias", lambda s: 0.0094 + 0.001 * math.sin(s))
+    diagnosis = diagnose(build(records))
+    finding = diagnosis.get("loss_floor")
+    assert finding.fixes == ("logits",) and diagnosis.primary is finding
+    assert "0.0839" in finding.evidence and f"{FLOOR10:.4f}" in finding.evidence
+    assert diagnosis.detected_at["loss_floor"] <= 20
+    # The same run with a logits-sized bias gradient is not flagged.
+    fine = edit(records, "grad_norm/output/bias", lambda s: 0.084 + 0.01 * math.sin(s))
+    assert "loss_floor" not in ids(diagnose(build(fine)))
+
+
+def test_high_accuracy_above_the_floor_is_the_late_fingerprint(healthy):
+    records = drop(healthy, "grad_norm/output/bias")
+    records = edit(records, "loss", lambda s: 1.55 + 0.3 * math.exp(-s / 50) + 0.01 * math.sin(s))
+    records = edit(records, "accuracy", lambda s: min(0.92, 0.3 + 0.01 * s))
+    finding = diagnose(build(records)).get("loss_floor")
+    assert finding is not None and "floor ln(1 + 9/e) = 1.4612" in finding.evidence
+    healthy_high = edit(drop(healthy, "grad_norm/output/bias"), "accuracy", 0.92)
+    assert "loss_floor" not in ids(diagnose(build(healthy_high)))
+
+
+# ---------------------------------------------------------------------------------- inputs
+
+
+def test_raw_pixels_are_not_normalised(healthy):
+    records = edit(edit(edit(healthy, "input/max", 255.0), "input/mean", 33.0), "input/std", 78.0)
+    finding = diagnose(build(records)).get("input_scale")
+    assert finding.fixes == ("normalize",) and "raw 0-255" in finding.evidence
+
+
+def test_standardised_inputs_are_fine(healthy):
+    records = edit(edit(edit(edit(healthy, "input/min", -0.42), "input/max", 2.8), "input/mean", 0.0), "input/std", 1.0)
+    assert not ids(diagnose(build(records))) & {"input_scale", "input_noise"}
+
+
+def test_noise_on_the_inputs_and_train_below_test(healthy):
+    records = edit(edit(edit(healthy, "input/min", -17.8), "input/max", 17.3), "input/std", 4.01)
+    finding = diagnose(build(records)).get("input_noise")
+    assert finding.fixes == ("no_noise",) and "noise of std ~4.0" in finding.evidence
+    # Without input statistics, training accuracy far below test accuracy still says it.
+    gap = edit(drop(healthy, "input/"), "accuracy", 0.2)
+    finding = diagnose(build(gap, val={299: {"accuracy": 0.62, "loss": 1.2}})).get("input_noise")
+    assert finding is not None and "training batch accuracy 20% while test accuracy is 62%" in finding.evidence
+
+
+# ---------------------------------------------------------------------------- learning rate
+
+
+def test_weights_tripling_in_twenty_steps_is_a_learning_rate_too_high(healthy):
+    records = edit(healthy, "weight_norm/dense_1/kernel", lambda s: 19.2 * min(3.4, 1 + 0.12 * s))
+    finding = diagnose(build(records)).get("lr_too_high")
+    assert finding is not None and finding.fixes == ("lr_down",) and finding.step == 0
+    assert "dense_1 kernel norm grew" in finding.evidence
+
+
+def test_loss_jumps_after_warm_up_are_a_learning_rate_too_high(healthy):
+    records = edit(healthy, "loss", lambda s: 12.0 if s % 37 == 0 else 0.5, start=60)
+    assert "lr_too_high" in ids(diagnose(build(records)))
+
+
+def test_tiny_updates_and_slow_progress_are_a_learning_rate_too_low(healthy):
+    records = edit(healthy, "loss", lambda s: 2.3 - 0.0003 * s)
+    records = edit(records, "accuracy", lambda s: 0.1 + 0.001 * s)
+    for name in ("dense_1", "dense_2", "output"):
+        records = edit(records, f"update_ratio/{name}/kernel", 2e-5)
+    finding = diagnose(build(records)).get("lr_too_low")
+    assert finding.fixes == ("lr_up",) and finding.severity == "warning"
+
+
+def test_zero_init_is_symmetric_not_a_learning_rate_problem():
+    records = healthy_records(kind="sigmoid")
+    for name in ("dense_1", "dense_2"):
+        records = edit(records, f"weight_norm/{name}/kernel", 0.0, end=1)
+    diagnosis = diagnose(build(records))
+    assert diagnosis.primary.id == "symmetric_init" and diagnosis.primary.fixes == ("init",)
+    assert "dense_1, dense_2 kernel norm exactly 0 after step 0" in diagnosis.primary.evidence
+
+
+# ------------------------------------------------------------------ diagnosis as a whole
+
+
+def test_primary_is_the_cause_not_the_symptom():
+    def finding(id_, severity="critical", confidence=0.9):
+        return Finding(id_, id_, severity, 0, (), "", "", (), confidence)
+
+    nan, boom = finding("nonfinite", confidence=0.99), finding("exploding", confidence=0.6)
+    assert primary_finding([nan, boom]) is boom
+    noise, chance = finding("input_noise", "warning"), finding("loss_at_chance")
+    assert primary_finding([chance, noise]) is noise
+    assert primary_finding([]) is None
+
+
+def test_every_suggested_fix_is_a_real_fix_and_the_json_is_valid(healthy):
+    histories = [build(vanishing_records()), build(edit(healthy, "loss", math.nan, start=100))]
+    for history in histories:
+        diagnosis = diagnose(history)
+        assert diagnosis.findings
+        for finding in diagnosis.findings:
+            assert set(finding.fixes) <= set(FIXES) and finding.explanation and finding.evidence
+        data = json.loads(diagnosis.to_json())
+        assert data["primary"] == diagnosis.primary.id and data["findings"][0]["detected_at_step"] is not None
+
+
+def test_findings_reject_unknown_severities_and_confidences():
+    with pytest.raises(ValueError):
+        Finding("x", "x", "fatal", 0, (), "", "", (), 0.5)
+    with pytest.raises(ValueError):
+        Finding("x", "x", "info", 0, (), "", "", (), 1.5)
+
+
+def test_keras_epoch_log_runs_what_its_tags_allow_and_names_the_rest():
+    history = History(run="keras", meta={"style": "keras", "step_unit": "epoch", "layer_order": "dense,dense_1"})
+    for epoch, (loss, acc) in enumerate([(1.9, 0.6), (1.62, 0.86), (1.55, 0.93), (1.52, 0.95), (1.5, 0.96)]):
+        history.add(StepRecord(epoch, {"loss": loss, "accuracy": acc}))
+        history.add_val(epoch, {"loss": loss, "accuracy": acc})
+    edges = np.linspace(-0.2, 0.2, 11)
+    for layer in ("dense", "dense_1"):
+        history.histograms[f"weights/{layer}/kernel"] = [HistogramSnapshot(e, edges, np.ones(10)) for e in range(5)]
+    diagnosis = diagnose(history)
+    assert diagnosis.primary.id == "loss_floor"
+    skipped = {s.id: s.needs for s in diagnosis.checks_skipped}
+    assert {"vanishing", "dead_relu", "saturated", "input_scale", "lr_too_low"} <= set(skipped)
+    assert "grad_norm/<layer>/kernel" in skipped["vanishing"]
+    assert {"nonfinite", "loss_at_chance", "loss_floor", "exploding"} <= set(diagnosis.checks_run)
+
+
+def test_an_empty_history_is_healthy_with_every_check_skipped():
+    diagnosis = diagnose(History(run="empty"))
+    assert diagnosis.findings == () and diagnosis.checks_run == ()
+    assert len(diagnosis.checks_skipped) == len(RULES)
+
+
+# ---------------------------------------------------------------------------- live doctor
+
+
+def test_live_doctor_reports_each_finding_once_at_the_step_it_appears(healthy):
+    records = edit(healthy, "loss", math.nan, start=123)
+    records = edit(records, "nonfinite/count", 5.0, start=123)
+    doctor = LiveDoctor(budget=None)
+    reported = []
+    for record in records:
+        for finding in doctor.update(record):
+            reported.append((record.step, finding.id))
+    assert reported == [(123, "nonfinite")]  # found at once, between two regular checks
+    doctor.finish()
+    assert [f.id for f in doctor.diagnosis().findings] == ["nonfinite"]
+
+
+def test_live_doctor_spaces_checks_out_to_stay_within_its_budget(healthy):
+    now = [0.0]
+
+    def clock():
+        return now[0]
+
+    doctor = LiveDoctor(every=10, budget=0.01, clock=clock)
+    original = doctor.check
+
+    def slow_check(upto=None):
+        now[0] += 0.002  # each check costs 2 ms ...
+        return original(upto)
+
+    doctor.check = slow_check
+    for record in healthy:
+        now[0] += 0.002  # ... and each training step 2 ms: checking every 10 steps would cost 10%
+        doctor.update(record)
+    assert doctor.every >= 100  # 2 ms per >= 200 ms of training: <= 1%
+
+
+def test_live_doctor_cost_on_a_real_sized_history_is_under_a_millisecond_per_step(healthy):
+    doctor = LiveDoctor(budget=None)
+    for record in healthy_records(steps=1000, hidden=3):
+        doctor.update(record)
+    per_step = (doctor.check_seconds) / 1000
+    assert per_step < 1e-3 and doctor.checks >= 100
+
+
+def test_live_and_offline_agree(healthy):
+    records = vanishing_records()
+    doctor = LiveDoctor(budget=None)
+    for record in records:
+        doctor.update(record)
+    doctor.finish()
+    live, offline = doctor.diagnosis(), diagnose(build(records))
+    assert [f.id for f in live.findings] == [f.id for f in offline.findings]
+    assert live.primary.id == offline.primary.id == "vanishing"
