@@ -56,9 +56,7 @@ def _worker_init() -> None:
     """One TensorFlow thread per worker: J workers on J cores do not fight over them."""
     from core.tfquiet import import_tensorflow_quietly
 
-    tf = import_tensorflow_quietly()
-    tf.config.threading.set_intra_op_parallelism_threads(1)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
+    import_tensorflow_quietly(threads=1)
 
 
 def run_job(job: SweepJob) -> SweepRow:

@@ -15,7 +15,8 @@ from pathlib import Path
 TF_LOG = Path(tempfile.gettempdir()) / "tblab-tensorflow.log"
 
 
-def import_tensorflow_quietly(log_path: Path = TF_LOG):
+def import_tensorflow_quietly(log_path: Path = TF_LOG, threads: int | None = None):
+    """Import TensorFlow with fd 2 sent to `log_path`; `threads` caps its thread pools."""
     if "tensorflow" in sys.modules:
         return sys.modules["tensorflow"]
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -26,6 +27,9 @@ def import_tensorflow_quietly(log_path: Path = TF_LOG):
         os.dup2(log_fd, 2)
         import tensorflow as tf
 
+        if threads is not None:  # only possible before the first op
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(threads)
         tf.constant(1.0) + 1.0  # the first op prints its own start-up lines
         tf.get_logger().setLevel("ERROR")  # retracing notes and the like are not for learners
         return tf
