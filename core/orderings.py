@@ -33,6 +33,7 @@ class ProducedBatch:
     """One batch as tf.data produced it."""
 
     step: int  # 1-based position in the produced stream
+    start: int  # 0-based position of its first example in the stream of examples
     values: tuple[int, ...]
     passes: tuple[int, ...]  # 1-based pass of `repeat` each example came from
     epoch: int  # the epoch (window of n examples) holding the batch's first example
@@ -170,7 +171,7 @@ def _describe_batches(raw, n: int, batch_size: int) -> tuple[ProducedBatch, ...]
     for step, (values, passes) in enumerate(raw, start=1):
         cuts = tuple(i for i in range(1, len(values)) if (position + i) % n == 0)
         batches.append(ProducedBatch(
-            step=step, values=tuple(values), passes=tuple(p + 1 for p in passes),
+            step=step, start=position, values=tuple(values), passes=tuple(p + 1 for p in passes),
             epoch=position // n + 1, epoch_cuts=cuts, partial=len(values) < batch_size,
         ))
         position += len(values)
@@ -388,14 +389,11 @@ def run_orderings(n: int = 10, batch_size: int = 4, buffer: int | None = None, e
 RATING_MARKS = {"sensible": "✓ sensible", "caveats": "~ workable, with caveats", "flawed": "✗ flawed"}
 
 
-def marked_values(batch: ProducedBatch, coverage: tuple[EpochCoverage, ...], start: int, n: int) -> list[str]:
-    """The batch's examples as text, with `|` at epoch starts and marks from `legend`.
-
-    `start` is the stream position of the batch's first example.
-    """
+def marked_values(batch: ProducedBatch, coverage: tuple[EpochCoverage, ...], n: int) -> list[str]:
+    """The batch's examples as text tokens, with a `|` token where an epoch begins and marks from `legend`."""
     tokens = []
     for i, (value, pass_) in enumerate(zip(batch.values, batch.passes)):
-        position = start + i
+        position = batch.start + i
         epoch = position // n + 1
         earlier = coverage[epoch - 1].order[: position % n]
         mark = (EARLY if pass_ > epoch else LATE if pass_ < epoch else "") + (AGAIN if value in earlier else "")
@@ -425,11 +423,9 @@ def _wrap(pieces: list[str], first_prefix: str, width: int) -> list[str]:
 def render_ordering(result: OrderingResult, n: int, width: int = 100) -> str:
     lines = [f"{result.title}    {result.code}"]
     by_epoch: dict[int, list[str]] = {}
-    position = 0
     for batch in result.batches:
-        tokens = marked_values(batch, result.coverage, position, n)
+        tokens = marked_values(batch, result.coverage, n)
         by_epoch.setdefault(batch.epoch, []).append("[" + " ".join(tokens) + "]")
-        position += len(batch.values)
     for coverage in result.coverage:
         if coverage.complete:
             seen = f"(all {n} once)"

@@ -178,6 +178,8 @@ def build_report(
             by_doctor = "yes" if len(job.fixes) == 1 and job.fixes[0] in suggested else ""
             result = fixed.error or f"{_fmt(row.test_accuracy)} -> {_fmt(fixed.test_accuracy)}"
             out.append(f"| {label} | {expected} | {by_doctor} | {result} | {_fmt(fixed.final_loss)} | {_fmt(fixed.first_nonfinite_step)} |")
+        if scenario.fix_shortfall:
+            out += ["", f"Note: {scenario.fix_shortfall}"]
         expected_row = next((r for j, r in mine if set(j.fixes) == set(scenario.expected_fixes) and not r.error), None)
         if expected_row is not None:
             after = read_run(expected_row.logdir)

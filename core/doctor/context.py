@@ -36,14 +36,17 @@ def batch_size(view: RunView) -> int | None:
     if isinstance(configured, int) and configured > 0:
         return configured
     _, acc = view.tail("accuracy")
-    acc = finite(acc)
-    if acc.size < T.MIN_RECORDS:
+    values = np.unique(finite(acc))
+    if values.size < T.MIN_DISTINCT_ACCURACIES:
         return None
-    # Batch accuracy is k/B: the smallest B that makes (nearly) every value a whole number.
-    for size in range(8, 2049):
-        scaled = acc * size
-        if np.mean(np.abs(scaled - np.round(scaled)) < 1e-3 * size / 128) >= 0.9:
-            return size
+    # Batch accuracy is k/B: neighbouring values differ by multiples of 1/B.
+    step = float(np.min(np.diff(values)))
+    base = round(1.0 / step) if step > 0 else 0
+    for size in (base * m for m in (1, 2, 3, 4)):
+        if 8 <= size <= 4096:
+            scaled = values * size
+            if np.mean(np.abs(scaled - np.round(scaled)) < 1e-3) >= 0.9:
+                return size
     return None
 
 
@@ -58,12 +61,13 @@ def kernel_grad_ladder(view: RunView, records: int = T.WINDOW) -> list[tuple[str
     Falls back on gradient histograms (norm from bucket centres) when the scalars are absent.
     """
     ladder = []
-    for layer, tag in view.layered("grad_norm", "/kernel"):
+    scalars = view.layered("grad_norm", "/kernel")
+    for layer, tag in scalars:
         value = window_median(view, tag, records)
         if math.isfinite(value):
             ladder.append((layer, value))
-    if ladder:
-        return ladder
+    if scalars:
+        return ladder  # NaN scalars mean a blown-up run, not a reason to trust histograms instead
     for layer, tag in view.hist_layered("gradients", "/kernel"):
         snaps = view.hists(tag)
         norms = [hist_l2(s) for s in snaps[-3:]]

@@ -24,7 +24,8 @@ def pct(x: float) -> str:
     return f"{100 * x:.0f}%"
 
 
-def finite(values: np.ndarray) -> np.ndarray:
+def finite(values) -> np.ndarray:
+    values = np.asarray(values, dtype=np.float64)
     return values[np.isfinite(values)]
 
 

@@ -23,8 +23,9 @@ from core.history import History, Series, StepRecord
 class LiveDoctor:
     """Incremental diagnosis of one run.
 
-    `LiveDoctor()` keeps its own History: call `update(record)` every step (and
-    `update_eval(step, scalars)` after each test-set evaluation). `LiveDoctor(history)`
+    `LiveDoctor(config=run_config)` keeps its own History: call `update(record)` every
+    step (and `update_eval(step, scalars)` after each test-set evaluation); the config is
+    optional and only tells the rules the batch size and activation. `LiveDoctor(history)`
     watches a History someone else fills: call `update(record)` after they added it.
     """
 
@@ -32,6 +33,7 @@ class LiveDoctor:
         self,
         history: History | None = None,
         *,
+        config=None,
         every: int = T.CHECK_EVERY,
         budget: float | None = T.CHECK_BUDGET,
         rules: tuple[Rule, ...] = RULES,
@@ -39,6 +41,8 @@ class LiveDoctor:
     ) -> None:
         self.history = history if history is not None else History()
         self._owns_history = history is None
+        if config is not None and "config" not in self.history.meta:
+            self.history.meta["config"] = config.to_json()  # batch size and activation, for the rules
         self.base_every = max(1, every)
         self.every = self.base_every
         self.budget = budget
@@ -72,18 +76,19 @@ class LiveDoctor:
             self.history.add_val(step, scalars)
 
     def finish(self) -> list[Finding]:
-        """A last check on everything recorded; returns findings new at the end."""
+        """A last check on everything recorded (every rule, even those already found);
+        returns findings new at the end."""
         last = run_last_step(self.history)
-        return self.check(last) if last >= 0 else []
+        return self.check(last, recheck=True) if last >= 0 else []
 
     # --- checking -------------------------------------------------------------------------
-    def check(self, upto: int | None = None) -> list[Finding]:
+    def check(self, upto: int | None = None, *, recheck: bool = False) -> list[Finding]:
         started = self.clock()
         view = RunView(self.history, upto)
         new = []
         present = set()
         for rule in self.rules:
-            if rule.sticky and rule.id in self.first_seen:
+            if rule.sticky and rule.id in self.first_seen and not recheck:
                 present.add(rule.id)
                 continue
             if not rule.runnable(view):
@@ -122,8 +127,7 @@ class LiveDoctor:
         merged = []
         for finding_id, latest in self.latest.items():
             first = self.first_seen[finding_id]
-            source = first if _keeps_first_evidence(finding_id) else latest
-            merged.append(_with_step(source, min(first.step, latest.step)))
+            merged.append(_with_step(latest, min(first.step, latest.step)))
         return sorted(merged, key=Finding.rank)
 
     def diagnosis(self) -> Diagnosis:
@@ -161,11 +165,6 @@ def _append(history: History, record: StepRecord) -> None:
             series = train[tag] = Series()
         series.steps.append(record.step)
         series.values.append(value)
-
-
-def _keeps_first_evidence(finding_id: str) -> bool:
-    # A NaN's evidence is about the moment it appeared; later checks only see NaN.
-    return finding_id == "nonfinite"
 
 
 def _with_step(finding: Finding, step: int) -> Finding:

@@ -55,12 +55,18 @@ def _clean(view: RunView) -> bool:
 
 
 def _last_finite_before(view: RunView, tag: str, step: int) -> tuple[int, float] | None:
-    steps, values = view.tail(tag)
-    ok = (steps < step) & np.isfinite(values)
-    if not ok.any():
+    """The last finite value of tag before step (looked up in the full series: it may predate the tail)."""
+    series = view.history.train.get(tag)
+    if series is None:
         return None
-    i = np.flatnonzero(ok)[-1]
-    return int(steps[i]), float(values[i])
+    index = bisect_left(series.steps, step)
+    low = max(0, index - 256)
+    chunk = np.asarray(series.values[low:index], dtype=np.float64)
+    good = np.flatnonzero(np.isfinite(chunk))
+    if not good.size:
+        return None
+    i = low + int(good[-1])
+    return series.steps[i], series.values[i]
 
 
 def check_nonfinite(view: RunView) -> Finding | None:

@@ -75,6 +75,9 @@ FLOOR_NEAR_CHANCE = 0.25  # "predictions still near uniform": loss within this o
 # Late evidence: the loss never goes below ln(1 + (K-1)/e) while accuracy is high.
 # Healthy nets at batch accuracy >= 0.8 have loss < 0.8 here, far under 1.46.
 FLOOR_ACCURACY = 0.8
+# Without a config, the batch size is read off batch accuracies (multiples of 1/B); fewer
+# distinct values than this cannot pin it down.
+MIN_DISTINCT_ACCURACIES = 5
 FLOOR_MARGIN = 0.01  # nats below the floor still compatible with it (float rounding)
 
 # --- inputs -------------------------------------------------------------------------

@@ -1,0 +1,63 @@
+"""A diagnosis as plain text for a terminal or a report: the verdict first, then the
+evidence, the reason, the fixes to try, symptoms, and which checks the tags allowed."""
+
+from __future__ import annotations
+
+import textwrap
+
+from core.doctor.findings import Diagnosis, Finding
+from core.doctor.rules import EXPLAINED_BY
+from core.fixes import FIXES
+
+WIDTH = 100
+
+
+def fix_hint(fixes: tuple[str, ...]) -> str:
+    return ", ".join(f"--fix {name} ({FIXES[name].label})" for name in fixes if name in FIXES)
+
+
+def finding_line(finding: Finding, detected_at: int | None = None) -> str:
+    seen = f"from step {finding.step}"
+    if detected_at is not None and detected_at != finding.step:
+        seen += f", flagged at step {detected_at}"
+    return f"{finding.title} [{finding.severity}, confidence {finding.confidence:.2f}] {seen}"
+
+
+def render_diagnosis(diagnosis: Diagnosis, *, style: str = "", explain: bool = True) -> list[str]:
+    """Lines describing one run's diagnosis."""
+    header = f"run {diagnosis.run or '(unnamed)'}"
+    if style:
+        header += f"  ({style} log, last step {diagnosis.last_step})"
+    lines = [header]
+    primary = diagnosis.primary
+    if primary is None:
+        lines.append("  verdict: no problem found")
+    else:
+        lines.append(f"  verdict: {finding_line(primary, diagnosis.detected_at.get(primary.id))}")
+        lines += _wrapped("evidence", primary.evidence)
+        if explain:
+            lines += _wrapped("why", primary.explanation)
+        if primary.fixes:
+            lines += _wrapped("try", fix_hint(primary.fixes))
+        if primary.id in diagnosis.transient:
+            lines.append("    (seen during the run, no longer at its end)")
+    for finding in diagnosis.findings:
+        if finding is primary:
+            continue
+        causes = [c for c in EXPLAINED_BY.get(finding.id, ()) if diagnosis.get(c)]
+        role = f"a symptom of {causes[0]}" if causes else "also"
+        lines.append(f"  {role}: {finding_line(finding, diagnosis.detected_at.get(finding.id))}")
+        lines += _wrapped("evidence", finding.evidence, indent=6)
+        if not causes and finding.fixes:
+            lines += _wrapped("try", fix_hint(finding.fixes), indent=6)
+    lines.append(f"  checks run: {', '.join(diagnosis.checks_run) or 'none'}")
+    for skipped in diagnosis.checks_skipped:
+        lines.append(f"  not checked: {skipped.id} (needs {skipped.needs})")
+    for warning in diagnosis.warnings:
+        lines.append(f"  warning: {warning}")
+    return lines
+
+
+def _wrapped(label: str, text: str, indent: int = 4) -> list[str]:
+    prefix = " " * indent + f"{label}: "
+    return textwrap.wrap(text, WIDTH, initial_indent=prefix, subsequent_indent=" " * len(prefix)) or [prefix]

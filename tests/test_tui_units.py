@@ -1,0 +1,190 @@
+"""The lab's plain-Python parts: bounded series, run traces, lab state, record batching, drawing helpers."""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core.config import RunConfig
+from core.history import StepRecord
+from tests.tui_canned import VANISHING, canned_results, records
+from tui.app import APP_BINDINGS, FIX_BINDINGS
+from tui.lab_state import LabState
+from tui.messages import RunEnded, RunPhase, StepBatch
+from tui.run_trace import RunTrace
+from tui.run_worker import DataCache, RecordBatcher, RunSpec, run_training
+from tui.series_buffer import DecimatedSeries
+from tui.widgets.findings_panel import findings_content, layer_span
+from tui.widgets.input_view import LEVELS, grey_levels, shrink
+from tui.widgets.status_line import progress_bar
+from tui.widgets.trace_plot import log_ticks
+
+
+# --- DecimatedSeries -----------------------------------------------------------------------
+def test_series_stays_bounded_and_keeps_the_mean():
+    series = DecimatedSeries(capacity=64)
+    for step in range(100_000):
+        series.append(step, float(step))
+    assert len(series) <= 64
+    steps, values = series.points(1000)
+    assert steps[0] == 0 and steps[-1] > 90_000
+    # each bucket is the mean of consecutive steps, so value - step is half a bucket, never more
+    assert all(0 <= v - s < series.bucket_width for s, v in zip(steps, values))
+
+
+def test_series_thins_to_the_plot_width_and_drops_nonfinite_buckets():
+    series = DecimatedSeries(capacity=256)
+    for step in range(200):
+        series.append(step, math.nan if 50 <= step < 150 else 1.0)
+    steps, values = series.points(20)
+    assert len(steps) <= 20
+    assert values == [1.0] * len(values)
+    assert not any(50 <= s < 140 for s in steps)  # all-NaN groups are not drawn
+    assert series.count == 200 and series.last_value == 1.0 and series.last_step == 199
+
+
+def test_series_capacity_must_be_even():
+    with pytest.raises(ValueError):
+        DecimatedSeries(capacity=3)
+
+
+# --- RunTrace ------------------------------------------------------------------------------
+def trace(**kw) -> RunTrace:
+    return RunTrace(run_id=1, scenario_key="fail2.py", config=RunConfig(hidden_layers=8, steps=400), **kw)
+
+
+def test_trace_keeps_only_plotted_tags_and_orders_layers():
+    t = trace()
+    t.add_records(records(30, 8, healthy=False), sent_at=1.0)
+    assert set(t.train) == {"loss", "accuracy"} | {f"grad_norm/{n}/kernel" for n in [f"dense_{i}" for i in range(1, 9)] + ["output"]} | {f"saturated_fraction/dense_{i}" for i in range(1, 9)}
+    layers = [name for name, _ in t.layer_series("grad_norm/", "/kernel")]
+    assert layers == [f"dense_{i}" for i in range(1, 9)] + ["output"]
+    assert t.state == "running" and t.last_step == 29
+
+
+def test_trace_finds_the_first_nonfinite_step_and_measures_speed():
+    t = trace()
+    t.add_records([StepRecord(0, {"loss": 2.3, "nonfinite/count": 0.0})], sent_at=10.0)
+    t.add_records([StepRecord(s, {"loss": 2.3, "nonfinite/count": 0.0}) for s in range(1, 101)], sent_at=11.0)
+    t.add_records([StepRecord(101, {"loss": math.nan, "nonfinite/count": 3.0})], sent_at=11.01)
+    assert t.first_nonfinite_step == 101
+    assert 95 < t.steps_per_second < 105
+
+
+def test_trace_version_moves_on_every_change():
+    t = trace()
+    before = t.version
+    t.add_eval(0, {"loss": 2.3, "accuracy": 0.1})
+    t.set_images(0, np.zeros((2, 28, 28), np.float32))
+    t.add_findings([VANISHING])
+    assert t.version == before + 3
+    with pytest.raises(ValueError):
+        t.set_state("exploded")
+
+
+# --- LabState --------------------------------------------------------------------------------
+def test_state_applies_toggles_and_rotates_current_to_previous(tmp_path):
+    state = LabState(canned_results(), tmp_path, steps=50)
+    slot = state.selected
+    assert state.toggle("activation") is True
+    config = slot.effective_config()
+    assert config.activation == "relu" and config.steps == 50
+    _, first = state.new_run(slot)
+    first.set_state("stopped")  # what the app does to a run replaced before it started
+    _, second = state.new_run(slot)
+    assert slot.current is second and slot.previous is None  # the first drew nothing: not worth keeping
+    second.add_records(records(5, 8, healthy=True))
+    _, third = state.new_run(slot)
+    assert slot.previous is second and slot.current is third
+    assert first.run_id not in state.runs  # dropped: no slot shows it
+    assert third.fixes == ("activation",) and "activation" in third.logdir
+
+
+def test_state_refuses_to_run_a_broken_scenario(tmp_path):
+    state = LabState(canned_results(), tmp_path)
+    state.select(2)
+    assert state.selected.broken and state.toggle("activation") is False
+    with pytest.raises(ValueError):
+        state.new_run(state.selected)
+
+
+def test_fix_keys_do_not_clash_with_lab_keys():
+    lab_keys = {b.key for b in APP_BINDINGS}
+    fix_keys = [b.key for b in FIX_BINDINGS]
+    assert len(set(fix_keys)) == len(fix_keys) and not lab_keys & set(fix_keys)
+
+
+# --- the worker's side -------------------------------------------------------------------------
+def test_batcher_posts_batches_not_steps():
+    posted = []
+    batcher = RecordBatcher(7, posted.append, interval=3600)
+    for record in records(500, 2, healthy=True):
+        batcher.on_step(record)
+    batcher.on_eval(100, {"loss": 1.0, "accuracy": 0.5})
+    batcher.on_images(100, np.ones((2, 28, 28)))
+    batcher.finish()
+    assert len(posted) == 2  # the first record at once (the learner sees the start), then the rest together
+    assert [len(m.records) for m in posted] == [1, 499]
+    last = posted[-1]
+    assert last.run_id == 7 and last.evals == [(100, {"loss": 1.0, "accuracy": 0.5})] and last.images[0] == 100
+
+
+def test_a_failing_run_ends_with_one_failed_message(tmp_path):
+    class NoData(DataCache):
+        def get(self):
+            raise OSError("disk on fire")
+
+    posted = []
+    spec = RunSpec(1, "fail2", RunConfig(steps=5), (), tmp_path / "run")
+    run_training(spec, posted.append, threading.Event(), NoData())
+    assert isinstance(posted[0], RunPhase)
+    assert isinstance(posted[-1], RunEnded) and posted[-1].state == "failed"
+    assert posted[-1].detail == "OSError: disk on fire"
+    assert not any(isinstance(m, StepBatch) for m in posted)
+
+
+# --- drawing helpers -----------------------------------------------------------------------------
+def test_log_ticks_span_whole_decades():
+    ticks, labels = log_ticks([3e-8, 0.5], rows=20)
+    assert ticks[0] <= 3e-8 and ticks[-1] >= 0.5 and labels[-1] == "1"
+    ticks, labels = log_ticks([0.6, 0.9], rows=6)
+    assert len(ticks) >= 2  # a narrow range still gets two labelled decades
+    assert log_ticks([0.0, -1.0], rows=10) == ([], [])
+
+
+def test_grey_levels_use_the_batch_range_and_survive_nan():
+    noisy = np.random.default_rng(0).normal(0, 4, (2, 28, 28)).astype(np.float32)
+    noisy[0, 0, 0] = np.nan
+    levels = grey_levels(noisy)
+    assert levels.min() == 0 and levels.max() == LEVELS - 1
+    assert shrink(noisy[:, :28, :28], 2).shape == (2, 14, 14)
+
+
+def test_small_text_helpers():
+    assert progress_bar(5, 10, cells=10) == "█████░░░░░"
+    assert progress_bar(0, 0, cells=4) == "░░░░"
+    assert layer_span(["dense_1", "dense_2"]) == "dense_1, dense_2"
+    assert layer_span([f"dense_{i}" for i in range(1, 9)]) == "dense_1…dense_8 (8)"
+    t = trace()
+    t.add_findings([VANISHING])
+    text = findings_content(t).plain
+    assert "Vanishing gradients" in text and "step 50" in text and "a ReLU activation" in text
+
+
+def test_the_lab_command_imports_neither_tensorflow_nor_the_app():
+    """`tblab` must draw its first frame before TensorFlow loads: nothing on the way there imports it."""
+    code = (
+        "import sys; import tui.cli as c; c.build_parser(); import tui.app; "
+        "print('tensorflow' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=Path(__file__).parent.parent,
+                         env={**os.environ}, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"
