@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+from core.doctor import LiveDoctor
 from core.fixes import apply_fixes
 from core.history import StepRecord
 from core.rundir import run_logdir
@@ -91,21 +92,24 @@ def execute(request: RunRequest, *, as_json: bool = False, out: TextIO = sys.std
     logdir = run_logdir(request.log_root, request.scenario.name, request.fixes)
     print(f"{request.scenario.title} | data: {data.source} | logs: {logdir}", file=progress_out)
     progress = Progress(config.steps, progress_out)
-    doctor = _live_doctor()
-    findings = []
+    doctor = LiveDoctor(config=config)
+
+    def report(findings) -> None:
+        for finding in findings:
+            progress.message(f"  doctor @ step {finding.step}: {finding.title}: {finding.evidence}")
 
     def on_step(record: StepRecord) -> None:
         progress.update(record)
-        if doctor is not None:
-            for finding in doctor.update(record):
-                findings.append(finding)
-                progress.message(f"  doctor @ step {finding.step}: {finding.title}: {finding.evidence}")
+        report(doctor.update(record))
 
     import_tensorflow_quietly()  # after the cheap checks above, so bad input fails fast
     from core.train import train
 
     try:
-        result = train(config, data=data, logdir=logdir, run_name=request.scenario.name, on_step=on_step)
+        result = train(
+            config, data=data, logdir=logdir, run_name=request.scenario.name,
+            on_step=on_step, on_eval=doctor.update_eval,
+        )
     except RunError as error:
         print(f"tblab: {error}", file=sys.stderr)
         return 2
@@ -114,6 +118,8 @@ def execute(request: RunRequest, *, as_json: bool = False, out: TextIO = sys.std
         print(f"tblab: interrupted; the event files in {logdir} are closed and readable", file=sys.stderr)
         return 130
     progress.finish()
+    report(doctor.finish())
+    diagnosis = doctor.diagnosis()
     summary = {
         "scenario": request.scenario.name,
         "fixes": list(request.fixes),
@@ -125,7 +131,8 @@ def execute(request: RunRequest, *, as_json: bool = False, out: TextIO = sys.std
         "steps_per_second": round(result.steps_per_second, 1),
         "data_source": result.data_source,
         "logdir": str(result.logdir),
-        "findings": [f.id for f in findings],
+        "findings": [f.to_dict() for f in diagnosis.findings],
+        "primary_finding": diagnosis.primary.id if diagnosis.primary else None,
         "config": json.loads(config.to_json()),
     }
     if as_json:
@@ -138,6 +145,11 @@ def execute(request: RunRequest, *, as_json: bool = False, out: TextIO = sys.std
             f"{result.steps_per_second:.0f} steps/s",
             file=out,
         )
+        if diagnosis.primary is not None:
+            fixes = " ".join(f"--fix {f}" for f in diagnosis.primary.fixes[:1])
+            print(f"doctor: {diagnosis.primary.title}; try: tblab run {request.scenario.name} {fixes}", file=out)
+        else:
+            print("doctor: no finding", file=out)
         print(f"TensorBoard logs: {result.logdir}  (tblab board --logdir {request.log_root})", file=out)
     return 0
 
@@ -152,10 +164,3 @@ def _json_safe(value):
         return [_json_safe(v) for v in value]
     return value
 
-
-def _live_doctor():
-    try:
-        from core.doctor import LiveDoctor
-    except ImportError:
-        return None
-    return LiveDoctor()
