@@ -48,8 +48,9 @@ def normalize(images: np.ndarray, mode: str, train_images: np.ndarray) -> np.nda
 def index_batches(n: int, batch_size: int, seed: int) -> tf.data.Dataset:
     """shuffle -> batch -> repeat over example indices, reshuffled every epoch."""
     return (
-        tf.data.Dataset.range(n)
-        .map(lambda i: tf.cast(i, tf.int32))
+        # int32 from the source: a per-example cast before shuffle(n) re-runs over the whole
+        # buffer at every epoch start (3 s to the first batch at n = 60000, against 0.08 s).
+        tf.data.Dataset.range(n, output_type=tf.int32)
         .shuffle(n, seed=seed, reshuffle_each_iteration=True)
         .batch(batch_size)
         .repeat()
