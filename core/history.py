@@ -80,7 +80,10 @@ class History:
 
     def add(self, record: StepRecord) -> None:
         for tag, value in record.scalars.items():
-            self.train.setdefault(tag, Series()).append(record.step, value)
+            series = self.train.get(tag)  # not setdefault: that builds a Series per tag per step
+            if series is None:
+                series = self.train[tag] = Series()
+            series.append(record.step, value)
 
     def add_val(self, step: int, scalars: dict[str, float]) -> None:
         for tag, value in scalars.items():

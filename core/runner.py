@@ -94,13 +94,13 @@ def execute(request: RunRequest, *, as_json: bool = False, out: TextIO = sys.std
     progress = Progress(config.steps, progress_out)
     doctor = LiveDoctor(config=config)
 
-    def report(findings) -> None:
+    def report(findings, step: int) -> None:
         for finding in findings:
-            progress.message(f"  doctor @ step {finding.step}: {finding.title}: {finding.evidence}")
+            progress.message(f"  doctor, flagged at step {step}: {finding.title}: {finding.evidence}")
 
     def on_step(record: StepRecord) -> None:
         progress.update(record)
-        report(doctor.update(record))
+        report(doctor.update(record), record.step)
 
     import_tensorflow_quietly()  # after the cheap checks above, so bad input fails fast
     from core.train import train
@@ -118,7 +118,7 @@ def execute(request: RunRequest, *, as_json: bool = False, out: TextIO = sys.std
         print(f"tblab: interrupted; the event files in {logdir} are closed and readable", file=sys.stderr)
         return 130
     progress.finish()
-    report(doctor.finish())
+    report(doctor.finish(), result.steps_done - 1)
     diagnosis = doctor.diagnosis()
     summary = {
         "scenario": request.scenario.name,

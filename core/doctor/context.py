@@ -86,6 +86,18 @@ def input_stats(view: RunView) -> dict[str, float] | None:
     return stats if all(math.isfinite(v) for v in stats.values()) else None
 
 
+def noise_like(stats: dict[str, float]) -> bool:
+    """Input batches far below 0 and far above 1, roughly symmetric about their mean: added noise."""
+    spread = stats["max"] - stats["min"]
+    lopsided = abs((stats["max"] - stats["mean"]) - (stats["mean"] - stats["min"])) / spread if spread > 0 else 1.0
+    return (
+        stats["std"] >= T.NOISE_MIN_STD
+        and stats["min"] <= stats["mean"] - T.NOISE_EXTENT
+        and stats["max"] >= stats["mean"] + T.NOISE_EXTENT
+        and lopsided <= T.NOISE_SYMMETRY
+    )
+
+
 def inputs_raw(view: RunView) -> bool:
     stats = input_stats(view)
     return bool(stats and stats["max"] >= T.INPUT_RAW_MAX and stats["min"] >= -1.0)

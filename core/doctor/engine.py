@@ -18,7 +18,9 @@ def diagnose(history: History, *, every: int | None = None, rules: tuple[Rule, .
     """The doctor's verdict on a recorded run (tblab's own, or any log read into a History)."""
     steps = _record_steps(history)
     if every is None:
-        every = max(T.CHECK_EVERY, math.ceil(len(steps) / REPLAY_CHECKS))
+        # Every record of an epoch log (a handful); as often as live for step logs.
+        least = 1 if history.meta.get("step_unit") == "epoch" else T.CHECK_EVERY
+        every = max(least, math.ceil(len(steps) / REPLAY_CHECKS))
     doctor = LiveDoctor(history, every=every, budget=None, rules=rules)
     checkpoints = set(steps[::every]) | _first_blowup_steps(history)
     for step in sorted(checkpoints):

@@ -25,12 +25,18 @@ class Finding:
     explanation: str  # why it happens, for a learner
     fixes: tuple[str, ...]  # names in core.fixes.FIXES, most likely first
     confidence: float  # 0..1
+    repair: tuple[str, ...] = ()  # fixes that repair it together (default: the first fix alone)
 
     def __post_init__(self) -> None:
         if self.severity not in SEVERITIES:
             raise ValueError(f"finding {self.id}: severity must be one of {SEVERITIES}")
         if not 0.0 <= self.confidence <= 1.0:
             raise ValueError(f"finding {self.id}: confidence must be in [0, 1]")
+
+    @property
+    def first_repair(self) -> tuple[str, ...]:
+        """What to apply (together) to repair it: re-run by `tblab diagnose --verify`."""
+        return self.repair or self.fixes[:1]
 
     def rank(self) -> tuple[int, float]:
         """Sort key: most severe first, then most confident."""
@@ -40,6 +46,7 @@ class Finding:
         data = asdict(self)
         data["layers"] = list(self.layers)
         data["fixes"] = list(self.fixes)
+        data["repair"] = list(self.first_repair)
         return data
 
 
@@ -65,6 +72,7 @@ class Diagnosis:
     last_step: int = -1
     warnings: tuple[str, ...] = ()
     transient: tuple[str, ...] = ()  # ids seen during the run but no longer at its end
+    step_unit: str = "step"  # "epoch" for Keras logs that only hold epoch values
 
     @property
     def healthy(self) -> bool:
@@ -86,6 +94,7 @@ class Diagnosis:
             "last_step": self.last_step,
             "warnings": list(self.warnings),
             "transient": list(self.transient),
+            "step_unit": self.step_unit,
         }
 
     def to_json(self) -> str:

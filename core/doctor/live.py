@@ -52,23 +52,27 @@ class LiveDoctor:
         self.latest: dict[str, Finding] = {}  # with the most recent evidence
         self.detected_at: dict[str, int] = {}  # step of the check that first found it
         self.last_present: set[str] = set()
-        self.check_seconds = 0.0
+        self.check_seconds = 0.0  # time spent checking
+        self.seconds = 0.0  # all time spent in update(): taking records and checking
         self.checks = 0
+        self._pending: list[StepRecord] = []
         self._next_check = 0
-        self._last_step = -1
         self._since = clock()
 
     # --- feeding ------------------------------------------------------------------------
     def update(self, record: StepRecord) -> list[Finding]:
         """Take one training step's record; return the findings new at this step."""
+        entered = self.clock()
         if self._owns_history:
-            _append(self.history, record)
-        self._last_step = record.step
-        loss = record.scalars.get("loss", 0.0)
-        blew_up = not math.isfinite(loss) or record.scalars.get("nonfinite/count", 0.0) > 0
+            self._pending.append(record)  # moved into the History at the next check, in bulk
+        scalars = record.scalars
+        loss = scalars.get("loss", 0.0)
+        blew_up = not math.isfinite(loss) or scalars.get("nonfinite/count", 0.0) > 0
+        new = []
         if (blew_up and "nonfinite" not in self.first_seen) or record.step >= self._next_check:
-            return self.check(record.step)
-        return []
+            new = self.check(record.step)
+        self.seconds += self.clock() - entered
+        return new
 
     def update_eval(self, step: int, scalars: dict[str, float]) -> None:
         """Take a test-set evaluation (used by the rules that compare train and test)."""
@@ -78,12 +82,15 @@ class LiveDoctor:
     def finish(self) -> list[Finding]:
         """A last check on everything recorded (every rule, even those already found);
         returns findings new at the end."""
+        self._flush()
         last = run_last_step(self.history)
         return self.check(last, recheck=True) if last >= 0 else []
 
     # --- checking -------------------------------------------------------------------------
     def check(self, upto: int | None = None, *, recheck: bool = False) -> list[Finding]:
         started = self.clock()
+        self._flush()
+        flushed = self.clock()
         view = RunView(self.history, upto)
         new = []
         present = set()
@@ -107,10 +114,32 @@ class LiveDoctor:
         cost = finished - started
         self.check_seconds += cost
         self.checks += 1
-        self._pace(cost, started - self._since)
+        # Pace on the rules' cost only: moving records in grows with the interval itself.
+        self._pace(finished - flushed, started - self._since)
         self._since = finished
         self._next_check = view.upto + self.every
         return sorted(new, key=Finding.rank)
+
+    def _flush(self) -> None:
+        """Move pending records into the History, a column per tag: one list extend per tag
+        per check instead of two appends per tag per step (30 us a step on an 8-layer net)."""
+        pending, self._pending = self._pending, []
+        train = self.history.train
+        start = 0
+        while start < len(pending):
+            tags = tuple(pending[start].scalars)
+            end = start + 1
+            while end < len(pending) and tuple(pending[end].scalars) == tags:
+                end += 1
+            group = pending[start:end]
+            steps = [record.step for record in group]
+            for tag, column in zip(tags, zip(*(record.scalars.values() for record in group))):
+                series = train.get(tag)
+                if series is None:
+                    series = train[tag] = Series()
+                series.steps.extend(steps)
+                series.values.extend(column)
+            start = end
 
     def _pace(self, cost: float, worked: float) -> None:
         """Double the interval when a check costs more than the budget of the time since the last."""
@@ -124,6 +153,7 @@ class LiveDoctor:
     # --- results ------------------------------------------------------------------------------
     def findings(self) -> list[Finding]:
         """Every finding so far, with its latest evidence and the step it was first seen."""
+        self._flush()
         merged = []
         for finding_id, latest in self.latest.items():
             first = self.first_seen[finding_id]
@@ -149,22 +179,12 @@ class LiveDoctor:
             last_step=view.upto,
             warnings=tuple(self.history.warnings),
             transient=tuple(f.id for f in findings if f.id not in self.last_present),
+            step_unit=self.history.meta.get("step_unit", "step"),
         )
 
     @property
     def overhead_per_check(self) -> float:
         return self.check_seconds / self.checks if self.checks else 0.0
-
-
-def _append(history: History, record: StepRecord) -> None:
-    """History.add without building a throwaway Series per tag: this runs on every training step."""
-    train = history.train
-    for tag, value in record.scalars.items():
-        series = train.get(tag)
-        if series is None:
-            series = train[tag] = Series()
-        series.steps.append(record.step)
-        series.values.append(value)
 
 
 def _with_step(finding: Finding, step: int) -> Finding:

@@ -4,24 +4,11 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from core.doctor import thresholds as T
-from core.doctor.context import input_stats, window_median
+from core.doctor.context import input_stats, noise_like
 from core.doctor.evidence import fmt, median, pct
 from core.doctor.findings import Finding
 from core.doctor.view import RunView
-
-
-def noise_like(stats: dict[str, float]) -> bool:
-    spread = stats["max"] - stats["min"]
-    lopsided = abs((stats["max"] - stats["mean"]) - (stats["mean"] - stats["min"])) / spread if spread > 0 else 1.0
-    return (
-        stats["std"] >= T.NOISE_MIN_STD
-        and stats["min"] <= stats["mean"] - T.NOISE_EXTENT
-        and stats["max"] >= stats["mean"] + T.NOISE_EXTENT
-        and lopsided <= T.NOISE_SYMMETRY
-    )
 
 
 def _onset(view: RunView) -> int:

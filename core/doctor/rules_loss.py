@@ -8,7 +8,9 @@ import math
 import numpy as np
 
 from core.doctor import thresholds as T
-from core.doctor.context import batch_size, input_stats, inputs_raw, kernel_grad_ladder, window_median
+from core.doctor.context import (
+    batch_size, input_stats, inputs_raw, kernel_grad_ladder, noise_like, window_median,
+)
 from core.doctor.evidence import finite, fmt, median, orders, pct
 from core.doctor.findings import Finding
 from core.doctor.view import RunView, chance_loss, softmax_floor
@@ -65,8 +67,6 @@ def check_loss_at_chance(view: RunView) -> Finding | None:
 
 def _chance_cause(view: RunView) -> tuple[tuple[str, ...], str]:
     """Which fix the other signals point to when the loss sits at chance."""
-    from core.doctor.rules_input import noise_like
-
     stats = input_stats(view)
     if stats is not None and noise_like(stats):
         return ("no_noise",), "the training inputs are mostly noise"
@@ -90,7 +90,8 @@ def _chance_cause(view: RunView) -> tuple[tuple[str, ...], str]:
     if ratios and ladder:
         return ("shuffle_labels_off",), (
             f"yet gradients flow to every layer and weights move ({fmt(min(ratios.values()))}-"
-            f"{fmt(max(ratios.values()))} of their size per step): the labels carry no signal about the images"
+            f"{fmt(max(ratios.values()))} of their size per step): the labels seem to carry no signal about the "
+            "images (shuffled apart from them?)"
         )
     return (), ""
 
@@ -176,14 +177,14 @@ def check_lr_too_high(view: RunView) -> Finding | None:
         layer, top = max(ratios.items(), key=lambda item: item[1])
         if top >= T.LR_HIGH_UPDATE_RATIO:
             size = f"{top:.3g}x" if top >= 10 else pct(top)
-            signs.append(f"{layer} weights change by {size} of their size per step (healthy runs: 0.1%-7%)")
+            signs.append(f"{layer} weights change by {size} of their size per step (healthy MNIST nets: 0.1%-7%)")
             layers.append(layer)
     growth = _weight_growth(view)
     if growth:
         layer, before, after, records = growth
         signs.append(
             f"{layer} kernel norm grew {fmt(before)} -> {fmt(after)} in {records} steps "
-            f"(healthy runs: at most {T.LR_HEALTHY_GROWTH}x)"
+            f"(healthy MNIST nets: at most {T.LR_HEALTHY_GROWTH}x in 20 steps)"
         )
         layers.append(layer)
     warmup = 1 if view.per_epoch else T.LR_WARMUP_RECORDS

@@ -9,12 +9,13 @@ from bisect import bisect_left
 import numpy as np
 
 from core.doctor import thresholds as T
-from core.doctor.context import activation_kind, input_stats, inputs_raw, kernel_grad_ladder
+from core.doctor.context import activation_kind, inputs_raw, kernel_grad_ladder
 from core.doctor.evidence import (
     finite, first_true_step, fmt, geometric_step, hist_abs_max, hist_nonfinite, median, orders,
 )
 from core.doctor.findings import Finding
 from core.doctor.view import RunView, chance_loss
+from core.history import layer_order
 
 NAN_ACCURACY_MNIST = 0.098  # argmax of NaN logits is class 0; 9.8% of MNIST test digits are 0
 
@@ -95,7 +96,7 @@ def check_nonfinite(view: RunView) -> Finding | None:
     if not sources and not layer_steps:
         return None
     first = min([s for s, _ in sources] + list(layer_steps.values()))
-    first_layers = tuple(sorted((l for l, s in layer_steps.items() if s == first), key=_order))
+    first_layers = tuple(sorted((l for l, s in layer_steps.items() if s == first), key=layer_order))
     parts = []
     loss_step = next((s for s, t in sources if t == "loss"), None)
     if loss_step is not None:
@@ -129,12 +130,6 @@ def check_nonfinite(view: RunView) -> Finding | None:
         fixes=fixes,
         confidence=T.CONFIDENCE_FACT,
     )
-
-
-def _order(layer: str):
-    from core.history import layer_order
-
-    return layer_order(layer)
 
 
 def _largest_before(view: RunView, step: int) -> str:
@@ -218,7 +213,7 @@ def check_exploding(view: RunView) -> Finding | None:
                 from_start |= head
         peak = _grad_peak(view, head)
         if peak and peak[1] >= T.EXPLODE_GRAD_NORM:
-            signs.append(f"{peak[0]} gradient norm {fmt(peak[1])} {when} (healthy nets here: below ~5)")
+            signs.append(f"{peak[0]} gradient norm {fmt(peak[1])} {when} (healthy MNIST nets: below ~5)")
             layers.append(peak[0])
             from_start |= head
         if signs:
@@ -290,7 +285,8 @@ def check_vanishing(view: RunView) -> Finding | None:
     per_layer = geometric_step(first_norm, top_norm, top_index) if top_index else 1.0
     steps, _ = view.tail("loss", T.WINDOW)
     kind = activation_kind(view)
-    fixes = ("activation", "init", "depth") if kind in ("saturating", "unknown") else ("init", "depth")
+    saturating = kind in ("saturating", "unknown")
+    fixes = ("activation", "init", "depth") if saturating else ("init", "depth")
     evidence = (
         f"{first_layer} kernel gradient norm {fmt(first_norm)}, {gap:.1f} orders of magnitude below "
         f"{top_layer} ({fmt(top_norm)}); it shrinks ~{per_layer:.1f}x per layer toward the input"
@@ -311,4 +307,6 @@ def check_vanishing(view: RunView) -> Finding | None:
         ),
         fixes=fixes,
         confidence=min(0.95, 0.5 + 0.08 * gap),
+        # ReLU alone keeps the old small init, which shrinks a deep ReLU net's signal instead: with He init.
+        repair=("activation", "init") if saturating else (),
     )

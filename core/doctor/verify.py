@@ -19,6 +19,8 @@ from core.fixes import FIXES, apply_fixes
 from core.history import History
 
 ACCURACY_SLACK = 0.01  # a re-run may land this much lower by batch-order noise and still count
+MIN_GAIN = 0.05  # a failing run's repair must gain at least this much test accuracy ...
+GOOD_ENOUGH = 0.85  # ... unless it was already this good (a run that "works somewhat")
 
 
 @dataclass(frozen=True)
@@ -64,11 +66,19 @@ class Verification:
         return not math.isfinite(before) or after >= before - ACCURACY_SLACK
 
     @property
+    def improved(self) -> bool:
+        before, after = self.before.test_accuracy, self.after.test_accuracy
+        if not math.isfinite(after):
+            return False
+        return not math.isfinite(before) or after >= before + MIN_GAIN or (before >= GOOD_ENOUGH and self.not_worse)
+
+    @property
     def verified(self) -> bool:
-        return self.finding_gone and self.not_worse
+        return self.finding_gone and self.not_worse and self.improved
 
     def summary(self) -> str:
         fixes = " + ".join(f"{name} ({FIXES[name].label})" for name in self.fixes)
+        fixes = f"{fixes}" if len(self.fixes) == 1 else f"{fixes}, together"
         gone = "gone" if self.finding_gone else f"still there ({self.finding})"
         remaining = [f for f in self.after.finding_ids if f != self.finding]
         rest = f"; other findings after: {', '.join(remaining)}" if remaining else ""
@@ -94,6 +104,7 @@ class Verification:
             "before": outcome(self.before),
             "after": outcome(self.after),
             "finding_gone": self.finding_gone,
+            "improved": self.improved,
             "verified": self.verified,
         }
 
@@ -110,11 +121,11 @@ def train_and_diagnose(
 
 
 def fix_to_verify(diagnosis: Diagnosis) -> tuple[Finding, tuple[str, ...]] | None:
-    """The primary finding and its first (most likely) fix, or None for a healthy run."""
+    """The primary finding and its first repair (one fix, or fixes that go together), or None."""
     primary = diagnosis.primary
-    if primary is None or not primary.fixes:
+    if primary is None or not primary.first_repair:
         return None
-    return primary, primary.fixes[:1]
+    return primary, primary.first_repair
 
 
 def verify(

@@ -7,6 +7,7 @@ few (how it is going now), so a check costs the same at step 50 as at step
 
 from __future__ import annotations
 
+import json
 import math
 from bisect import bisect_right
 from fnmatch import fnmatchcase
@@ -32,6 +33,7 @@ class RunView:
         self._head: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._matches: dict[str, bool] = {}
         self._index: dict[str, dict[str, list[str]]] = {}
+        self._config: dict | None = None
         self._layered: dict[tuple, list[tuple[str, str]]] = {}
         self.num_classes = _num_classes(history)
         # Keras logs with only epoch_* values count epochs: persistence is judged in epochs then.
@@ -177,17 +179,13 @@ class RunView:
 
     def config_value(self, key: str):
         """A field of the run's own RunConfig (tblab logs only), or None."""
-        text = self.history.meta.get("config")
-        if not text:
-            return None
-        if "_config" not in self.__dict__:
-            import json
-
+        if self._config is None:
             try:
-                self._config = json.loads(text)
+                parsed = json.loads(self.history.meta.get("config") or "{}")
             except ValueError:
-                self._config = {}
-        return self._config.get(key) if isinstance(self._config, dict) else None
+                parsed = {}
+            self._config = parsed if isinstance(parsed, dict) else {}
+        return self._config.get(key)
 
 
 def _layered(tags: list[str], prefix: str, suffix: str, hidden_only: bool, nested: bool) -> list[tuple[str, str]]:
@@ -203,8 +201,12 @@ def _layered(tags: list[str], prefix: str, suffix: str, hidden_only: bool, neste
 
 
 def run_last_step(history: History) -> int:
-    """The last step anything was recorded at: train or test scalars, or histograms."""
+    """The last training step recorded; for logs without train scalars, the last test-set
+    value or histogram (Keras writes some validation values in iterations, others in epochs,
+    so mixing them into a train-step count would mislead)."""
     last = history.last_step()
+    if last >= 0:
+        return last
     for series in history.val.values():
         if series.steps:
             last = max(last, series.steps[-1])

@@ -1,0 +1,92 @@
+"""`tblab diagnose LOGDIR`: the doctor's verdict on every run under a log folder, from tblab,
+Keras' TensorBoard callback or plain tf.summary logs; --verify re-runs the suggested fix."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser("diagnose", help="diagnose training runs from their TensorBoard logs")
+    p.add_argument("logdir", type=Path, help="a run folder, or a root folder holding several runs")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    p.add_argument("--verify", action="store_true",
+                   help="for tblab runs: re-run the suggested fix for the same steps and compare")
+    p.add_argument("--steps", type=int, help="steps for --verify re-runs (default: as many as the logged run)")
+    p.add_argument("--data", help="MNIST for --verify: a Keras mnist.npz or a folder of the four IDX files")
+    p.add_argument("--brief", action="store_true", help="leave out the explanations")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from core.doctor import diagnose
+    from core.doctor.render import render_diagnosis
+    from core.events import LogError, read_all
+    from core.tfquiet import import_tensorflow_quietly
+
+    if args.steps is not None and args.steps < 1:
+        print("tblab: --steps must be >= 1", file=sys.stderr)
+        return 2
+    if args.logdir.is_dir():
+        import_tensorflow_quietly()  # TensorBoard's reader loads it, with start-up lines on stderr
+    try:
+        histories = read_all(args.logdir)
+    except LogError as error:
+        print(f"tblab: {error}", file=sys.stderr)
+        return 2
+    data = _load_data(args) if args.verify else None
+    if args.verify and data is None:
+        return 2
+    reports = []
+    for history in histories:
+        diagnosis = diagnose(history)
+        report = {"diagnosis": diagnosis, "style": history.meta.get("style", ""), "verification": None, "note": ""}
+        if args.verify:
+            report["verification"], report["note"] = _verify(history, diagnosis, args.steps, data)
+        reports.append(report)
+        if not args.json:
+            print("\n".join(render_diagnosis(diagnosis, style=report["style"], explain=not args.brief)))
+            if report["verification"] is not None:
+                print(f"  re-run: {report['verification'].summary()}")
+            elif report["note"]:
+                print(f"  re-run: {report['note']}")
+            print()
+    if args.json:
+        print(json.dumps({"root": str(args.logdir), "runs": [_as_json(r) for r in reports]}, indent=2))
+    return 0
+
+
+def _load_data(args):
+    from core.mnist import DataError, load_mnist
+
+    try:
+        return load_mnist(args.data)
+    except DataError as error:
+        print(f"tblab: {error}", file=sys.stderr)
+        return None
+
+
+def _verify(history, diagnosis, steps, data):
+    from core.doctor.verify import Outcome, fix_to_verify, logged_config, logged_steps, verify
+
+    config = logged_config(history)
+    if config is None:
+        return None, "cannot verify: not a tblab run (no config logged), so there is nothing to re-run"
+    if fix_to_verify(diagnosis) is None:
+        return None, "nothing to verify: no finding with a fix"
+    steps = steps or logged_steps(history)
+    before = None
+    if steps == logged_steps(history) and history.meta.get("data_source") == data.source:
+        before = Outcome.of(history, diagnosis, steps)  # the logged run is the "before"
+    return verify(config, diagnosis, before=before, steps=steps, data=data), ""
+
+
+def _as_json(report) -> dict:
+    data = report["diagnosis"].to_dict()
+    data["style"] = report["style"]
+    data["verification"] = report["verification"].to_dict() if report["verification"] else None
+    if report["note"]:
+        data["verification_note"] = report["note"]
+    return data
