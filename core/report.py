@@ -135,7 +135,7 @@ def build_report(
         fix_sets = {tuple(sorted(scenario.expected_fixes))}
         primary = diagnoses[scenario.name].primary
         if primary is not None:
-            fix_sets |= {(fix,) for fix in primary.fixes}
+            fix_sets |= {tuple(sorted(primary.first_repair))} | {(fix,) for fix in primary.fixes}
         fix_jobs += [_job(scenario, fixes, steps, log_root, data_path) for fixes in sorted(fix_sets) if fixes]
     fix_rows = run_sweep(fix_jobs, workers, on_row)
 
@@ -169,15 +169,22 @@ def build_report(
             out.append("- no finding")
         mine = [(job, r) for job, r in zip(fix_jobs, fix_rows) if job.scenario == scenario.name]
         out += ["", "**Fixes, re-run** (test accuracy before -> after):", "",
-                "| fixes | expected | suggested by the doctor | test accuracy | final loss | first non-finite step |",
-                "|---|---|---|---|---|---|"]
-        suggested = set(diagnosis.primary.fixes) if diagnosis.primary else set()
+                "| fixes | expected | suggested by the doctor | test accuracy | final loss | first non-finite step | doctor's finding gone |",
+                "|---|---|---|---|---|---|---|"]
+        primary = diagnosis.primary
+        suggested = {(f,) for f in primary.fixes} | {tuple(sorted(primary.first_repair))} if primary else set()
         for job, fixed in mine:
             label = "+".join(job.fixes)
             expected = "yes" if set(job.fixes) == set(scenario.expected_fixes) else ""
-            by_doctor = "yes" if len(job.fixes) == 1 and job.fixes[0] in suggested else ""
+            by_doctor = ("first" if job.fixes == tuple(sorted(primary.first_repair)) else "yes") if job.fixes in suggested else ""
             result = fixed.error or f"{_fmt(row.test_accuracy)} -> {_fmt(fixed.test_accuracy)}"
-            out.append(f"| {label} | {expected} | {by_doctor} | {result} | {_fmt(fixed.final_loss)} | {_fmt(fixed.first_nonfinite_step)} |")
+            gone = ""
+            if primary is not None and not fixed.error:
+                gone = "no" if diagnose(read_run(fixed.logdir)).get(primary.id) else "yes"
+            out.append(
+                f"| {label} | {expected} | {by_doctor} | {result} | {_fmt(fixed.final_loss)} | "
+                f"{_fmt(fixed.first_nonfinite_step)} | {gone} |"
+            )
         if scenario.fix_shortfall:
             out += ["", f"Note: {scenario.fix_shortfall}"]
         expected_row = next((r for j, r in mine if set(j.fixes) == set(scenario.expected_fixes) and not r.error), None)
