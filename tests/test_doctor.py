@@ -413,6 +413,24 @@ def test_keras_epoch_log_runs_what_its_tags_allow_and_names_the_rest():
     assert {"nonfinite", "loss_at_chance", "loss_floor", "exploding"} <= set(diagnosis.checks_run)
 
 
+def test_weight_histograms_growing_from_a_zero_bias_are_not_an_explosion():
+    """Biases start at 0 and grow 100x in healthy runs; kernels that grow 100x do explode."""
+    def run(growing: str) -> History:
+        history = History(run="keras", meta={"style": "keras", "step_unit": "epoch"})
+        for epoch in range(5):
+            history.add(StepRecord(epoch, {"loss": 0.5 - 0.05 * epoch, "accuracy": 0.8 + 0.02 * epoch}))
+        for part in ("kernel", "bias"):
+            start, factor = (1e-6 if part == "bias" else 0.1), (10 if part == growing else 1)
+            scale = [start * factor**e for e in range(5)]
+            history.histograms[f"weights/dense/{part}"] = [
+                HistogramSnapshot(e, np.linspace(-scale[e], scale[e], 11), np.ones(10)) for e in range(5)
+            ]
+        return history
+
+    assert diagnose(run("bias")).get("exploding") is None
+    assert diagnose(run("kernel")).get("exploding") is not None
+
+
 def test_an_empty_history_is_healthy_with_every_check_skipped():
     diagnosis = diagnose(History(run="empty"))
     assert diagnosis.findings == () and diagnosis.checks_run == ()

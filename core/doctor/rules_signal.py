@@ -255,8 +255,11 @@ def _tail_start(view: RunView) -> int:
 
 
 def _weight_histogram_growth(view: RunView) -> tuple[str, str] | None:
-    """Foreign logs: a weight histogram whose range grew 100x, or past 1e3."""
+    """Foreign logs: a weight histogram whose range grew 100x, or past 1e3. Biases are left
+    out: they start at 0 and grow by orders of magnitude in every healthy run."""
     for layer, tag in view.hist_layered("weights"):
+        if "bias" in tag:
+            continue
         snaps = [s for s in view.hists(tag) if not hist_nonfinite(s)]
         if len(snaps) < 2:
             continue
