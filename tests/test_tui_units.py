@@ -15,7 +15,7 @@ import pytest
 from core.config import RunConfig
 from core.history import StepRecord
 from tests.tui_canned import VANISHING, canned_results, records
-from tui.app import APP_BINDINGS, FIX_BINDINGS
+from tui.bindings import APP_BINDINGS, FIX_BINDINGS
 from tui.lab_state import LabState
 from tui.messages import RunEnded, RunPhase, StepBatch
 from tui.run_trace import RunTrace
@@ -188,3 +188,15 @@ def test_the_lab_command_imports_neither_tensorflow_nor_the_app():
                          env={**os.environ}, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["lab", "--data", "/no/such/mnist.npz"], "tblab: --data /no/such/mnist.npz: no such file or folder"),
+    (["lab", "--steps", "0"], "tblab: --steps must be >= 1"),
+    (["lab"], "tblab: the lab needs a terminal; for a headless run use `tblab run SCENARIO`"),
+    ([], "tblab: the lab needs a terminal; for a headless run use `tblab run SCENARIO`"),
+])
+def test_the_lab_command_refuses_bad_input_in_one_line(args, message, tmp_path):
+    out = subprocess.run([sys.executable, "-m", "tui.cli", *args], capture_output=True, text=True,
+                         cwd=Path(__file__).parent.parent, stdin=subprocess.DEVNULL, timeout=60)
+    assert out.returncode == 2 and out.stderr.strip() == message and out.stdout == ""

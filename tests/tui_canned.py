@@ -106,4 +106,6 @@ async def feed_run(pilot, slot_index: int, fixes: tuple[str, ...], *, healthy: b
     if end is not None:
         app.post_message(RunEnded(spec.run_id, end, f"{steps} steps", test_accuracy=0.9 if healthy else 0.11))
     await pilot.pause()
+    app.refresh_views()  # plots space their redraws by their cost; a snapshot must not depend on that
+    await pilot.pause()
     return spec.run_id

@@ -1,0 +1,65 @@
+"""`tblab` in a real terminal (tmux): the lab appears, trains, quits, and no TensorFlow log line reaches the screen."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+
+ROOT = Path(__file__).resolve().parent.parent
+TBLAB = Path(sys.executable).parent / "tblab"
+# TensorFlow's C++ lines ("I0000 00:00:... port.cc:153] ...", "WARNING: All log messages before absl::...")
+TF_LINE = re.compile(r"^[IWEF]\d{4} |absl::|oneDNN|cuda|tensorflow|TF_CPP|cpu_feature_guard", re.I | re.M)
+
+pytestmark = pytest.mark.skipif(shutil.which("tmux") is None or not TBLAB.exists(), reason="needs tmux and the tblab script")
+
+
+def tmux(*args: str) -> str:
+    return subprocess.run(["tmux", *args], capture_output=True, text=True, check=True).stdout
+
+
+def wait_for_screen(session: str, pattern: str, timeout: float) -> str:
+    deadline = time.monotonic() + timeout
+    while True:
+        screen = tmux("capture-pane", "-p", "-t", session)
+        if re.search(pattern, screen):
+            return screen
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{pattern!r} did not appear; the screen:\n{screen}")
+        time.sleep(0.2)
+
+
+def test_tblab_in_tmux_shows_the_lab_and_no_tensorflow_lines(tmp_path):
+    """Plain `tblab` (logs/ under the working directory, the default data), started, stopped, quit."""
+    session = f"tblab-test-{uuid.uuid4().hex[:8]}"
+    # TF_CPP_MIN_LOG_LEVEL=0: TensorFlow as chatty as it gets; every line must still stay off the screen.
+    # LINES/COLUMNS leak into tmux from the test process and would pin the app at 80x24.
+    command = (
+        f"cd {tmp_path} && env -u LINES -u COLUMNS TF_CPP_MIN_LOG_LEVEL=0 TBLAB_NO_DOWNLOAD=1 {TBLAB}; "
+        "echo TBLAB-EXITED $?; sleep 60"
+    )
+    tmux("new-session", "-d", "-s", session, "-x", "120", "-y", "34", command)
+    try:
+        first = wait_for_screen(session, r"space Start", timeout=30)
+        assert "scenarios" in first and "fixes" in first and "baseline" in first
+        tmux("send-keys", "-t", session, "Space")
+        wait_for_screen(session, r"running │ \S+ ([5-9]\d|\d{3,})/", timeout=120)  # 50 steps or more
+        tmux("send-keys", "-t", session, "x")
+        stopped = wait_for_screen(session, r"stopped │", timeout=60)
+        assert "doctor" in stopped and "input batch" in stopped, stopped
+        assert not TF_LINE.search(stopped), stopped
+        tmux("send-keys", "-t", session, "q")
+        after = wait_for_screen(session, r"TBLAB-EXITED \d+", timeout=60)
+        assert "TBLAB-EXITED 0" in after and not TF_LINE.search(after), after
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+    logs = tmp_path / "logs"
+    assert TF_LINE.search((logs / "tblab-lab.log").read_text()), "TensorFlow said nothing: this test proved nothing"
+    assert list(logs.glob("baseline/*/train/events.out.tfevents.*"))

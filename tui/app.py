@@ -1,0 +1,381 @@
+"""The lab: pick a failing script, toggle fixes with one key, watch it train live, open TensorBoard.
+
+`make_app()` builds the app for the `tblab lab` command and for the tests alike.
+Training runs in one thread worker (tui/run_worker.py) that reports by messages;
+this module turns those messages into RunTraces (tui/lab_state.py) and hands
+the traces down to the widgets, which redraw on their own timers.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+
+from textual import work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.screen import Screen
+from textual.widgets import OptionList
+
+from core.fixes import FIXES
+from core.scenario import BUILTIN_DIR, LoadResult, discover
+from tui.bindings import LAB_ACTIONS, LAB_BINDINGS, palette_commands
+from tui.browser import open_in_browser
+from tui.lab_state import LabState, ScenarioSlot
+from tui.messages import BoardFailed, BoardStarted, RunEnded, RunPhase, StepBatch, TensorFlowReady
+from tui.run_worker import DataCache, RunSpec, run_training
+from tui.views import Views
+
+STOP_JOIN_SECONDS = 30.0
+
+
+class LabApp(App):
+    CSS_PATH = "lab.tcss"
+    TITLE = "tblab"
+    BINDINGS = LAB_BINDINGS
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]
+
+    def __init__(
+        self, results: list[LoadResult], *, log_root: str | Path = "logs", data_path: str | None = None,
+        mnist=None, steps: int | None = None, preload_tensorflow: bool = True,
+    ) -> None:
+        super().__init__()
+        self.state = LabState(results, Path(log_root), steps=steps)
+        self.data = DataCache(data_path, mnist)
+        self.preload_tensorflow = preload_tensorflow
+        self.tf_state = "not loaded"
+        self.board = None  # core.board.Board once started
+        self.board_url = ""
+        self._quitting = threading.Event()
+        self._board_lock = threading.Lock()  # the board is set on a worker thread and stopped on quit
+        self._active_run: tuple[int, threading.Event, threading.Event] | None = None  # run_id, stop, done
+        self._pending: RunSpec | None = None
+        self.views = Views()
+
+    # --- layout ------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield from self.views.compose()
+
+    def on_mount(self) -> None:
+        self.views.scenarios.border_title = "scenarios"
+        self.views.fixes.border_title = "fixes"
+        self.views.scenarios.show_slots(self.state.slots)
+        self.views.scenarios.focus()
+        self.refresh_views()
+        if self.preload_tensorflow:
+            self.tf_state = "loading…"
+            self.call_after_refresh(self.preload_tf)  # after the first frame is on screen
+
+    # --- what the widgets show -----------------------------------------------------
+    def status_trace(self):
+        """The selected scenario's run if it is starting or going, else whatever run is going."""
+        slot = self.state.selected
+        if slot is not None and slot.current is not None and slot.current.active:
+            return slot.current
+        running = self.state.runs.get(self._active_run[0]) if self._active_run else None
+        return running or (slot.current if slot else None)
+
+    def refresh_views(self) -> None:
+        slot = self.state.selected
+        self.views.info.show_slot(slot)
+        self.views.fixes.show_slot(slot)
+        current, previous = (slot.current, slot.previous) if slot else (None, None)
+        floor = bool(slot and slot.scenario and slot.scenario.config.softmax_before_loss)
+        for plot in self.views.plots:
+            plot.show(current, previous, softmax_floor=floor)
+        self.views.inputs.show(current)
+        self.views.findings.show(current, previous)
+        self.refresh_status()
+
+    def refresh_status(self) -> None:
+        self.views.status.show(self.status_trace(), self.board_url, "" if self.tf_state == "ready" else self.tf_state)
+
+    def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        self.sync_selection()
+
+    def sync_selection(self) -> ScenarioSlot | None:
+        """The highlighted scenario, read from the list itself: a key typed right after a cursor
+        move can arrive before the list's OptionHighlighted message (seen in tmux at start-up)."""
+        highlighted = self.views.scenarios.highlighted if self.views.scenarios.is_mounted else None
+        if highlighted is not None and highlighted != self.state.selected_index:
+            self.state.select(highlighted)
+            self.refresh_views()
+            self.refresh_bindings()
+        return self.state.selected
+
+    # --- actions -------------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if self.screen_stack and self.screen.id == "orderings":  # no lab actions behind its back
+            return action not in LAB_ACTIONS
+        slot = self.sync_selection()
+        usable = slot is not None and not slot.broken
+        selected_active = usable and slot.current is not None and slot.current.active
+        if action == "start":
+            return (usable and not selected_active) or None
+        if action == "restart":
+            return selected_active or None
+        if action == "stop":
+            return self._active_run is not None or self._pending is not None or None
+        if action == "reveal":
+            return (usable and not slot.revealed) or None
+        if action == "toggle_fix":
+            return usable or None
+        if action == "board":
+            return self.board is None or None
+        return True
+
+    def action_start(self) -> None:
+        slot = self.sync_selection()
+        if slot is None or slot.broken:
+            return
+        self.launch(slot)
+
+    def action_restart(self) -> None:
+        slot = self.sync_selection()
+        if slot is not None and slot.current is not None and slot.current.active:
+            self.launch(slot)
+            self.notify(f"Restarted {slot.name} with {_fix_text(slot)}.")
+
+    def action_stop(self) -> None:
+        if self._pending is not None:
+            self._end_trace(self._pending.run_id, "stopped", "stopped before it started")
+            self._pending = None
+        if self._active_run is not None:
+            self._stop_active_run()
+        self.refresh_views()
+        self.refresh_bindings()
+
+    def action_reveal(self) -> None:
+        slot = self.sync_selection()
+        if slot is not None and not slot.broken:
+            slot.revealed = True
+            self.views.info.show_slot(slot)
+            self.refresh_bindings()
+
+    def action_toggle_fix(self, name: str) -> None:
+        slot = self.sync_selection()
+        if slot is None or slot.broken:
+            return
+        on = self.state.toggle(name)
+        fix = FIXES[name]
+        self.views.fixes.show_slot(slot)
+        self.views.info.show_slot(slot)
+        if slot.current is not None and slot.current.active:
+            self.launch(slot)
+            self.notify(f"{fix.label} {'on' if on else 'off'}: restarted {slot.name} with {_fix_text(slot)}.")
+        else:
+            self.notify(f"{fix.label} {'on' if on else 'off'}: {fix.reason}.", timeout=4)
+
+    def action_board(self) -> None:
+        if self.board is None:
+            self.board_url = "starting…"
+            self.refresh_status()
+            self.start_board()
+
+    def action_toggle_details(self) -> None:
+        """Swap the input batch and doctor in or out (on a short terminal they replace the plots)."""
+        self.views.work.toggle_class("-swapped")
+        self.refresh_views()
+
+    def action_orderings(self) -> None:
+        from tui.orderings_screen import OrderingsScreen
+
+        self.push_screen(OrderingsScreen())
+
+    async def action_quit(self) -> None:
+        self.shutdown_background()
+        self.exit()
+
+    # --- runs ------------------------------------------------------------------------
+    def launch(self, slot: ScenarioSlot) -> None:
+        """Start a run of `slot`; a run already going is stopped first, and this one waits for it."""
+        if self._pending is not None:  # superseded before it started
+            self._end_trace(self._pending.run_id, "stopped", "replaced by a newer run")
+        spec, trace = self.state.new_run(slot)
+        if self._active_run is not None:
+            stopped_id = self._stop_active_run()
+            trace.detail = f"waiting for run {stopped_id} to stop"
+            self._pending = spec
+        else:
+            self._start_worker(spec)
+        self.views.scenarios.show_slots(self.state.slots)
+        self.refresh_views()
+        self.refresh_bindings()
+
+    def _stop_active_run(self) -> int:
+        run_id, stop, _ = self._active_run
+        stop.set()
+        trace = self.state.runs.get(run_id)
+        if trace is not None:
+            trace.stopping = True
+            trace.version += 1
+        return run_id
+
+    def _start_worker(self, spec: RunSpec) -> None:
+        stop, done = threading.Event(), threading.Event()
+        self._active_run = (spec.run_id, stop, done)
+
+        def body() -> None:
+            try:
+                run_training(spec, self.post_message, stop, self.data)
+            finally:
+                done.set()
+
+        self.run_worker(body, name=f"run {spec.run_id}", group="training", thread=True, exit_on_error=False)
+
+    def _end_trace(self, run_id: int, state: str, detail: str) -> None:
+        trace = self.state.runs.get(run_id)
+        if trace is not None:
+            trace.set_state(state, detail)
+
+    def on_run_phase(self, message: RunPhase) -> None:
+        trace = self.state.runs.get(message.run_id)
+        if trace is None:
+            return
+        if message.logdir:
+            trace.logdir = message.logdir
+        if message.data_source:
+            trace.data_source = message.data_source
+        if trace.state in ("starting", "loading"):
+            trace.set_state(message.state, message.detail)
+        if message.detail == "building the model":
+            self.tf_state = "ready"
+        self.refresh_status()
+
+    def on_step_batch(self, message: StepBatch) -> None:
+        trace = self.state.runs.get(message.run_id)
+        if trace is None:
+            return
+        was_waiting = trace.state in ("starting", "loading")
+        trace.add_records(message.records, message.sent_at or None)
+        for step, scalars in message.evals:
+            trace.add_eval(step, scalars)
+        if message.images is not None:
+            trace.set_images(*message.images)
+        if message.findings:
+            trace.add_findings(message.findings)
+            self.announce_findings(trace, message.findings)
+        slot = self.state.selected
+        if slot is not None and trace is slot.current:
+            self.views.inputs.show(trace)
+            self.views.findings.show(trace, slot.previous)
+        if was_waiting:
+            self.views.scenarios.show_slots(self.state.slots)
+        self.refresh_status()
+
+    def announce_findings(self, trace, findings: list) -> None:
+        """A toast for each new finding of the shown run when the doctor panel is out of sight."""
+        slot = self.state.selected
+        if slot is None or trace is not slot.current or self.views.bottom.region.area:
+            return
+        for finding in findings:
+            severity = "error" if finding.severity == "critical" else "warning"
+            self.notify(f"step {finding.step}: {finding.evidence}", title=finding.title, severity=severity, timeout=6)
+
+    def on_run_ended(self, message: RunEnded) -> None:
+        trace = self.state.runs.get(message.run_id)
+        if trace is not None:
+            trace.set_state(message.state, message.detail)
+            trace.test_accuracy = message.test_accuracy
+            if message.steps_per_second:  # training's own steady-state measure replaces the estimate
+                trace.steps_per_second = message.steps_per_second
+            if message.state == "failed":
+                self.notify(f"{trace.name} failed: {message.detail}", severity="error", timeout=8)
+        if self._active_run is not None and self._active_run[0] == message.run_id:
+            self._active_run = None
+            if self._pending is not None and not self._quitting.is_set():
+                spec, self._pending = self._pending, None
+                self._start_worker(spec)
+        self.views.scenarios.show_slots(self.state.slots)
+        self.refresh_views()
+        self.refresh_bindings()
+
+    # --- background: TensorFlow import, TensorBoard ------------------------------------
+    @work(thread=True, group="preload", exit_on_error=False)
+    def preload_tf(self) -> None:
+        try:
+            import core.train  # noqa: F401  (the import is the work: TensorFlow loads now, off the UI thread)
+        except Exception as error:
+            self.post_message(TensorFlowReady(f"{type(error).__name__}: {error}"))
+            return
+        self.post_message(TensorFlowReady())
+
+    def on_tensor_flow_ready(self, message: TensorFlowReady) -> None:
+        self.tf_state = f"failed to load: {message.error}" if message.error else "ready"
+        self.refresh_status()
+
+    @work(thread=True, group="board", exclusive=True, exit_on_error=False)
+    def start_board(self) -> None:
+        try:
+            from core.board import start_board
+
+            self.state.log_root.mkdir(parents=True, exist_ok=True)
+            board = start_board(self.state.log_root)
+        except Exception as error:
+            self.post_message(BoardFailed(f"{type(error).__name__}: {error}".splitlines()[0]))
+            return
+        with self._board_lock:
+            if self._quitting.is_set():  # the lab quit while TensorBoard was starting
+                board.stop()
+                return
+            self.board = board
+        self.post_message(BoardStarted(board.url, open_in_browser(board.url)))
+
+    def on_board_started(self, message: BoardStarted) -> None:
+        self.board_url = message.url
+        opened = "opened in your browser" if message.browser_opened else "open it in a browser"
+        self.notify(f"TensorBoard on {message.url} ({opened}).", timeout=8)
+        self.refresh_status()
+        self.refresh_bindings()
+
+    def on_board_failed(self, message: BoardFailed) -> None:
+        self.board_url = ""
+        self.notify(f"TensorBoard did not start: {message.error}", severity="error", timeout=8)
+        self.refresh_status()
+
+    # --- quitting ------------------------------------------------------------------
+    def shutdown_background(self) -> None:
+        """Stop training and TensorBoard; safe to call more than once."""
+        self._pending = None
+        if self._active_run is not None:
+            self._active_run[1].set()
+        with self._board_lock:
+            self._quitting.set()
+            board, self.board = self.board, None
+        if board is not None:
+            board.stop()
+
+    def wait_for_training(self, timeout: float = STOP_JOIN_SECONDS) -> bool:
+        """Block until the training thread has returned (event files closed); False on timeout."""
+        return self._active_run is None or self._active_run[2].wait(timeout)
+
+    def on_unmount(self) -> None:
+        self.shutdown_background()
+
+    # --- command palette ------------------------------------------------------------------
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield from palette_commands(self)
+
+
+def _fix_text(slot: ScenarioSlot) -> str:
+    return "fixes: " + ", ".join(FIXES[n].label for n in FIXES if n in slot.toggled) if slot.toggled else "no fixes"
+
+
+def make_app(
+    scenario_dirs: Iterable[str | Path] = (), *, include_builtin: bool = True, log_root: str | Path = "logs",
+    data_path: str | None = None, mnist=None, steps: int | None = None, preload_tensorflow: bool = True,
+) -> LabApp:
+    """The lab over the built-in fails/ plus any given folders (a missing folder shows as a broken entry).
+    `mnist` (a core.mnist.Mnist) skips loading data: tests and benchmarks pass a fixed set."""
+    folders = ([BUILTIN_DIR] if include_builtin else []) + [Path(d) for d in scenario_dirs]
+    results: list[LoadResult] = []
+    for folder in folders:
+        if folder.is_dir():
+            results.extend(discover(folder))
+        else:
+            results.append(LoadResult(folder, error=f"{folder}: no such folder"))
+    return LabApp(
+        results, log_root=log_root, data_path=data_path, mnist=mnist, steps=steps, preload_tensorflow=preload_tensorflow,
+    )

@@ -1,0 +1,55 @@
+"""`tblab lab` (and `tblab` with no arguments): the interactive lab."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+LAB_LOG = "tblab-lab.log"  # in the log root: TensorFlow's C++ lines and failed runs' tracebacks
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser("lab", help="the interactive lab: pick a failing script, toggle fixes, watch it train")
+    p.add_argument("--scenarios", type=Path, action="append", default=[],
+                   help="another folder of scenario scripts, listed after the built-in ones (repeatable)")
+    p.add_argument("--logdir", type=Path, default=Path("logs"),
+                   help=f"TensorBoard log root (default: logs); TensorFlow's own messages go to LOGDIR/{LAB_LOG}")
+    p.add_argument("--data", help="a Keras mnist.npz or a folder of the four IDX files (default: the best found)")
+    p.add_argument("--steps", type=int, help="train every scenario for this many steps (default: its own)")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    if args.data is not None and not Path(args.data).expanduser().exists():
+        print(f"tblab: --data {args.data}: no such file or folder", file=sys.stderr)
+        return 2
+    if args.steps is not None and args.steps < 1:
+        print("tblab: --steps must be >= 1", file=sys.stderr)
+        return 2
+    if not (sys.stdin.isatty() and sys.__stderr__.isatty()):
+        print("tblab: the lab needs a terminal; for a headless run use `tblab run SCENARIO`", file=sys.stderr)
+        return 2
+    log_file = args.logdir / LAB_LOG
+    try:
+        args.logdir.mkdir(parents=True, exist_ok=True)
+        log_file.touch()
+    except OSError as error:
+        print(f"tblab: cannot write to {args.logdir}: {error.strerror or error}", file=sys.stderr)
+        return 2
+
+    from tui.app import make_app
+    from tui.stderr_trap import stderr_fd_to_file
+
+    app = make_app(args.scenarios, log_root=args.logdir, data_path=args.data, steps=args.steps)
+    with stderr_fd_to_file(log_file):
+        try:
+            app.run()
+        finally:
+            app.shutdown_background()
+            finished = app.wait_for_training(timeout=0.5)
+            if not finished:  # the training thread stops at its next step; say why the prompt is late
+                print("tblab: stopping training and closing its event files…", file=sys.stderr)
+                finished = app.wait_for_training()
+    if not finished:
+        print("tblab: training did not stop in time; its event files may be incomplete", file=sys.stderr)
+    return app.return_code or 0

@@ -1,0 +1,75 @@
+"""Messages from the training and TensorBoard workers to the app.
+
+Workers never touch widgets: they post these (thread-safe) and the app
+updates its RunTraces and views. Every run message carries its run_id, so a
+late message from a stopped run lands on that run's trace, not the next one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from textual.message import Message
+
+from core.history import StepRecord
+
+
+@dataclass
+class RunPhase(Message):
+    """The run moved on: state is one of RunTrace's STATES, detail says what it is doing."""
+
+    run_id: int
+    state: str
+    detail: str = ""
+    logdir: str = ""
+    data_source: str = ""
+
+
+@dataclass
+class StepBatch(Message):
+    """Everything a run produced since the last batch (one message per ~0.1 s, not per step)."""
+
+    run_id: int
+    records: list[StepRecord]
+    evals: list[tuple[int, dict[str, float]]] = field(default_factory=list)
+    images: tuple[int, np.ndarray] | None = None  # the newest input batch only
+    findings: list = field(default_factory=list)  # new core.doctor Findings
+    sent_at: float = 0.0  # time.monotonic() in the worker
+
+
+@dataclass
+class RunEnded(Message):
+    """The worker returned: state is finished, stopped or failed."""
+
+    run_id: int
+    state: str
+    detail: str = ""
+    test_accuracy: float = float("nan")
+    steps_per_second: float = 0.0
+
+
+@dataclass
+class BoardStarted(Message):
+    url: str
+    browser_opened: bool
+
+
+@dataclass
+class BoardFailed(Message):
+    error: str
+
+
+@dataclass
+class TensorFlowReady(Message):
+    """TensorFlow finished importing in the background (or failed to, with the reason)."""
+
+    error: str = ""
+
+
+@dataclass
+class OrderingsReady(Message):
+    """core.orderings finished (report) or failed (error)."""
+
+    report: object
+    error: str = ""

@@ -1,0 +1,138 @@
+"""RunTrace: what the lab keeps of one run for drawing (bounded, plot-ready), plus its state.
+
+Only the tags the lab plots are kept, each as a DecimatedSeries, so memory and
+redraw cost stay flat however long the run. The full record stream still goes
+to TensorBoard and to the doctor.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from core.config import RunConfig
+from core.history import StepRecord, layer_order
+from tui.series_buffer import DecimatedSeries
+
+PLOTTED_PREFIXES = ("grad_norm/", "dead_fraction/", "saturated_fraction/")
+PLOTTED_TAGS = ("loss", "accuracy")
+RATE_SMOOTHING = 0.3  # weight of the newest measurement in the steps/s average
+
+# The run's life; "loading" covers importing TensorFlow and reading MNIST.
+STATES = ("starting", "loading", "running", "finished", "stopped", "failed")
+
+
+def _plotted(tag: str) -> bool:
+    if tag in PLOTTED_TAGS:
+        return True
+    if tag.startswith("grad_norm/"):
+        return tag.endswith("/kernel")  # one line per layer: the kernel's
+    return tag.startswith(PLOTTED_PREFIXES)
+
+
+@dataclass
+class RunTrace:
+    """One run of one scenario as the lab shows it."""
+
+    run_id: int
+    scenario_key: str
+    config: RunConfig
+    name: str = ""  # the scenario's name, for the status line
+    fixes: tuple[str, ...] = ()
+    state: str = "starting"
+    detail: str = ""  # what it is doing now, or why it failed
+    logdir: str = ""
+    data_source: str = ""
+    train: dict[str, DecimatedSeries] = field(default_factory=dict)
+    val: dict[str, DecimatedSeries] = field(default_factory=dict)
+    last_step: int = -1
+    first_nonfinite_step: int | None = None
+    images: np.ndarray | None = None  # [k, 28, 28] as the model saw them
+    image_step: int = -1
+    findings: list = field(default_factory=list)  # core.doctor Finding objects, in order found
+    steps_per_second: float = 0.0
+    test_accuracy: float = math.nan
+    stopping: bool = False  # asked to stop; the worker ends at the next step
+    version: int = 0  # bumped on every change, so views redraw only when needed
+    _rate_mark: tuple[float, int] | None = None
+
+    @property
+    def total_steps(self) -> int:
+        return self.config.steps
+
+    @property
+    def active(self) -> bool:
+        return self.state in ("starting", "loading", "running")
+
+    @property
+    def has_data(self) -> bool:
+        return self.last_step >= 0
+
+    def set_state(self, state: str, detail: str = "") -> None:
+        if state not in STATES:
+            raise ValueError(f"unknown run state {state!r}")
+        self.state, self.detail = state, detail
+        self.version += 1
+
+    def add_records(self, records: Iterable[StepRecord], sent_at: float | None = None) -> None:
+        """Add a batch of step records; `sent_at` (monotonic seconds) feeds the steps/s estimate."""
+        added = False
+        for record in records:
+            added = True
+            for tag, value in record.scalars.items():
+                if _plotted(tag):
+                    self.train.setdefault(tag, DecimatedSeries()).append(record.step, value)
+            self.last_step = max(self.last_step, record.step)
+            if self.first_nonfinite_step is None and _nonfinite(record):
+                self.first_nonfinite_step = record.step
+        if not added:
+            return
+        if self.state in ("starting", "loading"):
+            self.state, self.detail = "running", ""
+        if sent_at is not None:
+            self._update_rate(sent_at)
+        self.version += 1
+
+    def add_eval(self, step: int, scalars: dict[str, float]) -> None:
+        for tag, value in scalars.items():
+            self.val.setdefault(tag, DecimatedSeries()).append(step, value)
+        self.version += 1
+
+    def set_images(self, step: int, images: np.ndarray) -> None:
+        self.images, self.image_step = images, step
+        self.version += 1
+
+    def add_findings(self, findings: Iterable) -> None:
+        self.findings.extend(findings)
+        self.version += 1
+
+    def series(self, tag: str) -> DecimatedSeries | None:
+        return self.train.get(tag)
+
+    def layer_series(self, prefix: str, suffix: str = "") -> list[tuple[str, DecimatedSeries]]:
+        """(layer, series) for tags prefix<layer>suffix, input side first."""
+        found = []
+        for tag, series in self.train.items():
+            if tag.startswith(prefix) and tag.endswith(suffix):
+                layer = tag[len(prefix): len(tag) - len(suffix)]
+                if layer and "/" not in layer:
+                    found.append((layer, series))
+        return sorted(found, key=lambda item: layer_order(item[0]))
+
+    def _update_rate(self, now: float) -> None:
+        if self._rate_mark is not None:
+            then, step_then = self._rate_mark
+            if now > then and self.last_step > step_then:
+                rate = (self.last_step - step_then) / (now - then)
+                self.steps_per_second = rate if self.steps_per_second == 0 else (
+                    RATE_SMOOTHING * rate + (1 - RATE_SMOOTHING) * self.steps_per_second
+                )
+        self._rate_mark = (now, self.last_step)
+
+
+def _nonfinite(record: StepRecord) -> bool:
+    loss = record.scalars.get("loss", 0.0)
+    return not math.isfinite(loss) or record.scalars.get("nonfinite/count", 0.0) > 0

@@ -1,0 +1,134 @@
+"""The lab's training worker: runs core.train in a thread and reports by posting messages.
+
+`run_training` is the body of the app's thread worker. It never touches the UI:
+everything goes through `post` (the app's thread-safe post_message). Step records
+are batched, one message per BATCH_SECONDS: at hundreds of steps a second a message
+per step would keep the UI thread dispatching, and the training thread waiting
+for the GIL.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from core.config import RunConfig
+from core.history import StepRecord
+from tui.messages import RunEnded, RunPhase, StepBatch
+
+BATCH_SECONDS = 0.1
+
+Post = Callable[[object], object]
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One run the lab asked for."""
+
+    run_id: int
+    scenario: str  # the scenario's name, used for the log folder
+    config: RunConfig
+    fixes: tuple[str, ...]
+    logdir: Path
+
+
+class DataCache:
+    """MNIST loaded once (on a worker thread) and shared by every run of the session."""
+
+    def __init__(self, path: str | None = None, data=None) -> None:
+        self.path = path
+        self._data = data  # a core.mnist.Mnist given up front (tests, benchmarks) is used as is
+        self._lock = threading.Lock()
+
+    def get(self):
+        from core.mnist import load_mnist
+
+        with self._lock:
+            if self._data is None:
+                self._data = load_mnist(self.path)
+            return self._data
+
+
+class RecordBatcher:
+    """Collects what a run produces and posts it as one StepBatch per interval."""
+
+    def __init__(self, run_id: int, post: Post, doctor=None, interval: float = BATCH_SECONDS) -> None:
+        self.run_id, self.post, self.doctor, self.interval = run_id, post, doctor, interval
+        self.records: list[StepRecord] = []
+        self.evals: list[tuple[int, dict[str, float]]] = []
+        self.images: tuple[int, np.ndarray] | None = None
+        self.findings: list = []
+        self.last_post = -math.inf  # the first record goes out at once: the learner sees the run start
+
+    def on_step(self, record: StepRecord) -> None:
+        self.records.append(record)
+        if self.doctor is not None:
+            self.findings.extend(self.doctor.update(record))
+        now = time.monotonic()
+        if now - self.last_post >= self.interval:
+            self.flush(now)
+
+    def on_eval(self, step: int, scalars: dict[str, float]) -> None:
+        self.evals.append((step, dict(scalars)))
+        if self.doctor is not None:
+            self.doctor.update_eval(step, scalars)
+
+    def finish(self) -> None:
+        """The doctor's last look at the whole run, then everything still buffered."""
+        if self.doctor is not None:
+            self.findings.extend(self.doctor.finish())
+        self.flush()
+
+    def on_images(self, step: int, images: np.ndarray) -> None:
+        self.images = (step, np.array(images, dtype=np.float32))  # a copy: the UI reads it later
+
+    def flush(self, now: float | None = None) -> None:
+        if not (self.records or self.evals or self.images or self.findings):
+            return
+        now = time.monotonic() if now is None else now
+        self.post(StepBatch(self.run_id, self.records, self.evals, self.images, self.findings, sent_at=now))
+        self.records, self.evals, self.images, self.findings = [], [], None, []
+        self.last_post = now
+
+
+def run_training(spec: RunSpec, post: Post, stop: threading.Event, data: DataCache) -> None:
+    """Train spec.config to the end or until `stop` is set; every outcome ends in one RunEnded."""
+    batcher = RecordBatcher(spec.run_id, post)
+    try:
+        post(RunPhase(spec.run_id, "loading", "importing TensorFlow"))
+        from core.train import train  # TensorFlow loads here, on this thread, never before the first frame
+
+        post(RunPhase(spec.run_id, "loading", "reading MNIST"))
+        mnist = data.get()
+        if stop.is_set():
+            post(RunEnded(spec.run_id, "stopped", "stopped before the first step"))
+            return
+        post(RunPhase(spec.run_id, "loading", "building the model", logdir=str(spec.logdir), data_source=mnist.source))
+        from core.doctor import LiveDoctor
+
+        batcher.doctor = LiveDoctor(config=spec.config)
+        result = train(
+            spec.config, data=mnist, logdir=spec.logdir, run_name=spec.scenario,
+            on_step=batcher.on_step, on_eval=batcher.on_eval, on_images=batcher.on_images, stop=stop,
+        )
+        batcher.finish()
+    except Exception as error:  # a failed run is shown in the lab; the lab keeps working
+        batcher.flush()
+        detail = f"{type(error).__name__}: {error}".splitlines()[0]
+        # Straight to file descriptor 2 (the lab's log file): sys.stderr belongs to Textual now.
+        os.write(2, f"tblab: run {spec.run_id} ({spec.scenario}) failed\n{traceback.format_exc()}".encode())
+        post(RunEnded(spec.run_id, "failed", detail))
+        return
+    post(RunEnded(
+        spec.run_id, "stopped" if result.stopped else "finished",
+        f"{result.steps_done} steps",
+        test_accuracy=result.test_accuracy, steps_per_second=result.steps_per_second,
+    ))

@@ -1,0 +1,73 @@
+"""FindingsPanel: the doctor's findings for the shown run, as they appear, with step, layers and evidence."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.content import Content
+from textual.widgets import Static
+
+from core.fixes import FIXES
+from tui.run_trace import RunTrace
+
+SEVERITY_STYLE = {"critical": "$text-error", "warning": "$text-warning", "info": "$text-primary"}
+
+
+def layer_span(layers) -> str:
+    layers = list(layers)
+    if len(layers) > 3:
+        return f"{layers[0]}…{layers[-1]} ({len(layers)})"
+    return ", ".join(layers)
+
+
+def finding_content(finding) -> Content:
+    style = SEVERITY_STYLE.get(finding.severity, "$text")
+    where = " · ".join(part for part in (f"step {finding.step}", layer_span(finding.layers)) if part)
+    fixes = " · ".join(f"{FIXES[name].key} {FIXES[name].label}" for name in finding.fixes if name in FIXES)
+    lines = [
+        Content.from_markup(f"[b {style}]●[/] [b]$title[/b] [dim]$where[/]", title=finding.title, where=where),
+        Content.from_markup("  $evidence", evidence=finding.evidence),
+    ]
+    if fixes:
+        lines.append(Content.from_markup("  [dim]try:[/] [$accent]$fixes[/]", fixes=fixes))
+    return Content("\n").join(lines)
+
+
+def findings_content(current: RunTrace | None, previous: RunTrace | None = None) -> Content:
+    """The current run's findings; the previous run's below them, dimmed (before the fix)."""
+    if current is None:
+        return Content.from_markup("[dim]The doctor reports here while a run trains.[/]")
+    if current.findings:
+        parts = [finding_content(f) for f in current.findings]
+    else:
+        parts = [Content.from_markup("[dim]$text[/]", text="watching…" if current.active else "no findings for this run.")]
+    if previous is not None and previous.findings:
+        titles = ", ".join(f.title for f in previous.findings)
+        parts.append(Content.from_markup("[dim]before: $titles[/]", titles=titles))
+    return Content("\n").join(parts)
+
+
+class FindingsPanel(VerticalScroll):
+    DEFAULT_CSS = """
+    FindingsPanel { border: round $panel; border-title-color: $text; padding: 0 1; }
+    FindingsPanel > Static { width: 1fr; }
+    """
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self._shown: tuple | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(findings_content(None))
+
+    def on_mount(self) -> None:
+        self.border_title = "doctor"
+
+    def show(self, trace: RunTrace | None, previous: RunTrace | None = None) -> None:
+        key = (id(trace), len(trace.findings) if trace else 0, trace.active if trace else False, id(previous))
+        if key == self._shown:
+            return
+        self._shown = key
+        self.query_one(Static).update(findings_content(trace, previous))
+        self.border_title = f"doctor: {len(trace.findings)} finding(s)" if trace and trace.findings else "doctor"
+        self.scroll_end(animate=False)
