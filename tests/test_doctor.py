@@ -275,6 +275,15 @@ def test_loss_at_chance_with_frozen_weights_asks_for_a_larger_learning_rate(heal
     assert diagnosis.primary.id == "lr_too_low" and diagnosis.primary.fixes == ("lr_up",)
 
 
+def test_loss_at_chance_with_a_fading_signal_blames_the_init_not_the_labels():
+    """fail2 with ReLU but its small init: activations shrink ~0.4x per layer over 8 layers."""
+    records = chance_records(healthy_records(hidden=8))
+    for i in range(1, 9):
+        records = edit(records, f"activation_std/dense_{i}", 0.34 * 0.41 ** (i - 1))
+    finding = diagnose(build(records)).get("loss_at_chance")
+    assert finding.fixes == ("init", "depth") and "fades layer by layer" in finding.evidence
+
+
 def test_test_accuracy_above_chance_vetoes_stuck_at_chance(healthy):
     history = build(chance_records(healthy), val={0: {"accuracy": 0.1}, 100: {"accuracy": 0.5}})
     assert "loss_at_chance" not in ids(diagnose(history))

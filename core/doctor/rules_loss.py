@@ -84,6 +84,9 @@ def _chance_cause(view: RunView) -> tuple[tuple[str, ...], str]:
         top = max(n for _, n in ladder)
         if ladder[0][1] > 0 and orders(ladder[0][1], top) >= T.VANISH_ORDERS:
             return ("activation", "init", "depth"), "the first layer's gradient is vanishingly small"
+    shrinking = _shrinking_signal(view)
+    if shrinking:
+        return ("init", "depth"), shrinking
     ratios = _kernel_update_ratios(view)
     if ratios and max(ratios.values()) < T.LR_LOW_UPDATE_RATIO:
         return ("lr_up",), f"weights change by at most {fmt(max(ratios.values()))} of their size per step"
@@ -94,6 +97,22 @@ def _chance_cause(view: RunView) -> tuple[tuple[str, ...], str]:
             "images (shuffled apart from them?)"
         )
     return (), ""
+
+
+def _shrinking_signal(view: RunView) -> str:
+    """Weights too small for a deep net: the forward signal fades layer by layer, so the
+    top layers see almost nothing of the input (a small init, not the labels)."""
+    stds = [(layer, median(finite(view.head(tag)[1]))) for layer, tag in view.layered("activation_std", hidden_only=True)]
+    stds = [(layer, std) for layer, std in stds if math.isfinite(std)]
+    if len(stds) < 3 or stds[0][1] <= 0:
+        return ""
+    (first, first_std), (last, last_std) = stds[0], stds[-1]
+    if orders(last_std, first_std) < T.SHRINKING_SIGNAL_ORDERS:
+        return ""
+    return (
+        f"the forward signal fades layer by layer: activation std {fmt(first_std)} at {first}, "
+        f"{fmt(last_std)} at {last}, so the weights are too small for this depth"
+    )
 
 
 def _kernel_update_ratios(view: RunView) -> dict[str, float]:
