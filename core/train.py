@@ -25,7 +25,7 @@ from core.instrument import step_statistics
 from core.model import build, forward, loss_fn, variables
 from core.optim import Optimizer
 from core.rundir import prepare_logdir
-from core.summaries import IMAGES_SHOWN, display_images, finite_histogram, write_text
+from core.summaries import IMAGES_SHOWN, ScalarBlock, display_images, finite_histogram, write_text
 
 FLUSH_MILLIS = 2000  # TensorBoard shows a live run within a couple of seconds
 
@@ -111,12 +111,12 @@ def train(
             fwd=fwd, loss=loss, grads=grads, old_values=old_values, new_values=train_vars,
         )
         stat_names[:] = [name for name, _ in stats]
+        values = tf.stack([tf.cast(value, tf.float32) for _, value in stats])
         if writer is not None:
             with writer.as_default(step=step):
-                for name, value in stats:
-                    tf.summary.scalar(name, value)
+                ScalarBlock(stat_names).write(values, step)  # built while tracing, once
         step_counter.assign_add(1)
-        return tf.stack([tf.cast(value, tf.float32) for _, value in stats]), indices
+        return values, indices
 
     @tf.function(input_signature=[index_spec, step_spec])
     def snapshot_step(indices, step):
@@ -167,7 +167,7 @@ def train(
                 stopped = True
                 break
             values, indices = train_step(indices_iter)
-            if step % config.histogram_every == 0:
+            if step % config.histogram_every == 0 and (writer is not None or on_images is not None):
                 # After the step, on the step's own batch: the snapshot shows the weights it produced.
                 # Images follow the histogram cadence; image_every should be a multiple of it.
                 images = snapshot_step(indices, tf.constant(step, tf.int64))

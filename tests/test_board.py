@@ -29,6 +29,13 @@ def test_board_serves_runs_and_tags_and_stops(tmp_path):
         tags = get(board.url + "data/plugin/scalars/tags")
         assert {"loss", "accuracy", "grad_norm/dense_1/kernel"} <= set(tags["demo/run1/train"])
         assert {"loss", "accuracy"} <= set(tags["demo/run1/val"])
+        histograms = get(board.url + "data/plugin/histograms/tags")["demo/run1/train"]
+        assert {"weights/dense_1/kernel", "gradients/output/kernel", "activations/dense_2"} <= set(histograms)
+        from urllib.parse import quote
+        series = get(board.url + f"data/plugin/histograms/histograms?run={quote('demo/run1/train')}&tag={quote('weights/dense_1/kernel')}")
+        assert [s[1] for s in series] == [0] and len(series[0][2]) == 30  # (wall time, step, buckets)
+        images = get(board.url + "data/plugin/images/tags")["demo/run1/train"]
+        assert "input/images" in images
     finally:
         board.stop()
     assert board.process.poll() is not None

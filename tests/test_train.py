@@ -153,3 +153,17 @@ def test_other_activations_and_optimizers_train(data, changes, tag):
     result = train(SMALL.replace(steps=20, **changes), data=data)
     assert tag in result.history.train and result.first_nonfinite_step is None
     assert result.history.series("loss").values[-1] < result.history.series("loss").values[0]
+
+
+def test_histogram_buckets_match_numpy():
+    from core.summaries import histogram_buckets
+
+    values = np.random.default_rng(0).normal(size=5000).astype(np.float32)
+    buckets = histogram_buckets(values).numpy()
+    counts, edges = np.histogram(values.astype(np.float64), bins=30)
+    assert buckets.shape == (30, 3) and buckets[:, 2].sum() == 5000
+    np.testing.assert_allclose(buckets[:, 0], edges[:-1], rtol=1e-9)
+    np.testing.assert_allclose(buckets[:, 2], counts)
+    single = histogram_buckets(np.full(7, 2.0, np.float32)).numpy()
+    assert single[:, 2].sum() == 7 and single[0, 0] == 1.5 and single[-1, 1] == 2.5
+    assert histogram_buckets(np.zeros(0, np.float32)).numpy()[:, 2].sum() == 0
