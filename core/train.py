@@ -97,9 +97,12 @@ def train(
 
     step_counter = tf.Variable(0, dtype=tf.int64, trainable=False)  # no per-step host->device copy
 
+    indices_iter = iter(ds.train_indices)
+
     @tf.function
-    def train_step(indices_iter):
-        """One SGD step: the batch comes from the iterator in-graph, statistics go out as one vector."""
+    def train_step():
+        """One SGD step: the batch comes from the iterator in-graph, statistics go out as one vector.
+        The iterator is captured, not passed: an argument costs ~0.5 ms of dispatch per call."""
         step = step_counter.read_value()
         indices = next(indices_iter)
         x, y = batch(indices, step)
@@ -160,13 +163,12 @@ def train(
     stopped = False
     timer_start = None
     last_eval_step = -1
-    indices_iter = iter(ds.train_indices)
     try:
         for step in range(config.steps):
             if stop is not None and stop.is_set():
                 stopped = True
                 break
-            values, indices = train_step(indices_iter)
+            values, indices = train_step()
             if step % config.histogram_every == 0 and (writer is not None or on_images is not None):
                 # After the step, on the step's own batch: the snapshot shows the weights it produced.
                 # Images follow the histogram cadence; image_every should be a multiple of it.
