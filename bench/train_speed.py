@@ -32,14 +32,19 @@ from core.train import train  # noqa: E402
 WARMUP = 20
 
 
-def classic(mnist, steps: int) -> float:
-    ds = (
+def classic_dataset(mnist):
+    """The handout's pipeline: per-example map, shuffle(60000), batch(128), repeat."""
+    return (
         tf.data.Dataset.from_tensor_slices((mnist.x_train, mnist.y_train.astype(np.int32)))
         .map(lambda x, y: (tf.cast(x, tf.float32) / 255.0, y))
         .shuffle(60000)
         .batch(128)
         .repeat()
     )
+
+
+def classic(mnist, steps: int) -> float:
+    ds = classic_dataset(mnist)
     rng = np.random.default_rng(0)
     shapes = [(784, 100), (100, 100), (100, 10)]
     weights = [tf.Variable(rng.uniform(-0.1, 0.1, s).astype(np.float32)) for s in shapes]
@@ -78,13 +83,7 @@ def tblab(mnist, steps: int, instrumented: bool) -> float:
 
 
 def keras_fit(mnist, steps: int) -> float:
-    ds = (
-        tf.data.Dataset.from_tensor_slices((mnist.x_train, mnist.y_train.astype(np.int32)))
-        .map(lambda x, y: (tf.cast(x, tf.float32) / 255.0, y))
-        .shuffle(60000)
-        .batch(128)
-        .repeat()
-    )
+    ds = classic_dataset(mnist)
     model = keras.Sequential([
         keras.Input((784,)),
         keras.layers.Dense(100, activation="relu"),

@@ -223,7 +223,6 @@ def _max_jump_ahead(order, batches, n: int, batch_size: int, shuffle_unit: str) 
 
 def measure(order, batches: tuple[ProducedBatch, ...], coverage, n: int, batch_size: int) -> OrderingFacts:
     """The facts a verdict may rest on, all counted on the produced batches."""
-    stream = [v for b in batches for v in b.values]
     passes = [p for b in batches for p in b.passes]
     shuffle_unit = "example" if order.index("shuffle") < order.index("batch") else "batch"
     windows = [c.order for c in coverage]

@@ -16,7 +16,7 @@ import numpy as np
 
 from core.history import History
 from core.scenario import Scenario
-from core.sweep import SweepJob, SweepRow, run_sweep
+from core.sweep import SweepJob, run_sweep
 
 LN10 = math.log(10)
 SOFTMAX_TWICE_FLOOR = math.log(1 + 9 / math.e)

@@ -12,10 +12,8 @@ import pytest
 
 from core.config import RunConfig
 from core.events import find_runs, read_run
-from core.experiments import (
-    PRESETS, Preset, activation_summary, depth_summary, first_step_below, histories_from_folder, init_summary,
-    run_preset, summarize,
-)
+from core.experiment_summary import activation_summary, depth_summary, first_step_below, init_summary
+from core.experiments import PRESETS, Preset, histories_from_folder, run_preset, summarize
 from core.history import History, StepRecord
 from tests.helpers import tiny_mnist
 from tui.cli import main
