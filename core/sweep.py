@@ -119,7 +119,7 @@ def markdown_table(rows: list[SweepRow], baseline_accuracy: float | None = None)
         note = row.error or ("expected fix set" if row.expected else "")
         if not row.error and baseline_accuracy is not None and row.expected:
             gap = (baseline_accuracy - row.test_accuracy) * 100
-            note += f"; {gap:+.1f} pts vs baseline" if gap > 0 else f"; {abs(gap):.1f} pts above baseline"
+            note += f"; {abs(gap):.1f} pts {'below' if gap > 0 else 'above'} baseline"
         nonfinite = "" if row.first_nonfinite_step is None else str(row.first_nonfinite_step)
         lines.append(
             f"| {row.scenario} | {row.fixes} | {row.test_accuracy:.4f} | {row.final_loss:.4g} | {nonfinite} | {row.seconds:.0f} | {note} |"
