@@ -26,7 +26,7 @@ from core.scenario import Scenario
 
 SCENARIO = Scenario(
     name="explode", title="explode: a learning rate of 1000", symptom="It blows up.", diagnosis="lr 1000.",
-    config=RunConfig(hidden_layers=1, hidden_units=16, learning_rate=1000.0, batch_size=32, steps=400,
+    config=RunConfig(hidden_layers=1, hidden_units=16, learning_rate=1000.0, batch_size=32, steps=100000,
                      histogram_every=10, image_every=20, eval_every=10),
     expected_fixes=("lr_down",),
 )
@@ -132,7 +132,7 @@ async def test_a_real_run_trains_reports_findings_and_stops(tmp_path):
         assert {f.id for f in trace.findings} & {"exploding", "lr_too_high", "nonfinite"}
         await pilot.press("x")
         await wait_for(pilot, lambda: not trace.active)
-        assert trace.state == "stopped" and trace.last_step < 399
+        assert trace.state == "stopped" and trace.last_step < 99999
         assert app.wait_for_training(timeout=10)
     assert list((logs / "explode").glob("*/train/events.out.tfevents.*"))
 
@@ -157,7 +157,7 @@ async def test_toggling_a_fix_mid_run_restarts_with_the_new_config(tmp_path):
 
 
 async def test_quitting_mid_run_stops_the_training_thread(tmp_path):
-    (tmp_path / "explode.py").write_text(EXPLODING.replace("steps=400", "steps=100000"))
+    (tmp_path / "explode.py").write_text(EXPLODING)
     app = make_app([tmp_path], include_builtin=False, log_root=tmp_path / "logs", mnist=tiny_mnist(),
                    preload_tensorflow=False)
     async with app.run_test(size=SIZE) as pilot:

@@ -51,6 +51,7 @@ class LabApp(App):
         self._board_lock = threading.Lock()  # the board is set on a worker thread and stopped on quit
         self._active_run: tuple[int, threading.Event, threading.Event] | None = None  # run_id, stop, done
         self._pending: RunSpec | None = None
+        self._stops: list[threading.Event] = []  # experiment runs (tui/experiments_screen.py)
         self.views = Views()
 
     # --- layout ------------------------------------------------------------------
@@ -106,7 +107,7 @@ class LabApp(App):
 
     # --- actions -------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if self.screen_stack and self.screen.id == "orderings":  # no lab actions behind its back
+        if self.screen_stack and self.screen.id in ("orderings", "experiments"):  # no lab actions behind their back
             return action not in LAB_ACTIONS
         slot = self.sync_selection()
         usable = slot is not None and not slot.broken
@@ -182,6 +183,17 @@ class LabApp(App):
         from tui.orderings_screen import OrderingsScreen
 
         self.push_screen(OrderingsScreen())
+
+    def action_experiments(self) -> None:
+        from tui.experiments_screen import ExperimentsScreen
+
+        self.push_screen(ExperimentsScreen())
+
+    def register_stop(self, stop: threading.Event) -> None:
+        """A background job's stop Event (an experiment run), set when the lab quits."""
+        self._stops.append(stop)
+        if self._quitting.is_set():
+            stop.set()
 
     async def action_quit(self) -> None:
         self.shutdown_background()
@@ -340,6 +352,8 @@ class LabApp(App):
         self._pending = None
         if self._active_run is not None:
             self._active_run[1].set()
+        for stop in self._stops:
+            stop.set()
         with self._board_lock:
             self._quitting.set()
             board, self.board = self.board, None

@@ -20,6 +20,8 @@ APP_BINDINGS = [
     Binding("v", "toggle_details", "Details", tooltip="show or hide the input batch and the doctor", id="view.details"),
     Binding("e", "orderings", "Orderings", tooltip="the six shuffle/batch/repeat orderings, as tf.data ran them",
             id="view.orderings"),
+    Binding("p", "experiments", "Experiments", tooltip="the bonus experiments and the tf.data pipeline speeds",
+            id="view.experiments"),
     Binding("q", "quit", "Quit", id="app.quit"),
 ]
 FIX_GROUP = Binding.Group("fixes", compact=True)
@@ -44,6 +46,9 @@ def palette_commands(app) -> Iterator[SystemCommand]:
     yield SystemCommand("Start TensorBoard", "TensorBoard on 127.0.0.1 for the log folder (t)", app.action_board)
     yield SystemCommand("Shuffle, batch, repeat orderings", "What the six orderings of tf.data really produce (e)",
                         app.action_orderings)
+    yield SystemCommand("Experiments and pipeline speed",
+                        "tanh vs ReLU, depth, initialisation, and how fast each tf.data pipeline feeds training (p)",
+                        app.action_experiments)
     yield SystemCommand("Input batch and doctor", "Show or hide the input batch and the doctor's findings (v)",
                         app.action_toggle_details)
     for name, fix in FIXES.items():

@@ -55,6 +55,7 @@ class LabState:
             for result in results
         ]
         self.log_root = Path(log_root)
+        self.steps = steps  # the lab's --steps (also the experiments screen's override)
         self.selected_index = 0
         self.next_run_id = 1
         self.runs: dict[int, RunTrace] = {}

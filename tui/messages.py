@@ -73,3 +73,19 @@ class OrderingsReady(Message):
 
     report: object
     error: str = ""
+
+
+@dataclass
+class ExperimentLine(Message):
+    """A progress line from the experiments screen's worker."""
+
+    text: str
+
+
+@dataclass
+class ExperimentDone(Message):
+    """The experiments screen's worker returned: the summary text, or why it failed."""
+
+    name: str
+    summary: str = ""
+    error: str = ""

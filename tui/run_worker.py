@@ -46,6 +46,7 @@ class DataCache:
     def __init__(self, path: str | None = None, data=None) -> None:
         self.path = path
         self._data = data  # a core.mnist.Mnist given up front (tests, benchmarks) is used as is
+        self.given = data  # kept apart: experiments hand given data to their workers, else they load path
         self._lock = threading.Lock()
 
     def get(self):
