@@ -168,6 +168,8 @@ def train(
             if stop is not None and stop.is_set():
                 stopped = True
                 break
+            if step == 1:  # step 0 traced every compiled function: time the steady state from here
+                timer_start = time.perf_counter()
             values, indices = train_step()
             if step % config.histogram_every == 0 and (writer is not None or on_images is not None):
                 # After the step, on the step's own batch: the snapshot shows the weights it produced.
@@ -182,8 +184,6 @@ def train(
             record = StepRecord(step, dict(zip(stat_names, values.tolist())))
             history.add(record)
             steps_done = step + 1
-            if timer_start is None:
-                timer_start = (time.perf_counter(), step)  # after tracing, so speed is steady-state
             if first_nonfinite is None and (record.scalars["nonfinite/count"] > 0 or not math.isfinite(record.scalars["loss"])):
                 first_nonfinite = step
             if on_step is not None:
@@ -202,9 +202,7 @@ def train(
             if w is not None:
                 w.flush()
                 w.close()
-    speed = 0.0
-    if timer_start is not None and steps_done - 1 > timer_start[1]:
-        speed = (steps_done - 1 - timer_start[1]) / (time.perf_counter() - timer_start[0])
+    speed = (steps_done - 1) / (time.perf_counter() - timer_start) if timer_start is not None else 0.0
     return RunResult(
         config=config,
         steps_done=steps_done,
