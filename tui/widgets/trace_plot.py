@@ -132,6 +132,7 @@ class TracePlot(PlotextPlot):
             self.plt.vline(step, color=NONFINITE)
 
     def draw(self) -> None:
+        """Each plot (loss, accuracy, gradient norms, unit fractions) draws its own curves."""
         raise NotImplementedError
 
     def render(self) -> RenderResult:
