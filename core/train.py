@@ -28,6 +28,7 @@ from core.rundir import prepare_logdir
 from core.summaries import IMAGES_SHOWN, ScalarBlock, display_images, finite_histogram, write_text
 
 FLUSH_MILLIS = 2000  # TensorBoard shows a live run within a couple of seconds
+MAX_QUEUE = 1000  # the default (10) writes the file every 10 events: every step, with all scalars in one event
 
 
 @dataclass
@@ -75,7 +76,7 @@ def train(
     optimizer = Optimizer(config.optimizer, config.learning_rate, train_vars)
     writer = val_writer = None
     if logdir is not None:
-        writer = tf.summary.create_file_writer(str(logdir / "train"), flush_millis=FLUSH_MILLIS)
+        writer = tf.summary.create_file_writer(str(logdir / "train"), max_queue=MAX_QUEUE, flush_millis=FLUSH_MILLIS)
         val_writer = tf.summary.create_file_writer(str(logdir / "val"), flush_millis=FLUSH_MILLIS)
     stat_names: list[str] = []
     index_spec = tf.TensorSpec([None], tf.int32)
