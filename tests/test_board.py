@@ -20,7 +20,7 @@ def get(url: str):
 
 
 def test_board_serves_runs_and_tags_and_stops(tmp_path):
-    train(RunConfig(hidden_units=8, steps=5, eval_every=2), data=tiny_mnist(), logdir=tmp_path / "demo" / "run1")
+    result = train(RunConfig(hidden_units=8, steps=5, eval_every=2), data=tiny_mnist(), logdir=tmp_path / "demo" / "run1")
     board = start_board(tmp_path)
     try:
         assert board.url.startswith("http://127.0.0.1:")
@@ -34,8 +34,14 @@ def test_board_serves_runs_and_tags_and_stops(tmp_path):
         from urllib.parse import quote
         series = get(board.url + f"data/plugin/histograms/histograms?run={quote('demo/run1/train')}&tag={quote('weights/dense_1/kernel')}")
         assert [s[1] for s in series] == [0] and len(series[0][2]) == 30  # (wall time, step, buckets)
+        # Values too, not just tags: the scalar metadata is in each tag's first event only.
+        losses = get(board.url + f"data/plugin/scalars/scalars?run={quote('demo/run1/train')}&tag=loss")
+        assert [(step, value) for _, step, value in losses] == pytest.approx(list(enumerate(result.history.series("loss").values)))
         images = get(board.url + "data/plugin/images/tags")["demo/run1/train"]
         assert "input/images" in images
+        shown = get(board.url + f"data/plugin/images/images?run={quote('demo/run1/train')}&tag={quote('input/images')}&sample=0")
+        with urllib.request.urlopen(board.url + f"data/plugin/images/individualImage?{shown[0]['query']}", timeout=10) as png:
+            assert png.read().startswith(b"\x89PNG")
     finally:
         board.stop()
     assert board.process.poll() is not None

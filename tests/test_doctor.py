@@ -586,7 +586,7 @@ def classic_runs(mnist):
     return runs
 
 
-LOGGED = ("fail3", "fail5")  # 2-layer nets: tracing their summaries is quick (8-layer ones take 10-30 s)
+LOGGED = ("fail3", "fail5")  # two 2-layer failures: enough to cover reading our logs back, and quick to trace
 
 
 @pytest.fixture(scope="module")

@@ -155,15 +155,62 @@ def test_other_activations_and_optimizers_train(data, changes, tag):
     assert result.history.series("loss").values[-1] < result.history.series("loss").values[0]
 
 
-def test_histogram_buckets_match_numpy():
-    from core.summaries import histogram_buckets
+def test_histograms_match_numpy_per_tensor_and_drop_nonfinite():
+    from core.summaries import finite_histograms
 
-    values = np.random.default_rng(0).normal(size=5000).astype(np.float32)
-    buckets = histogram_buckets(values).numpy()
-    counts, edges = np.histogram(values.astype(np.float64), bins=30)
-    assert buckets.shape == (30, 3) and buckets[:, 2].sum() == 5000
-    np.testing.assert_allclose(buckets[:, 0], edges[:-1], rtol=1e-9)
-    np.testing.assert_allclose(buckets[:, 2], counts)
-    single = histogram_buckets(np.full(7, 2.0, np.float32)).numpy()
+    rng = np.random.default_rng(0)
+    normal = rng.normal(size=5000).astype(np.float32)
+    wide = (rng.uniform(-50, 3, size=(40, 30))).astype(np.float32)
+    with_nan = np.array([1.0, np.nan, 3.0, np.inf, -np.inf, 2.0], np.float32)
+    tensors = [normal, wide, with_nan, np.full(7, 2.0, np.float32), np.zeros(0, np.float32)]
+    buckets, dropped = finite_histograms(tensors)
+    buckets = buckets.numpy()
+    assert buckets.shape == (5, 30, 3) and dropped.numpy() == 3
+    for got, values in zip(buckets, (normal, wide, with_nan[np.isfinite(with_nan)])):
+        counts, edges = np.histogram(values.astype(np.float64), bins=30)
+        np.testing.assert_allclose(got[:, 0], edges[:-1], rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(got[:, 1], edges[1:], rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(got[:, 2], counts)
+    single = buckets[3]
     assert single[:, 2].sum() == 7 and single[0, 0] == 1.5 and single[-1, 1] == 2.5
-    assert histogram_buckets(np.zeros(0, np.float32)).numpy()[:, 2].sum() == 0
+    assert buckets[4][:, 2].sum() == 0 and np.all(np.isfinite(buckets))
+
+
+def test_scalar_block_bytes_are_the_summary_tensorboard_reads():
+    from tensorboard.compat.proto.summary_pb2 import Summary
+
+    from core.summaries import ScalarBlock
+
+    block = ScalarBlock(["loss", "grad_norm/dense_1/kernel", "nonfinite/count"])
+    first = Summary.FromString(block.serialise([2.5, np.nan, -np.inf]))
+    later = Summary.FromString(block.serialise(np.array([1.0, 1e-30, 3.0], np.float32)))
+    assert [v.tag for v in first.value] == block.names == [v.tag for v in later.value]
+    assert first.value[0].metadata.plugin_data.plugin_name == "scalars" and not later.value[0].HasField("metadata")
+    assert float(make_ndarray(first.value[0].tensor)) == 2.5 and math.isnan(make_ndarray(first.value[1].tensor))
+    assert float(make_ndarray(first.value[2].tensor)) == -math.inf
+    assert [float(make_ndarray(v.tensor)) for v in later.value] == [1.0, np.float32(1e-30), 3.0]
+
+
+def test_event_bytes_parse_as_tensorflow_events():
+    from tensorboard.compat.proto.event_pb2 import Event
+
+    from core.eventfile import event_bytes
+
+    for step in (0, 1, 127, 128, 300_000, 2**40):
+        event = Event.FromString(event_bytes(step, 1795798773.5, b"\x0a\x03\x0a\x01x"))
+        assert (event.step, event.wall_time, [v.tag for v in event.summary.value]) == (step, 1795798773.5, ["x"])
+
+
+def test_event_file_starts_with_the_version_and_holds_crc_checked_records(tmp_path):
+    import tensorflow as tf
+    from tensorboard.compat.proto.event_pb2 import Event
+
+    from core.eventfile import EventFile
+
+    events = EventFile(tmp_path / "train")
+    events.write(3, b"\x0a\x03\x0a\x01x")
+    events.close()
+    assert "tfevents" in events.path.name
+    records = [Event.FromString(r.numpy()) for r in tf.data.TFRecordDataset(str(events.path))]  # checks the CRCs
+    assert records[0].file_version == "brain.Event:2"
+    assert (records[1].step, records[1].summary.value[0].tag) == (3, "x")
