@@ -120,10 +120,16 @@ async def test_canned_runs_reach_plots_inputs_findings_and_status():
         assert "150/400" in status and "canned test data" in status and "canned-activation" in status
 
 
-async def test_a_real_run_trains_reports_findings_and_stops(tmp_path):
+def exploding_lab(tmp_path):
+    """A lab with one real scenario (a 100000-step run that blows up), training on tiny data."""
     (tmp_path / "explode.py").write_text(EXPLODING)
+    return make_app([tmp_path], include_builtin=False, log_root=tmp_path / "logs", mnist=tiny_mnist(),
+                    preload_tensorflow=False)
+
+
+async def test_a_real_run_trains_reports_findings_and_stops(tmp_path):
     logs = tmp_path / "logs"
-    app = make_app([tmp_path], include_builtin=False, log_root=logs, mnist=tiny_mnist(), preload_tensorflow=False)
+    app = exploding_lab(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("space")
         trace = app.state.selected.current
@@ -138,9 +144,7 @@ async def test_a_real_run_trains_reports_findings_and_stops(tmp_path):
 
 
 async def test_toggling_a_fix_mid_run_restarts_with_the_new_config(tmp_path):
-    (tmp_path / "explode.py").write_text(EXPLODING)
-    app = make_app([tmp_path], include_builtin=False, log_root=tmp_path / "logs", mnist=tiny_mnist(),
-                   preload_tensorflow=False)
+    app = exploding_lab(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("space")
         first = app.state.selected.current
@@ -157,9 +161,7 @@ async def test_toggling_a_fix_mid_run_restarts_with_the_new_config(tmp_path):
 
 
 async def test_quitting_mid_run_stops_the_training_thread(tmp_path):
-    (tmp_path / "explode.py").write_text(EXPLODING)
-    app = make_app([tmp_path], include_builtin=False, log_root=tmp_path / "logs", mnist=tiny_mnist(),
-                   preload_tensorflow=False)
+    app = exploding_lab(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("space")
         trace = app.state.selected.current
