@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import tensorflow as tf
+from tensorboard.compat.proto.event_pb2 import Event
 
 FLUSH_SECONDS = 2.0  # TensorBoard shows a live run within a couple of seconds
 _file_numbers = itertools.count()
@@ -49,8 +50,7 @@ class EventFile:
         name = f"events.out.tfevents.{time.time():.0f}.{socket.gethostname()}.{os.getpid()}.{next(_file_numbers)}.v2"
         self.path = folder / name
         self._records = tf.io.TFRecordWriter(str(self.path))
-        version = b"\x09" + struct.pack("<d", time.time()) + b"\x1a" + _varint(13) + b"brain.Event:2"
-        self._records.write(version)
+        self._records.write(Event(wall_time=time.time(), file_version="brain.Event:2").SerializeToString())
         self._records.flush()
         self._last_flush = time.monotonic()
 
