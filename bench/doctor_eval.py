@@ -21,16 +21,16 @@ import math
 import sys
 from dataclasses import dataclass, field
 
-from core.tfquiet import import_tensorflow_quietly
+from core.system.tfquiet import import_tensorflow_quietly
 
 import_tensorflow_quietly()
 
-from core.config import RunConfig  # noqa: E402
+from core.data.mnist import load_mnist  # noqa: E402
 from core.doctor import LiveDoctor  # noqa: E402
-from core.doctor.verify import Outcome, verify  # noqa: E402
-from core.mnist import load_mnist  # noqa: E402
-from core.scenario import BUILTIN_DIR, discover  # noqa: E402
-from core.train import train  # noqa: E402
+from core.runs.verify import Outcome, verify  # noqa: E402
+from core.schema.config import RunConfig  # noqa: E402
+from core.schema.scenario import BUILTIN_DIR, discover  # noqa: E402
+from core.train.loop import train  # noqa: E402
 
 CLASSIC = ("fail1", "fail2", "fail3", "fail4", "fail5")
 DETECT_WITHIN = 200

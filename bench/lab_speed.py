@@ -42,7 +42,7 @@ def headless(scenario: str, steps: int, logdir: Path) -> float:
 
 
 def in_lab(scenario: str, steps: int, logdir: Path) -> float:
-    from core.scenario import discover
+    from core.schema.scenario import discover
 
     loaded = [r.scenario for r in discover() if r.scenario is not None]
     names = [sc.name for sc in loaded]
@@ -110,7 +110,7 @@ def first_frame_seconds(cwd: Path) -> float:
 
 async def screenshot(path: Path, steps: int) -> None:
     """fail2 as-is to the end, then with ReLU and He init, captured mid-run: before and after on one screen."""
-    from core.tfquiet import import_tensorflow_quietly
+    from core.system.tfquiet import import_tensorflow_quietly
     from tui.app import make_app
 
     import_tensorflow_quietly()  # this bench process has no lab terminal to keep TensorFlow's lines off

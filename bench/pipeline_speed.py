@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
 
-from core.pipeline_speed import measure, render_table
+from core.lessons.pipeline_speed import measure, render_table
 
 
 def main(argv=None) -> int:

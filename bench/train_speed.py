@@ -18,16 +18,16 @@ import statistics
 import tempfile
 import time
 
-from core.tfquiet import import_tensorflow_quietly
+from core.system.tfquiet import import_tensorflow_quietly
 
 tf = import_tensorflow_quietly()
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from core.config import RunConfig  # noqa: E402
-from core.mnist import Mnist, load_mnist  # noqa: E402
-from core.train import train  # noqa: E402
+from core.data.mnist import Mnist, load_mnist  # noqa: E402
+from core.schema.config import RunConfig  # noqa: E402
+from core.train.loop import train  # noqa: E402
 
 WARMUP = 20
 

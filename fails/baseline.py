@@ -1,7 +1,7 @@
 """The correct model the five failing scripts are broken copies of."""
 
-from core.config import RunConfig
-from core.scenario import Scenario
+from core.schema.config import RunConfig
+from core.schema.scenario import Scenario
 
 SCENARIO = Scenario(
     name="baseline",
@@ -12,4 +12,6 @@ SCENARIO = Scenario(
 )
 
 if __name__ == "__main__":
-    raise SystemExit(SCENARIO.main())
+    from core.runs.standalone import main
+
+    raise SystemExit(main(SCENARIO))

@@ -1,7 +1,7 @@
 """fail2: the same 8-layer net with sigmoid units, where gradients vanish."""
 
-from core.config import RunConfig
-from core.scenario import Scenario
+from core.schema.config import RunConfig
+from core.schema.scenario import Scenario
 
 SCENARIO = Scenario(
     name="fail2",
@@ -18,4 +18,6 @@ SCENARIO = Scenario(
 )
 
 if __name__ == "__main__":
-    raise SystemExit(SCENARIO.main())
+    from core.runs.standalone import main
+
+    raise SystemExit(main(SCENARIO))

@@ -1,7 +1,7 @@
 """fail3: 2 ReLU layers whose weights are all negative, so every unit is dead."""
 
-from core.config import RunConfig
-from core.scenario import Scenario
+from core.schema.config import RunConfig
+from core.schema.scenario import Scenario
 
 SCENARIO = Scenario(
     name="fail3",
@@ -18,4 +18,6 @@ SCENARIO = Scenario(
 )
 
 if __name__ == "__main__":
-    raise SystemExit(SCENARIO.main())
+    from core.runs.standalone import main
+
+    raise SystemExit(main(SCENARIO))

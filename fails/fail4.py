@@ -1,7 +1,7 @@
 """fail4, "noise improves generalisation": Gaussian noise of std 4 on every training batch."""
 
-from core.config import RunConfig
-from core.scenario import Scenario
+from core.schema.config import RunConfig
+from core.schema.scenario import Scenario
 
 SCENARIO = Scenario(
     name="fail4",
@@ -18,4 +18,6 @@ SCENARIO = Scenario(
 )
 
 if __name__ == "__main__":
-    raise SystemExit(SCENARIO.main())
+    from core.runs.standalone import main
+
+    raise SystemExit(main(SCENARIO))

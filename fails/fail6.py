@@ -1,7 +1,7 @@
 """fail6: raw 0-255 pixels fed to the net."""
 
-from core.config import RunConfig
-from core.scenario import Scenario
+from core.schema.config import RunConfig
+from core.schema.scenario import Scenario
 
 SCENARIO = Scenario(
     name="fail6",
@@ -16,4 +16,6 @@ SCENARIO = Scenario(
 )
 
 if __name__ == "__main__":
-    raise SystemExit(SCENARIO.main())
+    from core.runs.standalone import main
+
+    raise SystemExit(main(SCENARIO))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.mnist import Mnist
+from core.data.mnist import Mnist
 
 
 def tiny_mnist(n_train: int = 512, n_test: int = 256, seed: int = 0) -> Mnist:

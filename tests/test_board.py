@@ -8,9 +8,9 @@ import urllib.request
 
 import pytest
 
-from core.board import BoardError, start_board
-from core.config import RunConfig
-from core.train import train
+from core.schema.config import RunConfig
+from core.tensorboard.board import BoardError, start_board
+from core.train.loop import train
 from tests.helpers import tiny_mnist
 
 

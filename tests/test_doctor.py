@@ -10,11 +10,11 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from core.config import RunConfig
 from core.doctor import Diagnosis, Finding, LiveDoctor, diagnose, primary_finding
 from core.doctor.rules import RULES
-from core.fixes import FIXES
-from core.history import History, HistogramSnapshot, Series, StepRecord
+from core.schema.config import RunConfig
+from core.schema.fixes import FIXES
+from core.schema.history import HistogramSnapshot, History, Series, StepRecord
 
 LN10 = math.log(10)
 FLOOR10 = math.log(1 + 9 / math.e)
@@ -534,7 +534,7 @@ def test_the_doctor_loads_without_tensorflow_or_textual():
     import subprocess
     import sys
 
-    code = "import sys, core.doctor, core.doctor.verify, core.doctor.render; " \
+    code = "import sys, core.doctor, core.runs.verify, core.doctor.render; " \
            "print(sorted({'tensorflow', 'textual'} & set(sys.modules)))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
@@ -555,7 +555,7 @@ CLASSIC = {
 
 @pytest.fixture(scope="module")
 def mnist():
-    from core.mnist import DataError, load_mnist
+    from core.data.mnist import DataError, load_mnist
 
     try:
         return load_mnist(download=False)
@@ -568,8 +568,8 @@ def mnist():
 @pytest.fixture(scope="module")
 def classic_runs(mnist):
     """Each classic failure trained E2E_STEPS steps with the live doctor riding along."""
-    from core.scenario import find_scenario
-    from core.train import train
+    from core.schema.scenario import find_scenario
+    from core.train.loop import train
 
     runs = {}
     for name in CLASSIC:
@@ -592,8 +592,8 @@ LOGGED = ("fail3", "fail5")  # two 2-layer failures: enough to cover reading our
 @pytest.fixture(scope="module")
 def logged_runs(mnist, tmp_path_factory):
     """Short runs written to disk in tblab's own log style."""
-    from core.scenario import find_scenario
-    from core.train import train
+    from core.schema.scenario import find_scenario
+    from core.train.loop import train
 
     root = tmp_path_factory.mktemp("logs")
     results = {}
@@ -617,7 +617,7 @@ def test_classic_failure_is_named_live_within_200_steps_with_the_right_fix(class
 
 @pytest.mark.parametrize("name", LOGGED)
 def test_a_tblab_log_read_back_from_disk_gets_the_same_verdict_as_live(logged_runs, name):
-    from core.events import read_run
+    from core.tensorboard.reader import read_run
 
     root, results = logged_runs
     history = read_run(root / name)
@@ -641,7 +641,7 @@ def test_numbers_a_learner_can_check(classic_runs):
 def test_a_damaged_tblab_log_still_gets_its_verdict_with_a_warning(logged_runs, tmp_path):
     import shutil
 
-    from core.events import read_run
+    from core.tensorboard.reader import read_run
 
     root, _ = logged_runs
     copy = tmp_path / "fail3"
@@ -681,11 +681,11 @@ def test_cli_missing_or_empty_folder_is_a_one_line_error(tmp_path, capsys):
 
 def test_cli_verify_re_runs_the_fix(logged_runs, capsys, mnist, monkeypatch):
     """--verify on fail5's log: the logits fix removes the floor and raises test accuracy."""
-    import core.mnist
+    import core.data.mnist
     from tui.cli import main
 
     root, _ = logged_runs
-    monkeypatch.setattr(core.mnist, "load_mnist", lambda path=None, **_: mnist)
+    monkeypatch.setattr(core.data.mnist, "load_mnist", lambda path=None, **_: mnist)
     assert main(["diagnose", str(root / "fail5"), "--verify", "--steps", "100", "--brief"]) == 0
     out = capsys.readouterr().out
     assert "re-run: VERIFIED: fix logits" in out
@@ -702,7 +702,7 @@ def test_verify_refuses_foreign_logs_politely():
 @pytest.mark.slow
 @pytest.mark.parametrize("name", list(CLASSIC))
 def test_the_suggested_fix_for_each_classic_failure_is_verified_by_a_re_run(classic_runs, mnist, name):
-    from core.doctor.verify import Outcome, verify
+    from core.runs.verify import Outcome, verify
 
     config, result, doctor, _ = classic_runs[name]
     diagnosis = doctor.diagnosis()
@@ -746,7 +746,7 @@ def keras_root(tmp_path_factory):
 
 
 def test_keras_callback_logs_one_verdict_per_run(keras_root):
-    from core.events import read_all
+    from core.tensorboard.reader import read_all
 
     verdicts = {h.run: diagnose(h) for h in read_all(keras_root)}
     assert set(verdicts) == {"softmax_twice", "healthy"}
@@ -792,7 +792,7 @@ def test_plain_tf_summary_logs_of_a_deep_sigmoid_net_show_vanishing_gradients(tm
             for name, grad in zip(names, grads):
                 tf.summary.scalar(f"{name}/kernel/grad_norm", tf.norm(grad), step=step)
     writer.close()
-    from core.events import read_all
+    from core.tensorboard.reader import read_all
 
     (history,) = read_all(tmp_path / "plain")
     assert history.meta["style"] == "plain"

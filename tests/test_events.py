@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from core import tag_styles
-from core.events import LogError, find_runs, read_all, read_run
-from core.tag_styles import KERAS, PLAIN, TRAIN, VAL, map_histogram, map_scalar
+from core.tensorboard import tag_styles
+from core.tensorboard.reader import LogError, find_runs, read_all, read_run
+from core.tensorboard.tag_styles import KERAS, PLAIN, TRAIN, VAL, map_histogram, map_scalar
 
 TBLAB_STEPS = 30  # > 10: EventAccumulator's default would silently keep only 10 per tensor tag
 LAYERS = ("dense_1", "output")
@@ -122,7 +122,7 @@ def test_max_histograms_per_tag_keeps_first_and_last_evenly(tblab_run):
 
 
 def test_importing_events_loads_neither_tensorflow_nor_textual():
-    code = "import sys, core.events; print(sorted({'tensorflow', 'tensorboard', 'textual'} & set(sys.modules)))"
+    code = "import sys, core.tensorboard.reader; print(sorted({'tensorflow', 'tensorboard', 'textual'} & set(sys.modules)))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
 

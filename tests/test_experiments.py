@@ -10,11 +10,11 @@ import threading
 import numpy as np
 import pytest
 
-from core.config import RunConfig
-from core.events import find_runs, read_run
-from core.experiment_summary import activation_summary, depth_summary, first_step_below, init_summary
-from core.experiments import PRESETS, Preset, histories_from_folder, run_preset, summarize
-from core.history import History, StepRecord
+from core.runs.experiment_summary import activation_summary, depth_summary, first_step_below, init_summary
+from core.runs.experiments import PRESETS, Preset, histories_from_folder, run_preset, summarize
+from core.schema.config import RunConfig
+from core.schema.history import History, StepRecord
+from core.tensorboard.reader import find_runs, read_run
 from tests.helpers import tiny_mnist
 from tui.cli import main
 

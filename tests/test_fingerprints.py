@@ -11,10 +11,10 @@ import math
 import numpy as np
 import pytest
 
-from core.fixes import apply_fixes
-from core.mnist import load_mnist
-from core.scenario import BUILTIN_DIR, discover, find_scenario
-from core.train import train
+from core.data.mnist import load_mnist
+from core.schema.fixes import apply_fixes
+from core.schema.scenario import BUILTIN_DIR, discover, find_scenario
+from core.train.loop import train
 
 LN10 = math.log(10)
 SOFTMAX_TWICE_FLOOR = math.log(1 + 9 / math.e)  # 1.4612

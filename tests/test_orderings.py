@@ -4,7 +4,7 @@ from collections import Counter
 
 import pytest
 
-from core.orderings import ORDERINGS, analyse, produce_batches, render_text, run_orderings
+from core.lessons.orderings import ORDERINGS, analyse, produce_batches, render_text, run_orderings
 from tui.cli import main
 
 ARGUMENT_SETS = [  # n, batch, buffer (None = n), epochs, seed

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.config import RunConfig
-from core.data import index_batches, make_datasets, normalize
+from core.data.pipeline import index_batches, make_datasets, normalize
+from core.schema.config import RunConfig
 from tests.helpers import tiny_mnist
 
 

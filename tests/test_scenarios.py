@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from core.config import RunConfig
-from core.fixes import FIXES, apply_fixes
-from core.scenario import BUILTIN_DIR, ScenarioError, discover, find_scenario, load_scenario_file
+from core.schema.config import RunConfig
+from core.schema.fixes import FIXES, apply_fixes
+from core.schema.scenario import BUILTIN_DIR, ScenarioError, discover, find_scenario, load_scenario_file
 
 
 def test_builtin_scenarios_all_load():

@@ -4,20 +4,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.scenario import discover
-from core.sweep import jobs_for, markdown_table, run_sweep
-from core.fixes import FIXES
+from core.runs.sweep import jobs_for, markdown_table, run_sweep
+from core.schema.fixes import FIXES
+from core.schema.scenario import discover
 
 TINY = """
-from core.config import RunConfig
-from core.scenario import Scenario
+from core.schema.config import RunConfig
+from core.schema.scenario import Scenario
 SCENARIO = Scenario(name="tiny", title="tiny", symptom="s", diagnosis="d",
                     config=RunConfig(hidden_units=8, steps=5, eval_every=5), expected_fixes=("init", "activation"))
 """
 CRASH_IN_WORKER = """
 import multiprocessing
-from core.config import RunConfig
-from core.scenario import Scenario
+from core.schema.config import RunConfig
+from core.schema.scenario import Scenario
 if multiprocessing.current_process().name != "MainProcess":
     raise RuntimeError("boom in the worker")
 SCENARIO = Scenario(name="crash", title="crash", symptom="s", diagnosis="d", config=RunConfig(steps=5))
@@ -44,8 +44,8 @@ def test_sweep_runs_every_fix_and_reports_crashes_as_rows(tmp_path: Path):
 
 
 def test_report_has_evidence_doctor_and_rerun_fixes(tmp_path: Path):
-    from core.report import build_report
-    from core.scenario import find_scenario
+    from core.runs.report import build_report
+    from core.schema.scenario import find_scenario
 
     text = build_report([find_scenario("fail3")], find_scenario("baseline"), steps=40, log_root=tmp_path, data_path=None, workers=2)
     assert "## fail3" in text and "offline sample" in text

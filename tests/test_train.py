@@ -10,9 +10,9 @@ import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.util.tensor_util import make_ndarray
 
-from core.config import RunConfig
-from core.rundir import RunError
-from core.train import train
+from core.schema.config import RunConfig
+from core.system.rundir import RunError
+from core.train.loop import train
 from tests.helpers import tiny_mnist
 
 SMALL = RunConfig(hidden_layers=2, hidden_units=16, steps=30, batch_size=32, histogram_every=10, image_every=20, eval_every=10)
@@ -156,7 +156,7 @@ def test_other_activations_and_optimizers_train(data, changes, tag):
 
 
 def test_histograms_match_numpy_per_tensor_and_drop_nonfinite():
-    from core.summaries import finite_histograms
+    from core.tensorboard.summaries import finite_histograms
 
     rng = np.random.default_rng(0)
     normal = rng.normal(size=5000).astype(np.float32)
@@ -179,7 +179,7 @@ def test_histograms_match_numpy_per_tensor_and_drop_nonfinite():
 def test_scalar_block_bytes_are_the_summary_tensorboard_reads():
     from tensorboard.compat.proto.summary_pb2 import Summary
 
-    from core.summaries import ScalarBlock
+    from core.tensorboard.summaries import ScalarBlock
 
     block = ScalarBlock(["loss", "grad_norm/dense_1/kernel", "nonfinite/count"])
     first = Summary.FromString(block.serialise([2.5, np.nan, -np.inf]))
@@ -194,7 +194,7 @@ def test_scalar_block_bytes_are_the_summary_tensorboard_reads():
 def test_event_bytes_parse_as_tensorflow_events():
     from tensorboard.compat.proto.event_pb2 import Event
 
-    from core.eventfile import event_bytes
+    from core.tensorboard.eventfile import event_bytes
 
     for step in (0, 1, 127, 128, 300_000, 2**40):
         event = Event.FromString(event_bytes(step, 1795798773.5, b"\x0a\x03\x0a\x01x"))
@@ -205,7 +205,7 @@ def test_event_file_starts_with_the_version_and_holds_crc_checked_records(tmp_pa
     import tensorflow as tf
     from tensorboard.compat.proto.event_pb2 import Event
 
-    from core.eventfile import EventFile
+    from core.tensorboard.eventfile import EventFile
 
     events = EventFile(tmp_path / "train")
     events.write(3, b"\x0a\x03\x0a\x01x")

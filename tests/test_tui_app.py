@@ -21,8 +21,8 @@ SIZE = (120, 34)
 
 # Explodes within a step or two on the tiny data set, so the doctor speaks at once.
 EXPLODING = '''
-from core.config import RunConfig
-from core.scenario import Scenario
+from core.schema.config import RunConfig
+from core.schema.scenario import Scenario
 
 SCENARIO = Scenario(
     name="explode", title="explode: a learning rate of 1000", symptom="It blows up.", diagnosis="lr 1000.",
@@ -230,7 +230,7 @@ async def test_the_orderings_screen_shows_all_six_and_goes_back():
 
 
 async def test_plots_survive_nan_losses_and_all_zero_gradients():
-    from core.history import StepRecord
+    from core.schema.history import StepRecord
     from tui.messages import StepBatch
     from tui.widgets.grad_norm_plot import GradNormPlot
 

@@ -48,7 +48,7 @@ async def test_quitting_sets_the_stop_of_a_running_experiment(tmp_path):
 
 
 def test_measure_pipeline_speed_on_tiny_settings():
-    from core.pipeline_speed import VARIANTS, measure, render_text
+    from core.lessons.pipeline_speed import VARIANTS, measure, render_text
 
     result = measure(rounds=1, steps=3, warmup=1, examples=600)
     assert sorted(row.name for row in result.rows) == sorted(VARIANTS)

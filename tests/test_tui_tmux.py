@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-
 ROOT = Path(__file__).resolve().parent.parent
 TBLAB = Path(sys.executable).parent / "tblab"
 # TensorFlow's C++ lines ("I0000 00:00:... port.cc:153] ...", "WARNING: All log messages before absl::...")

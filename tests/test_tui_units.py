@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.config import RunConfig
-from core.history import StepRecord
+from core.schema.config import RunConfig
+from core.schema.history import StepRecord
 from tests.tui_canned import VANISHING, canned_results, records
 from tui.bindings import APP_BINDINGS, FIX_BINDINGS
 from tui.lab_state import LabState

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
-from core.config import RunConfig
 from core.doctor import Finding
-from core.history import StepRecord
-from core.scenario import LoadResult, Scenario
+from core.schema.config import RunConfig
+from core.schema.history import StepRecord
+from core.schema.scenario import LoadResult, Scenario
 from tui.messages import RunEnded, RunPhase, StepBatch
 
 SIGMOID_NET = Scenario(

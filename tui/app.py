@@ -17,8 +17,8 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.screen import Screen
 from textual.widgets import OptionList
 
-from core.fixes import FIXES
-from core.scenario import BUILTIN_DIR, LoadResult, discover
+from core.schema.fixes import FIXES
+from core.schema.scenario import BUILTIN_DIR, LoadResult, discover
 from tui.bindings import LAB_ACTIONS, LAB_BINDINGS, palette_commands
 from tui.browser import open_in_browser
 from tui.lab_state import LabState, ScenarioSlot
@@ -45,7 +45,7 @@ class LabApp(App):
         self.data = DataCache(data_path, mnist)
         self.preload_tensorflow = preload_tensorflow
         self.tf_state = "not loaded"
-        self.board = None  # core.board.Board once started
+        self.board = None  # core.tensorboard.board.Board once started
         self.board_url = ""
         self._quitting = threading.Event()
         self._board_lock = threading.Lock()  # the board is set on a worker thread and stopped on quit
@@ -307,7 +307,7 @@ class LabApp(App):
     @work(thread=True, group="preload", exit_on_error=False)
     def preload_tf(self) -> None:
         try:
-            import core.train  # noqa: F401  (the import is the work: TensorFlow loads now, off the UI thread)
+            import core.train.loop  # noqa: F401  (the import is the work: TensorFlow loads now, off the UI thread)
         except Exception as error:
             self.post_message(TensorFlowReady(f"{type(error).__name__}: {error}"))
             return
@@ -320,7 +320,7 @@ class LabApp(App):
     @work(thread=True, group="board", exclusive=True, exit_on_error=False)
     def start_board(self) -> None:
         try:
-            from core.board import start_board
+            from core.tensorboard.board import start_board
 
             self.state.log_root.mkdir(parents=True, exist_ok=True)
             board = start_board(self.state.log_root)
@@ -382,7 +382,7 @@ def make_app(
     data_path: str | None = None, mnist=None, steps: int | None = None, preload_tensorflow: bool = True,
 ) -> LabApp:
     """The lab over the built-in fails/ plus any given folders (a missing folder shows as a broken entry).
-    `mnist` (a core.mnist.Mnist) skips loading data: tests and benchmarks pass a fixed set."""
+    `mnist` (a core.data.mnist.Mnist) skips loading data: tests and benchmarks pass a fixed set."""
     folders = ([BUILTIN_DIR] if include_builtin else []) + [Path(d) for d in scenario_dirs]
     results: list[LoadResult] = []
     for folder in folders:

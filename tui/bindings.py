@@ -9,7 +9,7 @@ from functools import partial
 from textual.app import SystemCommand
 from textual.binding import Binding
 
-from core.fixes import FIXES
+from core.schema.fixes import FIXES
 
 APP_BINDINGS = [
     Binding("space", "start", "Start", id="run.start"),

@@ -1,5 +1,5 @@
-"""ExperimentsScreen: the bonus experiments (core.experiments.PRESETS) and the tf.data
-pipeline-speed comparison (core.pipeline_speed), run from the lab.
+"""ExperimentsScreen: the bonus experiments (core.runs.experiments.PRESETS) and the tf.data
+pipeline-speed comparison (core.lessons.pipeline_speed), run from the lab.
 
 Enter on an entry runs it in a thread worker; the worker never touches widgets, it posts
 ExperimentLine (progress) and ExperimentDone (the summary) messages. Closing the screen
@@ -38,7 +38,7 @@ TEXT_MARGIN = 6  # borders, padding and a scrollbar
 
 def entries() -> list[tuple[str, str, str]]:
     """(id, title, shows) of every entry, the presets first."""
-    from core.experiments import PRESETS  # no TensorFlow: presets are data
+    from core.runs.experiments import PRESETS  # no TensorFlow: presets are data
 
     return [(name, p.title, p.shows) for name, p in PRESETS.items()] + [(PIPELINE, PIPELINE_TITLE, PIPELINE_SHOWS)]
 
@@ -130,7 +130,7 @@ class ExperimentsScreen(Screen):
 
     def _preset(self, name: str, steps: int | None) -> str:
         """Runs on the worker thread: train the preset's variants, return summarize()'s text."""
-        from core.experiments import PRESETS, run_preset, summarize
+        from core.runs.experiments import PRESETS, run_preset, summarize
 
         preset = PRESETS[name]
         data = self.app.data
@@ -163,7 +163,7 @@ class ExperimentsScreen(Screen):
     def _pipeline(self, steps: int | None) -> str:
         """Runs on the worker thread: time the pipelines, return a table and a bar chart."""
         self.post_message(ExperimentLine("loading TensorFlow…"))
-        from core.pipeline_speed import measure, render_text
+        from core.lessons.pipeline_speed import measure, render_text
 
         result = measure(
             rounds=PIPELINE_ROUNDS, steps=min(PIPELINE_STEPS, steps or PIPELINE_STEPS), warmup=PIPELINE_WARMUP,

@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.config import RunConfig
-from core.fixes import FIXES, apply_fixes
-from core.rundir import run_logdir
-from core.scenario import LoadResult, Scenario
+from core.schema.config import RunConfig
+from core.schema.fixes import FIXES, apply_fixes
+from core.schema.scenario import LoadResult, Scenario
+from core.system.rundir import run_logdir
 from tui.run_trace import RunTrace
 from tui.run_worker import RunSpec
 

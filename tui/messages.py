@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from textual.message import Message
 
-from core.history import StepRecord
+from core.schema.history import StepRecord
 
 
 @dataclass
@@ -69,7 +69,7 @@ class TensorFlowReady(Message):
 
 @dataclass
 class OrderingsReady(Message):
-    """core.orderings finished (report) or failed (error)."""
+    """core.lessons.orderings finished (report) or failed (error)."""
 
     report: object
     error: str = ""

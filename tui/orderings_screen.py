@@ -1,4 +1,4 @@
-"""OrderingsScreen: the six orderings of shuffle, batch and repeat, as tf.data ran them (core.orderings)."""
+"""OrderingsScreen: the six orderings of shuffle, batch and repeat, as tf.data ran them (core.lessons.orderings)."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ class OrderingsScreen(Screen):
     @work(thread=True, exclusive=True, exit_on_error=False)
     def compute(self) -> None:
         try:
-            from core.orderings import run_orderings  # TensorFlow runs the pipelines: off the UI thread
+            from core.lessons.orderings import run_orderings  # TensorFlow runs the pipelines: off the UI thread
 
             self.post_message(OrderingsReady(run_orderings()))
         except Exception as error:
@@ -60,6 +60,6 @@ class OrderingsScreen(Screen):
         if self.error:
             text.update(Content.from_markup("[$text-error]The orderings could not run: $error[/]", error=self.error))
         elif self.report is not None:
-            from core.orderings import render_text
+            from core.lessons.orderings import render_text
 
             text.update(Content(render_text(self.report, width=max(40, self.size.width - TEXT_MARGIN))))

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from core.config import RunConfig
-from core.history import StepRecord, layer_order
+from core.schema.config import RunConfig
+from core.schema.history import StepRecord, layer_order
 from tui.series_buffer import DecimatedSeries
 
 PLOTTED_PREFIXES = ("grad_norm/", "dead_fraction/", "saturated_fraction/")

@@ -1,4 +1,4 @@
-"""The lab's training worker: runs core.train in a thread and reports by posting messages.
+"""The lab's training worker: runs core.train.loop in a thread and reports by posting messages.
 
 `run_training` is the body of the app's thread worker. It never touches the UI:
 everything goes through `post` (the app's thread-safe post_message). Step records
@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from core.config import RunConfig
-from core.history import StepRecord
+from core.schema.config import RunConfig
+from core.schema.history import StepRecord
 from tui.messages import RunEnded, RunPhase, StepBatch
 
 BATCH_SECONDS = 0.1
@@ -45,12 +45,12 @@ class DataCache:
 
     def __init__(self, path: str | None = None, data=None) -> None:
         self.path = path
-        self._data = data  # a core.mnist.Mnist given up front (tests, benchmarks) is used as is
+        self._data = data  # a core.data.mnist.Mnist given up front (tests, benchmarks) is used as is
         self.given = data  # kept apart: experiments hand given data to their workers, else they load path
         self._lock = threading.Lock()
 
     def get(self):
-        from core.mnist import load_mnist
+        from core.data.mnist import load_mnist
 
         with self._lock:
             if self._data is None:
@@ -105,7 +105,7 @@ def run_training(spec: RunSpec, post: Post, stop: threading.Event, data: DataCac
     batcher = RecordBatcher(spec.run_id, post)
     try:
         post(RunPhase(spec.run_id, "loading", "importing TensorFlow"))
-        from core.train import train  # TensorFlow loads here, on this thread, never before the first frame
+        from core.train.loop import train  # TensorFlow loads here, on this thread, never before the first frame
 
         post(RunPhase(spec.run_id, "loading", "reading MNIST"))
         mnist = data.get()

@@ -3,7 +3,7 @@
     from core.doctor import LiveDoctor, diagnose
     doctor = LiveDoctor(config=config)       # live: doctor.update(record) -> new findings
     diagnosis = diagnose(history)            # offline: a History read from event files
-    core.doctor.verify.verify(config, diagnosis)   # re-run the suggested fix: before/after
+    core.runs.verify.verify(config, diagnosis)   # re-run the suggested fix: before/after
 """
 
 from core.doctor.engine import diagnose

@@ -9,7 +9,7 @@ from core.doctor import thresholds as T
 from core.doctor.findings import Diagnosis
 from core.doctor.live import LiveDoctor
 from core.doctor.rules import RULES, Rule
-from core.history import History
+from core.schema.history import History
 
 REPLAY_CHECKS = 400  # checks over a long log: enough to place first-seen steps within 0.25%
 

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from core.history import HistogramSnapshot
+from core.schema.history import HistogramSnapshot
 
 
 def fmt(x: float) -> str:

@@ -23,7 +23,7 @@ class Finding:
     layers: tuple[str, ...]
     evidence: str  # the numbers, e.g. "dense_1 gradient norm 3e-08, 6 orders below output"
     explanation: str  # why it happens, for a learner
-    fixes: tuple[str, ...]  # names in core.fixes.FIXES, most likely first
+    fixes: tuple[str, ...]  # names in core.schema.fixes.FIXES, most likely first
     confidence: float  # 0..1
     repair: tuple[str, ...] = ()  # fixes that repair it together (default: the first fix alone)
 

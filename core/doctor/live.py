@@ -17,7 +17,7 @@ from core.doctor import thresholds as T
 from core.doctor.findings import Diagnosis, Finding, SkippedCheck
 from core.doctor.rules import RULES, Rule, primary_finding
 from core.doctor.view import RunView, run_last_step
-from core.history import History, Series, StepRecord
+from core.schema.history import History, Series, StepRecord
 
 
 class LiveDoctor:

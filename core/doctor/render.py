@@ -7,7 +7,7 @@ import textwrap
 
 from core.doctor.findings import Diagnosis, Finding
 from core.doctor.rules import EXPLAINED_BY
-from core.fixes import FIXES
+from core.schema.fixes import FIXES
 
 WIDTH = 100
 

@@ -8,9 +8,7 @@ import math
 import numpy as np
 
 from core.doctor import thresholds as T
-from core.doctor.context import (
-    batch_size, input_stats, inputs_raw, kernel_grad_ladder, noise_like, window_median,
-)
+from core.doctor.context import batch_size, input_stats, inputs_raw, kernel_grad_ladder, noise_like, window_median
 from core.doctor.evidence import finite, fmt, median, orders, pct
 from core.doctor.findings import Finding
 from core.doctor.view import RunView, chance_loss, softmax_floor

@@ -10,12 +10,10 @@ import numpy as np
 
 from core.doctor import thresholds as T
 from core.doctor.context import activation_kind, inputs_raw, kernel_grad_ladder
-from core.doctor.evidence import (
-    finite, first_true_step, fmt, geometric_step, hist_abs_max, hist_nonfinite, median, orders,
-)
+from core.doctor.evidence import finite, first_true_step, fmt, geometric_step, hist_abs_max, hist_nonfinite, median, orders
 from core.doctor.findings import Finding
 from core.doctor.view import RunView, chance_loss
-from core.history import layer_order
+from core.schema.history import layer_order
 
 NAN_ACCURACY_MNIST = 0.098  # argmax of NaN logits is class 0; 9.8% of MNIST test digits are 0
 

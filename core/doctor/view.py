@@ -15,7 +15,7 @@ from fnmatch import fnmatchcase
 import numpy as np
 
 from core.doctor import thresholds as T
-from core.history import OUTPUT_LAYER, HistogramSnapshot, History, Series, layer_order
+from core.schema.history import OUTPUT_LAYER, HistogramSnapshot, History, Series, layer_order
 
 _EMPTY = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64))
 

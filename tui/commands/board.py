@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from core.board import LOOPBACK, BoardError, start_board
+from core.tensorboard.board import LOOPBACK, BoardError, start_board
 
 
 def add_parser(subparsers) -> None:

@@ -23,8 +23,8 @@ def add_parser(subparsers) -> None:
 def run(args) -> int:
     from core.doctor import diagnose
     from core.doctor.render import render_diagnosis
-    from core.events import LogError, read_all
-    from core.tfquiet import import_tensorflow_quietly
+    from core.system.tfquiet import import_tensorflow_quietly
+    from core.tensorboard.reader import LogError, read_all
 
     if args.steps is not None and args.steps < 1:
         print("tblab: --steps must be >= 1", file=sys.stderr)
@@ -59,7 +59,7 @@ def run(args) -> int:
 
 
 def _load_data(args):
-    from core.mnist import DataError, load_mnist
+    from core.data.mnist import DataError, load_mnist
 
     try:
         return load_mnist(args.data)
@@ -69,7 +69,7 @@ def _load_data(args):
 
 
 def _verify(history, diagnosis, steps, data):
-    from core.doctor.verify import Outcome, fix_to_verify, logged_config, logged_steps, verify
+    from core.runs.verify import Outcome, fix_to_verify, logged_config, logged_steps, verify
 
     config = logged_config(history)
     if config is None:

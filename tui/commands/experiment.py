@@ -8,7 +8,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from core.runner import DEFAULT_LOG_ROOT
+from core.runs.runner import DEFAULT_LOG_ROOT
 
 
 def add_parser(subparsers) -> None:
@@ -35,7 +35,7 @@ def describe(preset) -> str:
 
 
 def run(args) -> int:
-    from core.experiments import PRESETS
+    from core.runs.experiments import PRESETS
 
     names = ", ".join(PRESETS)
     if args.list:
@@ -60,9 +60,9 @@ def run(args) -> int:
 def _run(preset, args) -> int:
     import time
 
-    from core.experiments import run_preset, summarize
-    from core.mnist import DataError, load_mnist
-    from core.rundir import RunError
+    from core.data.mnist import DataError, load_mnist
+    from core.runs.experiments import run_preset, summarize
+    from core.system.rundir import RunError
 
     try:
         source = load_mnist(args.data).source  # a bad --data fails here, before any process starts
@@ -72,7 +72,7 @@ def _run(preset, args) -> int:
     total = args.steps or max(config.steps for _, config in preset.variants)
     jobs = min(args.jobs, len(preset.variants))
     if jobs == 1:
-        from core.tfquiet import import_tensorflow_quietly
+        from core.system.tfquiet import import_tensorflow_quietly
 
         import_tensorflow_quietly()  # training runs in this process: keep TensorFlow's start-up lines off the terminal
     started = time.perf_counter()

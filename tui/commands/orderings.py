@@ -24,7 +24,7 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    from core.orderings import check_arguments
+    from core.lessons.orderings import check_arguments
 
     try:
         check_arguments(args.n, args.batch, args.buffer, args.epochs, args.seed)
@@ -33,10 +33,10 @@ def run(args) -> int:
     except ValueError as error:
         print(f"tblab orderings: {error}", file=sys.stderr)
         return 2
-    from core.orderings import render_text, run_orderings
-    from core.tfquiet import import_tensorflow_quietly
+    from core.lessons.orderings import render_text, run_orderings
+    from core.system.tfquiet import import_tensorflow_quietly
 
-    import_tensorflow_quietly()  # core.orderings imports TensorFlow lazily; keep its start-up lines off the screen
+    import_tensorflow_quietly()  # core.lessons.orderings imports TensorFlow lazily; keep its start-up lines off the screen
 
     report = run_orderings(n=args.n, batch_size=args.batch, buffer=args.buffer, epochs=args.epochs, seed=args.seed)
     print(render_text(report, width=args.width))

@@ -6,8 +6,8 @@ import os
 import sys
 from pathlib import Path
 
-from core.runner import DEFAULT_LOG_ROOT
-from core.scenario import BUILTIN_DIR, discover
+from core.runs.runner import DEFAULT_LOG_ROOT
+from core.schema.scenario import BUILTIN_DIR, discover
 
 
 def add_parser(subparsers) -> None:
@@ -23,8 +23,8 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    from core.report import build_report
-    from core.tfquiet import import_tensorflow_quietly
+    from core.runs.report import build_report
+    from core.system.tfquiet import import_tensorflow_quietly
 
     import_tensorflow_quietly()  # the event reader loads TensorFlow; keep its chatter off the terminal
 

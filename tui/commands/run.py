@@ -5,12 +5,12 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from core.runner import DEFAULT_LOG_ROOT, RunRequest, execute
-from core.scenario import ScenarioError, find_scenario
+from core.runs.runner import DEFAULT_LOG_ROOT, RunRequest, execute
+from core.schema.scenario import ScenarioError, find_scenario
 
 
 def add_parser(subparsers) -> None:
-    from core.fixes import FIXES
+    from core.schema.fixes import FIXES
 
     p = subparsers.add_parser("run", help="train a scenario headless, with fixes")
     p.add_argument("scenario", help="a scenario name (fail1, baseline, ...) or a path to a scenario .py file")

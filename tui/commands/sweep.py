@@ -7,9 +7,9 @@ import sys
 import time
 from pathlib import Path
 
-from core.runner import DEFAULT_LOG_ROOT
-from core.scenario import BUILTIN_DIR, discover
-from core.sweep import jobs_for, markdown_table, run_sweep
+from core.runs.runner import DEFAULT_LOG_ROOT
+from core.runs.sweep import jobs_for, markdown_table, run_sweep
+from core.schema.scenario import BUILTIN_DIR, discover
 
 
 def add_parser(subparsers) -> None:
@@ -44,7 +44,7 @@ def run(args) -> int:
     baseline = next((r.test_accuracy for r in rows if r.scenario == "baseline" and r.fixes == "as-is"), None)
     table = markdown_table(rows, baseline)
     wall = time.perf_counter() - started
-    from core.mnist import load_mnist
+    from core.data.mnist import load_mnist
 
     footer = f"\n\ndata: {load_mnist(args.data).source}; {len(rows)} runs in {wall:.0f} s on {args.jobs} processes\n"
     print("\n" + table + footer)

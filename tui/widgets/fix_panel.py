@@ -5,7 +5,7 @@ from __future__ import annotations
 from textual.content import Content
 from textual.widgets import Static
 
-from core.fixes import FIXES
+from core.schema.fixes import FIXES
 from tui.lab_state import ScenarioSlot
 
 

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import math
 
-from tui.widgets.trace_plot import (
-    CHANCE, CURRENT, FLOOR, PREVIOUS, PREVIOUS_TEST, TEST, TracePlot, finite_max, legend,
-)
+from tui.widgets.trace_plot import CHANCE, CURRENT, FLOOR, PREVIOUS, PREVIOUS_TEST, TEST, TracePlot, finite_max, legend
 
 CHANCE_LOSS = math.log(10)  # a uniform guess over 10 classes
 SOFTMAX_FLOOR = math.log(1 + 9 / math.e)  # best possible loss when the "logits" are probabilities in [0, 1]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from textual.content import Content
 from textual.widgets import Static
 
-from core.config import RunConfig
+from core.schema.config import RunConfig
 from tui.lab_state import ScenarioSlot
 
 

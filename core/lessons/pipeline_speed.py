@@ -69,7 +69,7 @@ def gathered(x, y):
 
 
 def gathered_lab(x, y):
-    from core.data import index_batches  # the lab's own default pipeline
+    from core.data.pipeline import index_batches  # the lab's own default pipeline
 
     return index_batches(len(y), BATCH, seed=0), True
 
@@ -82,7 +82,7 @@ VARIANTS = {
     "parallel map": parallel_map,
     "vectorised map + prefetch": vectorised_prefetched,
     "gathered by shuffled indices in the step": gathered,
-    "gathered, the lab's core.data.index_batches": gathered_lab,
+    "gathered, the lab's core.data.pipeline.index_batches": gathered_lab,
 }
 
 

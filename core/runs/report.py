@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from core.history import History
-from core.scenario import Scenario
-from core.sweep import SweepJob, run_sweep
+from core.runs.sweep import SweepJob, run_sweep
+from core.schema.history import History
+from core.schema.scenario import Scenario
 
 LN10 = math.log(10)
 SOFTMAX_TWICE_FLOOR = math.log(1 + 9 / math.e)
@@ -117,9 +117,9 @@ def build_report(
     scenarios: list[Scenario], baseline: Scenario, *, steps: int | None, log_root: Path, data_path: str | None,
     workers: int, on_row=None,
 ) -> str:
+    from core.data.mnist import load_mnist
     from core.doctor import diagnose
-    from core.events import read_run
-    from core.mnist import load_mnist
+    from core.tensorboard.reader import read_run
 
     first = [_job(baseline, (), steps, log_root, data_path)] + [_job(s, (), steps, log_root, data_path) for s in scenarios]
     first_rows = run_sweep(first, workers, on_row)

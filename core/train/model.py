@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
-from core.config import RunConfig, parse_init
-from core.history import OUTPUT_LAYER
+from core.schema.config import RunConfig, parse_init
+from core.schema.history import OUTPUT_LAYER
 
 INPUT_DIM = 784
 CLASSES = 10

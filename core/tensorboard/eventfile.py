@@ -3,7 +3,7 @@
 tf.summary's writer parses every summary back into a protobuf inside its op and
 serialises it again: ~60 us per step for tblab's ~60 scalars, measured, which was most
 of what logging cost. tblab already has each step's values in Python, so it builds the
-Summary bytes itself (core.summaries) and frames them here. TFRecordWriter does the
+Summary bytes itself (core.tensorboard.summaries) and frames them here. TFRecordWriter does the
 record framing and CRCs in C++ (~5 us per event).
 """
 

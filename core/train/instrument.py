@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from core.model import Dense, Forward
+from core.train.model import Dense, Forward
 
 # Within 1% of an asymptote counts as saturated: the local slope is then < 1/25 of its peak.
 SATURATION_MARGIN = 0.01

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
-from core.config import RunConfig
+from core.schema.config import RunConfig
 
 PIXEL_MAX = 255.0
 
@@ -59,7 +59,7 @@ def index_batches(n: int, batch_size: int, seed: int) -> tf.data.Dataset:
 
 
 def make_datasets(config: RunConfig, mnist) -> Datasets:
-    """Tensors and the index stream for one run; `mnist` is a core.mnist.Mnist."""
+    """Tensors and the index stream for one run; `mnist` is a core.data.mnist.Mnist."""
     y_train = mnist.y_train.astype(np.int32)
     if config.shuffle_labels:
         y_train = np.random.default_rng(config.seed + 1).permutation(y_train)

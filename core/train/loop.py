@@ -2,7 +2,7 @@
 MNIST, hands every step's metrics to the caller as a StepRecord, and writes them to
 TensorBoard (<logdir>/train and <logdir>/val, so train and test accuracy overlay).
 The compiled functions only compute; Python, which receives every value anyway, writes
-the event files (core.eventfile): 7 us per step, where summary ops inside the step cost
+the event files (core.tensorboard.eventfile): 7 us per step, where summary ops inside the step cost
 100-180 us (measured, 60 scalars).
 
 The UI, the CLI, the doctor and the tests are all consumers of the same record stream;
@@ -21,15 +21,23 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from core.config import RunConfig
-from core.data import make_datasets
-from core.eventfile import EventFile
-from core.history import History, StepRecord
-from core.instrument import step_statistics
-from core.model import build, forward, loss_fn, variables
-from core.optim import Optimizer
-from core.rundir import prepare_logdir
-from core.summaries import IMAGES_SHOWN, ScalarBlock, display_images, finite_histograms, histograms_summary, images_summary, text_summary
+from core.data.pipeline import make_datasets
+from core.schema.config import RunConfig
+from core.schema.history import History, StepRecord
+from core.system.rundir import prepare_logdir
+from core.tensorboard.eventfile import EventFile
+from core.tensorboard.summaries import (
+    IMAGES_SHOWN,
+    ScalarBlock,
+    display_images,
+    finite_histograms,
+    histograms_summary,
+    images_summary,
+    text_summary,
+)
+from core.train.instrument import step_statistics
+from core.train.model import build, forward, loss_fn, variables
+from core.train.optim import Optimizer
 
 
 @dataclass
@@ -62,10 +70,10 @@ def train(
     on_images: Callable[[int, np.ndarray], None] | None = None,
     stop: threading.Event | None = None,
 ) -> RunResult:
-    """Train one run. `data` is a core.mnist.Mnist (loaded with defaults when None);
+    """Train one run. `data` is a core.data.mnist.Mnist (loaded with defaults when None);
     with `logdir` None nothing is written. Raises RunError for an unusable logdir."""
     if data is None:
-        from core.mnist import load_mnist
+        from core.data.mnist import load_mnist
 
         data = load_mnist()
     logdir = prepare_logdir(logdir) if logdir is not None else None

@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import TextIO
 
 from core.doctor import LiveDoctor
-from core.fixes import apply_fixes
-from core.history import StepRecord
-from core.rundir import run_logdir
-from core.scenario import Scenario
-from core.tfquiet import import_tensorflow_quietly
+from core.schema.fixes import apply_fixes
+from core.schema.history import StepRecord
+from core.schema.scenario import Scenario
+from core.system.rundir import run_logdir
+from core.system.tfquiet import import_tensorflow_quietly
 
 DEFAULT_LOG_ROOT = Path("logs")
 BAR_WIDTH = 24
@@ -75,8 +75,8 @@ class Progress:
 
 def execute(request: RunRequest, *, as_json: bool = False, out: TextIO = sys.stdout) -> int:
     """Run the request; print progress, findings and a summary (or one JSON object). Exit code."""
-    from core.mnist import DataError, load_mnist
-    from core.rundir import RunError
+    from core.data.mnist import DataError, load_mnist
+    from core.system.rundir import RunError
 
     progress_out = sys.stderr if as_json else out
     try:
@@ -103,7 +103,7 @@ def execute(request: RunRequest, *, as_json: bool = False, out: TextIO = sys.std
         report(doctor.update(record), record.step)
 
     import_tensorflow_quietly()  # after the cheap checks above, so bad input fails fast
-    from core.train import train
+    from core.train.loop import train
 
     try:
         result = train(

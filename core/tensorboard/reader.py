@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from core import tag_styles
-from core.history import History, HistogramSnapshot, Series
+from core.schema.history import HistogramSnapshot, History, Series
+from core.tensorboard import tag_styles
 
 EVENT_FILE_PREFIX = "events.out.tfevents."
 TRAIN_DIR = "train"

@@ -7,8 +7,8 @@ import math
 
 import numpy as np
 
-from core.history import OUTPUT_LAYER, History, Series, layer_order
-from core.report import LN10, evidence, text_plot
+from core.runs.report import LN10, evidence, text_plot
+from core.schema.history import OUTPUT_LAYER, History, Series, layer_order
 
 LEFT_CHANCE = 0.9 * LN10  # a loss this far below ln 10 means the net predicts better than guessing
 WINDOW = 100  # steps averaged for a value "at" a point of the run

@@ -20,10 +20,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.config import RunConfig
-from core.experiment_summary import activation_summary, depth_summary, init_summary, loss_plot
-from core.history import History, StepRecord
-from core.rundir import prepare_logdir
+from core.runs.experiment_summary import activation_summary, depth_summary, init_summary, loss_plot
+from core.schema.config import RunConfig
+from core.schema.history import History, StepRecord
+from core.system.rundir import prepare_logdir
 
 POLL_SECONDS = 0.2
 STOPPED_EARLY = "stopped before it started"
@@ -134,7 +134,7 @@ class VariantJob:
     config: RunConfig
     logdir: str
     data_path: str | None = None
-    data: object = None  # a core.mnist.Mnist handed over as is (tests); else loaded from data_path
+    data: object = None  # a core.data.mnist.Mnist handed over as is (tests); else loaded from data_path
 
 
 @dataclass
@@ -161,8 +161,8 @@ class ExperimentResult:
 
 def histories_from_folder(folder: str | Path) -> dict[str, History]:
     """An experiment folder's variants read back from their event files, keyed by run folder
-    name (e.g. to summarise an earlier experiment). Raises core.events.LogError."""
-    from core.events import find_runs, read_run
+    name (e.g. to summarise an earlier experiment). Raises core.tensorboard.reader.LogError."""
+    from core.tensorboard.reader import find_runs, read_run
 
     folder = Path(folder)
     return {run.relative_to(folder).as_posix(): read_run(run) for run in find_runs(folder)}
@@ -188,8 +188,8 @@ def run_variant(job: VariantJob, data=None, on_progress: ProgressCallback | None
         return VariantOutcome(job.label, job.logdir, stopped=True, error=STOPPED_EARLY)
     started = time.perf_counter()
     try:
-        from core.mnist import load_mnist
-        from core.train import train
+        from core.data.mnist import load_mnist
+        from core.train.loop import train
 
         if data is None:
             data = job.data if job.data is not None else load_mnist(job.data_path)
@@ -243,7 +243,7 @@ def run_preset(
 def _run_here(job_list, data, on_variant, on_progress, progress_every, stop) -> list[VariantOutcome]:
     outcomes = []
     if data is None and job_list:
-        from core.mnist import DataError, load_mnist
+        from core.data.mnist import DataError, load_mnist
 
         try:
             data = load_mnist(job_list[0].data_path)  # once, not once per variant
@@ -271,7 +271,7 @@ def _worker_init(progress_queue, stop_event, progress_every: int) -> None:
     """One TensorFlow thread per worker, so J workers on J cores do not fight over them."""
     global _progress_queue, _stop_event, _progress_every
     _progress_queue, _stop_event, _progress_every = progress_queue, stop_event, progress_every
-    from core.tfquiet import import_tensorflow_quietly
+    from core.system.tfquiet import import_tensorflow_quietly
 
     import_tensorflow_quietly(threads=1)
 

@@ -12,11 +12,11 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from core.config import RunConfig
 from core.doctor.engine import diagnose
 from core.doctor.findings import Diagnosis, Finding
-from core.fixes import FIXES, apply_fixes
-from core.history import History
+from core.schema.config import RunConfig
+from core.schema.fixes import FIXES, apply_fixes
+from core.schema.history import History
 
 ACCURACY_SLACK = 0.01  # a re-run may land this much lower by batch-order noise and still count
 MIN_GAIN = 0.05  # a failing run's repair must gain at least this much test accuracy ...
@@ -113,8 +113,8 @@ def train_and_diagnose(
     config: RunConfig, *, data=None, logdir=None, run_name: str = "",
     on_step: Callable | None = None, stop=None,
 ) -> tuple[object, Diagnosis]:
-    """Train config (core.train.train) and diagnose the run it recorded: (RunResult, Diagnosis)."""
-    from core.train import train
+    """Train config (core.train.loop.train) and diagnose the run it recorded: (RunResult, Diagnosis)."""
+    from core.train.loop import train
 
     result = train(config, data=data, logdir=logdir, run_name=run_name, on_step=on_step, stop=stop)
     return result, diagnose(result.history)
@@ -151,7 +151,7 @@ def verify(
     fixes = tuple(fixes) if fixes else suggested
     steps = steps or config.steps
     if data is None:
-        from core.mnist import load_mnist
+        from core.data.mnist import load_mnist
 
         data = load_mnist()
     if before is None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from core.config import RunConfig
+from core.schema.config import RunConfig
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,8 @@ import traceback
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from core.fixes import FIXES
-from core.scenario import Scenario
+from core.schema.fixes import FIXES
+from core.schema.scenario import Scenario
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ def jobs_for(scenarios: list[Scenario], steps: int | None, log_root: Path, data_
 
 def _worker_init() -> None:
     """One TensorFlow thread per worker: J workers on J cores do not fight over them."""
-    from core.tfquiet import import_tensorflow_quietly
+    from core.system.tfquiet import import_tensorflow_quietly
 
     import_tensorflow_quietly(threads=1)
 
@@ -64,11 +64,11 @@ def run_job(job: SweepJob) -> SweepRow:
     label = "+".join(job.fixes) or "as-is"
     started = time.perf_counter()
     try:
-        from core.fixes import apply_fixes
-        from core.mnist import load_mnist
-        from core.rundir import run_logdir
-        from core.scenario import load_scenario_file
-        from core.train import train
+        from core.data.mnist import load_mnist
+        from core.schema.fixes import apply_fixes
+        from core.schema.scenario import load_scenario_file
+        from core.system.rundir import run_logdir
+        from core.train.loop import train
 
         scenario = load_scenario_file(job.scenario_path)
         expected = set(job.fixes) == set(scenario.expected_fixes) and bool(job.fixes)

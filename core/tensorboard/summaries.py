@@ -1,6 +1,6 @@
 """TensorBoard summaries for tblab's runs: NaN-safe histogram buckets computed in-graph,
 and the serialised Summary protobufs (scalars, histograms, images, text) that
-core.eventfile writes.
+core.tensorboard.eventfile writes.
 
 TF 2.21's tf.summary.histogram writes all-NaN bucket edges for a tensor holding a
 single NaN, which hides every earlier step's histogram in TensorBoard; so non-finite

@@ -7,14 +7,13 @@ SCENARIO = Scenario(...) and, like the classic handout, trains when run on its o
 from __future__ import annotations
 
 import importlib.util
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.config import RunConfig
-from core.fixes import FIXES
+from core.schema.config import RunConfig
+from core.schema.fixes import FIXES
 
-BUILTIN_DIR = Path(__file__).resolve().parent.parent / "fails"
+BUILTIN_DIR = Path(__file__).resolve().parents[2] / "fails"
 
 
 class ScenarioError(Exception):
@@ -37,12 +36,6 @@ class Scenario:
         unknown = [f for f in self.expected_fixes if f not in FIXES]
         if unknown:
             raise ValueError(f"scenario {self.name}: unknown fix {unknown[0]!r}")
-
-    def main(self, argv: list[str] | None = None) -> int:
-        """Train this scenario as a stand-alone script, like the classic handout."""
-        from core.standalone import run_scenario_script
-
-        return run_scenario_script(self, sys.argv[1:] if argv is None else argv)
 
 
 @dataclass(frozen=True)

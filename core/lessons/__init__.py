@@ -1,0 +1,1 @@
+"""Side lessons of the tf.data part: the six shuffle/batch/repeat orderings and pipeline speed."""

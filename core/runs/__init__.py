@@ -1,0 +1,1 @@
+"""Runs end to end: the one run recipe, headless runs, sweeps, experiments, verification and the report."""

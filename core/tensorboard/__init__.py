@@ -1,0 +1,1 @@
+"""TensorBoard: event files written from the record stream, logs read back into a History, the board."""
