@@ -26,8 +26,8 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from core.data.mnist import Mnist, load_mnist  # noqa: E402
+from core.runs.recipe import record_run  # noqa: E402
 from core.schema.config import RunConfig  # noqa: E402
-from core.train.loop import train  # noqa: E402
 
 WARMUP = 20
 
@@ -79,7 +79,7 @@ def classic(mnist, steps: int) -> float:
 def tblab(mnist, steps: int, instrumented: bool) -> float:
     config = RunConfig(init="uniform(-0.1,0.1)", steps=steps + WARMUP, histogram_every=50, image_every=500)
     logdir = tempfile.mkdtemp(prefix="tblab-bench-") if instrumented else None
-    return train(config, data=mnist, logdir=logdir).steps_per_second
+    return record_run(config, data=mnist, logdir=logdir).steps_per_second
 
 
 def keras_fit(mnist, steps: int) -> float:

@@ -8,9 +8,9 @@ import urllib.request
 
 import pytest
 
+from core.runs.recipe import record_run
 from core.schema.config import RunConfig
 from core.tensorboard.board import BoardError, start_board
-from core.train.loop import train
 from tests.helpers import tiny_mnist
 
 
@@ -20,7 +20,7 @@ def get(url: str):
 
 
 def test_board_serves_runs_and_tags_and_stops(tmp_path):
-    result = train(RunConfig(hidden_units=8, steps=5, eval_every=2), data=tiny_mnist(), logdir=tmp_path / "demo" / "run1")
+    result = record_run(RunConfig(hidden_units=8, steps=5, eval_every=2), data=tiny_mnist(), logdir=tmp_path / "demo" / "run1")
     board = start_board(tmp_path)
     try:
         assert board.url.startswith("http://127.0.0.1:")

@@ -592,14 +592,14 @@ LOGGED = ("fail3", "fail5")  # two 2-layer failures: enough to cover reading our
 @pytest.fixture(scope="module")
 def logged_runs(mnist, tmp_path_factory):
     """Short runs written to disk in tblab's own log style."""
+    from core.runs.recipe import record_run
     from core.schema.scenario import find_scenario
-    from core.train.loop import train
 
     root = tmp_path_factory.mktemp("logs")
     results = {}
     for name in LOGGED:
         config = find_scenario(name).config.replace(steps=120, histogram_every=40, image_every=1000)
-        results[name] = train(config, data=mnist, logdir=root / name, run_name=name)
+        results[name] = record_run(config, data=mnist, logdir=root / name, run_name=name)
     return root, results
 
 

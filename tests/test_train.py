@@ -10,9 +10,9 @@ import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.util.tensor_util import make_ndarray
 
+from core.runs.recipe import record_run
 from core.schema.config import RunConfig
 from core.system.rundir import RunError
-from core.train.loop import train
 from tests.helpers import tiny_mnist
 
 SMALL = RunConfig(hidden_layers=2, hidden_units=16, steps=30, batch_size=32, histogram_every=10, image_every=20, eval_every=10)
@@ -34,7 +34,7 @@ def data():
 def run(data, tmp_path_factory):
     records, evals, images = [], [], []
     logdir = tmp_path_factory.mktemp("logs") / "run"
-    result = train(
+    result = record_run(
         SMALL, data=data, logdir=logdir,
         on_step=records.append, on_eval=lambda s, v: evals.append((s, v)), on_images=lambda s, x: images.append((s, x)),
     )
@@ -91,16 +91,16 @@ def test_event_files_hold_tags_steps_histograms_images_and_text(run):
 
 
 def test_same_seed_same_run(data):
-    first = train(SMALL.replace(steps=15), data=data)
-    second = train(SMALL.replace(steps=15), data=data)
+    first = record_run(SMALL.replace(steps=15), data=data)
+    second = record_run(SMALL.replace(steps=15), data=data)
     assert first.history.series("loss").values == second.history.series("loss").values
-    other = train(SMALL.replace(steps=15, seed=1), data=data)
+    other = record_run(SMALL.replace(steps=15, seed=1), data=data)
     assert other.history.series("loss").values != first.history.series("loss").values
 
 
 def test_nan_run_neither_crashes_nor_writes_nonfinite_histograms(data, tmp_path):
     blowup = SMALL.replace(hidden_layers=6, normalization="raw", init="uniform(-1,1)", learning_rate=1.0, steps=25)
-    result = train(blowup, data=data, logdir=tmp_path / "nan")
+    result = record_run(blowup, data=data, logdir=tmp_path / "nan")
     assert result.first_nonfinite_step is not None and result.first_nonfinite_step < 25
     assert result.steps_done == 25
     counts = result.history.series("nonfinite/count").values
@@ -117,7 +117,7 @@ def test_nan_run_neither_crashes_nor_writes_nonfinite_histograms(data, tmp_path)
 
 def test_stop_on_nonfinite(data):
     blowup = SMALL.replace(hidden_layers=6, normalization="raw", init="uniform(-1,1)", learning_rate=1.0, steps=25, stop_on_nonfinite=True)
-    result = train(blowup, data=data)
+    result = record_run(blowup, data=data)
     assert result.stopped and result.steps_done == result.first_nonfinite_step + 1
 
 
@@ -128,7 +128,7 @@ def test_stop_request_is_honoured_within_a_step_and_files_are_closed(data, tmp_p
         if record.step == 5:
             stop.set()
 
-    result = train(SMALL.replace(steps=1000), data=data, logdir=tmp_path / "stopped", on_step=on_step, stop=stop)
+    result = record_run(SMALL.replace(steps=1000), data=data, logdir=tmp_path / "stopped", on_step=on_step, stop=stop)
     assert result.stopped and result.steps_done == 6
     assert [e.step for e in read(tmp_path / "stopped" / "train").Tensors("loss")] == list(range(6))
     assert math.isfinite(result.test_accuracy)
@@ -138,7 +138,7 @@ def test_unwritable_logdir_is_a_one_line_error(data, tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
     with pytest.raises(RunError, match="cannot write logs to"):
-        train(SMALL, data=data, logdir=blocker / "run")
+        record_run(SMALL, data=data, logdir=blocker / "run")
 
 
 @pytest.mark.parametrize(
@@ -150,13 +150,13 @@ def test_unwritable_logdir_is_a_one_line_error(data, tmp_path):
     ],
 )
 def test_other_activations_and_optimizers_train(data, changes, tag):
-    result = train(SMALL.replace(steps=20, **changes), data=data)
+    result = record_run(SMALL.replace(steps=20, **changes), data=data)
     assert tag in result.history.train and result.first_nonfinite_step is None
     assert result.history.series("loss").values[-1] < result.history.series("loss").values[0]
 
 
 def test_histograms_match_numpy_per_tensor_and_drop_nonfinite():
-    from core.tensorboard.summaries import finite_histograms
+    from core.train.histograms import finite_histograms
 
     rng = np.random.default_rng(0)
     normal = rng.normal(size=5000).astype(np.float32)

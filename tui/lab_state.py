@@ -11,8 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core.runs.recipe import configure
 from core.schema.config import RunConfig
-from core.schema.fixes import FIXES, apply_fixes
+from core.schema.fixes import FIXES
 from core.schema.scenario import LoadResult, Scenario
 from core.system.rundir import run_logdir
 from tui.run_trace import RunTrace
@@ -41,8 +42,7 @@ class ScenarioSlot:
         """The scenario's config with the toggled fixes applied; None for a broken scenario."""
         if self.scenario is None:
             return None
-        config = apply_fixes(self.scenario.config, self.toggled)
-        return config if self.steps is None else config.replace(steps=self.steps)
+        return configure(self.scenario.config, self.toggled, steps=self.steps)
 
 
 class LabState:

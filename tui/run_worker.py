@@ -105,7 +105,8 @@ def run_training(spec: RunSpec, post: Post, stop: threading.Event, data: DataCac
     batcher = RecordBatcher(spec.run_id, post)
     try:
         post(RunPhase(spec.run_id, "loading", "importing TensorFlow"))
-        from core.train.loop import train  # TensorFlow loads here, on this thread, never before the first frame
+        import core.train.loop  # noqa: F401  (TensorFlow loads here, on this thread, never before the first frame)
+        from core.runs.recipe import record_run
 
         post(RunPhase(spec.run_id, "loading", "reading MNIST"))
         mnist = data.get()
@@ -116,7 +117,7 @@ def run_training(spec: RunSpec, post: Post, stop: threading.Event, data: DataCac
         from core.doctor import LiveDoctor
 
         batcher.doctor = LiveDoctor(config=spec.config)
-        result = train(
+        result = record_run(
             spec.config, data=mnist, logdir=spec.logdir, run_name=spec.scenario,
             on_step=batcher.on_step, on_eval=batcher.on_eval, on_images=batcher.on_images, stop=stop,
         )

@@ -189,7 +189,7 @@ def run_variant(job: VariantJob, data=None, on_progress: ProgressCallback | None
     started = time.perf_counter()
     try:
         from core.data.mnist import load_mnist
-        from core.train.loop import train
+        from core.runs.recipe import record_run
 
         if data is None:
             data = job.data if job.data is not None else load_mnist(job.data_path)
@@ -199,7 +199,7 @@ def run_variant(job: VariantJob, data=None, on_progress: ProgressCallback | None
             if on_progress is not None and (record.step % progress_every == 0 or record.step == last):
                 on_progress(job.label, record)
 
-        result = train(job.config, data=data, logdir=job.logdir, run_name=f"{job.preset}/{job.label}", on_step=on_step, stop=stop)
+        result = record_run(job.config, data=data, logdir=job.logdir, run_name=f"{job.preset}/{job.label}", on_step=on_step, stop=stop)
         return VariantOutcome(
             job.label, job.logdir, result.test_accuracy, result.steps_done, time.perf_counter() - started,
             result.stopped, history=result.history,

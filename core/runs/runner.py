@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TextIO
 
 from core.doctor import LiveDoctor
-from core.schema.fixes import apply_fixes
+from core.runs.recipe import configure, record_run
 from core.schema.history import StepRecord
 from core.schema.scenario import Scenario
 from core.system.rundir import run_logdir
@@ -80,11 +80,7 @@ def execute(request: RunRequest, *, as_json: bool = False, out: TextIO = sys.std
 
     progress_out = sys.stderr if as_json else out
     try:
-        config = apply_fixes(request.scenario.config, request.fixes)
-        if request.steps is not None:
-            config = config.replace(steps=request.steps)
-        if request.seed is not None:
-            config = config.replace(seed=request.seed)
+        config = configure(request.scenario.config, request.fixes, steps=request.steps, seed=request.seed)
         data = load_mnist(request.data_path)
     except (ValueError, DataError) as error:
         print(f"tblab: {error}", file=sys.stderr)
@@ -103,10 +99,8 @@ def execute(request: RunRequest, *, as_json: bool = False, out: TextIO = sys.std
         report(doctor.update(record), record.step)
 
     import_tensorflow_quietly()  # after the cheap checks above, so bad input fails fast
-    from core.train.loop import train
-
     try:
-        result = train(
+        result = record_run(
             config, data=data, logdir=logdir, run_name=request.scenario.name,
             on_step=on_step, on_eval=doctor.update_eval,
         )

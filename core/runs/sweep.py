@@ -65,18 +65,15 @@ def run_job(job: SweepJob) -> SweepRow:
     started = time.perf_counter()
     try:
         from core.data.mnist import load_mnist
-        from core.schema.fixes import apply_fixes
+        from core.runs.recipe import configure, record_run
         from core.schema.scenario import load_scenario_file
         from core.system.rundir import run_logdir
-        from core.train.loop import train
 
         scenario = load_scenario_file(job.scenario_path)
         expected = set(job.fixes) == set(scenario.expected_fixes) and bool(job.fixes)
-        config = apply_fixes(scenario.config, job.fixes)
-        if job.steps is not None:
-            config = config.replace(steps=job.steps)
+        config = configure(scenario.config, job.fixes, steps=job.steps)
         logdir = run_logdir(job.log_root, f"sweep/{scenario.name}", job.fixes)
-        result = train(config, data=load_mnist(job.data_path), logdir=logdir, run_name=scenario.name)
+        result = record_run(config, data=load_mnist(job.data_path), logdir=logdir, run_name=scenario.name)
         return SweepRow(
             job.scenario, label, expected, result.test_accuracy, result.history.series("loss").last(),
             result.first_nonfinite_step, time.perf_counter() - started, str(logdir),

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 
 from core.doctor.engine import diagnose
 from core.doctor.findings import Diagnosis, Finding
+from core.runs.recipe import configure
 from core.schema.config import RunConfig
-from core.schema.fixes import FIXES, apply_fixes
+from core.schema.fixes import FIXES
 from core.schema.history import History
 
 ACCURACY_SLACK = 0.01  # a re-run may land this much lower by batch-order noise and still count
@@ -110,13 +111,13 @@ class Verification:
 
 
 def train_and_diagnose(
-    config: RunConfig, *, data=None, logdir=None, run_name: str = "",
+    config: RunConfig, *, data, logdir=None, run_name: str = "",
     on_step: Callable | None = None, stop=None,
 ) -> tuple[object, Diagnosis]:
-    """Train config (core.train.loop.train) and diagnose the run it recorded: (RunResult, Diagnosis)."""
-    from core.train.loop import train
+    """Train config (core.runs.recipe.record_run) and diagnose the run it recorded: (RunResult, Diagnosis)."""
+    from core.runs.recipe import record_run
 
-    result = train(config, data=data, logdir=logdir, run_name=run_name, on_step=on_step, stop=stop)
+    result = record_run(config, data=data, logdir=logdir, run_name=run_name, on_step=on_step, stop=stop)
     return result, diagnose(result.history)
 
 
@@ -157,7 +158,7 @@ def verify(
     if before is None:
         result, before_diagnosis = train_and_diagnose(config.replace(steps=steps), data=data, stop=stop)
         before = Outcome.of(result.history, before_diagnosis, result.steps_done)
-    fixed = apply_fixes(config, fixes).replace(steps=steps)
+    fixed = configure(config, fixes, steps=steps)
     result, after_diagnosis = train_and_diagnose(fixed, data=data, on_step=on_step, stop=stop)
     return Verification(finding.id, fixes, before, Outcome.of(result.history, after_diagnosis, result.steps_done))
 

@@ -4,7 +4,7 @@ Live training emits StepRecords; event files on disk are read into a History;
 the doctor, the plots and the report only ever look at a History.
 
 Tag names (tblab's own runs; other programs' logs are mapped onto these where
-they can be, see core/events.py):
+they can be, see core/tensorboard/reader.py):
   loss, accuracy                       train batch values; in `val`: test-set values
   grad_norm/global
   grad_norm/<layer>/kernel, .../bias   per-variable gradient L2 norm
@@ -65,6 +65,18 @@ class HistogramSnapshot:
     step: int
     edges: np.ndarray
     counts: np.ndarray
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What a run shows every few steps besides its scalars: [buckets, 3] histogram rows of
+    (left edge, right edge, count) per tag (non-finite values dropped, and counted in
+    `dropped`), and the step's first input images as [k, 28, 28] raw values."""
+
+    step: int
+    histograms: dict[str, np.ndarray]
+    dropped: float = 0.0
+    images: np.ndarray | None = None
 
 
 @dataclass

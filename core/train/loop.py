@@ -1,12 +1,10 @@
-"""Instrumented training: `train(config, on_step=...)` runs a compiled SGD/Adam loop on
-MNIST, hands every step's metrics to the caller as a StepRecord, and writes them to
-TensorBoard (<logdir>/train and <logdir>/val, so train and test accuracy overlay).
-The compiled functions only compute; Python, which receives every value anyway, writes
-the event files (core.tensorboard.eventfile): 7 us per step, where summary ops inside the step cost
-100-180 us (measured, 60 scalars).
+"""Instrumented training: `train(config, data=..., on_step=...)` runs a compiled SGD/Adam loop
+on MNIST and hands every step's metrics to the caller as a StepRecord, a Snapshot of
+histograms and input images every `histogram_every` steps, and the test-set evaluation
+every `eval_every` steps.
 
-The UI, the CLI, the doctor and the tests are all consumers of the same record stream;
-this module knows nothing about any of them.
+It only computes and emits: TensorBoard (core.tensorboard.sink), the plots, the CLI and
+the doctor are consumers of the same record stream, wired together by core.runs.recipe.
 """
 
 from __future__ import annotations
@@ -18,26 +16,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import tensorflow as tf
 
+from core.data.mnist import Mnist
 from core.data.pipeline import make_datasets
 from core.schema.config import RunConfig
-from core.schema.history import History, StepRecord
-from core.system.rundir import prepare_logdir
-from core.tensorboard.eventfile import EventFile
-from core.tensorboard.summaries import (
-    IMAGES_SHOWN,
-    ScalarBlock,
-    display_images,
-    finite_histograms,
-    histograms_summary,
-    images_summary,
-    text_summary,
-)
+from core.schema.history import History, Snapshot, StepRecord
+from core.train.histograms import finite_histograms
 from core.train.instrument import step_statistics
 from core.train.model import build, forward, loss_fn, variables
 from core.train.optim import Optimizer
+
+IMAGES_SHOWN = 8  # inputs kept in each snapshot
 
 
 @dataclass
@@ -50,8 +40,8 @@ class RunResult:
     steps_per_second: float
     stopped: bool
     data_source: str
-    logdir: Path | None
     history: History = field(repr=False)
+    logdir: Path | None = None  # set by core.runs.recipe when the run was logged
 
 
 def _accuracy(logits: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
@@ -62,30 +52,20 @@ def _accuracy(logits: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
 def train(
     config: RunConfig,
     *,
-    data=None,
-    logdir: str | Path | None = None,
+    data: Mnist,
     run_name: str = "",
     on_step: Callable[[StepRecord], None] | None = None,
+    on_snapshot: Callable[[Snapshot], None] | None = None,
     on_eval: Callable[[int, dict[str, float]], None] | None = None,
-    on_images: Callable[[int, np.ndarray], None] | None = None,
     stop: threading.Event | None = None,
 ) -> RunResult:
-    """Train one run. `data` is a core.data.mnist.Mnist (loaded with defaults when None);
-    with `logdir` None nothing is written. Raises RunError for an unusable logdir."""
-    if data is None:
-        from core.data.mnist import load_mnist
-
-        data = load_mnist()
-    logdir = prepare_logdir(logdir) if logdir is not None else None
+    """Train one run on `data`; snapshots are computed only when someone takes them."""
     ds = make_datasets(config, data)
     layers = build(config)
     named = variables(layers)
     var_names = [name for name, _ in named]
     train_vars = [var for _, var in named]
     optimizer = Optimizer(config.optimizer, config.learning_rate, train_vars)
-    writer = val_writer = None
-    if logdir is not None:
-        writer, val_writer = EventFile(logdir / "train"), EventFile(logdir / "val")
     histogram_tags = (
         [f"{kind}/{name}" for name in var_names for kind in ("weights", "gradients")]
         + [f"activations/{layer.name}" for layer in layers[:-1]]  # hidden layers
@@ -114,9 +94,9 @@ def train(
 
     @tf.function
     def train_step():
-        """One SGD step: the batch comes from the iterator in-graph, statistics go out as one vector
-        (which Python writes to TensorBoard). The iterator is captured, not passed: an argument
-        costs ~0.5 ms of dispatch per call."""
+        """One SGD step: the batch comes from the iterator in-graph, statistics go out as one
+        vector. The iterator is captured, not passed: an argument costs ~0.5 ms of dispatch
+        per call."""
         step = step_counter.read_value()
         indices = next(indices_iter)
         x, y = batch(indices, step)
@@ -148,18 +128,11 @@ def train(
         return loss_fn(logits, ds.y_test, config.softmax_before_loss), _accuracy(logits, ds.y_test)
 
     history = History(run=run_name, meta={"config": config.to_json(), "data_source": ds.source})
-    if writer is not None:
-        writer.write(0, text_summary({"config": config.to_json(), "data_source": ds.source, "run": run_name}))
-    train_scalars = None  # a ScalarBlock, made once the first step has named its statistics
-    val_scalars = ScalarBlock(["loss", "accuracy"])
-    dropped_scalar = ScalarBlock(["nonfinite/histogram_dropped"])
 
     def run_eval(step: int) -> dict[str, float]:
         loss, accuracy = evaluate()
         scalars = {"loss": float(loss), "accuracy": float(accuracy)}
         history.add_val(step, scalars)
-        if val_writer is not None:
-            val_writer.write(step, val_scalars.serialise([scalars[name] for name in val_scalars.names]))
         if on_eval is not None:
             on_eval(step, scalars)
         return scalars
@@ -169,49 +142,35 @@ def train(
     stopped = False
     timer_start = None
     last_eval_step = -1
-    try:
-        for step in range(config.steps):
-            if stop is not None and stop.is_set():
-                stopped = True
-                break
-            if step == 1:  # step 0 traced every compiled function: time the steady state from here
-                timer_start = time.perf_counter()
-            values, indices = train_step()
-            values = values.numpy()
-            if writer is not None:
-                train_scalars = train_scalars or ScalarBlock(stat_names)
-                writer.write(step, train_scalars.serialise(values))
-            if step % config.histogram_every == 0 and (writer is not None or on_images is not None):
-                # After the step, on the step's own batch: the snapshot shows the weights it produced.
-                # Images follow the histogram cadence; image_every should be a multiple of it.
-                buckets, dropped, images = snapshot_step(indices, tf.constant(step, tf.int64))
-                if writer is not None:
-                    writer.write(step, histograms_summary(histogram_tags, buckets.numpy()))
-                    writer.write(step, dropped_scalar.serialise([dropped.numpy()]))
-                    if step % config.image_every == 0:
-                        writer.write(step, images_summary("input/images", display_images(images).numpy()))
-                if on_images is not None:
-                    on_images(step, images.numpy().reshape(-1, 28, 28))
-            record = StepRecord(step, dict(zip(stat_names, values.tolist())))
-            history.add(record)
-            steps_done = step + 1
-            if first_nonfinite is None and (record.scalars["nonfinite/count"] > 0 or not math.isfinite(record.scalars["loss"])):
-                first_nonfinite = step
-            if on_step is not None:
-                on_step(record)
-            if step % config.eval_every == 0:
-                run_eval(step)
-                last_eval_step = step
-            if first_nonfinite is not None and config.stop_on_nonfinite:
-                stopped = True
-                break
-        final = run_eval(steps_done - 1) if steps_done and last_eval_step != steps_done - 1 else None
-        if final is None:
-            final = {k: history.val[k].last() for k in ("loss", "accuracy")} if history.val else {"loss": math.nan, "accuracy": math.nan}
-    finally:
-        for w in (writer, val_writer):
-            if w is not None:
-                w.close()
+    for step in range(config.steps):
+        if stop is not None and stop.is_set():
+            stopped = True
+            break
+        if step == 1:  # step 0 traced every compiled function: time the steady state from here
+            timer_start = time.perf_counter()
+        values, indices = train_step()
+        record = StepRecord(step, dict(zip(stat_names, values.numpy().tolist())))
+        history.add(record)
+        steps_done = step + 1
+        if first_nonfinite is None and (record.scalars["nonfinite/count"] > 0 or not math.isfinite(record.scalars["loss"])):
+            first_nonfinite = step
+        if on_step is not None:
+            on_step(record)
+        if on_snapshot is not None and step % config.histogram_every == 0:
+            # After the step, on the step's own batch: the snapshot shows the weights it produced.
+            buckets, dropped, images = snapshot_step(indices, tf.constant(step, tf.int64))
+            on_snapshot(Snapshot(
+                step, dict(zip(histogram_tags, buckets.numpy())), float(dropped), images.numpy().reshape(-1, 28, 28),
+            ))
+        if step % config.eval_every == 0:
+            run_eval(step)
+            last_eval_step = step
+        if first_nonfinite is not None and config.stop_on_nonfinite:
+            stopped = True
+            break
+    final = run_eval(steps_done - 1) if steps_done and last_eval_step != steps_done - 1 else None
+    if final is None:
+        final = {k: history.val[k].last() for k in ("loss", "accuracy")} if history.val else {"loss": math.nan, "accuracy": math.nan}
     speed = (steps_done - 1) / (time.perf_counter() - timer_start) if timer_start is not None else 0.0
     return RunResult(
         config=config,
@@ -222,6 +181,5 @@ def train(
         steps_per_second=speed,
         stopped=stopped,
         data_source=ds.source,
-        logdir=logdir,
         history=history,
     )

@@ -1,0 +1,65 @@
+"""TensorBoardSink: a consumer of the record stream that writes it as TensorBoard event files.
+
+<logdir>/train gets every step's scalars, the histogram snapshots, the input images and
+the run's config as text; <logdir>/val gets the test-set evaluations under the same tags,
+so TensorBoard overlays train and test. It does not care who produced the records: a
+tblab run, or a watched script.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from core.schema.history import Snapshot, StepRecord
+from core.tensorboard.eventfile import EventFile
+from core.tensorboard.summaries import ScalarBlock, histograms_summary, images_summary, text_summary
+
+HISTOGRAM_DROPPED_TAG = "nonfinite/histogram_dropped"
+IMAGES_TAG = "input/images"
+
+
+def display_images(images: np.ndarray) -> np.ndarray:
+    """[k, 28, 28] inputs as [k, 28, 28, 1] in [0, 1], min-max scaled over the batch so that
+    raw 0-255 pixels, standardised pixels and noise all stay visible as they are."""
+    finite = np.where(np.isfinite(images), images, 0.0).astype(np.float32)
+    low, high = float(finite.min(initial=0.0)), float(finite.max(initial=0.0))
+    scaled = (finite - low) / (high - low) if high > low else np.zeros_like(finite)
+    return scaled[..., None]
+
+
+class TensorBoardSink:
+    """Event files for one run. Use as on_step / on_snapshot / on_eval callbacks, then close()."""
+
+    def __init__(self, logdir: str | Path, texts: dict[str, str], image_every: int = 500):
+        self.logdir = Path(logdir)
+        self.image_every = image_every
+        self._train = EventFile(self.logdir / "train")
+        self._val = EventFile(self.logdir / "val")
+        self._train.write(0, text_summary(texts))
+        self._scalars: ScalarBlock | None = None  # made from the first record's tag order
+        self._val_scalars: ScalarBlock | None = None
+        self._dropped = ScalarBlock([HISTOGRAM_DROPPED_TAG])
+
+    def on_step(self, record: StepRecord) -> None:
+        if self._scalars is None or self._scalars.names != list(record.scalars):
+            self._scalars = ScalarBlock(list(record.scalars))
+        self._train.write(record.step, self._scalars.serialise(np.fromiter(record.scalars.values(), np.float32)))
+
+    def on_snapshot(self, snapshot: Snapshot) -> None:
+        tags = list(snapshot.histograms)
+        if tags:
+            self._train.write(snapshot.step, histograms_summary(tags, np.stack([snapshot.histograms[t] for t in tags])))
+        self._train.write(snapshot.step, self._dropped.serialise([snapshot.dropped]))
+        if snapshot.images is not None and snapshot.step % self.image_every == 0:
+            self._train.write(snapshot.step, images_summary(IMAGES_TAG, display_images(snapshot.images)))
+
+    def on_eval(self, step: int, scalars: dict[str, float]) -> None:
+        if self._val_scalars is None or self._val_scalars.names != list(scalars):
+            self._val_scalars = ScalarBlock(list(scalars))
+        self._val.write(step, self._val_scalars.serialise(list(scalars.values())))
+
+    def close(self) -> None:
+        self._train.close()
+        self._val.close()
