@@ -1,0 +1,67 @@
+"""Write the labelled suite of foreign TensorBoard logs (issue 14) and its manifest.
+
+    python bench/gen_foreign_logs.py OUT [--only NAME_PART ...] [--steps-scale 1.0]
+
+OUT/<writer>/<category or healthy_i>/ holds each run's event files; OUT/manifest.json
+lists every run with its label (the answer key), its settings and how it ended. The
+writers are plain TensorFlow / Keras scripts (bench/foreign_logs/); nothing of tblab's
+core/ or tui/ is imported, so these are logs "written by programs that are not tblab".
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+from dataclasses import asdict, replace
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from foreign_logs import keras_writer, loop_writer, mnist_sample  # noqa: E402
+from foreign_logs.inputs import prepare  # noqa: E402
+from foreign_logs.suite import suite  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("out", help="folder to write the logs and manifest.json into")
+    parser.add_argument("--only", nargs="*", help="only runs whose name contains one of these")
+    parser.add_argument("--steps-scale", type=float, default=1.0, help="scale every run's steps (quick checks)")
+    args = parser.parse_args(argv)
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(1)  # a shared 2-core box
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    x_train, y_train, x_test, y_test, source = mnist_sample.load()
+    manifest_path = out / "manifest.json"
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {"runs": {}}
+    manifest["data_source"] = source
+    started = time.perf_counter()
+    for spec in suite():
+        if args.only and not any(part in spec.name for part in args.only):
+            continue
+        spec = replace(spec, steps=max(50, round(spec.steps * args.steps_scale)))
+        logdir = out / spec.name
+        shutil.rmtree(logdir, ignore_errors=True)
+        data = prepare(spec, x_train, y_train, x_test, y_test)
+        began = time.perf_counter()
+        writer = keras_writer if spec.writer == "keras" else loop_writer
+        outcome = writer.write(spec, str(logdir), *data)
+        outcome["seconds"] = round(time.perf_counter() - began, 2)
+        manifest["runs"][spec.name] = {"label": spec.label, "writer": spec.writer, **outcome, "spec": asdict(spec)}
+        print(f"{spec.name:32s} {spec.label:16s} test acc {outcome['final_test_accuracy']:.3f} "
+              f"loss {outcome['final_train_loss']:.3f}  {outcome['seconds']:.1f}s", flush=True)
+        manifest_path.write_text(json.dumps(manifest, indent=1, default=str))
+    print(f"wrote {out} in {time.perf_counter() - started:.0f}s", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
