@@ -57,7 +57,7 @@ def _failing(category: str, k: int) -> dict:
         return dict(hidden=(width,) * (1 + k % 2), activation=("relu", "tanh", "sigmoid", "relu")[k],
                     inputs="nanstd", optimizer=("sgd", "adam")[k % 2], lr=(0.05, 1e-3)[k % 2])
     if category == "exploding":  # init far too large for the width, many ReLU layers
-        return dict(hidden=(width,) * (6 + k % 3), init=("uniform:0.4", "normal:0.25", "uniform:0.35", "normal:0.2")[k],
+        return dict(hidden=(width,) * (6 + k % 3), init=("uniform:0.45", "normal:0.25", "uniform:0.6", "normal:0.2")[k],
                     lr=(0.01, 0.001, 0.005, 0.002)[k], optimizer=("sgd", "momentum", "sgd", "adam")[k])
     if category == "vanishing":  # deep sigmoid net with a small init
         return dict(hidden=(32 + 8 * k,) * (6 + k % 3), activation="sigmoid",

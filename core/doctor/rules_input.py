@@ -6,7 +6,8 @@ import math
 
 from core.doctor import thresholds as T
 from core.doctor.context import input_stats, noise_like
-from core.doctor.evidence import fmt, median, pct
+from core.doctor.derived import SATURATING, hidden_activation, kernel_gains, saturated_share
+from core.doctor.evidence import finite, fmt, median, pct
 from core.doctor.findings import Finding
 from core.doctor.view import RunView
 
@@ -18,7 +19,9 @@ def _onset(view: RunView) -> int:
 
 def check_input_scale(view: RunView) -> Finding | None:
     stats = input_stats(view)
-    if stats is None or noise_like(stats):
+    if stats is None:
+        return None if view.has("input/max") else _inputs_large_inferred(view)
+    if noise_like(stats):
         return None
     raw = stats["max"] >= T.INPUT_RAW_MAX and stats["min"] >= -1.0
     if not raw and stats["std"] < T.INPUT_LARGE_STD and abs(stats["mean"]) < T.INPUT_LARGE_STD:
@@ -79,6 +82,8 @@ def _train_below_test(view: RunView) -> str:
     val_steps, val = view.val_tail("accuracy", 3)
     if not val.size or not math.isfinite(val[-1]) or not view.has("accuracy"):
         return ""
+    if "accuracy" in view.history.meta.get("running_means", "").split(","):
+        return ""  # running means over the epoch so far lag the test accuracy early in each epoch
     steps, acc = view.tail("accuracy", T.WINDOW)
     if steps.size < view.min_records or steps[-1] < val_steps[-1] - 5 * T.WINDOW:
         return ""
@@ -87,3 +92,70 @@ def _train_below_test(view: RunView) -> str:
     if test - train < T.TRAIN_BELOW_TEST:
         return ""
     return f"training batch accuracy {pct(train)} while test accuracy is {pct(test)} (step {val_steps[-1]})"
+
+
+def _inputs_large_inferred(view: RunView) -> Finding | None:
+    """Logs without input statistics: signs that the inputs, not the init, are too large.
+
+    - a loss far above chance before any update, while every kernel starts variance-scaled
+      (then only large inputs can make the logits huge);
+    - the first hidden layer saturated or dead in its activation histogram while the next is not;
+    - the first kernel's gradient (x^T delta, proportional to the inputs) dwarfing the next one's.
+    Training data noisier than the test data is input noise, not scale: left to check_input_noise.
+    """
+    if _train_below_test(view):
+        return None
+    signs = []
+    steps, loss = view.head("loss")
+    gains = kernel_gains(view)
+    sane = bool(gains) and all(gain <= T.SANE_INIT_GAIN for _, gain, _ in gains)
+    if loss.size and math.isfinite(loss[0]) and loss[0] >= T.EXPLODE_LOSS and sane:
+        when = (f"the first epoch's mean loss is {fmt(loss[0])}" if view.per_epoch else
+                f"loss {fmt(loss[0])} at step {steps[0]}, before any update could matter,")
+        signs.append(f"{when} although every kernel starts variance-scaled (std x sqrt(fan in) <= "
+                     f"{T.SANE_INIT_GAIN}, from {gains[0][2]}): only large inputs make the logits that large")
+    first_only = _first_layer_alone_saturated(view)
+    if first_only:
+        signs.append(first_only)
+    ladder = [(layer, tag) for layer, tag in view.layered("grad_norm", "/kernel")]
+    if len(ladder) >= 3:
+        first, second = (float(median(finite(view.head(tag)[1]))) for _, tag in ladder[:2])
+        if first > 0 and second > 0 and first / second >= T.INPUT_GRAD_DOMINANCE:
+            signs.append(f"{ladder[0][0]} kernel gradient norm {fmt(first)} at the start, {first / second:.1f}x "
+                         f"{ladder[1][0]}'s ({fmt(second)}; healthy nets: under ~4x): the first kernel's gradient is "
+                         "x^T delta, so it grows with the inputs")
+    if not signs:
+        return None
+    return Finding(
+        id="input_scale",
+        title="Inputs not normalised",
+        severity="critical",
+        step=view.first_step(),
+        layers=("input",),
+        evidence="inferred (no input statistics logged; input/max would settle it): " + "; ".join(signs),
+        explanation=(
+            "The first layer's pre-activations scale with the inputs: pixels 255x too large make them 255x too "
+            "large, so the logits, the loss and the gradients explode (or sigmoids saturate) from the first step, "
+            "and no learning rate suits every layer. Scale pixels to [0, 1] or standardise them."
+        ),
+        fixes=("normalize",),
+        confidence=min(0.8, T.CONFIDENCE_INFERRED + 0.1 * (len(signs) - 1)),
+    )
+
+
+def _first_layer_alone_saturated(view: RunView) -> str:
+    """The first hidden layer's activations pinned (at asymptotes, or all zero) at the start while
+    the second's are not: what drives the first layer is too large, and that is the input."""
+    hidden = view.hist_layered("activations", hidden_only=True)
+    if len(hidden) < 2:
+        return ""
+    kind = hidden_activation(view)
+    (first, first_tag), (second, second_tag) = hidden[:2]
+    a, b = view.hists(first_tag), view.hists(second_tag)
+    if not a or not b or kind not in SATURATING:
+        return ""
+    pinned, other = saturated_share(a[0], kind), saturated_share(b[0], kind)
+    if pinned >= T.SATURATED_FRACTION and other < T.SATURATED_FRACTION / 2:
+        return (f"{pct(pinned)} of {first}'s {kind} outputs sit at an asymptote at step {a[0].step} while only "
+                f"{pct(other)} of {second}'s do: the first layer alone is driven far too hard")
+    return ""

@@ -9,7 +9,8 @@ import numpy as np
 
 from core.doctor import thresholds as T
 from core.doctor.context import batch_size, input_stats, inputs_raw, kernel_grad_ladder, noise_like, window_median
-from core.doctor.evidence import finite, fmt, median, orders, pct
+from core.doctor.derived import weight_movements
+from core.doctor.evidence import finite, fmt, hist_range, median, orders, pct
 from core.doctor.findings import Finding
 from core.doctor.view import RunView, chance_loss, softmax_floor
 
@@ -75,7 +76,7 @@ def _chance_cause(view: RunView) -> tuple[tuple[str, ...], str]:
         if start.size and start[0] == 0:
             return ("init",), f"{layer} weights start at exactly 0: every unit is a copy of the others"
     ladder = kernel_grad_ladder(view)
-    hidden = [(l, n) for l, n in ladder if l != "output"]
+    hidden = [(l, n) for l, n in ladder if l not in view.output_layers]
     if hidden and all(n == 0 for _, n in hidden):
         return ("init",), "hidden kernel gradients are exactly 0: no unit passes a signal"
     if len(ladder) >= 2:
@@ -88,6 +89,11 @@ def _chance_cause(view: RunView) -> tuple[tuple[str, ...], str]:
     ratios = _kernel_update_ratios(view)
     if ratios and max(ratios.values()) < T.LR_LOW_UPDATE_RATIO:
         return ("lr_up",), f"weights change by at most {fmt(max(ratios.values()))} of their size per step"
+    if ladder and not ratios and any(n > 0 for _, n in hidden):
+        return ("shuffle_labels_off",), (
+            "yet gradients flow to every layer: the labels seem to carry no signal about the images "
+            "(shuffled apart from them?)"
+        )
     if ratios and ladder:
         return ("shuffle_labels_off",), (
             f"yet gradients flow to every layer and weights move ({fmt(min(ratios.values()))}-"
@@ -111,6 +117,19 @@ def _shrinking_signal(view: RunView) -> str:
         f"the forward signal fades layer by layer: activation std {fmt(first_std)} at {first}, "
         f"{fmt(last_std)} at {last}, so the weights are too small for this depth"
     )
+
+
+def _logits_are_probabilities(view: RunView) -> str:
+    """A `logits` histogram (what the loss was handed) living inside [0, 1] after the start:
+    probabilities, not logits (raw logits spread over both signs and grow as the net learns)."""
+    snaps = view.hists("logits")[1:]
+    if len(snaps) < 2:
+        return ""
+    lows, highs = zip(*(hist_range(s) for s in snaps))
+    if min(lows) >= -1e-6 and max(highs) <= 1 + 1e-6 and max(highs) > min(lows):
+        return (f"the logits histogram stays within [{fmt(min(lows))}, {fmt(max(highs))}] over steps "
+                f"{snaps[0].step}-{snaps[-1].step}: the loss is handed probabilities, not logits")
+    return ""
 
 
 def _kernel_update_ratios(view: RunView) -> dict[str, float]:
@@ -137,7 +156,8 @@ def check_loss_floor(view: RunView) -> Finding | None:
     signs = []
     onset = int(steps[0])
     # Early: near-uniform predictions with an output-bias gradient ~1/K of what a logits loss must show.
-    bias_tag = "grad_norm/output/bias"
+    bias_tag = next((f"grad_norm/{layer}/bias" for layer in view.output_layers if view.has(f"grad_norm/{layer}/bias")),
+                    "grad_norm/output/bias")
     size = batch_size(view)
     level = float(median(loss))
     if view.has(bias_tag) and size and abs(level - chance) <= T.FLOOR_NEAR_CHANCE:
@@ -159,6 +179,13 @@ def check_loss_floor(view: RunView) -> Finding | None:
                 f"training accuracy {pct(accuracy)} yet the loss never goes below {lowest:.3f} "
                 f"(floor ln(1 + {view.num_classes - 1}/e) = {floor:.4f})"
             )
+    probabilities = _logits_are_probabilities(view)
+    if probabilities:
+        signs.append(probabilities)
+    model = view.model()
+    if model.get("output_activation") == "softmax" and model.get("from_logits") is True:
+        signs.append(f"from the model config: the output layer applies softmax and the loss ({model.get('loss')}) "
+                     "has from_logits=True")
     if not signs:
         return None
     if len(signs) == 1 and "floor ln" not in signs[0]:
@@ -252,7 +279,7 @@ def _weight_growth(view: RunView) -> tuple[str, float, float, int] | None:
 
 def check_lr_too_low(view: RunView) -> Finding | None:
     ratios = _kernel_update_ratios(view)
-    if not ratios or max(ratios.values()) >= T.LR_LOW_UPDATE_RATIO:
+    if ratios and max(ratios.values()) >= T.LR_LOW_UPDATE_RATIO:
         return None
     recent = view.recent("loss", T.LR_LOW_MIN_STEPS)
     _, start = view.head("loss")
@@ -263,6 +290,8 @@ def check_lr_too_low(view: RunView) -> Finding | None:
     gained = (first - now) / first if first > 0 else 0.0
     if gained >= T.LR_LOW_PROGRESS:
         return None
+    if not ratios:
+        return _lr_too_low_inferred(view, first, now, gained, int(steps[0]))
     layer, top = max(ratios.items(), key=lambda item: item[1])
     return Finding(
         id="lr_too_low",
@@ -281,3 +310,47 @@ def check_lr_too_low(view: RunView) -> Finding | None:
         fixes=("lr_up",),
         confidence=0.7,
     )
+
+
+def _lr_too_low_inferred(view: RunView, first: float, now: float, gained: float, onset: int) -> Finding | None:
+    """No update ratios: every kernel's histogram (nearly) unmoved, or every kernel gradient norm
+    as large at the end as at the start (the weights it depends on are not changing)."""
+    span = f"the loss went {fmt(first)} -> {fmt(now)} ({pct(gained)}) by step {view.upto}"
+    moved = weight_movements(view)
+    if moved and max(m for _, m, _ in moved) < T.LR_LOW_MOVEMENT:
+        layer, top, _ = max(moved, key=lambda item: item[1])
+        sign = (f"inferred from the weight histograms: no kernel moved more than {fmt(top)} of its spread ({layer}) "
+                f"over the run (healthy nets: 1-90%)")
+    else:
+        steady = _steady_gradients(view)
+        if not steady or moved:
+            return None
+        sign = f"inferred from the gradient norms: {steady}"
+    return Finding(
+        id="lr_too_low",
+        title="Learning rate too low",
+        severity="warning",
+        step=onset,
+        layers=(),
+        evidence=f"{sign}; {span} (log update_ratio/<layer>/kernel to measure the step size directly)",
+        explanation=(
+            "Each update changes the weights by a tiny fraction of their size, so the loss creeps down and the "
+            "run would need many times more steps. A larger learning rate (or Adam) takes bigger steps."
+        ),
+        fixes=("lr_up",),
+        confidence=T.CONFIDENCE_INFERRED - 0.1,
+    )
+
+
+def _steady_gradients(view: RunView) -> str:
+    """Every kernel gradient norm at the end within LR_LOW_GRAD_STEADY of its start, none zero."""
+    ratios = []
+    for layer, tag in view.layered("grad_norm", "/kernel"):
+        start, end = median(finite(view.head(tag)[1])), median(finite(view.tail(tag, T.WINDOW)[1]))
+        if not (start > 0 and end > 0):
+            return ""
+        ratios.append((layer, max(start, end) / min(start, end)))
+    if len(ratios) < 2 or max(r for _, r in ratios) > T.LR_LOW_GRAD_STEADY:
+        return ""
+    return (f"every kernel gradient norm ends within {pct(max(r for _, r in ratios) - 1)} of where it started "
+            f"({len(ratios)} kernels): the weights it depends on have hardly changed")

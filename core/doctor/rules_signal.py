@@ -3,6 +3,7 @@ exploding activations or gradients, vanishing gradients."""
 
 from __future__ import annotations
 
+import json
 import math
 from bisect import bisect_left
 
@@ -10,10 +11,12 @@ import numpy as np
 
 from core.doctor import thresholds as T
 from core.doctor.context import activation_kind, inputs_raw, kernel_grad_ladder
+from core.doctor.derived import hidden_activation, kernel_gains, weight_movements
 from core.doctor.evidence import finite, first_true_step, fmt, geometric_step, hist_abs_max, hist_nonfinite, median, orders
 from core.doctor.findings import Finding
 from core.doctor.view import RunView, chance_loss
 from core.schema.history import layer_order
+from core.tensorboard.layers import FIRST_LAYER
 
 NAN_ACCURACY_MNIST = 0.098  # argmax of NaN logits is class 0; 9.8% of MNIST test digits are 0
 
@@ -91,6 +94,12 @@ def check_nonfinite(view: RunView) -> Finding | None:
             if bad:
                 layer_steps[layer] = min(bad[0], layer_steps.get(layer, bad[0]))
                 sources.append((bad[0], f"{prefix} histogram of {layer}"))
+    # Histograms the reader had to drop because they held NaN/Inf (it notes where).
+    for tag, step in _noted_nonfinite(view).items():
+        if step <= view.upto:
+            layer = tag.split("/")[1] if tag.count("/") >= 1 else tag
+            layer_steps[layer] = min(step, layer_steps.get(layer, step))
+            sources.append((step, f"histogram {tag}"))
     if not sources and not layer_steps:
         return None
     first = min([s for s, _ in sources] + list(layer_steps.values()))
@@ -128,6 +137,14 @@ def check_nonfinite(view: RunView) -> Finding | None:
         fixes=fixes,
         confidence=T.CONFIDENCE_FACT,
     )
+
+
+def _noted_nonfinite(view: RunView) -> dict[str, int]:
+    try:
+        noted = json.loads(view.history.meta.get("nonfinite_histograms") or "{}")
+    except ValueError:
+        return {}
+    return {tag: int(step) for tag, step in noted.items()} if isinstance(noted, dict) else {}
 
 
 def _largest_before(view: RunView, step: int) -> str:
@@ -225,8 +242,14 @@ def check_exploding(view: RunView) -> Finding | None:
     if hist_sign:
         signs.append(hist_sign[0])
         layers.append(hist_sign[1])
+    inferred = False
     if not signs:
-        return None
+        gain_sign = _init_gain_growth(view)
+        if gain_sign is None:
+            return None
+        signs.append(gain_sign[0])
+        layers.append(gain_sign[1])
+        from_start = inferred = True
     steps, _ = view.head("loss")
     onset = int(steps[0]) if from_start and steps.size else _tail_start(view)
     return Finding(
@@ -243,7 +266,29 @@ def check_exploding(view: RunView) -> Finding | None:
             "width (He for ReLU) keep the factor near 1; fewer layers or smaller steps limit the damage."
         ),
         fixes=_blowup_fixes(view, from_start),
-        confidence=min(0.95, 0.6 + 0.12 * len(signs)),
+        confidence=T.CONFIDENCE_INFERRED if inferred else min(0.95, 0.6 + 0.12 * len(signs)),
+    )
+
+
+def _init_gain_growth(view: RunView) -> tuple[str, str] | None:
+    """Logs without activations or gradients: hidden-to-hidden ReLU kernels whose init scales
+    each layer's signal up (std x sqrt(fan in) past EXPLODE_INIT_GAIN; He gives 1.41). The
+    first kernel is left out: how large its output is depends on the unknown inputs."""
+    if hidden_activation(view) not in ("relu", "unknown"):
+        return None
+    gains = [(layer, gain, source) for layer, gain, source in kernel_gains(view)[1:]
+             if layer not in view.output_layers and layer != FIRST_LAYER]
+    if len(gains) < T.EXPLODE_MIN_LAYERS - 1:
+        return None
+    typical = float(np.exp(np.mean(np.log([max(g, 1e-12) for _, g, _ in gains]))))
+    if typical < T.EXPLODE_INIT_GAIN:
+        return None
+    growth = typical / math.sqrt(2.0)
+    return (
+        f"inferred from {gains[0][2]} and the other hidden kernels: they start with std x sqrt(fan in) "
+        f"~{typical:.2f} (He init: 1.41), so each hidden ReLU layer multiplies the signal by ~{growth:.2f}, "
+        f"~{growth ** len(gains):.0f}x over {len(gains)} layers",
+        gains[-1][0],
     )
 
 
@@ -273,10 +318,10 @@ def _weight_histogram_growth(view: RunView) -> tuple[str, str] | None:
 def check_vanishing(view: RunView) -> Finding | None:
     ladder = kernel_grad_ladder(view)
     if len(ladder) < 2:
-        return None
+        return _frozen_early_layers(view)
     first_layer, first_norm = ladder[0]
     top_layer, top_norm = max(ladder, key=lambda item: item[1])
-    hidden = [n for l, n in ladder if l != "output"]
+    hidden = [n for l, n in ladder if l not in view.output_layers]
     if hidden and all(n == 0 for n in hidden):
         return None  # exactly zero is dead units, not a vanishing signal
     gap = orders(first_norm, top_norm)
@@ -309,5 +354,48 @@ def check_vanishing(view: RunView) -> Finding | None:
         fixes=fixes,
         confidence=min(0.95, 0.5 + 0.08 * gap),
         # ReLU alone keeps the old small init, which shrinks a deep ReLU net's signal instead: with He init.
+        repair=("activation", "init") if saturating else (),
+    )
+
+
+def _frozen_early_layers(view: RunView) -> Finding | None:
+    """Logs with weight histograms but no gradients: the first kernels barely moved between
+    snapshots while later ones did, by orders of magnitude (the gradient fades toward the input)."""
+    moved = weight_movements(view)
+    if len(moved) < 3:
+        return None
+    kind = hidden_activation(view)
+    first_layer, first = moved[0][0], moved[0][1]
+    top_layer, top = max(((l, m) for l, m, _ in moved), key=lambda item: item[1])
+    if top < T.MOVEMENT_ANY or top_layer == first_layer:
+        return None
+    if first == 0 and kind == "relu":
+        return None  # not a single weight changed: no gradient at all, dead units (check_dead_relu)
+    gap = orders(first, top) if first > 0 else math.inf
+    if gap < T.VANISH_MOVEMENT_ORDERS:
+        return None
+    ladder = ", ".join(f"{l} {fmt(m)}" for l, m, _ in moved)
+    saturating = kind in ("sigmoid", "tanh", "unknown")
+    return Finding(
+        id="vanishing",
+        title="Vanishing gradients",
+        severity="critical",
+        step=view.first_step(),
+        layers=tuple(l for l, m, _ in moved if m <= top * 10 ** -(T.VANISH_MOVEMENT_ORDERS / 2)),
+        evidence=(
+            f"inferred from the weight histograms (no gradients logged): {first_layer} weights moved "
+            f"{fmt(first)} of their spread over steps {view.first_step()}-{moved[0][2] + view.first_step()}, "
+            f"{'more than ' + format(T.VANISH_MOVEMENT_ORDERS, '.0f') if gap == math.inf else format(gap, '.1f')} orders "
+            f"of magnitude less than {top_layer} ({fmt(top)}); movement per layer: {ladder}"
+            + (f"; {kind} activations" if kind != "unknown" else "")
+        ),
+        explanation=(
+            "A weight moves by learning rate x its gradient. The layers near the input have not moved while the "
+            "layers near the output have: the gradient shrinks on its way back through the layers (a sigmoid's "
+            "slope is at most 1/4), so the first layers never learn. ReLU with He init, or fewer layers, keeps "
+            "the gradient alive. (Log per-layer gradient norms to measure it directly.)"
+        ),
+        fixes=("activation", "init", "depth") if saturating else ("init", "depth"),
+        confidence=T.CONFIDENCE_INFERRED,
         repair=("activation", "init") if saturating else (),
     )

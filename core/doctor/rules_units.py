@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from core.doctor import thresholds as T
 from core.doctor.context import inputs_raw, window_median
-from core.doctor.evidence import finite, fmt, hist_range, pct
+from core.doctor.derived import SATURATING, hidden_activation, kernel_gains, saturated_share, weight_movements
+from core.doctor.evidence import finite, fmt, hist_range, median, pct
 from core.doctor.findings import Finding
 from core.doctor.view import RunView
 
@@ -28,7 +31,7 @@ def _dead_layers(view: RunView) -> list[tuple[str, float, int, str]]:
     # Without dead_fraction: a hidden kernel whose gradient is exactly 0 on every batch
     # (nothing flows back through any unit), or activation histograms that are all zero.
     for layer, tag in view.layered("grad_norm", "/kernel"):
-        if layer == "output":
+        if layer in view.output_layers:
             continue
         steps, values = view.tail(tag)
         std_tag = f"activation_std/{layer}"
@@ -40,7 +43,44 @@ def _dead_layers(view: RunView) -> list[tuple[str, float, int, str]]:
         snaps = view.hists(tag)
         if len(snaps) >= 2 and all(hist_range(s) == (0.0, 0.0) or max(map(abs, hist_range(s))) < 1e-12 for s in snaps[-2:]):
             found.append((layer, 1.0, snaps[-2].step, "histogram"))
+    if found or hidden_activation(view) != "relu":
+        return found
+    return _dead_from_weights(view)
+
+
+def _dead_from_weights(view: RunView) -> list[tuple[str, float, int, str]]:
+    """ReLU logs with weight histograms or a model config only: a hidden kernel with no positive
+    weight (its inputs, pixels or ReLU outputs, are >= 0, so every pre-activation is <= 0 without
+    a positive bias), a bias starting far below what the kernel can reach, or a hidden kernel of
+    which not one weight changed while later layers learned (no gradient reaches it)."""
+    found = []
+    for layer, tag in view.hist_layered("weights", "/kernel", hidden_only=True):
+        snaps = view.hists(tag)
+        if snaps and hist_range(snaps[-1])[1] <= 0 and not _positive_bias(view, layer):
+            found.append((layer, 1.0, snaps[0].step, "negative weights"))
+    if found:
+        return found
+    for layer in view.model().get("layers", [])[:-1]:
+        bias, std, fan_in = layer.get("bias_const"), layer.get("kernel_std"), layer.get("fan_in")
+        if bias is not None and std is not None and fan_in and layer.get("activation") == "relu":
+            reach = std * math.sqrt(fan_in) * T.HIDDEN_INPUT_RMS  # typical pre-activation size before the bias
+            if bias < 0 and -bias >= T.DEAD_BIAS_REACH * max(reach, 1e-12):
+                found.append((layer["name"], 1.0, view.first_step(), f"bias {fmt(bias)}"))
+    if found:
+        return found
+    moved = weight_movements(view)
+    top = max((m for _, m, _ in moved), default=0.0)
+    for layer, moved_by, span in moved:
+        if layer in view.output_layers:
+            continue
+        if moved_by == 0 and top >= T.MOVEMENT_ANY and span > 0:
+            found.append((layer, 1.0, view.first_step(), "frozen"))
     return found
+
+
+def _positive_bias(view: RunView, layer: str) -> bool:
+    snaps = view.hists(f"weights/{layer}/bias")
+    return bool(snaps) and hist_range(snaps[-1])[1] > 0
 
 
 def check_dead_relu(view: RunView) -> Finding | None:
@@ -51,9 +91,24 @@ def check_dead_relu(view: RunView) -> Finding | None:
     since = min(step for _, _, step, _ in dead)
     from_start = _dead_at_first_step(view, [layer for layer, _, _, _ in dead])
     parts = []
+    inferred = False
     for layer, share, step, how in dead:
         if how == "batches":
             parts.append(f"{layer}: {pct(share)} of units output 0 on every batch, steps {step}-{view.upto}")
+        elif how == "negative weights":
+            low, high = hist_range(view.hists(f"weights/{layer}/kernel")[-1])
+            parts.append(f"inferred from the weight histograms: every {layer} weight is <= 0 (range {fmt(low)} to "
+                         f"{fmt(high)}) and its inputs are >= 0 (pixels or ReLU outputs), so each pre-activation is "
+                         "<= 0 and the ReLU outputs 0")
+            inferred = True
+        elif how.startswith("bias"):
+            parts.append(f"inferred from the model config: {layer} is a ReLU layer whose bias starts at {how[5:]}, "
+                         "far below what its kernel adds, so every pre-activation is negative")
+            inferred = True
+        elif how == "frozen":
+            parts.append(f"inferred from the weight histograms: not one {layer} weight changed from step {step} "
+                         "while later layers learned (no gradient reaches it)")
+            inferred = True
         else:
             parts.append(f"{layer}: gradient exactly 0 and no activation, steps {step}-{view.upto}")
     for layer, _, _, _ in dead:
@@ -63,6 +118,7 @@ def check_dead_relu(view: RunView) -> Finding | None:
     weights = _negative_weights(view, dead[0][0])
     if weights:
         parts.append(weights)
+    from_start |= inferred and not _moved_before_dying(view)
     if inputs_raw(view):
         fixes = ("normalize", "init")
     elif from_start:
@@ -89,8 +145,14 @@ def check_dead_relu(view: RunView) -> Finding | None:
             + cause
         ),
         fixes=fixes,
-        confidence=min(0.95, 0.55 + 0.4 * worst),
+        confidence=T.CONFIDENCE_INFERRED if inferred else min(0.95, 0.55 + 0.4 * worst),
     )
+
+
+def _moved_before_dying(view: RunView) -> bool:
+    """A first weight histogram already far from its start (e.g. Keras' end-of-epoch snapshots
+    after a huge update): killed by training rather than dead from the init."""
+    return any(moved >= 1.0 for _, moved, _ in weight_movements(view))
 
 
 def _dead_at_first_step(view: RunView, layers: list[str]) -> bool:
@@ -127,6 +189,9 @@ def check_saturated(view: RunView) -> Finding | None:
         if share >= T.SATURATED_FRACTION:
             since = view.held_since(tag, lambda v: v >= T.SATURATED_FRACTION)
             saturated.append((layer, share, since if since is not None else int(steps[-T.WINDOW:][0])))
+    inferred = ""
+    if not saturated:
+        saturated, inferred = _saturated_from_histograms(view)
     if not saturated:
         return None
     worst = max(share for _, share, _ in saturated)
@@ -138,8 +203,8 @@ def check_saturated(view: RunView) -> Finding | None:
         severity="critical" if worst >= T.SATURATED_CRITICAL else "warning",
         step=since,
         layers=tuple(layer for layer, _, _ in saturated),
-        evidence="; ".join(f"{layer}: {pct(share)} of outputs within 1% of an asymptote, steps {step}-{view.upto}"
-                           for layer, share, step in saturated),
+        evidence=inferred or "; ".join(f"{layer}: {pct(share)} of outputs within 1% of an asymptote, steps {step}-{view.upto}"
+                                       for layer, share, step in saturated),
         explanation=(
             "Sigmoid and tanh flatten out for large inputs: a unit pinned near 0/1 (or -1/+1) has a slope "
             "close to 0, so almost no gradient passes through it and it stops learning. Weights too large for "
@@ -147,8 +212,44 @@ def check_saturated(view: RunView) -> Finding | None:
             "the sloped middle, and ReLU does not saturate for positive inputs."
         ),
         fixes=fixes,
-        confidence=min(0.95, 0.5 + 0.45 * worst),
+        confidence=T.CONFIDENCE_INFERRED if inferred else min(0.95, 0.5 + 0.45 * worst),
     )
+
+
+def _saturated_from_histograms(view: RunView) -> tuple[list[tuple[str, float, int]], str]:
+    """Without saturated_fraction: activation histograms piled at an asymptote, or sigmoid/tanh
+    kernels whose init makes pre-activations several times wider than the sloped middle."""
+    kind = hidden_activation(view)
+    if kind not in SATURATING:
+        return [], ""
+    found = []
+    for layer, tag in view.hist_layered("activations", hidden_only=True):
+        snaps = view.hists(tag)[-3:]
+        shares = [saturated_share(s, kind) for s in snaps]
+        shares = [x for x in shares if math.isfinite(x)]
+        if shares and median(np.asarray(shares)) >= T.SATURATED_FRACTION:
+            found.append((layer, float(median(np.asarray(shares))), snaps[0].step))
+    if found:
+        text = "; ".join(f"{layer}: {pct(share)} of the {kind} outputs in its activation histogram lie within "
+                         f"{pct(T.SATURATION_BAND)} of an asymptote" for layer, share, _ in found)
+        return found, "inferred from the activation histograms: " + text
+    if view.hist_layered("activations", hidden_only=True):
+        return [], ""  # the activations were logged and are not saturated: the weights cannot overrule them
+    gains = kernel_gains(view)
+    for index, (layer, gain, source) in enumerate(gains):
+        if layer in view.output_layers:
+            continue
+        rms = T.PIXEL_INPUT_RMS if index == 0 else T.HIDDEN_INPUT_RMS
+        spread = gain * rms
+        if spread >= T.SATURATE_PREACTIVATION_STD:
+            found.append((layer, 1.0, view.first_step()))
+            what = "its inputs (assumed pixels in [0, 1])" if index == 0 else f"{kind} inputs"
+            return found, (
+                f"inferred from {source}: {layer} starts with std x sqrt(fan in) = {gain:.2f}, so on {what} its "
+                f"pre-activations spread ~{spread:.1f} wide, where a {kind} is flat (slope < 0.05 beyond ~3); "
+                "Glorot init gives at most 1.41"
+            )
+    return [], ""
 
 
 def check_symmetric_init(view: RunView) -> Finding | None:
@@ -164,9 +265,25 @@ def check_symmetric_init(view: RunView) -> Finding | None:
             low, high = hist_range(snaps[0])
             if high - low <= 1e-12 * max(1.0, abs(high)):
                 flat.append((layer, low, snaps[0].step))
-    if not zero and not flat:
+    configured = [layer.get("name") for layer in view.model().get("layers", [])[:-1]
+                  if layer.get("kernel_std") == 0 and layer.get("kernel_init")]
+    if not zero and not flat and not configured:
         return None
     start = view.first_step()
+    if not zero and not flat:
+        init = view.model()["layers"][0].get("kernel_init")
+        return Finding(
+            id="symmetric_init",
+            title="Weights start identical (e.g. all zero)",
+            severity="critical",
+            step=start,
+            layers=tuple(configured),
+            evidence=f"from the model config: {', '.join(configured)} kernels are initialised by {init} (every "
+                     "weight the same value)",
+            explanation=_SYMMETRY_WHY,
+            fixes=("init",),
+            confidence=0.9,
+        )
     parts = []
     if zero:
         parts.append(f"{', '.join(zero)} kernel norm exactly 0 after step {start}")
@@ -185,12 +302,15 @@ def check_symmetric_init(view: RunView) -> Finding | None:
         step=start,
         layers=tuple(zero) + tuple(layer for layer, _, _ in flat),
         evidence="; ".join(parts),
-        explanation=(
-            "When every weight of a layer starts at the same value, every unit of the layer computes the same "
-            "output and receives the same gradient, so they stay copies of each other forever: the layer acts "
-            "like a single unit. With zeros, a sigmoid layer outputs 0.5 everywhere and a ReLU layer outputs 0. "
-            "Random init (Glorot for sigmoid/tanh, He for ReLU) breaks the symmetry."
-        ),
+        explanation=_SYMMETRY_WHY,
         fixes=("init",),
         confidence=0.95,
     )
+
+
+_SYMMETRY_WHY = (
+    "When every weight of a layer starts at the same value, every unit of the layer computes the same "
+    "output and receives the same gradient, so they stay copies of each other forever: the layer acts "
+    "like a single unit. With zeros, a sigmoid layer outputs 0.5 everywhere and a ReLU layer outputs 0. "
+    "Random init (Glorot for sigmoid/tanh, He for ReLU) breaks the symmetry."
+)

@@ -125,3 +125,46 @@ CONFIDENCE_FACT = 0.99  # a measured fact (a NaN is a NaN)
 # ReLU but its U(-0.1, 0.1) init measures ~2.7 orders over 8 layers (x0.41 per layer);
 # He-initialised ReLU nets stay within 0.5.
 SHRINKING_SIGNAL_ORDERS = 2.0
+
+# --- foreign logs (issue 14) ---------------------------------------------------------
+# Logs written by other programs lack tblab's instruments; core/doctor/derived.py derives
+# signals from what they hold. Calibrated on bench/foreign_eval.py's suite (64 runs: Keras'
+# TensorBoard callback and three hand-written tf.summary styles, 16 healthy), with margins
+# taken from how the quantities scale, not from one run.
+# A ReLU layer's activation histogram has about half its mass exactly at 0; sigmoid none.
+RELU_ZERO_PILE = 0.2
+# "At an asymptote": within 2% of the activation's range of it (a sigmoid's slope there is
+# below 1/12 of its peak). Saturated if at least SATURATED_FRACTION of the mass is there.
+SATURATION_BAND = 0.02
+# std x sqrt(fan in) of a kernel at the start: He 1.41, Glorot at most 1.41, LeCun 1.0.
+# Above this the init is not a variance-scaled one.
+SANE_INIT_GAIN = 1.6
+# ReLU nets: each layer scales its input's size by ~ std x sqrt(fan in / 2); the same 1.35x
+# per layer as EXPLODE_LAYER_GROWTH measured on activations is std x sqrt(fan in) >= 1.9.
+# Suite exploding inits 2.1-2.5 (fail1's U(-0.4, 0.4) at width 100: 2.3); He 1.41.
+EXPLODE_INIT_GAIN = 1.9
+# Sigmoid/tanh: pre-activation std ~ gain x the rms of the layer's inputs (~0.6 for sigmoid
+# or tanh outputs, ~0.33 for [0, 1] pixels); >= 3 puts most units where the slope is < 0.05.
+SATURATE_PREACTIVATION_STD = 3.0
+HIDDEN_INPUT_RMS = 0.6
+PIXEL_INPUT_RMS = 0.33  # a [0, 1] MNIST digit: |x| ~ 9.3 over 784 pixels
+# Weight movement (first to last histogram, over the first width). Healthy: every kernel
+# 0.01-0.9; the first kernel at most ~0.7 orders below the most-moving one. Vanishing nets:
+# the first kernel 0 to 1e-6 while the top ones move 1e-3-0.06.
+VANISH_MOVEMENT_ORDERS = 2.0
+MOVEMENT_ANY = 1e-4  # the most-moving kernel moved at least this: the net does train somewhere
+# Nothing moves: every kernel below this over the run (suite lr-too-low runs 0-7e-4).
+LR_LOW_MOVEMENT = 2e-3
+# Kernel gradient norms at the end within this factor of the start, none zero: the weights
+# are not changing (lr-too-low runs 1.03-1.07x; healthy and shuffled-label runs 1.5-10x).
+LR_LOW_GRAD_STEADY = 1.15
+# Raw pixels scale the first kernel's gradient (x^T delta) 255x: it dwarfs the next layer's.
+# Healthy first/second ratio at the start 0.5-3.7; raw-pixel runs 7-8 (unless saturated/dead).
+INPUT_GRAD_DOMINANCE = 6.0
+# Test accuracy at chance while training accuracy is this far above it: the net memorises
+# labels that carry no information about the images.
+LABELS_TRAIN_GAP = 0.15
+CONFIDENCE_INFERRED = 0.65  # a finding inferred indirectly (from weights, config, shapes)
+# A ReLU layer's bias starting this many times below the typical size of what its kernel adds
+# (std x sqrt(fan in) x input rms) keeps every pre-activation negative: dead from the start.
+DEAD_BIAS_REACH = 3.0

@@ -41,6 +41,9 @@ class RunView:
         self.min_records = T.EPOCH_MIN_RECORDS if self.per_epoch else T.MIN_RECORDS
         order = [name for name in history.meta.get("layer_order", "").split(",") if name]
         self._order = {name: index for index, name in enumerate(order)}
+        # Foreign logs name no layer `output`: the reader says which layer is the output one.
+        self.output_layers = {OUTPUT_LAYER, *(n for n in history.meta.get("output_layers", "").split(",") if n)}
+        self._model: dict | None = None
 
     # --- which tags exist ---------------------------------------------------
     def _count(self, series: Series) -> int:
@@ -73,7 +76,10 @@ class RunView:
         return self._index[kind]
 
     def matches(self, pattern: str) -> bool:
-        """True if a tag matching pattern is present; 'hist:' and 'val:' select those kinds."""
+        """True if a tag matching pattern is present; 'hist:' and 'val:' select those kinds,
+        'meta:<key>' a fact the reader recovered (e.g. meta:model, the model's own config)."""
+        if pattern.startswith("meta:"):
+            return bool(self.history.meta.get(pattern[len("meta:"):]))
         if pattern not in self._matches:
             kind, _, glob = pattern.partition(":") if pattern.startswith(("hist:", "val:")) else ("train", "", pattern)
             tags = self._present(kind).get(glob.split("/", 1)[0], ())
@@ -85,7 +91,8 @@ class RunView:
         key = ("train", prefix, suffix, hidden_only)
         if key not in self._layered:
             tags = self._present("train").get(prefix, ())
-            self._layered[key] = self._sorted(_layered(tags, prefix, suffix, hidden_only, nested=False))
+            found = _layered(tags, prefix, suffix, hidden_only, nested=False, outputs=self.output_layers)
+            self._layered[key] = self._sorted(found)
         return self._layered[key]
 
     def hist_layered(self, prefix: str, suffix: str = "", hidden_only: bool = False) -> list[tuple[str, str]]:
@@ -93,14 +100,15 @@ class RunView:
         key = ("hist", prefix, suffix, hidden_only)
         if key not in self._layered:
             tags = self._present("hist").get(prefix, ())
-            self._layered[key] = self._sorted(_layered(tags, prefix, suffix, hidden_only, nested=True))
+            found = _layered(tags, prefix, suffix, hidden_only, nested=True, outputs=self.output_layers)
+            self._layered[key] = self._sorted(found)
         return self._layered[key]
 
     def _sorted(self, found: list[tuple[str, str]]) -> list[tuple[str, str]]:
         """Input side first: by the log's own layer order when it gives one (Keras), else by name."""
         if not self._order:
             return found
-        return sorted(found, key=lambda item: (item[0] == OUTPUT_LAYER, self._order.get(item[0].split("/")[0], 1 << 20)))
+        return sorted(found, key=lambda item: (item[0] in self.output_layers, self._order.get(item[0].split("/")[0], 1 << 20)))
 
     def recent(self, tag: str, min_steps: int) -> tuple[np.ndarray, np.ndarray] | None:
         """Records covering the last `min_steps` steps (or EPOCH_MIN_SPAN epochs), at least
@@ -177,6 +185,16 @@ class RunView:
         steps = [s.steps[0] for s in self.history.train.values() if s.steps]
         return min(steps, default=0)
 
+    def model(self) -> dict:
+        """The model a foreign log describes (core/tensorboard/model_config.py), or {}."""
+        if self._model is None:
+            try:
+                parsed = json.loads(self.history.meta.get("model") or "{}")
+            except ValueError:
+                parsed = {}
+            self._model = parsed if isinstance(parsed, dict) else {}
+        return self._model
+
     def config_value(self, key: str):
         """A field of the run's own RunConfig (tblab logs only), or None."""
         if self._config is None:
@@ -188,13 +206,14 @@ class RunView:
         return self._config.get(key)
 
 
-def _layered(tags: list[str], prefix: str, suffix: str, hidden_only: bool, nested: bool) -> list[tuple[str, str]]:
+def _layered(tags: list[str], prefix: str, suffix: str, hidden_only: bool, nested: bool,
+             outputs: set[str] = frozenset({OUTPUT_LAYER})) -> list[tuple[str, str]]:
     found = []
     for tag in tags:
         if not (tag.startswith(prefix + "/") and tag.endswith(suffix)):
             continue
         layer = tag[len(prefix) + 1: len(tag) - len(suffix)] if suffix else tag[len(prefix) + 1:]
-        if not layer or (hidden_only and layer.split("/")[0] == OUTPUT_LAYER) or ("/" in layer and not nested):
+        if not layer or (hidden_only and layer.split("/")[0] in outputs) or ("/" in layer and not nested):
             continue
         found.append((layer, tag))
     return sorted(found, key=lambda item: layer_order(item[0].split("/")[0]))

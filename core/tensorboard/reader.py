@@ -12,6 +12,7 @@ while we must keep every value and say which file was damaged.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import struct
@@ -21,12 +22,20 @@ from pathlib import Path
 
 import numpy as np
 
-from core.schema.history import HistogramSnapshot, History, Series
+from core.schema.history import OUTPUT_LAYER, HistogramSnapshot, History, Series, layer_order
 from core.tensorboard import tag_styles
+from core.tensorboard.layers import (
+    deaverage_running_means, name_by_size, numbered_order, output_layers, steps_per_epoch,
+)
+from core.tensorboard.model_config import summarise_keras
 
 EVENT_FILE_PREFIX = "events.out.tfevents."
 TRAIN_DIR = "train"
-VAL_DIRS = ("val", "validation")  # tblab, Keras
+# Halves of one run written beside train/: tblab's val/, Keras' validation/, and the test/,
+# eval/ ... folders hand-written loops use for their test-set writer.
+VAL_DIRS = ("val", "validation", "valid", "test", "eval", "evaluation", "dev")
+KERAS_MODEL_PLUGIN = "graph_keras_model"
+KERAS_MODEL_TEXT = "keras_model"  # RawHalf.texts key of the decoded Keras model config
 RECORD_OVERHEAD = 16  # TFRecord framing: length (8), length CRC (4), data CRC (4)
 
 _FLOAT32 = struct.Struct("<f").unpack
@@ -240,6 +249,9 @@ def _add_summary(event, raw: RawHalf, plugins: dict[str, str]) -> None:
             raw.histograms.setdefault(tag, []).append(RawHistogram(step, wall_time, value.tensor))
         elif plugin == "text":
             raw.texts[tag] = _decode_text(value.tensor)
+        elif plugin == KERAS_MODEL_PLUGIN:  # the model's own config (Keras' TensorBoard callback)
+            raw.texts[KERAS_MODEL_TEXT] = _decode_text(value.tensor)
+            raw.other_tags.add(tag)
         else:
             raw.other_tags.add(tag)
 
@@ -321,6 +333,11 @@ def _build_history(name: str, halves: dict[str, RawHalf], max_histograms: int | 
         for tag, text in raw.texts.items():
             if (key := tag_styles.map_text(tag)) is not None:
                 history.meta[key] = text
+            elif tag == KERAS_MODEL_TEXT and (model := summarise_keras(text)) is not None:
+                history.meta["model"] = json.dumps(model)
+    if per_batch:
+        _deaverage_keras_batches(history, reading.marks, halves[tag_styles.TRAIN])
+    _name_layers_by_size(history, renamed)
 
     epoch_only = style == tag_styles.KERAS and not per_batch and any(t.startswith("epoch_") for t in scalar_tags)
     history.meta["style"] = style
@@ -328,8 +345,14 @@ def _build_history(name: str, halves: dict[str, RawHalf], max_histograms: int | 
     all_tags = scalar_tags | histogram_tags | text_tags | train.other_tags | val.other_tags
     history.meta["raw_tags"] = ",".join(sorted(all_tags))
     history.meta["tag_map"] = ",".join(sorted(renamed))
-    if style == tag_styles.KERAS:
-        history.meta["layer_order"] = ",".join(_keras_layer_order(history))
+    order = _keras_layer_order(history) if style == tag_styles.KERAS else []
+    order = order or _numbered_layer_order(history)
+    if order:
+        history.meta["layer_order"] = ",".join(order)
+    if style != tag_styles.TBLAB:
+        outputs = _output_layers(history, order)
+        if outputs:
+            history.meta["output_layers"] = ",".join(outputs)
     return history
 
 
@@ -353,7 +376,11 @@ def _add_histograms(history: History, raw: RawHalf, reading: _Reading, renamed: 
             written = [RawHistogram(step, snap.wall_time, snap.tensor) for step, snap in zip(placed, written)]
         for split_name, snaps in _split_collisions(mapped, tag, written, history.warnings):
             final = _claim(history.histograms, split_name, tag, "histogram", history.warnings)
-            snapshots = _decode_snapshots(final, snaps, reading.max_histograms, history.warnings)
+            nonfinite: dict[str, int] = {}
+            snapshots = _decode_snapshots(final, snaps, reading.max_histograms, history.warnings, nonfinite)
+            if nonfinite:
+                noted = json.loads(history.meta.get("nonfinite_histograms", "{}"))
+                history.meta["nonfinite_histograms"] = json.dumps({**noted, **nonfinite})
             if snapshots:  # a tag whose every snapshot was unusable is only in raw_tags and warnings
                 history.histograms[final] = snapshots
                 _note_rename(renamed, tag, final, "")
@@ -406,9 +433,10 @@ def _split_collisions(
 
 
 def _decode_snapshots(
-    name: str, written: list[RawHistogram], keep: int | None, warnings: list[str]
+    name: str, written: list[RawHistogram], keep: int | None, warnings: list[str], nonfinite: dict[str, int]
 ) -> list[HistogramSnapshot]:
-    """Decode the kept snapshots; skip (with one warning per tag) those with non-finite edges."""
+    """Decode the kept snapshots; skip (with one warning per tag) those with non-finite edges,
+    noting in `nonfinite` the first step at which each tag held NaN/Inf (a fact the doctor needs)."""
     snapshots, nonfinite_steps = [], []
     for snap in _evenly_spaced(written, keep):
         decoded = _decode_histogram(snap.tensor)
@@ -424,6 +452,7 @@ def _decode_snapshots(
             f"histogram {name}: skipped {len(nonfinite_steps)} snapshots with NaN/Inf bucket edges "
             f"(first at step {nonfinite_steps[0]})"
         )
+        nonfinite[name] = nonfinite_steps[0]
     return snapshots
 
 
@@ -459,3 +488,48 @@ def _few(names: list[str], limit: int = 3) -> str:
 def _first_line(error: Exception) -> str:
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
+
+
+def _deaverage_keras_batches(history: History, marks: list[tuple[float, int]], train: RawHalf) -> None:
+    """Keras logs batch_<metric> as the running mean over the epoch so far: turn train loss and
+    accuracy back into per-batch values (see core/tensorboard/layers.py), so they stop lagging."""
+    epoch_ends = sorted({step for tag, written in train.scalars.items() if tag.startswith("epoch_")
+                         for step in tag_styles.place_at_iterations(written.wall_times, marks)})
+    period = steps_per_epoch(epoch_ends)
+    found = {tag: history.train[tag] for tag in ("loss", "accuracy") if tag in history.train}
+    if period is not None:
+        per_batch = {tag: deaverage_running_means(s.steps, s.values, period) for tag, s in found.items()}
+        # A wrong epoch length gives impossible values (an accuracy outside [0, 1]): keep the means then.
+        accuracy = np.asarray(per_batch.get("accuracy", []), dtype=np.float64)
+        accuracy = accuracy[np.isfinite(accuracy)]
+        if accuracy.size == 0 or (accuracy.min() >= -0.01 and accuracy.max() <= 1.01):
+            for tag, values in per_batch.items():
+                found[tag].values = values
+            history.meta["deaveraged"] = f"loss, accuracy (Keras running means over {period}-batch epochs)"
+            return
+    # Left as running means over the epoch so far: they lag the test-set values early in each epoch.
+    history.meta["running_means"] = ",".join(found)
+
+
+def _name_layers_by_size(history: History, renamed: set[str]) -> None:
+    """Histograms named by a layer only (`layer1`, `layer1_offset`): the larger tensor of a layer
+    is its kernel, the smaller its bias (bucket counts add up to the tensor's size)."""
+    unknown = {tag: float(snaps[0].counts.sum()) for tag, snaps in history.histograms.items()
+               if "/" not in tag and tag not in ("logits",) and snaps}
+    for tag, name in name_by_size(unknown).items():
+        if name not in history.histograms:
+            history.histograms[name] = history.histograms.pop(tag)
+            renamed.add(f"{tag}={name}")
+
+
+def _numbered_layer_order(history: History) -> list[str]:
+    tags = [*history.train, *history.histograms]
+    return numbered_order(tags)
+
+
+def _output_layers(history: History, order: list[str]) -> list[str]:
+    """The output layer of each family of per-layer tags, for logs whose layers are not named `output`."""
+    tags = [*history.train, *history.histograms]
+    if any(f"/{OUTPUT_LAYER}/" in tag or tag.endswith(f"/{OUTPUT_LAYER}") for tag in tags):
+        return []
+    return output_layers(tags, order)

@@ -28,14 +28,25 @@ in the section of its half.
   <split>_<metric>, <metric>_<split>                  train, training -> train;
     e.g. train/loss, Loss/train, val_acc,             val, valid, validation, test, eval,
     test/accuracy, training/loss                      evaluation, dev -> val
-  grad_norm/<var>, gradient_norm/<var>,             grad_norm/<var>
-    <var>/grad_norm, <var>/gradient_norm
+  grad + norm words and a variable, in any order     grad_norm/<var>
+    and separator: grad_norm/<var>, <var>/grad_norm,
+    grad_norm_w0, w0_grad_norm, gradnorm/w0,
+    gradient_norm-dense_1/kernel, norm_of_grad/w0
   grad_norm, gradient_norm, global_grad_norm        grad_norm/global
+  variables w0, W_1, kernel2, b0, bias_3 ...        layer_<n>/kernel, layer_<n>/bias (the number is
+                                                      kept: it orders the layers)
   histogram weights/<var>, <var>/weights,           weights/<var>
     <layer>/kernel, <layer>/bias, <layer>/biases
   histogram grad/<var>, grads/<var>,                gradients/<var>
     gradients/<var>, <var>/grad, <var>/gradients
   histogram activations/<layer>, <layer>/activations  activations/<layer>
+    hidden1_activations, activations_h1               activations/hidden1, activations/h1
+  histogram logits, output/logits, logits_out       logits (what the loss was handed)
+  histogram weights, kernel, w (one, no layer)      weights/first_layer/kernel (a lone weight histogram
+                                                      is the first layer's, as notebooks log it)
+  histograms named by a layer only (layer1,         weights/layer1/kernel and .../bias: the larger
+    layer1_offset, fc2, fc2_b)                        tensor (bucket counts add up to its size) is the
+                                                      kernel, see `kernel_or_bias` (core/tensorboard/reader.py)
   histogram fc1.weight, fc1.bias, fc1.weight.grad   weights/fc1/kernel, weights/fc1/bias,
     (PyTorch parameter names)                         gradients/fc1/kernel
 
@@ -99,8 +110,17 @@ _WEIGHT_NAMES = {
     "embeddings": "embeddings",
 }
 _VARIABLE_SUFFIX = re.compile(r"(?:[:_]\d+)$")  # kernel:0 (TF1 names), kernel_0 (':' not allowed in tags)
-_GRAD_NORM_WORDS = ("grad_norm", "gradient_norm", "grad_norms", "gradient_norms", "gradnorm")
-_GLOBAL_GRAD_NORM = {*_GRAD_NORM_WORDS, "global_grad_norm", "global_gradient_norm", "grad_norm_global"}
+# "grad norm" as one phrase inside a tag: grad/grads/gradient(s) then norm(s), or norm (of) grad;
+# joined by nothing or one separator, and not inside a longer word.
+_SEPARATORS = "_-./ "
+_GRAD_NORM_PHRASE = re.compile(
+    r"(?<![a-z])(?:grad(?:ient)?s?[_\-./ ]?(?:l2[_\-./ ]?)?norms?|(?:l2[_\-./ ]?)?norms?[_\-./ ]?(?:of[_\-./ ]?)?grad(?:ient)?s?)(?![a-z])",
+    re.IGNORECASE,
+)
+_GLOBAL_WORDS = {"global", "total", "all", "model", "overall"}
+# A variable named by a weight word and a layer number: w0, W_1, kernel2, b0, bias_3, weights-1.
+_NUMBERED_VARIABLE = re.compile(r"^(w|weights?|kernel|b|bias(?:es)?)[_\-]?(\d+)$", re.IGNORECASE)
+_LOGITS_WORDS = {"logits", "logit"}
 _KERAS_SCALAR = re.compile(r"^(?:batch|epoch)_.+$|^evaluation_.+_vs_iterations$")
 _TBLAB_SIGNATURE = ("nonfinite/count",)  # a name only tblab writes
 _CONTROL_FLOW_SCOPES = re.compile(r"^(?:(?:while|cond)(?:_\d+)?/)+")
@@ -253,23 +273,27 @@ def _map_plain_scalar(tag: str, half: str) -> ScalarTarget:
 
 
 def _grad_norm_name(tag: str) -> str | None:
-    parts = tag.split("/")
-    lowered = [part.lower() for part in parts]
-    if len(parts) == 1:
-        return "grad_norm/global" if lowered[0] in _GLOBAL_GRAD_NORM else None
-    if lowered[0] in _GRAD_NORM_WORDS:
-        rest = parts[1:]
-        return "grad_norm/global" if rest == ["global"] else "grad_norm/" + "/".join(_variable_parts(rest))
-    if lowered[-1] in _GRAD_NORM_WORDS:
-        return "grad_norm/" + "/".join(_variable_parts(parts[:-1]))
-    return None
+    """grad_norm/<var> for a tag made of the words grad(ient) and norm plus a variable, in any
+    order and with any separator; grad_norm/global when no variable (or `global`) is left."""
+    match = _GRAD_NORM_PHRASE.search(tag)
+    if match is None:
+        return None
+    rest = (tag[: match.start()].rstrip(_SEPARATORS) + "/" + tag[match.end():].lstrip(_SEPARATORS)).strip("/")
+    rest = re.sub(r"/+", "/", rest).strip(_SEPARATORS)
+    if not rest or rest.lower() in _GLOBAL_WORDS:
+        return "grad_norm/global"
+    return "grad_norm/" + "/".join(_variable_parts(rest.split("/")))
 
 
 def _map_plain_histogram(tag: str) -> str:
     # PyTorch names parameters fc1.weight and logs their gradients as fc1.weight.grad.
     parts = tag.split("/") if "/" in tag else tag.split(".")
+    if any(part.lower() in _LOGITS_WORDS for part in parts) or any(
+        word.lower() in _LOGITS_WORDS for word in re.split(r"[_\-]", parts[-1])
+    ):
+        return "logits"
     if len(parts) < 2:
-        return tag
+        return _map_one_word_histogram(tag)
     last_kind = _KIND_WORDS.get(parts[-1].lower())
     if last_kind in ("gradients", "activations"):  # dense_1/kernel/gradients, fc1.weight.grad
         return _kind_name(last_kind, parts[:-1])
@@ -281,6 +305,22 @@ def _map_plain_histogram(tag: str) -> str:
         return _kind_name("weights", parts if _weight_name(parts[-2]) is None else parts[:-1])
     if _weight_name(parts[-1]) in ("kernel", "bias"):  # dense/kernel_0, layer1/biases
         return _kind_name("weights", parts)
+    return tag
+
+
+def _map_one_word_histogram(tag: str) -> str:
+    """`hidden1_activations`, `grad_w0`, `w0`, `weights`: the kind word is one of the `_`-joined
+    words; a lone weight word is the first layer's kernel (notebooks log `weights` of layer 1)."""
+    if _weight_name(tag) == "kernel":
+        return "weights/first_layer/kernel"
+    if _NUMBERED_VARIABLE.match(tag):
+        return _kind_name("weights", [tag])
+    words = re.split(r"[_\-]", tag)
+    if len(words) >= 2:
+        for kind_word, rest in ((words[-1], words[:-1]), (words[0], words[1:])):
+            kind = _KIND_WORDS.get(kind_word.lower())
+            if kind is not None:
+                return _kind_name(kind, ["_".join(rest)])
     return tag
 
 
@@ -299,6 +339,10 @@ def _variable_parts(parts: list[str], weight_default: str | None = None) -> list
 
     With weight_default, a path naming only a layer (`weights/layer1`) gets that weight.
     """
+    numbered = _NUMBERED_VARIABLE.match(parts[-1])
+    if numbered:  # w0 -> layer_0/kernel, b0 -> layer_0/bias: the number names the layer
+        weight = "bias" if numbered[1].lower().startswith("b") else "kernel"
+        return [f"layer_{int(numbered[2])}", weight]
     weight = _weight_name(parts[-1])
     if weight is None:
         return [*parts, weight_default] if weight_default and len(parts) == 1 else list(parts)

@@ -1,0 +1,160 @@
+"""Signals derived from what a foreign log does hold, for the rules to fall back on when
+tblab's own instruments (dead_fraction, update_ratio, input/*) are missing.
+
+  weight movement   how far each kernel's histogram moved between its first and last
+                    snapshot (or from the range its configured uniform init starts at):
+                    a frozen early layer under moving later ones is a vanishing gradient;
+                    nothing moving is a learning rate too low
+  init gain         a kernel's std x sqrt(fan in): how much a layer scales the size of its
+                    input at the start (1 for He with ReLU); fan in = kernel count / bias count
+  activation kind   from the model config, else from an activation histogram's range
+  saturation        share of an activation histogram piled at a sigmoid/tanh asymptote
+
+Everything here is an inference: rules that use it say so in their evidence and carry a
+lower confidence than a measured fact.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+import numpy as np
+
+from core.doctor import thresholds as T
+from core.doctor.evidence import hist_range, hist_std
+from core.doctor.view import RunView
+from core.schema.history import HistogramSnapshot
+
+SATURATING = ("sigmoid", "tanh")
+
+
+def quantiles(snap: HistogramSnapshot, qs: tuple[float, ...]) -> np.ndarray:
+    """Quantiles of the tensor a histogram summarises, interpolated within buckets."""
+    counts = np.asarray(snap.counts, dtype=np.float64)
+    edges = np.asarray(snap.edges, dtype=np.float64)
+    total = counts.sum()
+    if total <= 0 or edges.size != counts.size + 1:
+        return np.full(len(qs), math.nan)
+    cumulative = np.concatenate([[0.0], np.cumsum(counts)]) / total
+    return np.interp(qs, cumulative, edges)
+
+
+def movement(first: HistogramSnapshot, last: HistogramSnapshot) -> float:
+    """How far a weight distribution moved, relative to its first width: the largest shift of
+    its extremes or quartiles over (max - min). 0 when not one weight changed."""
+    low, high = hist_range(first)
+    width = high - low
+    if not math.isfinite(width) or width <= 0:
+        return math.nan
+    qs = (0.0, 0.25, 0.75, 1.0)
+    shift = np.abs(quantiles(last, qs) - quantiles(first, qs))
+    return float(np.max(shift) / width)
+
+
+def kernel_snapshots(view: RunView) -> list[tuple[str, list[HistogramSnapshot]]]:
+    """(layer, snapshots) of every kernel histogram, input side first."""
+    return [(layer, view.hists(tag)) for layer, tag in view.hist_layered("weights", "/kernel") if view.hists(tag)]
+
+
+def weight_movements(view: RunView) -> list[tuple[str, float, int]]:
+    """(layer, movement, steps spanned) per kernel, input side first.
+
+    With two or more snapshots: first to last. With one, and a model config saying the kernel
+    started uniform in [-a, a] (Keras' default Glorot uniform): how far its range left +-a.
+    """
+    found = []
+    model_layers = {layer.get("name"): layer for layer in view.model().get("layers", [])}
+    for layer, snaps in kernel_snapshots(view):
+        if len(snaps) >= 2:
+            moved = movement(snaps[0], snaps[-1])
+            if math.isfinite(moved):
+                found.append((layer, moved, snaps[-1].step - snaps[0].step))
+            continue
+        config = model_layers.get(layer.split("/")[0], {})
+        if str(config.get("kernel_init", "")).lower().endswith("uniform") and config.get("kernel_std"):
+            limit = math.sqrt(3.0) * config["kernel_std"] + abs(config.get("kernel_mean") or 0.0)
+            low, high = hist_range(snaps[0])
+            mean = config.get("kernel_mean") or 0.0
+            moved = max(abs(low - (mean - math.sqrt(3.0) * config["kernel_std"])),
+                        abs(high - (mean + math.sqrt(3.0) * config["kernel_std"]))) / (2 * limit)
+            found.append((layer, moved, snaps[0].step))
+    return found
+
+
+def kernel_gains(view: RunView) -> list[tuple[str, float, str]]:
+    """(layer, std x sqrt(fan in), where from) per kernel at the start, input side first: from the
+    first weight histogram (fan in = kernel count / bias count) or else from the model config."""
+    gains = []
+    model_layers = view.model().get("layers", [])
+    by_name = {layer.get("name"): layer for layer in model_layers}
+    for layer, snaps in kernel_snapshots(view):
+        bias = view.hists(f"weights/{layer}/bias")
+        kernel_size = float(np.sum(snaps[0].counts))
+        fan_in = kernel_size / float(np.sum(bias[0].counts)) if bias and np.sum(bias[0].counts) > 0 else None
+        config = by_name.get(layer)
+        if fan_in is None and config and config.get("fan_in"):
+            fan_in = config["fan_in"]
+        if fan_in is None and layer == "first_layer" and kernel_size % 784 == 0:
+            fan_in = 784  # a lone first-layer histogram of 28x28 images
+        if fan_in:
+            gains.append((layer, hist_std(snaps[0]) * math.sqrt(fan_in), f"the {layer} weight histogram at step {snaps[0].step}"))
+    if gains:
+        return gains
+    for layer in model_layers:
+        if layer.get("kernel_std") is not None and layer.get("fan_in"):
+            gains.append((layer["name"], layer["kernel_std"] * math.sqrt(layer["fan_in"]),
+                          f"the model config ({layer.get('kernel_init')} init)"))
+    return gains
+
+
+def hidden_activation(view: RunView) -> str:
+    """'relu', 'sigmoid', 'tanh' or 'unknown': the model config's hidden activation, else the
+    shape of the activation histograms (sigmoid lives in (0, 1), tanh in (-1, 1), ReLU >= 0
+    with a pile at 0), else tblab's own config."""
+    layers = view.model().get("layers", [])[:-1]
+    kinds = Counter(str(layer.get("activation")) for layer in layers)
+    if kinds:
+        kind = kinds.most_common(1)[0][0]
+        return kind if kind in ("relu", *SATURATING) else ("relu" if "relu" in kind else "unknown")
+    for _, tag in view.hist_layered("activations", hidden_only=True):
+        snaps = view.hists(tag)
+        if snaps:
+            return activation_from_histogram(snaps[-1])
+    configured = view.config_value("activation")
+    return configured if configured in ("relu", *SATURATING) else "unknown"
+
+
+def activation_from_histogram(snap: HistogramSnapshot) -> str:
+    low, high = hist_range(snap)
+    if low >= -1.0 - 1e-6 and high <= 1.0 + 1e-6 and low < -1e-6:
+        return "tanh"
+    if low >= -1e-6 and high <= 1.0 + 1e-6 and _share_at_zero(snap) < T.RELU_ZERO_PILE:
+        return "sigmoid"
+    if low >= -1e-6:
+        return "relu"
+    return "unknown"
+
+
+def _share_at_zero(snap: HistogramSnapshot) -> float:
+    counts = np.asarray(snap.counts, dtype=np.float64)
+    edges = np.asarray(snap.edges, dtype=np.float64)
+    total = counts.sum()
+    if total <= 0:
+        return 0.0
+    at_zero = counts[(edges[:-1] <= 1e-6) & (edges[1:] >= -1e-6)]
+    return float(at_zero.sum() / total) if at_zero.size else 0.0
+
+
+def saturated_share(snap: HistogramSnapshot, kind: str) -> float:
+    """Share of a sigmoid/tanh activation histogram within SATURATION_BAND of an asymptote."""
+    counts = np.asarray(snap.counts, dtype=np.float64)
+    edges = np.asarray(snap.edges, dtype=np.float64)
+    total = counts.sum()
+    if total <= 0 or kind not in SATURATING:
+        return math.nan
+    lows, highs = (0.0, 1.0) if kind == "sigmoid" else (-1.0, 1.0)
+    band = T.SATURATION_BAND * (highs - lows)
+    centers = (edges[:-1] + edges[1:]) / 2
+    near = (centers <= lows + band) | (centers >= highs - band)
+    return float(counts[near].sum() / total)

@@ -1,0 +1,51 @@
+"""Rule about the labels: training accuracy creeps up while test accuracy stays at chance,
+so what the net learns is the training labels themselves, not the digits."""
+
+from __future__ import annotations
+
+import math
+
+from core.doctor import thresholds as T
+from core.doctor.evidence import finite, median, pct
+from core.doctor.findings import Finding
+from core.doctor.view import RunView
+
+
+def check_shuffled_labels(view: RunView) -> Finding | None:
+    val_steps, val = view.val_tail("accuracy", 3)
+    val = finite(val)
+    if val.size < 2 or not view.has("accuracy"):
+        return None
+    if "accuracy" in view.history.meta.get("running_means", "").split(","):
+        return None
+    chance = 1 / view.num_classes
+    test = float(median(val))
+    if test > chance + T.CHANCE_ACCURACY_MARGIN:
+        return None
+    steps, acc = view.tail("accuracy", T.WINDOW)
+    _, loss = view.tail("loss", T.WINDOW)
+    if finite(acc).size < view.min_records or (loss.size and not finite(loss).size):
+        return None
+    train = float(median(acc))
+    if not math.isfinite(train) or train < test + T.LABELS_TRAIN_GAP:
+        return None
+    return Finding(
+        id="shuffled_labels",
+        title="Labels carry no information about the images",
+        severity="critical",
+        step=int(steps[0]),
+        layers=(),
+        evidence=(
+            f"training accuracy {pct(train)} over the last {acc.size} records while test accuracy stays at "
+            f"{pct(test)} (chance {pct(chance)}) over the last {val.size} evaluations (steps {val_steps[0]}-"
+            f"{val_steps[-1]}): the net memorises training labels that do not generalise at all"
+        ),
+        explanation=(
+            "A net that learns anything real about digits scores above chance on new digits. Training accuracy "
+            "that climbs while test accuracy sits exactly at chance means the training labels hold no "
+            "information about their images (shuffled separately from them, or misaligned), so all the net can "
+            "do is memorise each training image's label. Keep each label with its image."
+        ),
+        fixes=("shuffle_labels_off",),
+        confidence=0.8,
+    )
