@@ -84,9 +84,16 @@ def weight_movements(view: RunView) -> list[tuple[str, float, int]]:
 
 def kernel_gains(view: RunView) -> list[tuple[str, float, str]]:
     """(layer, std x sqrt(fan in), where from) per kernel at the start, input side first: from the
-    first weight histogram (fan in = kernel count / bias count) or else from the model config."""
+    model config, or else the first weight histogram (fan in = kernel count / bias count)."""
     gains = []
     model_layers = view.model().get("layers", [])
+    # The config says what the init was; Keras' first histogram comes after a whole epoch of updates.
+    for layer in model_layers:
+        if layer.get("kernel_std") is not None and layer.get("fan_in"):
+            gains.append((layer["name"], layer["kernel_std"] * math.sqrt(layer["fan_in"]),
+                          f"the model config ({layer.get('kernel_init')} init)"))
+    if gains:
+        return gains
     by_name = {layer.get("name"): layer for layer in model_layers}
     for layer, snaps in kernel_snapshots(view):
         bias = view.hists(f"weights/{layer}/bias")
@@ -99,12 +106,6 @@ def kernel_gains(view: RunView) -> list[tuple[str, float, str]]:
             fan_in = 784  # a lone first-layer histogram of 28x28 images
         if fan_in:
             gains.append((layer, hist_std(snaps[0]) * math.sqrt(fan_in), f"the {layer} weight histogram at step {snaps[0].step}"))
-    if gains:
-        return gains
-    for layer in model_layers:
-        if layer.get("kernel_std") is not None and layer.get("fan_in"):
-            gains.append((layer["name"], layer["kernel_std"] * math.sqrt(layer["fan_in"]),
-                          f"the model config ({layer.get('kernel_init')} init)"))
     return gains
 
 
@@ -129,7 +130,10 @@ def activation_from_histogram(snap: HistogramSnapshot) -> str:
     low, high = hist_range(snap)
     if low >= -1.0 - 1e-6 and high <= 1.0 + 1e-6 and low < -1e-6:
         return "tanh"
-    if low >= -1e-6 and high <= 1.0 + 1e-6 and _share_at_zero(snap) < T.RELU_ZERO_PILE:
+    # Sigmoid outputs never reach 0 exactly, and pile up at 1 as well when they saturate.
+    if low >= -1e-6 and high <= 1.0 + 1e-6 and (
+        _share_at_zero(snap) < T.RELU_ZERO_PILE or saturated_share(snap, "sigmoid", upper_only=True) >= T.RELU_ZERO_PILE / 4
+    ):
         return "sigmoid"
     if low >= -1e-6:
         return "relu"
@@ -146,8 +150,9 @@ def _share_at_zero(snap: HistogramSnapshot) -> float:
     return float(at_zero.sum() / total) if at_zero.size else 0.0
 
 
-def saturated_share(snap: HistogramSnapshot, kind: str) -> float:
-    """Share of a sigmoid/tanh activation histogram within SATURATION_BAND of an asymptote."""
+def saturated_share(snap: HistogramSnapshot, kind: str, upper_only: bool = False) -> float:
+    """Share of a sigmoid/tanh activation histogram within SATURATION_BAND of an asymptote
+    (of the upper one only, with upper_only)."""
     counts = np.asarray(snap.counts, dtype=np.float64)
     edges = np.asarray(snap.edges, dtype=np.float64)
     total = counts.sum()
@@ -156,5 +161,5 @@ def saturated_share(snap: HistogramSnapshot, kind: str) -> float:
     lows, highs = (0.0, 1.0) if kind == "sigmoid" else (-1.0, 1.0)
     band = T.SATURATION_BAND * (highs - lows)
     centers = (edges[:-1] + edges[1:]) / 2
-    near = (centers <= lows + band) | (centers >= highs - band)
+    near = (centers >= highs - band) if upper_only else (centers <= lows + band) | (centers >= highs - band)
     return float(counts[near].sum() / total)

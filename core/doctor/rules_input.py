@@ -87,6 +87,11 @@ def _train_below_test(view: RunView) -> str:
     steps, acc = view.tail("accuracy", T.WINDOW)
     if steps.size < view.min_records or steps[-1] < val_steps[-1] - 5 * T.WINDOW:
         return ""
+    if not view.per_epoch and val_steps[-1] < view.first_step() + 2 * T.WINDOW:
+        return ""  # one or two updates in: nothing to compare yet
+    _, loss = view.tail("loss", T.WINDOW)
+    if loss.size and median(loss) > T.NOISE_STABLE_LOSS * math.log(view.num_classes):
+        return ""  # unstable training, not noisy inputs
     train = float(median(acc))
     test = float(val[-1])
     if test - train < T.TRAIN_BELOW_TEST:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from core.doctor import thresholds as T
 from core.doctor.evidence import finite, median, pct
 from core.doctor.findings import Finding
@@ -14,13 +16,14 @@ from core.doctor.view import RunView
 def check_shuffled_labels(view: RunView) -> Finding | None:
     val_steps, val = view.val_tail("accuracy", 3)
     val = finite(val)
-    if val.size < 2 or not view.has("accuracy"):
-        return None
+    span = T.EPOCH_MIN_SPAN if view.per_epoch else T.CHANCE_MIN_STEPS
+    if val.size < 3 or not view.has("accuracy") or val_steps[-1] < view.first_step() + span:
+        return None  # a slow start also has test accuracy near chance for a while
     if "accuracy" in view.history.meta.get("running_means", "").split(","):
         return None
     chance = 1 / view.num_classes
     test = float(median(val))
-    if test > chance + T.CHANCE_ACCURACY_MARGIN:
+    if float(np.max(val)) > chance + T.LABELS_TEST_MARGIN:
         return None
     steps, acc = view.tail("accuracy", T.WINDOW)
     _, loss = view.tail("loss", T.WINDOW)

@@ -10,6 +10,7 @@ import numpy as np
 from core.doctor import thresholds as T
 from core.doctor.context import batch_size, input_stats, inputs_raw, kernel_grad_ladder, noise_like, window_median
 from core.doctor.derived import weight_movements
+from core.doctor.rules_signal import weight_histogram_growth
 from core.doctor.evidence import finite, fmt, hist_range, median, orders, pct
 from core.doctor.findings import Finding
 from core.doctor.view import RunView, chance_loss, softmax_floor
@@ -223,6 +224,10 @@ def check_lr_too_high(view: RunView) -> Finding | None:
             size = f"{top:.3g}x" if top >= 10 else pct(top)
             signs.append(f"{layer} weights change by {size} of their size per step (healthy MNIST nets: 0.1%-7%)")
             layers.append(layer)
+    thrown = weight_histogram_growth(view)
+    if thrown:
+        signs.append(f"{thrown[0]}: weights thrown far by the updates")
+        layers.append(thrown[1])
     growth = _weight_growth(view)
     if growth:
         layer, before, after, records = growth
@@ -232,6 +237,12 @@ def check_lr_too_high(view: RunView) -> Finding | None:
         )
         layers.append(layer)
     warmup = 1 if view.per_epoch else T.LR_WARMUP_RECORDS
+    head_steps, head = view.head("loss")
+    if not view.per_epoch and head.size >= 3 and math.isfinite(head[0]) and head[0] < 2 * chance:
+        jump = float(np.max(finite(head[1:]), initial=0.0))
+        if jump >= T.LR_SPIKE_LOSS * chance:
+            signs.append(f"the loss starts at {fmt(head[0])} and jumps to {fmt(jump)} within the first "
+                         f"{head.size} updates: the first steps threw the weights far from a sane start")
     late = finite(loss[steps >= view.first_step() + warmup])
     if late.size >= view.min_records:
         peak = float(np.max(late[-T.WINDOW:]))

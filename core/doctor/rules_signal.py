@@ -238,10 +238,6 @@ def check_exploding(view: RunView) -> Finding | None:
     if math.isfinite(first_loss) and first_loss >= T.EXPLODE_LOSS:
         signs.append(f"loss {fmt(first_loss)} at step {start} (chance is {chance:.2f}): the logits are huge")
         from_start = True
-    hist_sign = _weight_histogram_growth(view)
-    if hist_sign:
-        signs.append(hist_sign[0])
-        layers.append(hist_sign[1])
     inferred = False
     if not signs:
         gain_sign = _init_gain_growth(view)
@@ -297,9 +293,10 @@ def _tail_start(view: RunView) -> int:
     return int(steps[0]) if steps.size else max(view.upto, 0)
 
 
-def _weight_histogram_growth(view: RunView) -> tuple[str, str] | None:
-    """Foreign logs: a weight histogram whose range grew 100x, or past 1e3. Biases are left
-    out: they start at 0 and grow by orders of magnitude in every healthy run."""
+def weight_histogram_growth(view: RunView) -> tuple[str, str] | None:
+    """Foreign logs: a weight histogram whose range grew 100x, or past 1e3, during training (weights
+    thrown far by large updates). Biases are left out: they start at 0 and grow by orders of
+    magnitude in every healthy run."""
     for layer, tag in view.hist_layered("weights"):
         if "bias" in tag:
             continue

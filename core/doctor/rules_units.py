@@ -78,6 +78,17 @@ def _dead_from_weights(view: RunView) -> list[tuple[str, float, int, str]]:
     return found
 
 
+def _bounded_by_loss(view: RunView) -> str:
+    """Activation unknown: kernels far too large for ReLU (which would make the first loss huge)
+    next to a moderate first loss mean bounded units, sigmoid or tanh ('sigmoid' stands for both)."""
+    gains = kernel_gains(view)
+    _, loss = view.head("loss")
+    if gains and loss.size and math.isfinite(loss[0]) and loss[0] < T.EXPLODE_LOSS / 2:
+        if max(gain for _, gain, _ in gains) >= 2 * T.SATURATE_PREACTIVATION_STD / T.PIXEL_INPUT_RMS:
+            return "sigmoid"
+    return "unknown"
+
+
 def _positive_bias(view: RunView, layer: str) -> bool:
     snaps = view.hists(f"weights/{layer}/bias")
     return bool(snaps) and hist_range(snaps[-1])[1] > 0
@@ -220,6 +231,8 @@ def _saturated_from_histograms(view: RunView) -> tuple[list[tuple[str, float, in
     """Without saturated_fraction: activation histograms piled at an asymptote, or sigmoid/tanh
     kernels whose init makes pre-activations several times wider than the sloped middle."""
     kind = hidden_activation(view)
+    if kind == "unknown":
+        kind = _bounded_by_loss(view)
     if kind not in SATURATING:
         return [], ""
     found = []

@@ -164,6 +164,12 @@ INPUT_GRAD_DOMINANCE = 6.0
 # Test accuracy at chance while training accuracy is this far above it: the net memorises
 # labels that carry no information about the images.
 LABELS_TRAIN_GAP = 0.15
+# "At chance" for the test accuracy: every one of its last 3 evaluations within this of 1/K
+# (shuffled-label runs 0.08-0.11 on a balanced 10-class test set).
+LABELS_TEST_MARGIN = 0.05
+# Training loss above this many times chance: training is unstable (too large steps), so a
+# training accuracy below the test accuracy says nothing about noisy inputs.
+NOISE_STABLE_LOSS = 1.5
 CONFIDENCE_INFERRED = 0.65  # a finding inferred indirectly (from weights, config, shapes)
 # A ReLU layer's bias starting this many times below the typical size of what its kernel adds
 # (std x sqrt(fan in) x input rms) keeps every pre-activation negative: dead from the start.
