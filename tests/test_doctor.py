@@ -103,7 +103,8 @@ def healthy():
 def test_a_healthy_run_gets_no_finding_and_every_check_runs(kind, hidden):
     diagnosis = diagnose(build(healthy_records(hidden=hidden, kind=kind)))
     assert diagnosis.findings == () and diagnosis.primary is None and diagnosis.healthy
-    expected_skips = {"saturated"} if kind == "relu" else set()
+    # No test-set values in these records: the labels check says it needs them.
+    expected_skips = {"saturated", "shuffled_labels"} if kind == "relu" else {"shuffled_labels"}
     assert {s.id for s in diagnosis.checks_skipped} == expected_skips
     assert len(diagnosis.checks_run) == len(RULES) - len(expected_skips)
 
@@ -416,14 +417,19 @@ def test_keras_epoch_log_runs_what_its_tags_allow_and_names_the_rest():
         history.histograms[f"weights/{layer}/kernel"] = [HistogramSnapshot(e, edges, np.ones(10)) for e in range(5)]
     diagnosis = diagnose(history)
     assert diagnosis.primary.id == "loss_floor"
-    skipped = {s.id: s.needs for s in diagnosis.checks_skipped}
-    assert {"vanishing", "dead_relu", "saturated", "input_scale", "lr_too_low"} <= set(skipped)
-    assert "grad_norm/<layer>/kernel" in skipped["vanishing"]
-    assert {"nonfinite", "loss_at_chance", "loss_floor", "exploding"} <= set(diagnosis.checks_run)
+    # Weight histograms stand in for the gradients and update sizes Keras does not log.
+    assert {"nonfinite", "loss_at_chance", "loss_floor", "exploding", "vanishing", "lr_too_low"} <= set(
+        diagnosis.checks_run
+    )
+    history.histograms.clear()
+    skipped = {s.id: s.needs for s in diagnose(history).checks_skipped}
+    assert {"vanishing", "dead_relu", "saturated", "lr_too_low"} <= set(skipped)
+    assert "grad_norm/<layer>/kernel" in skipped["vanishing"]  # the one tag that would settle it
 
 
 def test_weight_histograms_growing_from_a_zero_bias_are_not_an_explosion():
-    """Biases start at 0 and grow 100x in healthy runs; kernels that grow 100x do explode."""
+    """Biases start at 0 and grow 100x in healthy runs; kernels thrown 100x wider by the updates
+    are a learning rate too high (an exploding init shows at the start, not as growth)."""
     def run(growing: str) -> History:
         history = History(run="keras", meta={"style": "keras", "step_unit": "epoch"})
         for epoch in range(5):
@@ -436,8 +442,9 @@ def test_weight_histograms_growing_from_a_zero_bias_are_not_an_explosion():
             ]
         return history
 
-    assert diagnose(run("bias")).get("exploding") is None
-    assert diagnose(run("kernel")).get("exploding") is not None
+    assert diagnose(run("bias")).findings == ()
+    grown = diagnose(run("kernel"))
+    assert grown.get("exploding") is None and grown.primary.id == "lr_too_high"
 
 
 def test_an_empty_history_is_healthy_with_every_check_skipped():
@@ -754,9 +761,8 @@ def test_keras_callback_logs_one_verdict_per_run(keras_root):
     twice = verdicts["softmax_twice"]
     assert twice.primary.id == "loss_floor" and twice.primary.fixes == ("logits",)
     assert "floor ln(1 + 9/e) = 1.4612" in twice.primary.evidence
-    skipped = {s.id for s in twice.checks_skipped}
-    assert {"vanishing", "dead_relu", "input_scale"} <= skipped  # Keras logs no gradients or inputs
-    assert {"nonfinite", "loss_at_chance", "loss_floor"} <= set(twice.checks_run)
+    # Keras logs no gradients or inputs: weight histograms and the model config stand in.
+    assert {"nonfinite", "loss_at_chance", "loss_floor", "vanishing", "dead_relu"} <= set(twice.checks_run)
 
 
 def test_plain_tf_summary_logs_of_a_deep_sigmoid_net_show_vanishing_gradients(tmp_path):

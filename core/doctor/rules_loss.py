@@ -302,6 +302,10 @@ def check_lr_too_low(view: RunView) -> Finding | None:
     if gained >= T.LR_LOW_PROGRESS:
         return None
     if not ratios:
+        if view.layered("update_ratio", "/kernel"):
+            return None  # logged, and exactly 0: no gradient at all, not a small step
+        if steps[0] <= view.head("loss")[0][-1]:
+            return None  # the start and "now" still overlap: too early to call progress slow
         return _lr_too_low_inferred(view, first, now, gained, int(steps[0]))
     layer, top = max(ratios.items(), key=lambda item: item[1])
     return Finding(
