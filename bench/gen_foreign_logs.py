@@ -1,6 +1,6 @@
 """Write the labelled suite of foreign TensorBoard logs (issue 14) and its manifest.
 
-    python bench/gen_foreign_logs.py OUT [--only NAME_PART ...] [--steps-scale 1.0]
+    python bench/gen_foreign_logs.py OUT [--only NAME_PART ...] [--steps-scale 1.0] [--seed-offset 0]
 
 OUT/<writer>/<category or healthy_i>/ holds each run's event files; OUT/manifest.json
 lists every run with its label (the answer key), its settings and how it ended. The
@@ -32,6 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("out", help="folder to write the logs and manifest.json into")
     parser.add_argument("--only", nargs="*", help="only runs whose name contains one of these")
     parser.add_argument("--steps-scale", type=float, default=1.0, help="scale every run's steps (quick checks)")
+    parser.add_argument("--seed-offset", type=int, default=0,
+                        help="shift every run's seed: a second draw of the suite, to check nothing is tuned to one")
     args = parser.parse_args(argv)
     import tensorflow as tf
 
@@ -47,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     for spec in suite():
         if args.only and not any(part in spec.name for part in args.only):
             continue
-        spec = replace(spec, steps=max(50, round(spec.steps * args.steps_scale)))
+        spec = replace(spec, steps=max(50, round(spec.steps * args.steps_scale)), seed=spec.seed + args.seed_offset)
         logdir = out / spec.name
         shutil.rmtree(logdir, ignore_errors=True)
         data = prepare(spec, x_train, y_train, x_test, y_test)

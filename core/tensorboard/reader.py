@@ -504,7 +504,8 @@ def _deaverage_keras_batches(history: History, marks: list[tuple[float, int]], t
         accuracy = accuracy[np.isfinite(accuracy)]
         if accuracy.size == 0 or (accuracy.min() >= -0.01 and accuracy.max() <= 1.01):
             for tag, values in per_batch.items():
-                found[tag].values = values
+                # k * m_k - (k - 1) * m_(k-1) carries float32 rounding x k: keep accuracies in [0, 1].
+                found[tag].values = list(np.clip(values, 0.0, 1.0)) if tag == "accuracy" else values
             history.meta["deaveraged"] = f"loss, accuracy (Keras running means over {period}-batch epochs)"
             return
     # Left as running means over the epoch so far: they lag the test-set values early in each epoch.

@@ -1,0 +1,192 @@
+"""Logs written by programs that are not tblab (issue 14): a frozen subset of the
+bench/gen_foreign_logs.py suite, the tag-meaning parsing and the derived signals.
+
+The fixtures are real event files from Keras' TensorBoard callback and from hand-written
+tf.summary loops in three naming styles; their manifest says what is wrong with each.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core.doctor import diagnose
+from core.doctor import thresholds as T
+from core.tensorboard.layers import (
+    deaverage_running_means, name_by_size, numbered_order, output_layers, steps_per_epoch,
+)
+from core.tensorboard.model_config import summarise_keras
+from core.tensorboard.reader import find_runs, read_run
+from core.tensorboard.tag_styles import PLAIN, TRAIN, map_histogram, map_scalar
+
+FIXTURES = Path(__file__).parent / "fixtures" / "foreign_logs"
+MANIFEST = json.loads((FIXTURES / "manifest.json").read_text())["runs"]
+# The doctor names shuffled labels by their own finding, or as a loss at chance blaming the labels.
+ACCEPTED = {"shuffled_labels": {"shuffled_labels", "loss_at_chance"}}
+
+
+@pytest.fixture(scope="module")
+def verdicts():
+    return {name: diagnose(read_run(FIXTURES / name, name=name)) for name in MANIFEST}
+
+
+@pytest.mark.parametrize("name", sorted(MANIFEST))
+def test_the_doctor_names_what_is_wrong_with_each_foreign_run(verdicts, name):
+    label, diagnosis = MANIFEST[name]["label"], verdicts[name]
+    if label == "healthy":
+        assert diagnosis.findings == ()
+        return
+    assert diagnosis.primary is not None, f"{name}: no finding"
+    assert diagnosis.primary.id in ACCEPTED.get(label, {label}), diagnosis.primary.evidence
+    if diagnosis.primary.id == "loss_at_chance":
+        assert diagnosis.primary.fixes[0] == "shuffle_labels_off"
+
+
+def test_indirect_findings_say_what_they_were_inferred_from_and_are_less_sure(verdicts):
+    for name in ("keras/vanishing", "scoped/input_scale", "flat/lr_too_low", "keras/input_scale"):
+        primary = verdicts[name].primary
+        assert "inferred" in primary.evidence
+        assert primary.confidence <= T.CONFIDENCE_INFERRED + 0.15
+    assert "model config" in verdicts["keras/symmetric_init"].primary.evidence
+
+
+def test_a_keras_log_runs_every_check_its_weights_and_config_allow(verdicts):
+    diagnosis = verdicts["keras/vanishing"]
+    assert {"vanishing", "dead_relu", "saturated", "lr_too_low", "symmetric_init"} <= set(diagnosis.checks_run)
+
+
+def test_checks_a_log_cannot_run_name_the_one_tag_that_would_allow_them():
+    history = read_run(FIXTURES / "flat" / "lr_too_low")
+    history.val.clear()
+    skipped = {s.id: s.needs for s in diagnose(history).checks_skipped}
+    assert skipped["shuffled_labels"] == "a test-set `accuracy` beside the training one"
+
+
+def test_train_and_test_folders_are_two_halves_of_one_run():
+    runs = find_runs(FIXTURES / "split")
+    assert runs == [FIXTURES / "split" / "dead_relu"]
+    history = read_run(runs[0])
+    assert {"loss", "accuracy"} <= set(history.val) and "grad_norm/layer_0/kernel" in history.train
+
+
+def test_keras_running_means_are_turned_back_into_batch_values():
+    history = read_run(FIXTURES / "keras" / "healthy_1")
+    assert "deaveraged" in history.meta
+    accuracy = np.asarray(history.series("accuracy").values)
+    batch = MANIFEST["keras/healthy_1"]["spec"]["batch"]
+    # One batch's accuracy is a multiple of 1/batch (a running mean is not, past the first batch).
+    assert np.allclose(accuracy * batch, np.round(accuracy * batch), atol=1e-2)
+    assert 0.0 <= accuracy.min() and accuracy.max() <= 1.0
+
+
+def test_layer_names_kernels_and_the_output_are_recovered_by_meaning():
+    split = read_run(FIXTURES / "split" / "dead_relu")
+    assert {"weights/layer1/kernel", "weights/layer1/bias"} <= set(split.histograms)  # layer1, layer1_offset
+    assert split.meta["output_layers"].split(",")[-1] in ("layer3", "layer_2")
+    scoped = read_run(FIXTURES / "scoped" / "input_scale")
+    assert "logits" in scoped.histograms and "weights/first_layer/kernel" in scoped.histograms
+    keras = read_run(FIXTURES / "keras" / "vanishing")
+    model = json.loads(keras.meta["model"])
+    assert [layer["activation"] for layer in model["layers"]][:-1] == ["sigmoid"] * (len(model["layers"]) - 1)
+    assert model["loss"] == "SparseCategoricalCrossentropy" and model["from_logits"] is True
+
+
+# --- tag meaning ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("tag,name", [
+    ("grad_norm_w0", "grad_norm/layer_0/kernel"),
+    ("w0_grad_norm", "grad_norm/layer_0/kernel"),
+    ("gradnorm/w0", "grad_norm/layer_0/kernel"),
+    ("b2_gradient_norm", "grad_norm/layer_2/bias"),
+    ("GradNorm/W_1", "grad_norm/layer_1/kernel"),
+    ("norm_of_grad_w3", "grad_norm/layer_3/kernel"),
+    ("dense_1/kernel/grad_norm", "grad_norm/dense_1/kernel"),
+    ("gradient_norm/dense_1/kernel_0", "grad_norm/dense_1/kernel"),
+    ("grad-norm.fc2.weight", "grad_norm/fc2.weight"),
+    ("grad_norm", "grad_norm/global"),
+    ("gradients_norm_total", "grad_norm/global"),
+    ("grad_l2_norm/global", "grad_norm/global"),
+    ("gradient", "gradient"),  # a gradient without "norm" is not a norm
+    ("normal_loss", "normal_loss"),
+])
+def test_gradient_norm_tags_are_read_by_their_words_in_any_order(tag, name):
+    assert map_scalar(tag, TRAIN, PLAIN).name == name
+
+
+@pytest.mark.parametrize("tag,name", [
+    ("w0", "weights/layer_0/kernel"),
+    ("weights", "weights/first_layer/kernel"),
+    ("logits", "logits"),
+    ("output/logits", "logits"),
+    ("hidden1_activations", "activations/hidden1"),
+    ("h1/activation", "activations/h1"),
+    ("dense/kernel_0", "weights/dense/kernel"),
+    ("layer1", "layer1"),  # named by the reader from its size, next to layer1_offset
+])
+def test_histogram_tags_are_read_by_meaning(tag, name):
+    assert map_histogram(tag, PLAIN) == name
+
+
+def test_kernel_and_bias_are_told_apart_by_size():
+    counts = {"layer1": 78400.0, "layer1_offset": 100.0, "layer2": 1000.0, "layer2_offset": 10.0}
+    assert name_by_size(counts) == {
+        "layer1": "weights/layer1/kernel", "layer1_offset": "weights/layer1/bias",
+        "layer2": "weights/layer2/kernel", "layer2_offset": "weights/layer2/bias",
+    }
+    assert name_by_size({"fc2_b": 10.0, "fc2": 640.0})["fc2"] == "weights/fc2/kernel"
+    assert name_by_size({"a": 5.0, "b": 5.0}) == {}  # nothing to go by
+
+
+def test_layer_order_comes_from_numbers_then_first_appearance():
+    tags = ["grad_norm/layer_10/kernel", "grad_norm/layer_2/kernel", "activations/h1", "weights/first_layer/kernel",
+            "grad_norm/extra/kernel"]
+    assert numbered_order(tags) == ["first_layer", "h1", "layer_2", "layer_10", "extra"]
+    assert output_layers(tags, numbered_order(tags)) == ["extra"]
+    assert output_layers(["weights/first_layer/kernel"], ["first_layer"]) == []  # one layer says nothing
+
+
+# --- Keras' running means ------------------------------------------------------------------
+
+
+def test_running_means_are_de_averaged_within_each_epoch():
+    rng = np.random.default_rng(3)
+    period, batches = 7, rng.uniform(0, 1, 21)
+    steps = list(range(1, 22))  # Keras counts batches from 1
+    means = [float(np.mean(batches[(s - 1) // period * period: s])) for s in steps]
+    assert np.allclose(deaverage_running_means(steps, means, period), batches)
+    # Logged every 3rd batch: the mean of the batches since the previous logged one.
+    sparse = steps[2::3]
+    got = deaverage_running_means(sparse, [means[s - 1] for s in sparse], period)
+    first_epoch = [batches[0:3].mean(), batches[3:6].mean()]
+    assert np.allclose(got[:2], first_epoch)
+    assert np.isclose(got[2], batches[7:9].mean())  # step 9 is batch 2 of epoch 2: batches 8-9
+    assert steps_per_epoch([63, 126, 189]) == 63 and steps_per_epoch([]) is None
+
+
+def test_the_keras_model_config_is_summarised_neutrally():
+    config = {
+        "class_name": "Sequential",
+        "config": {"layers": [
+            {"class_name": "InputLayer", "config": {"batch_shape": [None, 784]}},
+            {"class_name": "Dense", "config": {"name": "d1", "units": 100, "activation": "relu",
+                                               "kernel_initializer": {"class_name": "RandomUniform",
+                                                                      "config": {"minval": -0.4, "maxval": 0.4}},
+                                               "bias_initializer": {"class_name": "Constant", "config": {"value": -3.0}}}},
+            {"class_name": "Dense", "config": {"name": "d2", "units": 10, "activation": "softmax",
+                                               "kernel_initializer": {"class_name": "HeNormal", "config": {}},
+                                               "bias_initializer": {"class_name": "Zeros", "config": {}}}},
+        ]},
+        "compile_config": {"loss": {"class_name": "SparseCategoricalCrossentropy", "config": {"from_logits": True}},
+                           "optimizer": {"class_name": "SGD", "config": {"learning_rate": 0.5}}},
+    }
+    model = summarise_keras(json.dumps(config))
+    first, out = model["layers"]
+    assert first["fan_in"] == 784 and abs(first["kernel_std"] - 0.8 / np.sqrt(12)) < 1e-9 and first["bias_const"] == -3.0
+    assert out["fan_in"] == 100 and abs(out["kernel_std"] - np.sqrt(2 / 100)) < 1e-9
+    assert model["output_activation"] == "softmax" and model["from_logits"] is True
+    assert model["optimizer"] == "SGD" and model["learning_rate"] == 0.5
+    assert summarise_keras("not json") is None
