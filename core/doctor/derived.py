@@ -57,7 +57,14 @@ def kernel_snapshots(view: RunView) -> list[tuple[str, list[HistogramSnapshot]]]
     return [(layer, view.hists(tag)) for layer, tag in view.hist_layered("weights", "/kernel") if view.hists(tag)]
 
 
-def weight_movements(view: RunView) -> list[tuple[str, float, int]]:
+def weight_movements(view: RunView):
+    """weight_movements, computed once per view (see _weight_movements)."""
+    if "weight_movements" not in view.derived:
+        view.derived["weight_movements"] = _weight_movements(view)
+    return view.derived["weight_movements"]
+
+
+def _weight_movements(view: RunView) -> list[tuple[str, float, int]]:
     """(layer, movement, steps spanned) per kernel, input side first.
 
     With two or more snapshots: first to last. With one, and a model config saying the kernel
@@ -82,7 +89,14 @@ def weight_movements(view: RunView) -> list[tuple[str, float, int]]:
     return found
 
 
-def kernel_gains(view: RunView) -> list[tuple[str, float, str]]:
+def kernel_gains(view: RunView):
+    """kernel_gains, computed once per view (see _kernel_gains)."""
+    if "kernel_gains" not in view.derived:
+        view.derived["kernel_gains"] = _kernel_gains(view)
+    return view.derived["kernel_gains"]
+
+
+def _kernel_gains(view: RunView) -> list[tuple[str, float, str]]:
     """(layer, std x sqrt(fan in), where from) per kernel at the start, input side first: from the
     model config, or else the first weight histogram (fan in = kernel count / bias count)."""
     gains = []
@@ -109,7 +123,14 @@ def kernel_gains(view: RunView) -> list[tuple[str, float, str]]:
     return gains
 
 
-def hidden_activation(view: RunView) -> str:
+def hidden_activation(view: RunView):
+    """hidden_activation, computed once per view (see _hidden_activation)."""
+    if "hidden_activation" not in view.derived:
+        view.derived["hidden_activation"] = _hidden_activation(view)
+    return view.derived["hidden_activation"]
+
+
+def _hidden_activation(view: RunView) -> str:
     """'relu', 'sigmoid', 'tanh' or 'unknown': the model config's hidden activation, else the
     shape of the activation histograms (sigmoid lives in (0, 1), tanh in (-1, 1), ReLU >= 0
     with a pile at 0), else tblab's own config."""

@@ -44,6 +44,7 @@ class RunView:
         # Foreign logs name no layer `output`: the reader says which layer is the output one.
         self.output_layers = {OUTPUT_LAYER, *(n for n in history.meta.get("output_layers", "").split(",") if n)}
         self._model: dict | None = None
+        self.derived: dict[str, object] = {}  # core/doctor/derived.py's results, computed once per view
 
     # --- which tags exist ---------------------------------------------------
     def _count(self, series: Series) -> int:
