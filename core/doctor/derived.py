@@ -80,12 +80,7 @@ def _weight_movements(view: RunView) -> list[tuple[str, float, int]]:
             continue
         config = model_layers.get(layer.split("/")[0], {})
         if str(config.get("kernel_init", "")).lower().endswith("uniform") and config.get("kernel_std"):
-            limit = math.sqrt(3.0) * config["kernel_std"] + abs(config.get("kernel_mean") or 0.0)
-            low, high = hist_range(snaps[0])
-            mean = config.get("kernel_mean") or 0.0
-            moved = max(abs(low - (mean - math.sqrt(3.0) * config["kernel_std"])),
-                        abs(high - (mean + math.sqrt(3.0) * config["kernel_std"]))) / (2 * limit)
-            found.append((layer, moved, snaps[0].step))
+            found.append((layer, _moved_from_uniform(snaps[0], config), snaps[0].step))
     return found
 
 
@@ -94,6 +89,23 @@ def kernel_gains(view: RunView):
     if "kernel_gains" not in view.derived:
         view.derived["kernel_gains"] = _kernel_gains(view)
     return view.derived["kernel_gains"]
+
+
+def _moved_from_uniform(snap: HistogramSnapshot, config: dict) -> float:
+    """How far a kernel's range left the [mean - a, mean + a] its uniform init drew from, over 2a.
+
+    n uniform draws fall short of each end by ~2a / (n + 1) (and about as much again by chance):
+    a shortfall within 3 of those is the init itself, not movement."""
+    half = math.sqrt(3.0) * config["kernel_std"]
+    mean = config.get("kernel_mean") or 0.0
+    low, high = hist_range(snap)
+    size = float(np.sum(snap.counts))
+    slack = 3 * 2 * half / (size + 1)
+    ends = []
+    for measured, bound in ((low, mean - half), (high, mean + half)):
+        outside = abs(measured - mean) - half
+        ends.append(outside if outside > 0 else max(0.0, -outside - slack))
+    return max(ends) / (2 * half)
 
 
 def _kernel_gains(view: RunView) -> list[tuple[str, float, str]]:

@@ -76,7 +76,7 @@ EXPLAINED_BY: dict[str, tuple[str, ...]] = {
     "exploding": ("input_scale", "input_noise"),
     "lr_too_high": ("exploding", "input_scale", "input_noise", "symmetric_init"),
     "dead_relu": ("exploding", "lr_too_high", "input_scale", "nonfinite", "symmetric_init"),
-    "saturated": ("input_scale", "exploding", "symmetric_init"),
+    "saturated": ("input_scale", "exploding", "symmetric_init", "lr_too_high"),
     "vanishing": ("saturated", "dead_relu", "symmetric_init"),
     "loss_at_chance": ("dead_relu", "vanishing", "saturated", "nonfinite", "exploding", "input_scale",
                        "input_noise", "lr_too_low", "loss_floor", "symmetric_init", "lr_too_high", "shuffled_labels"),
