@@ -250,13 +250,15 @@ def check_exploding(view: RunView) -> Finding | None:
         signs.append(f"loss {fmt(first_loss)} at step {start} (chance is {chance:.2f}): the logits are huge")
         from_start = True
     inferred = False
-    if not signs:
+    if not signs and not view.layered("activation_std"):  # measured activations leave nothing to infer
         gain_sign = _init_gain_growth(view)
         if gain_sign is None:
             return None
         signs.append(gain_sign[0])
         layers.append(gain_sign[1])
         from_start = inferred = True
+    if not signs:
+        return None
     steps, _ = view.head("loss")
     onset = int(steps[0]) if from_start and steps.size else _tail_start(view)
     return Finding(

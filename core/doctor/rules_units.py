@@ -43,8 +43,8 @@ def _dead_layers(view: RunView) -> list[tuple[str, float, int, str]]:
         snaps = view.hists(tag)
         if len(snaps) >= 2 and all(hist_range(s) == (0.0, 0.0) or max(map(abs, hist_range(s))) < 1e-12 for s in snaps[-2:]):
             found.append((layer, 1.0, snaps[-2].step, "histogram"))
-    if found or hidden_activation(view) != "relu":
-        return found
+    if found or view.layered("dead_fraction") or hidden_activation(view) != "relu":
+        return found  # measured dead fractions (tblab's own logs) leave nothing to infer
     return _dead_from_weights(view)
 
 
@@ -201,7 +201,7 @@ def check_saturated(view: RunView) -> Finding | None:
             since = view.held_since(tag, lambda v: v >= T.SATURATED_FRACTION)
             saturated.append((layer, share, since if since is not None else int(steps[-T.WINDOW:][0])))
     inferred = ""
-    if not saturated:
+    if not saturated and not view.layered("saturated_fraction"):
         saturated, inferred = _saturated_from_histograms(view)
     if not saturated:
         return None
