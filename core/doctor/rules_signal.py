@@ -395,7 +395,7 @@ def _frozen_early_layers(view: RunView) -> Finding | None:
         layers=tuple(l for l, m, _ in moved if m <= top * 10 ** -(T.VANISH_MOVEMENT_ORDERS / 2)),
         evidence=(
             f"inferred from the weight histograms (no gradients logged): {first_layer} weights moved "
-            f"{fmt(first)} of their spread over steps {view.first_step()}-{moved[0][2] + view.first_step()}, "
+            f"{fmt(first)} of their spread over {moved[0][2]} steps, "
             f"{'more than ' + format(T.VANISH_MOVEMENT_ORDERS, '.0f') if gap == math.inf else format(gap, '.1f')} orders "
             f"of magnitude less than {top_layer} ({fmt(top)}); movement per layer: {ladder}"
             + (f"; {kind} activations" if kind != "unknown" else "")

@@ -4,6 +4,17 @@ tblab's own runs, Keras' TensorBoard callback and plain tf.summary / legacy
 writers all end up in one History (tag mapping: core/tag_styles.py), so the
 doctor can diagnose any log folder. Damaged files give warnings, never a crash.
 
+Other programs' logs are read by meaning (core/tensorboard/tag_styles.py for names,
+core/tensorboard/layers.py for what names cannot say), and what the reader recovers goes
+into History.meta for the doctor:
+  layer_order, output_layers   the layers, input side first, and which is the output one
+  model                        the model's own config, when Keras' callback wrote it
+                               (core/tensorboard/model_config.py)
+  deaveraged / running_means   Keras' batch_* running means turned back into per-batch values,
+                               or (epoch length unknown) left as running means
+  nonfinite_histograms         {tag: first step} of histograms dropped for holding NaN/Inf
+Sibling folders train/ and val/, validation/, test/, eval/ ... are the two halves of one run.
+
 Records come from TensorBoard's own reader (event_file_loader.RawEventFileLoader);
 we parse them ourselves instead of using EventAccumulator because it keeps only
 10 events per tensor tag by default and silently stops at a damaged record,
