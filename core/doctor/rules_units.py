@@ -122,6 +122,9 @@ def check_dead_relu(view: RunView) -> Finding | None:
             inferred = True
         else:
             parts.append(f"{layer}: gradient exactly 0 and no activation, steps {step}-{view.upto}")
+    if any(how == "zero gradient" for _, _, _, how in dead) and hidden_activation(view) == "unknown":
+        parts.append("(the same as weights that all start at 0 would show: a weight histogram at step 0, "
+                     "weights/<layer>/kernel, would tell the two apart)")
     for layer, _, _, _ in dead:
         grad = f"grad_norm/{layer}/kernel"
         if view.has(grad) and np.all(view.tail(grad, T.WINDOW)[1] == 0):
