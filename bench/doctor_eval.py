@@ -25,12 +25,12 @@ from core.system.tfquiet import import_tensorflow_quietly
 
 import_tensorflow_quietly()
 
-from core.data.mnist import load_mnist  # noqa: E402
-from core.doctor import LiveDoctor  # noqa: E402
-from core.runs.verify import Outcome, verify  # noqa: E402
-from core.schema.config import RunConfig  # noqa: E402
-from core.schema.scenario import BUILTIN_DIR, discover  # noqa: E402
-from core.train.loop import train  # noqa: E402
+from core.data.mnist import load_mnist
+from core.doctor import LiveDoctor
+from core.runs.verify import Outcome, verify
+from core.schema.config import RunConfig
+from core.schema.scenario import BUILTIN_DIR, discover
+from core.train.loop import train
 
 CLASSIC = ("fail1", "fail2", "fail3", "fail4", "fail5")
 DETECT_WITHIN = 200
@@ -176,8 +176,8 @@ def _scenario_line(row: Row) -> str:
     mark = "" if row.named else "  <-- MISNAMED"
     accuracy = f"{row.test_accuracy:.4f}" + (f" -> {row.after_accuracy:.4f}" if math.isfinite(row.after_accuracy) else "")
     return (
-        f"{row.name:10} {str(row.expected):15} {str(row.found):15} {str(row.detected if row.detected is not None else '-'):>8} "
-        f"{str(row.fix or '-'):17} {fix_ok:6} {verified:8} {accuracy:24} {row.overhead:6.2%}  "
+        f"{row.name:10} {row.expected!s:15} {row.found!s:15} {row.detected if row.detected is not None else '-'!s:>8} "
+        f"{row.fix or '-'!s:17} {fix_ok:6} {verified:8} {accuracy:24} {row.overhead:6.2%}  "
         f"{', '.join(row.others) or '-'}{mark}"
     )
 

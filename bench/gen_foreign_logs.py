@@ -22,9 +22,9 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from foreign_logs import keras_writer, loop_writer, mnist_sample  # noqa: E402
-from foreign_logs.inputs import prepare  # noqa: E402
-from foreign_logs.suite import suite  # noqa: E402
+from foreign_logs import keras_writer, loop_writer, mnist_sample
+from foreign_logs.inputs import prepare
+from foreign_logs.suite import suite
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,9 +15,7 @@ import pytest
 
 from core.doctor import diagnose
 from core.doctor import thresholds as T
-from core.tensorboard.layers import (
-    deaverage_running_means, name_by_size, numbered_order, output_layers, steps_per_epoch,
-)
+from core.tensorboard.layers import deaverage_running_means, name_by_size, numbered_order, output_layers, steps_per_epoch
 from core.tensorboard.model_config import summarise_keras
 from core.tensorboard.reader import find_runs, read_run
 from core.tensorboard.tag_styles import PLAIN, TRAIN, map_histogram, map_scalar

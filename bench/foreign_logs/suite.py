@@ -54,42 +54,42 @@ def _failing(category: str, k: int) -> dict:
     """Settings that produce `category`, varied by writer index k (0-3)."""
     width = (64, 100, 48, 128)[k]
     if category == "nonfinite":  # per-pixel standardisation: border pixels have std 0, 0/0 = NaN
-        return dict(hidden=(width,) * (1 + k % 2), activation=("relu", "tanh", "sigmoid", "relu")[k],
-                    inputs="nanstd", optimizer=("sgd", "adam")[k % 2], lr=(0.05, 1e-3)[k % 2])
+        return {"hidden": (width,) * (1 + k % 2), "activation": ("relu", "tanh", "sigmoid", "relu")[k],
+                    "inputs": "nanstd", "optimizer": ("sgd", "adam")[k % 2], "lr": (0.05, 1e-3)[k % 2]}
     if category == "exploding":  # init far too large for the width, many ReLU layers
-        return dict(hidden=(width,) * (6 + k % 3), init=("uniform:0.45", "normal:0.25", "uniform:0.6", "normal:0.2")[k],
-                    lr=(0.01, 0.001, 0.005, 0.002)[k], optimizer=("sgd", "momentum", "sgd", "adam")[k])
+        return {"hidden": (width,) * (6 + k % 3), "init": ("uniform:0.45", "normal:0.25", "uniform:0.6", "normal:0.2")[k],
+                    "lr": (0.01, 0.001, 0.005, 0.002)[k], "optimizer": ("sgd", "momentum", "sgd", "adam")[k]}
     if category == "vanishing":  # deep sigmoid net with a small init
-        return dict(hidden=(32 + 8 * k,) * (6 + k % 3), activation="sigmoid",
-                    init=("uniform:0.1", "normal:0.05", "uniform:0.08", "normal:0.06")[k], lr=(0.1, 0.2, 0.05, 0.1)[k])
+        return {"hidden": (32 + 8 * k,) * (6 + k % 3), "activation": "sigmoid",
+                    "init": ("uniform:0.1", "normal:0.05", "uniform:0.08", "normal:0.06")[k], "lr": (0.1, 0.2, 0.05, 0.1)[k]}
     if category == "dead_relu":  # every pre-activation negative: negative weights or a large negative bias
         if k % 2 == 0:
-            return dict(hidden=(width,) * (1 + k // 2), init="negative:0.1", lr=0.1)
-        return dict(hidden=(width,) * (1 + k // 2), bias_init=-4.0, lr=0.05, optimizer="momentum")
+            return {"hidden": (width,) * (1 + k // 2), "init": "negative:0.1", "lr": 0.1}
+        return {"hidden": (width,) * (1 + k // 2), "bias_init": -4.0, "lr": 0.05, "optimizer": "momentum"}
     if category == "saturated":  # sigmoid/tanh with weights far too large for the input's width
-        return dict(hidden=(width,) * (2 + k % 2), activation=("sigmoid", "tanh")[k % 2],
-                    init=("normal:1.0", "uniform:1.5", "normal:0.7", "uniform:2.0")[k], lr=(0.05, 0.01, 0.1, 0.02)[k])
+        return {"hidden": (width,) * (2 + k % 2), "activation": ("sigmoid", "tanh")[k % 2],
+                    "init": ("normal:1.0", "uniform:1.5", "normal:0.7", "uniform:2.0")[k], "lr": (0.05, 0.01, 0.1, 0.02)[k]}
     if category == "input_scale":  # raw 0-255 pixels
-        return dict(hidden=(width,) * (1 + k % 2), activation=("relu", "sigmoid", "relu", "tanh")[k], inputs="raw",
-                    optimizer=("sgd", "adam", "momentum", "sgd")[k], lr=(0.01, 1e-3, 0.005, 0.05)[k])
+        return {"hidden": (width,) * (1 + k % 2), "activation": ("relu", "sigmoid", "relu", "tanh")[k], "inputs": "raw",
+                    "optimizer": ("sgd", "adam", "momentum", "sgd")[k], "lr": (0.01, 1e-3, 0.005, 0.05)[k]}
     if category == "input_noise":  # training images drowned in noise; the test images are clean
-        return dict(hidden=(width,) * (1 + k % 2), inputs=f"noise:{(4.0, 3.0, 2.5, 3.5)[k]}",
-                    optimizer=("adam", "sgd", "momentum", "adam")[k], lr=(1e-3, 0.05, 0.01, 2e-3)[k], steps=900)
+        return {"hidden": (width,) * (1 + k % 2), "inputs": f"noise:{(4.0, 3.0, 2.5, 3.5)[k]}",
+                    "optimizer": ("adam", "sgd", "momentum", "adam")[k], "lr": (1e-3, 0.05, 0.01, 2e-3)[k], "steps": 900}
     if category == "loss_floor":  # softmax output fed to a loss that applies softmax again
-        return dict(hidden=(width,) * (1 + k % 2), softmax_out=True,
-                    optimizer=("adam", "sgd", "adam", "momentum")[k], lr=(1e-3, 0.5, 3e-3, 0.1)[k], steps=1000)
+        return {"hidden": (width,) * (1 + k % 2), "softmax_out": True,
+                    "optimizer": ("adam", "sgd", "adam", "momentum")[k], "lr": (1e-3, 0.5, 3e-3, 0.1)[k], "steps": 1000}
     if category == "lr_too_high":
-        return dict(hidden=(width,) * (1 + k % 2), activation=("relu", "relu", "tanh", "relu")[k],
-                    optimizer=("adam", "sgd", "sgd", "adam")[k], lr=(0.3, 2.5, 4.0, 0.2)[k])
+        return {"hidden": (width,) * (1 + k % 2), "activation": ("relu", "relu", "tanh", "relu")[k],
+                    "optimizer": ("adam", "sgd", "sgd", "adam")[k], "lr": (0.3, 2.5, 4.0, 0.2)[k]}
     if category == "lr_too_low":
-        return dict(hidden=(width,) * (1 + k % 2), activation=("relu", "tanh", "sigmoid", "relu")[k],
-                    optimizer=("sgd", "sgd", "adam", "momentum")[k], lr=(1e-5, 3e-5, 1e-6, 2e-6)[k])
+        return {"hidden": (width,) * (1 + k % 2), "activation": ("relu", "tanh", "sigmoid", "relu")[k],
+                    "optimizer": ("sgd", "sgd", "adam", "momentum")[k], "lr": (1e-5, 3e-5, 1e-6, 2e-6)[k]}
     if category == "shuffled_labels":
-        return dict(hidden=(width,) * (1 + k % 2), shuffle_labels=True,
-                    optimizer=("adam", "sgd", "momentum", "adam")[k], lr=(1e-3, 0.1, 0.02, 2e-3)[k], steps=900)
+        return {"hidden": (width,) * (1 + k % 2), "shuffle_labels": True,
+                    "optimizer": ("adam", "sgd", "momentum", "adam")[k], "lr": (1e-3, 0.1, 0.02, 2e-3)[k], "steps": 900}
     if category == "symmetric_init":
-        return dict(hidden=(width,) * (1 + k % 2), activation=("sigmoid", "tanh", "relu", "sigmoid")[k], init="zeros",
-                    lr=(0.5, 0.1, 0.1, 0.5)[k])
+        return {"hidden": (width,) * (1 + k % 2), "activation": ("sigmoid", "tanh", "relu", "sigmoid")[k], "init": "zeros",
+                    "lr": (0.5, 0.1, 0.1, 0.5)[k]}
     raise ValueError(category)
 
 

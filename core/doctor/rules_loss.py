@@ -10,9 +10,9 @@ import numpy as np
 from core.doctor import thresholds as T
 from core.doctor.context import batch_size, input_stats, inputs_raw, kernel_grad_ladder, noise_like, window_median
 from core.doctor.derived import weight_movements
-from core.doctor.rules_signal import weight_histogram_growth
 from core.doctor.evidence import finite, fmt, hist_range, median, orders, pct
 from core.doctor.findings import Finding
+from core.doctor.rules_signal import weight_histogram_growth
 from core.doctor.view import RunView, chance_loss, softmax_floor
 
 ALWAYS_ONE_ACCURACY = 0.1135  # share of "1"s among the 10 000 MNIST test digits
@@ -40,7 +40,7 @@ def check_loss_at_chance(view: RunView) -> Finding | None:
         if accuracy > 1 / view.num_classes + T.CHANCE_ACCURACY_MARGIN:
             return None
         parts.append(f"training accuracy {pct(accuracy)} (chance {pct(1 / view.num_classes)})")
-    val_steps, val = view.val_tail("accuracy", 1)
+    _val_steps, val = view.val_tail("accuracy", 1)
     if val.size and val[-1] > 1 / view.num_classes + T.CHANCE_ACCURACY_MARGIN:
         return None  # the latest test-set evaluation says it learned something
     if val.size and abs(val[-1] - ALWAYS_ONE_ACCURACY) < 5e-4 and view.num_classes == 10:
@@ -237,7 +237,7 @@ def check_lr_too_high(view: RunView) -> Finding | None:
         )
         layers.append(layer)
     warmup = 1 if view.per_epoch else T.LR_WARMUP_RECORDS
-    head_steps, head = view.head("loss")
+    _head_steps, head = view.head("loss")
     if not view.per_epoch and head.size >= 3 and math.isfinite(head[0]) and head[0] < 2 * chance:
         jump = float(np.max(finite(head[1:]), initial=0.0))
         if jump >= T.LR_SPIKE_LOSS * chance:

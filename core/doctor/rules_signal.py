@@ -293,12 +293,12 @@ def _init_gain_growth(view: RunView) -> tuple[str, str] | None:
     if typical < T.EXPLODE_INIT_GAIN:
         return None
     growth = typical / math.sqrt(2.0)
-    return (
+    evidence = (
         f"inferred from {gains[0][2]} and the other hidden kernels: they start with std x sqrt(fan in) "
         f"~{typical:.2f} (He init: 1.41), so each hidden ReLU layer multiplies the signal by ~{growth:.2f}, "
-        f"~{growth ** len(gains):.0f}x over {len(gains)} layers",
-        gains[-1][0],
+        f"~{growth ** len(gains):.0f}x over {len(gains)} layers"
     )
+    return evidence, gains[-1][0]
 
 
 def _tail_start(view: RunView) -> int:

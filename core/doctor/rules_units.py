@@ -83,9 +83,9 @@ def _bounded_by_loss(view: RunView) -> str:
     next to a moderate first loss mean bounded units, sigmoid or tanh ('sigmoid' stands for both)."""
     gains = kernel_gains(view)
     _, loss = view.head("loss")
-    if gains and loss.size and math.isfinite(loss[0]) and loss[0] < T.EXPLODE_LOSS / 2:
-        if max(gain for _, gain, _ in gains) >= 2 * T.SATURATE_PREACTIVATION_STD / T.PIXEL_INPUT_RMS:
-            return "sigmoid"
+    moderate_loss = loss.size and math.isfinite(loss[0]) and loss[0] < T.EXPLODE_LOSS / 2
+    if gains and moderate_loss and max(gain for _, gain, _ in gains) >= 2 * T.SATURATE_PREACTIVATION_STD / T.PIXEL_INPUT_RMS:
+        return "sigmoid"
     return "unknown"
 
 

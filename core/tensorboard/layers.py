@@ -9,6 +9,7 @@ bias), and Keras' per-epoch running means turned back into per-batch values.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections import Counter
@@ -92,7 +93,7 @@ def steps_per_epoch(epoch_ends: list[int]) -> int | None:
     """Batches per epoch from the iterations at which epochs ended (Keras counts batches from 1)."""
     if not epoch_ends:
         return None
-    gaps = [b - a for a, b in zip(epoch_ends, epoch_ends[1:]) if b > a]
+    gaps = [b - a for a, b in itertools.pairwise(epoch_ends) if b > a]
     period = Counter(gaps).most_common(1)[0][0] if gaps else epoch_ends[0]
     return period if period > 0 and epoch_ends[0] % period == 0 else None
 

@@ -33,11 +33,9 @@ from pathlib import Path
 
 import numpy as np
 
-from core.schema.history import OUTPUT_LAYER, HistogramSnapshot, History, Series, layer_order
+from core.schema.history import OUTPUT_LAYER, HistogramSnapshot, History, Series
 from core.tensorboard import tag_styles
-from core.tensorboard.layers import (
-    deaverage_running_means, name_by_size, numbered_order, output_layers, steps_per_epoch,
-)
+from core.tensorboard.layers import deaverage_running_means, name_by_size, numbered_order, output_layers, steps_per_epoch
 from core.tensorboard.model_config import summarise_keras
 
 EVENT_FILE_PREFIX = "events.out.tfevents."
