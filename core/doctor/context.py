@@ -43,9 +43,9 @@ def batch_size(view: RunView) -> int | None:
     step = float(np.min(np.diff(values)))
     base = round(1.0 / step) if step > 0 else 0
     for size in (base * m for m in (1, 2, 3, 4)):
-        if 8 <= size <= 4096:
+        if T.BATCH_SIZE_MIN <= size <= T.BATCH_SIZE_MAX:
             scaled = values * size
-            if np.mean(np.abs(scaled - np.round(scaled)) < 1e-3) >= 0.9:
+            if np.mean(np.abs(scaled - np.round(scaled)) < T.BATCH_MULTIPLE_TOLERANCE) >= T.BATCH_MULTIPLE_SHARE:
                 return size
     return None
 
@@ -100,4 +100,4 @@ def noise_like(stats: dict[str, float]) -> bool:
 
 def inputs_raw(view: RunView) -> bool:
     stats = input_stats(view)
-    return bool(stats and stats["max"] >= T.INPUT_RAW_MAX and stats["min"] >= -1.0)
+    return bool(stats and stats["max"] >= T.INPUT_RAW_MAX and stats["min"] >= T.INPUT_RAW_MIN)

@@ -11,8 +11,6 @@ from core.doctor.live import LiveDoctor
 from core.doctor.rules import RULES, Rule
 from core.schema.history import History
 
-REPLAY_CHECKS = 400  # checks over a long log: enough to place first-seen steps within 0.25%
-
 
 def diagnose(history: History, *, every: int | None = None, rules: tuple[Rule, ...] = RULES) -> Diagnosis:
     """The doctor's verdict on a recorded run (tblab's own, or any log read into a History)."""
@@ -20,7 +18,7 @@ def diagnose(history: History, *, every: int | None = None, rules: tuple[Rule, .
     if every is None:
         # Every record of an epoch log (a handful); as often as live for step logs.
         least = 1 if history.meta.get("step_unit") == "epoch" else T.CHECK_EVERY
-        every = max(least, math.ceil(len(steps) / REPLAY_CHECKS))
+        every = max(least, math.ceil(len(steps) / T.REPLAY_CHECKS))
     doctor = LiveDoctor(history, every=every, budget=None, rules=rules)
     checkpoints = set(steps[::every]) | _first_blowup_steps(history)
     for step in sorted(checkpoints):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from core.doctor.findings import Finding
+from core.doctor.findings import Finding, Verdict
 from core.doctor.rules_input import check_input_noise, check_input_scale
 from core.doctor.rules_loss import check_loss_at_chance, check_loss_floor, check_lr_too_high, check_lr_too_low
 from core.doctor.rules_signal import check_exploding, check_nonfinite, check_vanishing
@@ -16,19 +16,26 @@ from core.doctor.view import RunView
 
 @dataclass(frozen=True)
 class Rule:
+    """One check: its identity (id, title) is written here and nowhere else."""
+
     id: str
     title: str
     needs: tuple[str, ...]  # tag patterns, any one suffices ("hist:" = histogram tags, "val:" = test-set)
     needs_text: str  # what to log to enable it, for a learner
-    check: Callable[[RunView], Finding | None]
+    check: Callable[[RunView], Verdict | None]
     sticky: bool = False  # once true, true for the rest of the run: the live doctor stops re-checking it
 
     def runnable(self, view: RunView) -> bool:
         return any(view.matches(pattern) for pattern in self.needs)
 
+    def run(self, view: RunView) -> Finding | None:
+        """The rule's finding on this view, named by the rule, or None."""
+        verdict = self.check(view)
+        return None if verdict is None else verdict.named(self.id, self.title)
+
 
 RULES: tuple[Rule, ...] = (
-    Rule("nonfinite", "Non-finite loss or weights",
+    Rule("nonfinite", "Non-finite loss or weights (NaN/Inf)",
          ("loss", "nonfinite/count", "hist:weights/*", "hist:gradients/*"),
          "a loss scalar or weight histograms", check_nonfinite, sticky=True),
     Rule("exploding", "Exploding activations or gradients",
@@ -37,7 +44,7 @@ RULES: tuple[Rule, ...] = (
     Rule("vanishing", "Vanishing gradients",
          ("grad_norm/*/kernel", "hist:gradients/*"),
          "per-layer gradient norms grad_norm/<layer>/kernel or gradient histograms", check_vanishing),
-    Rule("symmetric_init", "Weights start identical",
+    Rule("symmetric_init", "Weights start identical (e.g. all zero)",
          ("weight_norm/*/kernel", "hist:weights/*"),
          "per-layer weight norms or weight histograms", check_symmetric_init),
     Rule("dead_relu", "Dead ReLU units",
@@ -47,7 +54,7 @@ RULES: tuple[Rule, ...] = (
          ("saturated_fraction/*",),
          "saturated_fraction/<layer>", check_saturated),
     Rule("loss_at_chance", "Loss stuck at chance", ("loss",), "a training loss scalar", check_loss_at_chance),
-    Rule("loss_floor", "Loss floor (probabilities fed to a logits loss)",
+    Rule("loss_floor", "Loss floor: probabilities fed to a loss that expects logits",
          ("grad_norm/output/bias", "accuracy"),
          "grad_norm/output/bias, or a training accuracy next to the loss", check_loss_floor),
     Rule("input_scale", "Inputs not normalised", ("input/max",), "input/min, input/max, input/mean, input/std",

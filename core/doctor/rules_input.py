@@ -7,7 +7,7 @@ import math
 from core.doctor import thresholds as T
 from core.doctor.context import input_stats, noise_like
 from core.doctor.evidence import fmt, median, pct
-from core.doctor.findings import Finding
+from core.doctor.findings import Verdict
 from core.doctor.view import RunView
 
 
@@ -16,19 +16,17 @@ def _onset(view: RunView) -> int:
     return int(steps[0]) if steps.size else view.upto
 
 
-def check_input_scale(view: RunView) -> Finding | None:
+def check_input_scale(view: RunView) -> Verdict | None:
     stats = input_stats(view)
     if stats is None or noise_like(stats):
         return None
-    raw = stats["max"] >= T.INPUT_RAW_MAX and stats["min"] >= -1.0
+    raw = stats["max"] >= T.INPUT_RAW_MAX and stats["min"] >= T.INPUT_RAW_MIN
     if not raw and stats["std"] < T.INPUT_LARGE_STD and abs(stats["mean"]) < T.INPUT_LARGE_STD:
         return None
     described = f"input batches range {fmt(stats['min'])} to {fmt(stats['max'])}, mean {fmt(stats['mean'])}, std {fmt(stats['std'])}"
-    what = " (raw 0-255 pixel values)" if raw and 100 <= stats["max"] <= 256 else ""
-    return Finding(
-        id="input_scale",
-        title="Inputs not normalised",
-        severity="critical" if stats["max"] >= 100 else "warning",
+    what = " (raw 0-255 pixel values)" if raw and T.INPUT_BYTE_MAX_LOW <= stats["max"] <= T.INPUT_BYTE_MAX_HIGH else ""
+    return Verdict(
+        severity="critical" if stats["max"] >= T.INPUT_CRITICAL_MAX else "warning",
         step=_onset(view),
         layers=("input",),
         evidence=f"{described}{what}; expected [0, 1] or mean 0 / std 1",
@@ -42,7 +40,7 @@ def check_input_scale(view: RunView) -> Finding | None:
     )
 
 
-def check_input_noise(view: RunView) -> Finding | None:
+def check_input_noise(view: RunView) -> Verdict | None:
     signs = []
     stats = input_stats(view)
     if stats is not None and noise_like(stats):
@@ -57,9 +55,7 @@ def check_input_noise(view: RunView) -> Finding | None:
         signs.append(gap)
     if not signs:
         return None
-    return Finding(
-        id="input_noise",
-        title="Training inputs drowned in noise",
+    return Verdict(
         severity="warning",
         step=_onset(view),
         layers=("input",),

@@ -10,12 +10,10 @@ import numpy as np
 
 from core.doctor import thresholds as T
 from core.doctor.context import activation_kind, inputs_raw, kernel_grad_ladder
-from core.doctor.evidence import finite, first_true_step, fmt, geometric_step, hist_abs_max, hist_nonfinite, median, orders
-from core.doctor.findings import Finding
-from core.doctor.view import RunView, chance_loss
+from core.doctor.evidence import finite, first_true_step, fmt, geometric_step, hist_abs_max, hist_nonfinite, median, orders, pct
+from core.doctor.findings import Verdict
+from core.doctor.view import RunView
 from core.schema.history import layer_order
-
-NAN_ACCURACY_MNIST = 0.098  # argmax of NaN logits is class 0; 9.8% of MNIST test digits are 0
 
 # ------------------------------------------------------------------------- non-finite
 
@@ -68,7 +66,7 @@ def _last_finite_before(view: RunView, tag: str, step: int) -> tuple[int, float]
     return series.steps[i], series.values[i]
 
 
-def check_nonfinite(view: RunView) -> Finding | None:
+def check_nonfinite(view: RunView) -> Verdict | None:
     if _clean(view):
         return None
     sources = []
@@ -108,14 +106,12 @@ def check_nonfinite(view: RunView) -> Finding | None:
     peak = _largest_before(view, first)
     if peak:
         parts.append(f"just before, {peak}")
-    val_acc = _val_accuracy(view)
-    if val_acc is not None and abs(val_acc - NAN_ACCURACY_MNIST) < 0.002 and view.num_classes == 10:
-        parts.append(f"test accuracy {val_acc:.3f}: the NaN fingerprint (argmax of NaN picks class 0, 9.8% of MNIST test digits)")
+    fingerprint = _nan_fingerprint(view)
+    if fingerprint:
+        parts.append(fingerprint)
     early = first <= view.first_step() + T.HEAD_RECORDS
     fixes = _blowup_fixes(view, early)
-    return Finding(
-        id="nonfinite",
-        title="Non-finite loss or weights (NaN/Inf)",
+    return Verdict(
         severity="critical",
         step=first,
         layers=first_layers,
@@ -138,12 +134,20 @@ def _largest_before(view: RunView, step: int) -> str:
             found = _last_finite_before(view, tag, step + 1)
             if found and (best is None or found[1] > best[0]):
                 best = (found[1], f"{layer} {what} {fmt(found[1])} at step {found[0]}")
-    return best[1] if best and best[0] > 1.0 else ""
+    return best[1] if best and best[0] > T.NONFINITE_PRECURSOR else ""
 
 
-def _val_accuracy(view: RunView) -> float | None:
+def _nan_fingerprint(view: RunView) -> str:
+    """argmax of NaN logits picks label 0, so a NaN net's test accuracy is exactly the test
+    share of '0's (computed from the run's own class balance)."""
     _, values = view.val_tail("accuracy", 1)
-    return float(values[-1]) if values.size and math.isfinite(values[-1]) else None
+    balance = view.balance
+    if balance is None or not values.size or not math.isfinite(values[-1]):
+        return ""
+    share = balance.test_share(0)
+    if abs(values[-1] - share) > T.FINGERPRINT_EXAMPLES * balance.test_resolution:
+        return ""
+    return f"test accuracy {values[-1]:.4f}: the NaN fingerprint (argmax of NaN picks label 0, {pct(share)} of the test set)"
 
 
 def _blowup_fixes(view: RunView, from_start: bool) -> tuple[str, ...]:
@@ -187,7 +191,7 @@ def _grad_peak(view: RunView, head: bool) -> tuple[str, float] | None:
     return best
 
 
-def check_exploding(view: RunView) -> Finding | None:
+def check_exploding(view: RunView) -> Verdict | None:
     signs, layers = [], []
     from_start = False
     start = view.first_step()
@@ -211,13 +215,13 @@ def check_exploding(view: RunView) -> Finding | None:
                 from_start |= head
         peak = _grad_peak(view, head)
         if peak and peak[1] >= T.EXPLODE_GRAD_NORM:
-            signs.append(f"{peak[0]} gradient norm {fmt(peak[1])} {when} (healthy MNIST nets: below ~5)")
+            signs.append(f"{peak[0]} gradient norm {fmt(peak[1])} {when} (healthy MNIST nets: below ~{T.HEALTHY_GRAD_NORM_MAX:.0f})")
             layers.append(peak[0])
             from_start |= head
         if signs:
             break  # the start already explains it; "now" would repeat it
     first_loss = _start_or_now(view, "loss", head=True)
-    chance = chance_loss(view.num_classes)
+    chance = view.chance_loss
     if math.isfinite(first_loss) and first_loss >= T.EXPLODE_LOSS:
         signs.append(f"loss {fmt(first_loss)} at step {start} (chance is {chance:.2f}): the logits are huge")
         from_start = True
@@ -229,9 +233,7 @@ def check_exploding(view: RunView) -> Finding | None:
         return None
     steps, _ = view.head("loss")
     onset = int(steps[0]) if from_start and steps.size else _tail_start(view)
-    return Finding(
-        id="exploding",
-        title="Exploding activations or gradients",
+    return Verdict(
         severity="critical",
         step=onset,
         layers=tuple(dict.fromkeys(layers)),
@@ -253,8 +255,9 @@ def _tail_start(view: RunView) -> int:
 
 
 def _weight_histogram_growth(view: RunView) -> tuple[str, str] | None:
-    """Foreign logs: a weight histogram whose range grew 100x, or past 1e3. Biases are left
-    out: they start at 0 and grow by orders of magnitude in every healthy run."""
+    """Foreign logs: a weight histogram whose range grew EXPLODE_HIST_GROWTH-fold, or past
+    EXPLODE_HIST_RANGE. Biases are left out: they start at 0 and grow by orders of magnitude
+    in every healthy run."""
     for layer, tag in view.hist_layered("weights"):
         if "bias" in tag:
             continue
@@ -262,7 +265,7 @@ def _weight_histogram_growth(view: RunView) -> tuple[str, str] | None:
         if len(snaps) < 2:
             continue
         first, last = hist_abs_max(snaps[0]), hist_abs_max(snaps[-1])
-        if last >= 1e3 or (first > 0 and last / first >= 100):
+        if last >= T.EXPLODE_HIST_RANGE or (first > 0 and last / first >= T.EXPLODE_HIST_GROWTH):
             return (f"{layer} weights span +-{fmt(last)} at step {snaps[-1].step} (+-{fmt(first)} at step {snaps[0].step})", layer.split("/")[0])
     return None
 
@@ -270,7 +273,7 @@ def _weight_histogram_growth(view: RunView) -> tuple[str, str] | None:
 # -------------------------------------------------------------------------- vanishing
 
 
-def check_vanishing(view: RunView) -> Finding | None:
+def check_vanishing(view: RunView) -> Verdict | None:
     ladder = kernel_grad_ladder(view)
     if len(ladder) < 2:
         return None
@@ -293,9 +296,7 @@ def check_vanishing(view: RunView) -> Finding | None:
         f"{top_layer} ({fmt(top_norm)}); it shrinks ~{per_layer:.1f}x per layer toward the input"
     )
     ladder_text = ", ".join(f"{l} {fmt(n)}" for l, n in ladder)
-    return Finding(
-        id="vanishing",
-        title="Vanishing gradients",
+    return Verdict(
         severity="critical",
         step=int(steps[0]) if steps.size else view.upto,
         layers=tuple(l for l, n in ladder if orders(n, top_norm) >= T.VANISH_ORDERS / 2),

@@ -7,7 +7,7 @@ import numpy as np
 from core.doctor import thresholds as T
 from core.doctor.context import inputs_raw, window_median
 from core.doctor.evidence import finite, fmt, hist_range, pct
-from core.doctor.findings import Finding
+from core.doctor.findings import Verdict
 from core.doctor.view import RunView
 
 
@@ -38,12 +38,12 @@ def _dead_layers(view: RunView) -> list[tuple[str, float, int, str]]:
             found.append((layer, 1.0, view.held_since(tag, lambda v: v == 0), "zero gradient"))
     for layer, tag in view.hist_layered("activations", hidden_only=True):
         snaps = view.hists(tag)
-        if len(snaps) >= 2 and all(hist_range(s) == (0.0, 0.0) or max(map(abs, hist_range(s))) < 1e-12 for s in snaps[-2:]):
+        if len(snaps) >= 2 and all(max(map(abs, hist_range(s))) <= T.EXACTLY_ZERO for s in snaps[-2:]):
             found.append((layer, 1.0, snaps[-2].step, "histogram"))
     return found
 
 
-def check_dead_relu(view: RunView) -> Finding | None:
+def check_dead_relu(view: RunView) -> Verdict | None:
     dead = _dead_layers(view)
     if not dead:
         return None
@@ -76,9 +76,7 @@ def check_dead_relu(view: RunView) -> Finding | None:
         "Here they died during training: a large update pushed their weights or bias so far negative that "
         "no input reaches them any more."
     )
-    return Finding(
-        id="dead_relu",
-        title="Dead ReLU units",
+    return Verdict(
         severity="critical" if worst >= T.DEAD_FRACTION_CRITICAL else "warning",
         step=since,
         layers=tuple(layer for layer, _, _, _ in dead),
@@ -117,7 +115,7 @@ def _negative_weights(view: RunView, layer: str) -> str:
     return ""
 
 
-def check_saturated(view: RunView) -> Finding | None:
+def check_saturated(view: RunView) -> Verdict | None:
     saturated = []
     for layer, tag in view.layered("saturated_fraction", hidden_only=True):
         steps, values = view.tail(tag)
@@ -132,9 +130,7 @@ def check_saturated(view: RunView) -> Finding | None:
     worst = max(share for _, share, _ in saturated)
     since = min(step for _, _, step in saturated)
     fixes = ("normalize", "init", "activation") if inputs_raw(view) else ("init", "activation")
-    return Finding(
-        id="saturated",
-        title="Saturated sigmoid/tanh units",
+    return Verdict(
         severity="critical" if worst >= T.SATURATED_CRITICAL else "warning",
         step=since,
         layers=tuple(layer for layer, _, _ in saturated),
@@ -151,7 +147,7 @@ def check_saturated(view: RunView) -> Finding | None:
     )
 
 
-def check_symmetric_init(view: RunView) -> Finding | None:
+def check_symmetric_init(view: RunView) -> Verdict | None:
     """Hidden kernels that start at exactly zero (or one repeated value): every unit is a copy."""
     zero, flat = [], []
     for layer, tag in view.layered("weight_norm", "/kernel", hidden_only=True):
@@ -162,7 +158,7 @@ def check_symmetric_init(view: RunView) -> Finding | None:
         snaps = view.hists(tag)
         if snaps and layer not in zero:
             low, high = hist_range(snaps[0])
-            if high - low <= 1e-12 * max(1.0, abs(high)):
+            if high - low <= T.EXACTLY_ZERO * max(1.0, abs(high)):
                 flat.append((layer, low, snaps[0].step))
     if not zero and not flat:
         return None
@@ -178,9 +174,7 @@ def check_symmetric_init(view: RunView) -> Finding | None:
             now = window_median(view, std_tag)
             parts.append(f"{layer} activation std {fmt(first)} at step {start}, {fmt(now)} now (all units output the same)")
             break
-    return Finding(
-        id="symmetric_init",
-        title="Weights start identical (e.g. all zero)",
+    return Verdict(
         severity="critical",
         step=start,
         layers=tuple(zero) + tuple(layer for layer, _, _ in flat),

@@ -15,6 +15,8 @@ from fnmatch import fnmatchcase
 import numpy as np
 
 from core.doctor import thresholds as T
+from core.schema.class_balance import META_KEY as CLASS_BALANCE_KEY
+from core.schema.class_balance import ClassBalance
 from core.schema.history import OUTPUT_LAYER, HistogramSnapshot, History, Series, layer_order
 
 _EMPTY = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64))
@@ -35,7 +37,9 @@ class RunView:
         self._index: dict[str, dict[str, list[str]]] = {}
         self._config: dict | None = None
         self._layered: dict[tuple, list[tuple[str, str]]] = {}
-        self.num_classes = _num_classes(history)
+        # The run's label counts (tblab runs record them); foreign logs: None, and K from meta or MNIST's 10.
+        self.balance = ClassBalance.from_json(history.meta.get(CLASS_BALANCE_KEY))
+        self.num_classes = self.balance.num_classes if self.balance else _num_classes(history)
         # Keras logs with only epoch_* values count epochs: persistence is judged in epochs then.
         self.per_epoch = history.meta.get("step_unit") == "epoch"
         self.min_records = T.EPOCH_MIN_RECORDS if self.per_epoch else T.MIN_RECORDS
@@ -172,6 +176,22 @@ class RunView:
             index = low + int(np.flatnonzero(~ok)[-1]) + 1
             break
         return series.steps[index] if index < end else None
+
+    @property
+    def chance_loss(self) -> float:
+        """The loss of a net that learned nothing about the images: the entropy of the
+        training label prior when the run's class balance is known, else ln K."""
+        return self.balance.prior_loss if self.balance else chance_loss(self.num_classes)
+
+    @property
+    def chance_loss_name(self) -> str:
+        balanced = self.balance is None or len(set(self.balance.train)) == 1
+        return f"ln {self.num_classes}" if balanced else "entropy of the training labels"
+
+    @property
+    def chance_accuracy(self) -> float:
+        """Training accuracy of predicting the most frequent label for everything (1/K when balanced)."""
+        return max(self.balance.train) / sum(self.balance.train) if self.balance else 1 / self.num_classes
 
     def first_step(self) -> int:
         steps = [s.steps[0] for s in self.history.train.values() if s.steps]
