@@ -10,6 +10,7 @@ from core.doctor.findings import Diagnosis
 from core.doctor.live import LiveDoctor
 from core.doctor.rules import RULES, Rule
 from core.schema.history import History
+from core.schema.tags import LOSS, NONFINITE_COUNT
 
 
 def diagnose(history: History, *, every: int | None = None, rules: tuple[Rule, ...] = RULES) -> Diagnosis:
@@ -39,12 +40,12 @@ def _record_steps(history: History) -> list[int]:
 def _first_blowup_steps(history: History) -> set[int]:
     """Where the loss or the non-finite count first goes bad: checked exactly, as live."""
     found = set()
-    for tag in ("loss", "nonfinite/count"):
+    for tag in (LOSS, NONFINITE_COUNT):
         series = history.train.get(tag)
         if series is None:
             continue
         for step, value in zip(series.steps, series.values):
-            if not math.isfinite(value) or (tag == "nonfinite/count" and value > 0):
+            if not math.isfinite(value) or (tag == NONFINITE_COUNT and value > 0):
                 found.add(step)
                 break
     return found

@@ -7,8 +7,9 @@ run's tags allowed.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field, fields
+
+from core.schema.json_safe import dumps
 
 SEVERITIES = ("critical", "warning", "info")
 
@@ -117,4 +118,4 @@ class Diagnosis:
         }
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, allow_nan=False, default=str)
+        return dumps(self.to_dict(), indent=2, default=str)

@@ -9,7 +9,6 @@ cost of two comparisons.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 
@@ -19,7 +18,7 @@ from core.doctor.rules import RULES, Rule, primary_finding
 from core.doctor.view import RunView, run_last_step
 from core.schema.class_balance import META_KEY as CLASS_BALANCE_KEY
 from core.schema.class_balance import ClassBalance
-from core.schema.history import History, Series, StepRecord
+from core.schema.history import History, Series, StepRecord, blew_up
 
 
 class LiveDoctor:
@@ -71,11 +70,8 @@ class LiveDoctor:
         entered = self.clock()
         if self._owns_history:
             self._pending.append(record)  # moved into the History at the next check, in bulk
-        scalars = record.scalars
-        loss = scalars.get("loss", 0.0)
-        blew_up = not math.isfinite(loss) or scalars.get("nonfinite/count", 0.0) > 0
         new = []
-        if (blew_up and "nonfinite" not in self.first_seen) or record.step >= self._next_check:
+        if (blew_up(record.scalars) and "nonfinite" not in self.first_seen) or record.step >= self._next_check:
             new = self.check(record.step)
         self.seconds += self.clock() - entered
         return new

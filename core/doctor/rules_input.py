@@ -9,10 +9,11 @@ from core.doctor.context import input_stats, noise_like
 from core.doctor.evidence import fmt, median, pct
 from core.doctor.findings import Verdict
 from core.doctor.view import RunView
+from core.schema.tags import ACCURACY, INPUT_STD
 
 
 def _onset(view: RunView) -> int:
-    steps, _ = view.tail("input/std", T.WINDOW)
+    steps, _ = view.tail(INPUT_STD, T.WINDOW)
     return int(steps[0]) if steps.size else view.upto
 
 
@@ -72,10 +73,10 @@ def check_input_noise(view: RunView) -> Verdict | None:
 
 
 def _train_below_test(view: RunView) -> str:
-    val_steps, val = view.val_tail("accuracy", 3)
-    if not val.size or not math.isfinite(val[-1]) or not view.has("accuracy"):
+    val_steps, val = view.val_tail(ACCURACY, 3)
+    if not val.size or not math.isfinite(val[-1]) or not view.has(ACCURACY):
         return ""
-    steps, acc = view.tail("accuracy", T.WINDOW)
+    steps, acc = view.tail(ACCURACY, T.WINDOW)
     if steps.size < view.min_records or steps[-1] < val_steps[-1] - 5 * T.WINDOW:
         return ""
     train = float(median(acc))

@@ -9,12 +9,24 @@ from core.doctor.context import inputs_raw, window_median
 from core.doctor.evidence import finite, fmt, hist_range, pct
 from core.doctor.findings import Verdict
 from core.doctor.view import RunView
+from core.schema.tags import (
+    ACTIVATION_STD,
+    ACTIVATIONS,
+    DEAD_FRACTION,
+    GRAD_NORM,
+    KERNEL,
+    OUTPUT_LAYER,
+    SATURATED_FRACTION,
+    WEIGHT_NORM,
+    WEIGHTS,
+    layer_tag,
+)
 
 
 def _dead_layers(view: RunView) -> list[tuple[str, float, int, str]]:
     """(layer, dead share, since step, how measured) for layers over the threshold."""
     found = []
-    for layer, tag in view.layered("dead_fraction", hidden_only=True):
+    for layer, tag in view.layered(DEAD_FRACTION, hidden_only=True):
         steps, values = view.tail(tag)
         if finite(values).size < view.min_records:
             continue
@@ -27,16 +39,16 @@ def _dead_layers(view: RunView) -> list[tuple[str, float, int, str]]:
         return found
     # Without dead_fraction: a hidden kernel whose gradient is exactly 0 on every batch
     # (nothing flows back through any unit), or activation histograms that are all zero.
-    for layer, tag in view.layered("grad_norm", "/kernel"):
-        if layer == "output":
+    for layer, tag in view.layered(GRAD_NORM, KERNEL):
+        if layer == OUTPUT_LAYER:
             continue
         steps, values = view.tail(tag)
-        std_tag = f"activation_std/{layer}"
+        std_tag = layer_tag(ACTIVATION_STD, layer)
         if values.size >= view.min_records and np.all(values[-T.WINDOW:] == 0) and (
             not view.has(std_tag) or np.all(view.tail(std_tag, T.WINDOW)[1] == 0)
         ):
             found.append((layer, 1.0, view.held_since(tag, lambda v: v == 0), "zero gradient"))
-    for layer, tag in view.hist_layered("activations", hidden_only=True):
+    for layer, tag in view.hist_layered(ACTIVATIONS, hidden_only=True):
         snaps = view.hists(tag)
         if len(snaps) >= 2 and all(max(map(abs, hist_range(s))) <= T.EXACTLY_ZERO for s in snaps[-2:]):
             found.append((layer, 1.0, snaps[-2].step, "histogram"))
@@ -57,7 +69,7 @@ def check_dead_relu(view: RunView) -> Verdict | None:
         else:
             parts.append(f"{layer}: gradient exactly 0 and no activation, steps {step}-{view.upto}")
     for layer, _, _, _ in dead:
-        grad = f"grad_norm/{layer}/kernel"
+        grad = layer_tag(GRAD_NORM, layer, KERNEL)
         if view.has(grad) and np.all(view.tail(grad, T.WINDOW)[1] == 0):
             parts.append(f"{layer} kernel gradient norm exactly 0")
     weights = _negative_weights(view, dead[0][0])
@@ -94,12 +106,12 @@ def check_dead_relu(view: RunView) -> Verdict | None:
 def _dead_at_first_step(view: RunView, layers: list[str]) -> bool:
     """Dead before any update could have killed them (else: alive at first, killed by training)."""
     for layer in layers:
-        _, values = view.head(f"dead_fraction/{layer}")
+        _, values = view.head(layer_tag(DEAD_FRACTION, layer))
         if values.size:
             if values[0] >= T.DEAD_FRACTION:
                 return True
             continue
-        _, grads = view.head(f"grad_norm/{layer}/kernel")
+        _, grads = view.head(layer_tag(GRAD_NORM, layer, KERNEL))
         if grads.size and grads[0] == 0:
             return True
     return False
@@ -107,7 +119,7 @@ def _dead_at_first_step(view: RunView, layers: list[str]) -> bool:
 
 def _negative_weights(view: RunView, layer: str) -> str:
     """Evidence from a weight histogram: every first-layer weight below zero."""
-    snaps = view.hists(f"weights/{layer}/kernel")
+    snaps = view.hists(layer_tag(WEIGHTS, layer, KERNEL))
     if snaps:
         low, high = hist_range(snaps[-1])
         if high <= 0:
@@ -117,7 +129,7 @@ def _negative_weights(view: RunView, layer: str) -> str:
 
 def check_saturated(view: RunView) -> Verdict | None:
     saturated = []
-    for layer, tag in view.layered("saturated_fraction", hidden_only=True):
+    for layer, tag in view.layered(SATURATED_FRACTION, hidden_only=True):
         steps, values = view.tail(tag)
         if finite(values).size < view.min_records:
             continue
@@ -150,11 +162,11 @@ def check_saturated(view: RunView) -> Verdict | None:
 def check_symmetric_init(view: RunView) -> Verdict | None:
     """Hidden kernels that start at exactly zero (or one repeated value): every unit is a copy."""
     zero, flat = [], []
-    for layer, tag in view.layered("weight_norm", "/kernel", hidden_only=True):
+    for layer, tag in view.layered(WEIGHT_NORM, KERNEL, hidden_only=True):
         _, values = view.head(tag)
         if values.size and values[0] == 0:
             zero.append(layer)
-    for layer, tag in view.hist_layered("weights", "/kernel", hidden_only=True):
+    for layer, tag in view.hist_layered(WEIGHTS, KERNEL, hidden_only=True):
         snaps = view.hists(tag)
         if snaps and layer not in zero:
             low, high = hist_range(snaps[0])
@@ -168,7 +180,7 @@ def check_symmetric_init(view: RunView) -> Verdict | None:
         parts.append(f"{', '.join(zero)} kernel norm exactly 0 after step {start}")
     parts += [f"every {layer} weight equals {fmt(value)} at step {step}" for layer, value, step in flat]
     for layer in zero:
-        std_tag = f"activation_std/{layer}"
+        std_tag = layer_tag(ACTIVATION_STD, layer)
         if view.has(std_tag):
             first = float(view.head(std_tag)[1][0])
             now = window_median(view, std_tag)

@@ -17,7 +17,6 @@ TAIL_RECORDS = 200  # the recent past a check reads; a check costs O(this), neve
 HEAD_RECORDS = 10  # the start of the run: init problems show in the first steps
 WINDOW = 20  # records a verdict about "now" is taken over: batch noise averages out
 MIN_RECORDS = 10  # no verdict from fewer records (a single batch is too noisy)
-NUM_CLASSES = 10  # MNIST, unless the History's meta (class balance or num_classes) says otherwise
 # Keras logs with only epoch_* values: one record per epoch, so fewer records must do.
 EPOCH_MIN_RECORDS = 3
 EPOCH_MIN_SPAN = 2  # epochs a "stuck" verdict needs (3 epoch-end values)
