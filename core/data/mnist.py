@@ -141,7 +141,7 @@ def read_npz(path: Path) -> Mnist:
     except OSError as error:
         raise DataError(f"{path}: cannot read ({error.strerror or error})") from None
     if not magic.startswith((b"PK\x03\x04", b"PK\x05\x06", b"\x93NUMPY")):  # zip (.npz) or .npy signatures
-        raise DataError(f"{path}: not an .npz archive (a text or other file); {EXPECTED_NPZ}")
+        raise DataError(f"{path}: not a readable .npz file (a text or other file, not a zip archive); {EXPECTED_NPZ}")
     try:
         archive = np.load(path, allow_pickle=False)
     except Exception as error:  # zip, pickle and format errors all mean: not a usable .npz
