@@ -87,7 +87,7 @@ async def test_a_broken_scenario_file_is_listed_with_its_error_and_cannot_run(tm
         options = app.query_one(ScenarioList)
         assert options.option_count == 2
         assert "✗ broken" in str(options.get_option_at_index(0).prompt)
-        assert "SyntaxError" in text(app.query_one(ScenarioInfo))
+        assert "syntax error" in text(app.query_one(ScenarioInfo))
         await pilot.press("space", "a")
         assert app.state.runs == {} and app.state.selected.toggled == set()
         assert app.check_action("start", ()) is None  # shown, greyed out
