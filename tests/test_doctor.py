@@ -658,7 +658,7 @@ def logged_runs(mnist, tmp_path_factory):
 
 @pytest.mark.parametrize("name", list(CLASSIC))
 def test_classic_failure_is_named_live_within_200_steps_with_the_right_fix(classic_runs, name):
-    _, result, doctor, live = classic_runs[name]
+    _, _, doctor, live = classic_runs[name]
     expected, repair = CLASSIC[name]
     diagnosis = doctor.diagnosis()
     assert diagnosis.primary is not None and diagnosis.primary.id == expected, diagnosis.primary
