@@ -22,11 +22,23 @@ from collections import Counter
 import numpy as np
 
 from core.doctor import thresholds as T
-from core.doctor.evidence import hist_range, hist_std
+from core.doctor.evidence import hist_centers, hist_range
 from core.doctor.view import RunView
 from core.schema.history import HistogramSnapshot
+from core.schema.tags import ACTIVATIONS, BIAS, KERNEL, WEIGHTS, layer_tag
 
 SATURATING = ("sigmoid", "tanh")
+
+
+def hist_std(snap: HistogramSnapshot) -> float:
+    """Std of the tensor a histogram summarises, from bucket centres."""
+    counts = np.asarray(snap.counts, dtype=np.float64)
+    centers = hist_centers(snap)
+    total = counts.sum()
+    if counts.size != centers.size or total <= 0:
+        return math.nan
+    mean = np.sum(counts * centers) / total
+    return float(math.sqrt(max(0.0, np.sum(counts * (centers - mean) ** 2) / total)))
 
 
 def quantiles(snap: HistogramSnapshot, qs: tuple[float, ...]) -> np.ndarray:
@@ -54,7 +66,7 @@ def movement(first: HistogramSnapshot, last: HistogramSnapshot) -> float:
 
 def kernel_snapshots(view: RunView) -> list[tuple[str, list[HistogramSnapshot]]]:
     """(layer, snapshots) of every kernel histogram, input side first."""
-    return [(layer, view.hists(tag)) for layer, tag in view.hist_layered("weights", "/kernel") if view.hists(tag)]
+    return [(layer, view.hists(tag)) for layer, tag in view.hist_layered(WEIGHTS, KERNEL) if view.hists(tag)]
 
 
 def weight_movements(view: RunView):
@@ -122,7 +134,7 @@ def _kernel_gains(view: RunView) -> list[tuple[str, float, str]]:
         return gains
     by_name = {layer.get("name"): layer for layer in model_layers}
     for layer, snaps in kernel_snapshots(view):
-        bias = view.hists(f"weights/{layer}/bias")
+        bias = view.hists(layer_tag(WEIGHTS, layer, BIAS))
         kernel_size = float(np.sum(snaps[0].counts))
         fan_in = kernel_size / float(np.sum(bias[0].counts)) if bias and np.sum(bias[0].counts) > 0 else None
         config = by_name.get(layer)
@@ -151,7 +163,7 @@ def _hidden_activation(view: RunView) -> str:
     if kinds:
         kind = kinds.most_common(1)[0][0]
         return kind if kind in ("relu", *SATURATING) else ("relu" if "relu" in kind else "unknown")
-    for _, tag in view.hist_layered("activations", hidden_only=True):
+    for _, tag in view.hist_layered(ACTIVATIONS, hidden_only=True):
         snaps = view.hists(tag)
         if snaps:
             return activation_from_histogram(snaps[-1])

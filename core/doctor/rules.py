@@ -6,63 +6,94 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from core.doctor.findings import Finding
+from core.doctor.findings import Finding, Verdict
 from core.doctor.rules_input import check_input_noise, check_input_scale
 from core.doctor.rules_labels import check_shuffled_labels
 from core.doctor.rules_loss import check_loss_at_chance, check_loss_floor, check_lr_too_high, check_lr_too_low
 from core.doctor.rules_signal import check_exploding, check_nonfinite, check_vanishing
 from core.doctor.rules_units import check_dead_relu, check_saturated, check_symmetric_init
 from core.doctor.view import RunView
+from core.schema.tags import (
+    ACCURACY,
+    ACTIVATION_STD,
+    ACTIVATIONS,
+    BIAS,
+    DEAD_FRACTION,
+    GRAD_NORM,
+    GRADIENTS,
+    INPUT_MAX,
+    INPUT_STD,
+    KERNEL,
+    LOSS,
+    NONFINITE_COUNT,
+    OUTPUT_LAYER,
+    SATURATED_FRACTION,
+    UPDATE_RATIO,
+    WEIGHT_NORM,
+    WEIGHTS,
+    layer_tag,
+)
 
 
 @dataclass(frozen=True)
 class Rule:
+    """One check: its identity (id, title) is written here and nowhere else."""
+
     id: str
     title: str
     needs: tuple[str, ...]  # tag patterns, any one suffices ("hist:" = histogram tags, "val:" = test-set)
     needs_text: str  # what to log to enable it, for a learner
-    check: Callable[[RunView], Finding | None]
+    check: Callable[[RunView], Verdict | None]
     sticky: bool = False  # once true, true for the rest of the run: the live doctor stops re-checking it
 
     def runnable(self, view: RunView) -> bool:
         return any(view.matches(pattern) for pattern in self.needs)
 
+    def run(self, view: RunView) -> Finding | None:
+        """The rule's finding on this view, named by the rule, or None."""
+        verdict = self.check(view)
+        return None if verdict is None else verdict.named(self.id, self.title)
+
+
+KERNEL_GRAD_NORMS = layer_tag(GRAD_NORM, "*", KERNEL)
+OUTPUT_BIAS_GRAD_NORM = layer_tag(GRAD_NORM, OUTPUT_LAYER, BIAS)
 
 # Patterns: a train scalar glob; "hist:" a histogram glob; "val:" a test-set scalar; "meta:" a
 # fact the reader recovered (meta:model is the model's own config, written by Keras' callback).
+# needs_text names the one tag that would let a skipped check run.
 RULES: tuple[Rule, ...] = (
-    Rule("nonfinite", "Non-finite loss or weights",
-         ("loss", "nonfinite/count", "hist:weights/*", "hist:gradients/*", "meta:nonfinite_histograms"),
+    Rule("nonfinite", "Non-finite loss or weights (NaN/Inf)",
+         (LOSS, NONFINITE_COUNT, f"hist:{WEIGHTS}/*", f"hist:{GRADIENTS}/*", "meta:nonfinite_histograms"),
          "a `loss` scalar", check_nonfinite, sticky=True),
     Rule("exploding", "Exploding activations or gradients",
-         ("activation_std/*", "grad_norm/*/kernel", "loss", "hist:weights/*"),
+         (f"{ACTIVATION_STD}/*", KERNEL_GRAD_NORMS, LOSS, f"hist:{WEIGHTS}/*"),
          "per-layer gradient norms `grad_norm/<layer>/kernel`", check_exploding),
     Rule("vanishing", "Vanishing gradients",
-         ("grad_norm/*/kernel", "hist:gradients/*", "hist:weights/*"),
+         (KERNEL_GRAD_NORMS, f"hist:{GRADIENTS}/*", f"hist:{WEIGHTS}/*"),
          "per-layer gradient norms `grad_norm/<layer>/kernel`", check_vanishing),
-    Rule("symmetric_init", "Weights start identical",
-         ("weight_norm/*/kernel", "hist:weights/*", "meta:model"),
+    Rule("symmetric_init", "Weights start identical (e.g. all zero)",
+         (layer_tag(WEIGHT_NORM, "*", KERNEL), f"hist:{WEIGHTS}/*", "meta:model"),
          "weight histograms from step 0 (`weights/<layer>/kernel`)", check_symmetric_init),
     Rule("dead_relu", "Dead ReLU units",
-         ("dead_fraction/*", "grad_norm/*/kernel", "hist:activations/*", "hist:weights/*", "meta:model"),
+         (f"{DEAD_FRACTION}/*", KERNEL_GRAD_NORMS, f"hist:{ACTIVATIONS}/*", f"hist:{WEIGHTS}/*", "meta:model"),
          "the share of dead units `dead_fraction/<layer>`", check_dead_relu),
     Rule("saturated", "Saturated sigmoid/tanh units",
-         ("saturated_fraction/*", "hist:activations/*", "hist:weights/*", "meta:model"),
+         (f"{SATURATED_FRACTION}/*", f"hist:{ACTIVATIONS}/*", f"hist:{WEIGHTS}/*", "meta:model"),
          "per-layer activation histograms `activations/<layer>`", check_saturated),
-    Rule("loss_at_chance", "Loss stuck at chance", ("loss",), "a `loss` scalar", check_loss_at_chance),
-    Rule("loss_floor", "Loss floor (probabilities fed to a logits loss)",
-         ("grad_norm/output/bias", "accuracy", "hist:logits", "meta:model"),
+    Rule("loss_at_chance", "Loss stuck at chance", (LOSS,), "a `loss` scalar", check_loss_at_chance),
+    Rule("loss_floor", "Loss floor: probabilities fed to a loss that expects logits",
+         (OUTPUT_BIAS_GRAD_NORM, ACCURACY, "hist:logits", "meta:model"),
          "an `accuracy` scalar next to the loss", check_loss_floor),
     Rule("input_scale", "Inputs not normalised",
-         ("input/max", "loss", "hist:activations/*", "grad_norm/*/kernel"),
+         (INPUT_MAX, LOSS, f"hist:{ACTIVATIONS}/*", KERNEL_GRAD_NORMS),
          "input batch statistics `input/max`", check_input_scale),
-    Rule("input_noise", "Training inputs drowned in noise", ("input/std", "val:accuracy"),
+    Rule("input_noise", "Training inputs drowned in noise", (INPUT_STD, f"val:{ACCURACY}"),
          "a test-set `accuracy` beside the training one", check_input_noise),
-    Rule("lr_too_high", "Learning rate too high", ("update_ratio/*", "loss"),
+    Rule("lr_too_high", "Learning rate too high", (f"{UPDATE_RATIO}/*", LOSS),
          "a `loss` scalar", check_lr_too_high),
-    Rule("lr_too_low", "Learning rate too low", ("update_ratio/*", "hist:weights/*", "grad_norm/*/kernel"),
+    Rule("lr_too_low", "Learning rate too low", (f"{UPDATE_RATIO}/*", f"hist:{WEIGHTS}/*", KERNEL_GRAD_NORMS),
          "per-step update sizes `update_ratio/<layer>/kernel`", check_lr_too_low),
-    Rule("shuffled_labels", "Labels carry no information", ("val:accuracy",),
+    Rule("shuffled_labels", "Labels carry no information about the images", (f"val:{ACCURACY}",),
          "a test-set `accuracy` beside the training one", check_shuffled_labels),
 )
 

@@ -8,30 +8,29 @@ from core.doctor import thresholds as T
 from core.doctor.context import input_stats, noise_like
 from core.doctor.derived import SATURATING, hidden_activation, kernel_gains, saturated_share
 from core.doctor.evidence import finite, fmt, median, pct
-from core.doctor.findings import Finding
+from core.doctor.findings import Verdict
 from core.doctor.view import RunView
+from core.schema.tags import ACCURACY, ACTIVATIONS, GRAD_NORM, INPUT_MAX, INPUT_STD, KERNEL, LOSS
 
 
 def _onset(view: RunView) -> int:
-    steps, _ = view.tail("input/std", T.WINDOW)
+    steps, _ = view.tail(INPUT_STD, T.WINDOW)
     return int(steps[0]) if steps.size else view.upto
 
 
-def check_input_scale(view: RunView) -> Finding | None:
+def check_input_scale(view: RunView) -> Verdict | None:
     stats = input_stats(view)
     if stats is None:
-        return None if view.has("input/max") else _inputs_large_inferred(view)
+        return None if view.has(INPUT_MAX) else _inputs_large_inferred(view)
     if noise_like(stats):
         return None
-    raw = stats["max"] >= T.INPUT_RAW_MAX and stats["min"] >= -1.0
+    raw = stats["max"] >= T.INPUT_RAW_MAX and stats["min"] >= T.INPUT_RAW_MIN
     if not raw and stats["std"] < T.INPUT_LARGE_STD and abs(stats["mean"]) < T.INPUT_LARGE_STD:
         return None
     described = f"input batches range {fmt(stats['min'])} to {fmt(stats['max'])}, mean {fmt(stats['mean'])}, std {fmt(stats['std'])}"
-    what = " (raw 0-255 pixel values)" if raw and 100 <= stats["max"] <= 256 else ""
-    return Finding(
-        id="input_scale",
-        title="Inputs not normalised",
-        severity="critical" if stats["max"] >= 100 else "warning",
+    what = " (raw 0-255 pixel values)" if raw and T.INPUT_BYTE_MAX_LOW <= stats["max"] <= T.INPUT_BYTE_MAX_HIGH else ""
+    return Verdict(
+        severity="critical" if stats["max"] >= T.INPUT_CRITICAL_MAX else "warning",
         step=_onset(view),
         layers=("input",),
         evidence=f"{described}{what}; expected [0, 1] or mean 0 / std 1",
@@ -45,7 +44,7 @@ def check_input_scale(view: RunView) -> Finding | None:
     )
 
 
-def check_input_noise(view: RunView) -> Finding | None:
+def check_input_noise(view: RunView) -> Verdict | None:
     signs = []
     stats = input_stats(view)
     if stats is not None and noise_like(stats):
@@ -60,9 +59,7 @@ def check_input_noise(view: RunView) -> Finding | None:
         signs.append(gap)
     if not signs:
         return None
-    return Finding(
-        id="input_noise",
-        title="Training inputs drowned in noise",
+    return Verdict(
         severity="warning",
         step=_onset(view),
         layers=("input",),
@@ -79,18 +76,18 @@ def check_input_noise(view: RunView) -> Finding | None:
 
 
 def _train_below_test(view: RunView) -> str:
-    val_steps, val = view.val_tail("accuracy", 3)
-    if not val.size or not math.isfinite(val[-1]) or not view.has("accuracy"):
+    val_steps, val = view.val_tail(ACCURACY, 3)
+    if not val.size or not math.isfinite(val[-1]) or not view.has(ACCURACY):
         return ""
-    if "accuracy" in view.history.meta.get("running_means", "").split(","):
+    if ACCURACY in view.history.meta.get("running_means", "").split(","):
         return ""  # running means over the epoch so far lag the test accuracy early in each epoch
-    steps, acc = view.tail("accuracy", T.WINDOW)
+    steps, acc = view.tail(ACCURACY, T.WINDOW)
     if steps.size < view.min_records or steps[-1] < val_steps[-1] - 5 * T.WINDOW:
         return ""
     if not view.per_epoch and val_steps[-1] < view.first_step() + 2 * T.WINDOW:
         return ""  # one or two updates in: nothing to compare yet
-    _, loss = view.tail("loss", T.WINDOW)
-    if loss.size and median(loss) > T.NOISE_STABLE_LOSS * math.log(view.num_classes):
+    _, loss = view.tail(LOSS, T.WINDOW)
+    if loss.size and median(loss) > T.NOISE_STABLE_LOSS * view.chance_loss:
         return ""  # unstable training, not noisy inputs
     train = float(median(acc))
     test = float(val[-1])
@@ -99,7 +96,7 @@ def _train_below_test(view: RunView) -> str:
     return f"training batch accuracy {pct(train)} while test accuracy is {pct(test)} (step {val_steps[-1]})"
 
 
-def _inputs_large_inferred(view: RunView) -> Finding | None:
+def _inputs_large_inferred(view: RunView) -> Verdict | None:
     """Logs without input statistics: signs that the inputs, not the init, are too large.
 
     - a loss far above chance before any update, while every kernel starts variance-scaled
@@ -111,7 +108,7 @@ def _inputs_large_inferred(view: RunView) -> Finding | None:
     if _train_below_test(view):
         return None
     signs = []
-    steps, loss = view.head("loss")
+    steps, loss = view.head(LOSS)
     gains = kernel_gains(view)
     sane = bool(gains) and all(gain <= T.SANE_INIT_GAIN for _, gain, _ in gains)
     if loss.size and math.isfinite(loss[0]) and loss[0] >= T.EXPLODE_LOSS and sane:
@@ -122,7 +119,7 @@ def _inputs_large_inferred(view: RunView) -> Finding | None:
     first_only = _first_layer_alone_saturated(view)
     if first_only:
         signs.append(first_only)
-    ladder = [(layer, tag) for layer, tag in view.layered("grad_norm", "/kernel")]
+    ladder = [(layer, tag) for layer, tag in view.layered(GRAD_NORM, KERNEL)]
     if len(ladder) >= 3:
         first, second = (float(median(finite(view.head(tag)[1]))) for _, tag in ladder[:2])
         if first > 0 and second > 0 and first / second >= T.INPUT_GRAD_DOMINANCE:
@@ -131,9 +128,7 @@ def _inputs_large_inferred(view: RunView) -> Finding | None:
                          "x^T delta, so it grows with the inputs")
     if not signs:
         return None
-    return Finding(
-        id="input_scale",
-        title="Inputs not normalised",
+    return Verdict(
         severity="critical",
         step=view.first_step(),
         layers=("input",),
@@ -151,7 +146,7 @@ def _inputs_large_inferred(view: RunView) -> Finding | None:
 def _first_layer_alone_saturated(view: RunView) -> str:
     """The first hidden layer's activations pinned (at asymptotes, or all zero) at the start while
     the second's are not: what drives the first layer is too large, and that is the input."""
-    hidden = view.hist_layered("activations", hidden_only=True)
+    hidden = view.hist_layered(ACTIVATIONS, hidden_only=True)
     if len(hidden) < 2:
         return ""
     kind = hidden_activation(view)

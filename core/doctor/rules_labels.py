@@ -9,32 +9,31 @@ import numpy as np
 
 from core.doctor import thresholds as T
 from core.doctor.evidence import finite, median, pct
-from core.doctor.findings import Finding
+from core.doctor.findings import Verdict
 from core.doctor.view import RunView
+from core.schema.tags import ACCURACY, LOSS
 
 
-def check_shuffled_labels(view: RunView) -> Finding | None:
-    val_steps, val = view.val_tail("accuracy", 3)
+def check_shuffled_labels(view: RunView) -> Verdict | None:
+    val_steps, val = view.val_tail(ACCURACY, 3)
     val = finite(val)
     span = T.EPOCH_MIN_SPAN if view.per_epoch else T.CHANCE_MIN_STEPS
-    if val.size < 3 or not view.has("accuracy") or val_steps[-1] < view.first_step() + span:
+    if val.size < 3 or not view.has(ACCURACY) or val_steps[-1] < view.first_step() + span:
         return None  # a slow start also has test accuracy near chance for a while
-    if "accuracy" in view.history.meta.get("running_means", "").split(","):
+    if ACCURACY in view.history.meta.get("running_means", "").split(","):
         return None
-    chance = 1 / view.num_classes
+    chance = view.chance_accuracy
     test = float(median(val))
     if float(np.max(val)) > chance + T.LABELS_TEST_MARGIN:
         return None
-    steps, acc = view.tail("accuracy", T.WINDOW)
-    _, loss = view.tail("loss", T.WINDOW)
+    steps, acc = view.tail(ACCURACY, T.WINDOW)
+    _, loss = view.tail(LOSS, T.WINDOW)
     if finite(acc).size < view.min_records or (loss.size and not finite(loss).size):
         return None
     train = float(median(acc))
     if not math.isfinite(train) or train < test + T.LABELS_TRAIN_GAP:
         return None
-    return Finding(
-        id="shuffled_labels",
-        title="Labels carry no information about the images",
+    return Verdict(
         severity="critical",
         step=int(steps[0]),
         layers=(),

@@ -10,14 +10,27 @@ from core.doctor import thresholds as T
 from core.doctor.context import inputs_raw, window_median
 from core.doctor.derived import SATURATING, hidden_activation, kernel_gains, saturated_share, weight_movements
 from core.doctor.evidence import finite, fmt, hist_range, median, pct
-from core.doctor.findings import Finding
+from core.doctor.findings import Verdict
 from core.doctor.view import RunView
+from core.schema.tags import (
+    ACTIVATION_STD,
+    ACTIVATIONS,
+    BIAS,
+    DEAD_FRACTION,
+    GRAD_NORM,
+    KERNEL,
+    LOSS,
+    SATURATED_FRACTION,
+    WEIGHT_NORM,
+    WEIGHTS,
+    layer_tag,
+)
 
 
 def _dead_layers(view: RunView) -> list[tuple[str, float, int, str]]:
     """(layer, dead share, since step, how measured) for layers over the threshold."""
     found = []
-    for layer, tag in view.layered("dead_fraction", hidden_only=True):
+    for layer, tag in view.layered(DEAD_FRACTION, hidden_only=True):
         steps, values = view.tail(tag)
         if finite(values).size < view.min_records:
             continue
@@ -30,20 +43,20 @@ def _dead_layers(view: RunView) -> list[tuple[str, float, int, str]]:
         return found
     # Without dead_fraction: a hidden kernel whose gradient is exactly 0 on every batch
     # (nothing flows back through any unit), or activation histograms that are all zero.
-    for layer, tag in view.layered("grad_norm", "/kernel"):
+    for layer, tag in view.layered(GRAD_NORM, KERNEL):
         if layer in view.output_layers:
             continue
         steps, values = view.tail(tag)
-        std_tag = f"activation_std/{layer}"
+        std_tag = layer_tag(ACTIVATION_STD, layer)
         if values.size >= view.min_records and np.all(values[-T.WINDOW:] == 0) and (
             not view.has(std_tag) or np.all(view.tail(std_tag, T.WINDOW)[1] == 0)
         ):
             found.append((layer, 1.0, view.held_since(tag, lambda v: v == 0), "zero gradient"))
-    for layer, tag in view.hist_layered("activations", hidden_only=True):
+    for layer, tag in view.hist_layered(ACTIVATIONS, hidden_only=True):
         snaps = view.hists(tag)
-        if len(snaps) >= 2 and all(hist_range(s) == (0.0, 0.0) or max(map(abs, hist_range(s))) < 1e-12 for s in snaps[-2:]):
+        if len(snaps) >= 2 and all(max(map(abs, hist_range(s))) <= T.EXACTLY_ZERO for s in snaps[-2:]):
             found.append((layer, 1.0, snaps[-2].step, "histogram"))
-    if found or view.layered("dead_fraction") or hidden_activation(view) != "relu":
+    if found or view.layered(DEAD_FRACTION) or hidden_activation(view) != "relu":
         return found  # measured dead fractions (tblab's own logs) leave nothing to infer
     return _dead_from_weights(view)
 
@@ -54,7 +67,7 @@ def _dead_from_weights(view: RunView) -> list[tuple[str, float, int, str]]:
     a positive bias), a bias starting far below what the kernel can reach, or a hidden kernel of
     which not one weight changed while later layers learned (no gradient reaches it)."""
     found = []
-    for layer, tag in view.hist_layered("weights", "/kernel", hidden_only=True):
+    for layer, tag in view.hist_layered(WEIGHTS, KERNEL, hidden_only=True):
         snaps = view.hists(tag)
         if snaps and hist_range(snaps[-1])[1] <= 0 and not _positive_bias(view, layer):
             found.append((layer, 1.0, snaps[0].step, "negative weights"))
@@ -82,7 +95,7 @@ def _bounded_by_loss(view: RunView) -> str:
     """Activation unknown: kernels far too large for ReLU (which would make the first loss huge)
     next to a moderate first loss mean bounded units, sigmoid or tanh ('sigmoid' stands for both)."""
     gains = kernel_gains(view)
-    _, loss = view.head("loss")
+    _, loss = view.head(LOSS)
     moderate_loss = loss.size and math.isfinite(loss[0]) and loss[0] < T.EXPLODE_LOSS / 2
     if gains and moderate_loss and max(gain for _, gain, _ in gains) >= 2 * T.SATURATE_PREACTIVATION_STD / T.PIXEL_INPUT_RMS:
         return "sigmoid"
@@ -90,11 +103,11 @@ def _bounded_by_loss(view: RunView) -> str:
 
 
 def _positive_bias(view: RunView, layer: str) -> bool:
-    snaps = view.hists(f"weights/{layer}/bias")
+    snaps = view.hists(layer_tag(WEIGHTS, layer, BIAS))
     return bool(snaps) and hist_range(snaps[-1])[1] > 0
 
 
-def check_dead_relu(view: RunView) -> Finding | None:
+def check_dead_relu(view: RunView) -> Verdict | None:
     dead = _dead_layers(view)
     if not dead:
         return None
@@ -107,7 +120,7 @@ def check_dead_relu(view: RunView) -> Finding | None:
         if how == "batches":
             parts.append(f"{layer}: {pct(share)} of units output 0 on every batch, steps {step}-{view.upto}")
         elif how == "negative weights":
-            low, high = hist_range(view.hists(f"weights/{layer}/kernel")[-1])
+            low, high = hist_range(view.hists(layer_tag(WEIGHTS, layer, KERNEL))[-1])
             parts.append(f"inferred from the weight histograms: every {layer} weight is <= 0 (range {fmt(low)} to "
                          f"{fmt(high)}) and its inputs are >= 0 (pixels or ReLU outputs), so each pre-activation is "
                          "<= 0 and the ReLU outputs 0")
@@ -126,7 +139,7 @@ def check_dead_relu(view: RunView) -> Finding | None:
         parts.append("(the same as weights that all start at 0 would show: a weight histogram at step 0, "
                      "weights/<layer>/kernel, would tell the two apart)")
     for layer, _, _, _ in dead:
-        grad = f"grad_norm/{layer}/kernel"
+        grad = layer_tag(GRAD_NORM, layer, KERNEL)
         if view.has(grad) and np.all(view.tail(grad, T.WINDOW)[1] == 0):
             parts.append(f"{layer} kernel gradient norm exactly 0")
     weights = _negative_weights(view, dead[0][0])
@@ -146,9 +159,7 @@ def check_dead_relu(view: RunView) -> Finding | None:
         "Here they died during training: a large update pushed their weights or bias so far negative that "
         "no input reaches them any more."
     )
-    return Finding(
-        id="dead_relu",
-        title="Dead ReLU units",
+    return Verdict(
         severity="critical" if worst >= T.DEAD_FRACTION_CRITICAL else "warning",
         step=since,
         layers=tuple(layer for layer, _, _, _ in dead),
@@ -172,12 +183,12 @@ def _moved_before_dying(view: RunView) -> bool:
 def _dead_at_first_step(view: RunView, layers: list[str]) -> bool:
     """Dead before any update could have killed them (else: alive at first, killed by training)."""
     for layer in layers:
-        _, values = view.head(f"dead_fraction/{layer}")
+        _, values = view.head(layer_tag(DEAD_FRACTION, layer))
         if values.size:
             if values[0] >= T.DEAD_FRACTION:
                 return True
             continue
-        _, grads = view.head(f"grad_norm/{layer}/kernel")
+        _, grads = view.head(layer_tag(GRAD_NORM, layer, KERNEL))
         if grads.size and grads[0] == 0:
             return True
     return False
@@ -185,7 +196,7 @@ def _dead_at_first_step(view: RunView, layers: list[str]) -> bool:
 
 def _negative_weights(view: RunView, layer: str) -> str:
     """Evidence from a weight histogram: every first-layer weight below zero."""
-    snaps = view.hists(f"weights/{layer}/kernel")
+    snaps = view.hists(layer_tag(WEIGHTS, layer, KERNEL))
     if snaps:
         low, high = hist_range(snaps[-1])
         if high <= 0:
@@ -193,9 +204,9 @@ def _negative_weights(view: RunView, layer: str) -> str:
     return ""
 
 
-def check_saturated(view: RunView) -> Finding | None:
+def check_saturated(view: RunView) -> Verdict | None:
     saturated = []
-    for layer, tag in view.layered("saturated_fraction", hidden_only=True):
+    for layer, tag in view.layered(SATURATED_FRACTION, hidden_only=True):
         steps, values = view.tail(tag)
         if finite(values).size < view.min_records:
             continue
@@ -204,16 +215,14 @@ def check_saturated(view: RunView) -> Finding | None:
             since = view.held_since(tag, lambda v: v >= T.SATURATED_FRACTION)
             saturated.append((layer, share, since if since is not None else int(steps[-T.WINDOW:][0])))
     inferred = ""
-    if not saturated and not view.layered("saturated_fraction"):
+    if not saturated and not view.layered(SATURATED_FRACTION):
         saturated, inferred = _saturated_from_histograms(view)
     if not saturated:
         return None
     worst = max(share for _, share, _ in saturated)
     since = min(step for _, _, step in saturated)
     fixes = ("normalize", "init", "activation") if inputs_raw(view) else ("init", "activation")
-    return Finding(
-        id="saturated",
-        title="Saturated sigmoid/tanh units",
+    return Verdict(
         severity="critical" if worst >= T.SATURATED_CRITICAL else "warning",
         step=since,
         layers=tuple(layer for layer, _, _ in saturated),
@@ -239,7 +248,7 @@ def _saturated_from_histograms(view: RunView) -> tuple[list[tuple[str, float, in
     if kind not in SATURATING:
         return [], ""
     found = []
-    for layer, tag in view.hist_layered("activations", hidden_only=True):
+    for layer, tag in view.hist_layered(ACTIVATIONS, hidden_only=True):
         snaps = view.hists(tag)[-3:]
         shares = [saturated_share(s, kind) for s in snaps]
         shares = [x for x in shares if math.isfinite(x)]
@@ -249,7 +258,7 @@ def _saturated_from_histograms(view: RunView) -> tuple[list[tuple[str, float, in
         text = "; ".join(f"{layer}: {pct(share)} of the {kind} outputs in its activation histogram lie within "
                          f"{pct(T.SATURATION_BAND)} of an asymptote" for layer, share, _ in found)
         return found, "inferred from the activation histograms: " + text
-    if view.hist_layered("activations", hidden_only=True):
+    if view.hist_layered(ACTIVATIONS, hidden_only=True):
         return [], ""  # the activations were logged and are not saturated: the weights cannot overrule them
     gains = kernel_gains(view)
     for index, (layer, gain, source) in enumerate(gains):
@@ -268,18 +277,18 @@ def _saturated_from_histograms(view: RunView) -> tuple[list[tuple[str, float, in
     return [], ""
 
 
-def check_symmetric_init(view: RunView) -> Finding | None:
+def check_symmetric_init(view: RunView) -> Verdict | None:
     """Hidden kernels that start at exactly zero (or one repeated value): every unit is a copy."""
     zero, flat = [], []
-    for layer, tag in view.layered("weight_norm", "/kernel", hidden_only=True):
+    for layer, tag in view.layered(WEIGHT_NORM, KERNEL, hidden_only=True):
         _, values = view.head(tag)
         if values.size and values[0] == 0:
             zero.append(layer)
-    for layer, tag in view.hist_layered("weights", "/kernel", hidden_only=True):
+    for layer, tag in view.hist_layered(WEIGHTS, KERNEL, hidden_only=True):
         snaps = view.hists(tag)
         if snaps and layer not in zero:
             low, high = hist_range(snaps[0])
-            if high - low <= 1e-12 * max(1.0, abs(high)):
+            if high - low <= T.EXACTLY_ZERO * max(1.0, abs(high)):
                 flat.append((layer, low, snaps[0].step))
     configured = [layer.get("name") for layer in view.model().get("layers", [])[:-1]
                   if layer.get("kernel_std") == 0 and layer.get("kernel_init")]
@@ -288,9 +297,7 @@ def check_symmetric_init(view: RunView) -> Finding | None:
     start = view.first_step()
     if not zero and not flat:
         init = view.model()["layers"][0].get("kernel_init")
-        return Finding(
-            id="symmetric_init",
-            title="Weights start identical (e.g. all zero)",
+        return Verdict(
             severity="critical",
             step=start,
             layers=tuple(configured),
@@ -305,15 +312,13 @@ def check_symmetric_init(view: RunView) -> Finding | None:
         parts.append(f"{', '.join(zero)} kernel norm exactly 0 after step {start}")
     parts += [f"every {layer} weight equals {fmt(value)} at step {step}" for layer, value, step in flat]
     for layer in zero:
-        std_tag = f"activation_std/{layer}"
+        std_tag = layer_tag(ACTIVATION_STD, layer)
         if view.has(std_tag):
             first = float(view.head(std_tag)[1][0])
             now = window_median(view, std_tag)
             parts.append(f"{layer} activation std {fmt(first)} at step {start}, {fmt(now)} now (all units output the same)")
             break
-    return Finding(
-        id="symmetric_init",
-        title="Weights start identical (e.g. all zero)",
+    return Verdict(
         severity="critical",
         step=start,
         layers=tuple(zero) + tuple(layer for layer, _, _ in flat),

@@ -6,7 +6,6 @@ Shared by `tblab run` and by running a scenario file on its own (`python fails/f
 from __future__ import annotations
 
 import json
-import math
 import sys
 import time
 from dataclasses import dataclass
@@ -14,6 +13,7 @@ from pathlib import Path
 from typing import TextIO
 
 from core.doctor import LiveDoctor
+from core.schema.json_safe import dumps
 from core.runs.recipe import configure, record_run
 from core.schema.history import StepRecord
 from core.schema.scenario import Scenario
@@ -130,7 +130,7 @@ def execute(request: RunRequest, *, as_json: bool = False, out: TextIO = sys.std
         "config": json.loads(config.to_json()),
     }
     if as_json:
-        print(json.dumps(_json_safe(summary)), file=out)
+        print(dumps(summary), file=out)
     else:
         nonfinite = result.first_nonfinite_step
         print(
@@ -147,14 +147,4 @@ def execute(request: RunRequest, *, as_json: bool = False, out: TextIO = sys.std
         print(f"TensorBoard logs: {result.logdir}  (tblab board --logdir {request.log_root})", file=out)
     return 0
 
-
-def _json_safe(value):
-    """JSON has no NaN/Inf: write them as strings rather than emit invalid JSON."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_json_safe(v) for v in value]
-    return value
 
