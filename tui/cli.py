@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
 
 COMMANDS = ["lab", "run", "board", "diagnose", "sweep", "report", "orderings", "experiment"]
@@ -27,11 +28,15 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help")):
         argv = ["lab", *argv]  # `tblab --logdir x` opens the lab with that option
     args = parser.parse_args(argv)
+    from core.system.children import install_exit_handlers
+
+    install_exit_handlers()  # SIGTERM / SIGHUP end a command like Ctrl-C; child processes stop with us
     try:
         return int(args.func(args) or 0)
-    except KeyboardInterrupt:
-        print("tblab: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as error:
+        signum = getattr(error, "signum", signal.SIGINT)
+        print(f"tblab: {'interrupted' if signum == signal.SIGINT else f'stopped by {signal.Signals(signum).name}'}", file=sys.stderr)
+        return 128 + signum
 
 
 if __name__ == "__main__":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import signal
 import sys
 from pathlib import Path
 
@@ -41,6 +43,7 @@ def run(args) -> int:
     from tui.app import make_app
 
     app = make_app(args.scenarios, log_root=args.logdir, data_path=args.data, steps=args.steps)
+    _quit_on_signals(app)
     with stderr_fd_to_file(log_file, keep_python_stderr=True):
         try:
             app.run()
@@ -53,3 +56,28 @@ def run(args) -> int:
     if not finished:
         print("tblab: training did not stop in time; its event files may be incomplete", file=sys.stderr)
     return app.return_code or 0
+
+
+def _quit_on_signals(app) -> None:
+    """SIGTERM / SIGHUP quit the lab as `q` does: the app restores the terminal (main screen,
+    mouse tracking off) and the caller stops training and TensorBoard. A second signal, or
+    one outside the app's loop, raises Terminated at once."""
+    from core.system.children import Terminated
+
+    def quit_app(signum, frame) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            raise Terminated(signum) from None
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, _raise_terminated)
+        loop.call_soon_threadsafe(lambda: app.exit(return_code=128 + signum))
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, quit_app)
+
+
+def _raise_terminated(signum, frame) -> None:
+    from core.system.children import Terminated
+
+    raise Terminated(signum)
