@@ -104,6 +104,7 @@ def _raise_terminated(signum, frame) -> None:
 
 def install_exit_handlers() -> None:
     """In the main thread: SIGTERM / SIGHUP raise Terminated; owned children stop at exit."""
+    atexit.unregister(stop_all)  # once, however often it is called
     atexit.register(stop_all)
     if threading.current_thread() is not threading.main_thread():
         return
