@@ -44,13 +44,14 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=200_000)
     parser.add_argument("--units", type=int, default=32)
     parser.add_argument("--every", type=float, default=5.0, help="seconds between samples")
+    parser.add_argument("--repo", type=Path, default=ROOT, help="the tblab checkout to run (e.g. an older one, to compare)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="tblab-memory-") as tmp:
         scenario = Path(tmp) / "longrun.py"
         scenario.write_text(SCENARIO.format(units=args.units, steps=args.steps))
         command = [sys.executable, "-m", "tui.cli", "run", str(scenario), "--logdir", str(Path(tmp) / "logs")]
         # stdout is not a terminal: the run prints "step N: ..." every 100 steps.
-        process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, bufsize=1)
+        process = subprocess.Popen(command, cwd=args.repo, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, bufsize=1)
         samples: list[tuple[int, float, int]] = []  # (step, seconds, RSS KiB)
         started = time.monotonic()
         last_sample = 0.0
@@ -70,7 +71,7 @@ def main() -> int:
     if process.returncode != 0 or len(samples) < 3:
         print(f"run failed (exit {process.returncode}); {len(samples)} samples", file=sys.stderr)
         return 1
-    print(f"tblab run, {args.steps} steps, 2x{args.units} ReLU MLP, event files written; RSS sampled every {args.every:.0f} s")
+    print(f"{args.repo}: tblab run, {args.steps} steps, 2x{args.units} ReLU MLP, event files written; RSS sampled every {args.every:.0f} s")
     print(f"{'step':>8} {'seconds':>8} {'RSS MiB':>8}")
     shown = samples[:: max(1, len(samples) // 20)] + samples[-1:]
     for step, seconds, rss in shown:
