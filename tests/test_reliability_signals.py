@@ -73,17 +73,24 @@ def test_board_stops_tensorboard_on_sigterm_sighup_and_its_own_death(tmp_path):
     assert "Traceback" not in "".join(p.stderr.read() for p, _ in boards.values())
 
 
-def test_run_closes_readable_event_files_on_sigterm_and_sighup(tmp_path):
+def test_runs_started_together_get_own_folders_and_close_readable_files_on_any_signal(tmp_path):
+    """Three runs of one scenario into one log root, started in the same second (they used to
+    share a folder: mixed event files), then stopped by SIGINT, SIGTERM and SIGHUP."""
     (tmp_path / "tiny.py").write_text(TINY.format(steps=1_000_000))
-    runs = {sig: start("run", str(tmp_path / "tiny.py"), "--logdir", str(tmp_path / sig.name)) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    signals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    runs = {sig: start("run", str(tmp_path / "tiny.py"), "--logdir", str(tmp_path / "logs")) for sig in signals}
     for sig, process in runs.items():
         wait_for_line(process, r"^step 200:")
         process.send_signal(sig)
     for sig, process in runs.items():
         assert process.wait(30) == 128 + sig
-        assert "closed and readable" in process.stderr.read()
-        (logdir,) = (tmp_path / sig.name / "tiny").iterdir()
-        history = read_run(logdir)
+        stderr = process.stderr.read()
+        assert "closed and readable" in stderr and "Traceback" not in stderr, stderr
+    folders = sorted((tmp_path / "logs" / "tiny").iterdir())
+    assert len(folders) == 3
+    for folder in folders:
+        assert len(list((folder / "train").glob("events.out.tfevents.*"))) == 1
+        history = read_run(folder)
         assert len(history.series("loss")) >= 200 and history.warnings == [], history.warnings
 
 
@@ -108,17 +115,6 @@ def test_sweep_stops_within_seconds_of_ctrl_c_and_writes_what_finished(tmp_path)
     stopped = [line for line in table.splitlines() if line.startswith("| tiny") and "stopped" in line]
     assert finished and stopped, table  # the finished rows kept; the rest never started or was stopped
     assert stopped_after < 15, stopped_after  # was ~40 s of new runs, then a hang
-
-
-def test_runs_started_together_get_their_own_folders(tmp_path):
-    processes = [start("run", "baseline", "--steps", "20", "--logdir", str(tmp_path)) for _ in range(3)]
-    for process in processes:
-        assert process.wait(300) == 0, process.stderr.read()
-    folders = sorted((tmp_path / "baseline").iterdir())
-    assert len(folders) == 3
-    for folder in folders:
-        assert len(list((folder / "train").glob("events.out.tfevents.*"))) == 1
-        assert read_run(folder).warnings == []
 
 
 def test_folder_claims_are_exclusive_across_threads(tmp_path):
