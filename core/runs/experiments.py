@@ -10,7 +10,6 @@ TensorBoard pointed at the experiment folder overlays the variants as its runs.
 from __future__ import annotations
 
 import math
-import multiprocessing
 import queue
 import textwrap
 import time
@@ -273,9 +272,9 @@ def _run_in_worker(job: VariantJob) -> VariantOutcome:
 def _run_in_processes(job_list, workers, on_variant, on_progress, progress_every, stop) -> list[VariantOutcome]:
     """The variants on the shared pool (core.runs.pool): `stop` or Ctrl-C ends it within a couple
     of seconds, running variants closing their event files at their next step."""
-    from core.runs.pool import run_in_pool
+    from core.runs.pool import run_in_pool, spawn_context
 
-    progress = multiprocessing.get_context("spawn").Queue()
+    progress = spawn_context().Queue()
     outcomes: dict[int, VariantOutcome] = {}
 
     def drain() -> None:

@@ -62,7 +62,7 @@ def run_in_pool(
         raise ValueError(f"need at least 1 worker process, not {workers}")
     outcome = PoolRun()
     pending = dict(enumerate(jobs))
-    context = multiprocessing.get_context("spawn")
+    context = spawn_context()
     stop_event = context.Event()
     for _ in range(POOLS):
         if not pending:
@@ -77,6 +77,17 @@ def run_in_pool(
         for index in pending:
             outcome.died.setdefault(index, "worker process died")
     return outcome
+
+
+def spawn_context():
+    """The spawn context, with multiprocessing's resource tracker started while SIGHUP and SIGINT
+    are ignored: it shares our process group, and a closed terminal must not kill it (it then
+    prints a traceback per semaphore). Use it for queues and events handed to workers."""
+    from multiprocessing import resource_tracker
+
+    with _signals_ignored_in_new_workers():
+        resource_tracker.ensure_running()
+    return multiprocessing.get_context("spawn")
 
 
 def _one_pool(function, pending, workers, context, stop_event, outcome, on_result, poll, stop, initializer, initargs) -> bool:
