@@ -115,7 +115,10 @@ def _one_pool(function, pending, workers, context, stop_event, outcome, on_resul
                 return False
     except KeyboardInterrupt as interrupt:
         unfinished = {future for future, index in submitted.items() if index in pending}
-        _stop(pool, stop_event, unfinished, submitted, pending, outcome, on_result, poll)
+        try:
+            _stop(pool, stop_event, unfinished, submitted, pending, outcome, on_result, poll)
+        except KeyboardInterrupt:  # a second Ctrl-C only cut the grace short; the workers are ended
+            pass
         interrupt.pool_run = outcome
         raise
     pool.shutdown(wait=True)
