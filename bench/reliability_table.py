@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TBLAB_NO_DOWNLOAD", "1")
 
-from tests.reliability_procs import descendants, free_port, left_after, port_open  # noqa: E402
+from tests.reliability_procs import descendants, free_port, left_after, port_open
 
 ENV = {**os.environ, "PYTHONUNBUFFERED": "1"}
 TINY = """
@@ -88,7 +88,7 @@ def damaged_logs(tmp: Path) -> Row:
     root = tmp / "corpus"
     runs = build_corpus(root, healthy)
     out = subprocess.run([sys.executable, "-m", "tui.cli", "diagnose", str(root), "--json"], cwd=ROOT, env=ENV,
-                         capture_output=True, text=True, timeout=600)
+                         capture_output=True, text=True, timeout=600, check=False)
     if out.returncode != 0:
         return Row("damaged event files (one diagnose over all)", len(runs), 0, note=f"exit {out.returncode}")
     diagnosed = {run["run"]: run for run in json.loads(out.stdout)["runs"]}
@@ -99,8 +99,8 @@ def damaged_logs(tmp: Path) -> Row:
 
 
 def bad_configs(tmp: Path) -> Row:
-    from tests.test_reliability_config import CASES
     from core.schema.config import RunConfig
+    from tests.test_reliability_config import CASES
 
     survived = 0
     for name, value in CASES:
@@ -241,7 +241,7 @@ def lab_signals(tmp: Path) -> Row:
         session = f"tblab-bench-{uuid.uuid4().hex[:8]}"
         command = (f"cd {ROOT} && env -u LINES -u COLUMNS TBLAB_NO_DOWNLOAD=1 {sys.executable} -m tui.cli "
                    f"--logdir {tmp / 'lab-logs'}; echo LAB-EXITED $?; sleep 60")
-        tmux = lambda *a: subprocess.run(["tmux", *a], capture_output=True, text=True).stdout  # noqa: E731
+        tmux = lambda *a: subprocess.run(["tmux", *a], capture_output=True, text=True, check=False).stdout
         tmux("new-session", "-d", "-s", session, "-x", "120", "-y", "34", command)
         row.tried += 1
         try:

@@ -9,7 +9,7 @@ import math
 import pytest
 
 from core.schema.config import RunConfig
-from core.schema.scenario import discover, load_scenario_file, ScenarioError
+from core.schema.scenario import ScenarioError, discover, load_scenario_file
 from tui.cli import main
 
 WRONG_TYPES = [None, "1", [], {}, b"x", object()]

@@ -105,7 +105,7 @@ def test_sweep_stops_within_seconds_of_ctrl_c_and_writes_what_finished(tmp_path)
     workers = descendants(process.pid)
     os.killpg(process.pid, signal.SIGINT)  # Ctrl-C in a terminal reaches the whole process group
     interrupted = time.monotonic()
-    stdout, stderr = process.communicate(timeout=60)
+    _, stderr = process.communicate(timeout=60)
     stopped_after = time.monotonic() - interrupted
     assert process.returncode == 130, stderr
     assert "Traceback" not in stderr and "tblab: interrupted" in stderr
@@ -165,4 +165,4 @@ def test_lab_on_sigterm_restores_the_terminal_and_stops_tensorboard(tmp_path):
         assert flags == ["0", "0", "0"], flags  # main screen back, mouse tracking off
         assert left_after(below) == set()
     finally:
-        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True, check=False)

@@ -13,13 +13,13 @@
 
 from __future__ import annotations
 
-import concurrent.futures as futures
 import multiprocessing
 import os
 import signal
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent import futures
 from dataclasses import dataclass, field
 
 POLL_SECONDS = 0.2

@@ -95,7 +95,7 @@ def start_board(logdir: str | Path, port: int | None = None, host: str = LOOPBAC
             raise BoardError(f"cannot listen on {host}: {error.strerror or error}") from None
     elif problem := bind_problem(host, port):
         raise BoardError(problem)
-    log = tempfile.TemporaryFile(prefix="tblab-tensorboard-")
+    log = tempfile.TemporaryFile(prefix="tblab-tensorboard-")  # noqa: SIM115 - lives as long as the board; closed by stop()
     command = [sys.executable, "-m", "tensorboard.main", "--logdir", str(logdir), "--host", host, "--port", str(port)]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     process = children.spawn(command, stdout=log, stderr=subprocess.STDOUT, env=env)

@@ -25,7 +25,6 @@ def add_parser(subparsers) -> None:
 def run(args) -> int:
     from core.runs.report import build_report
     from core.system.tfquiet import import_tensorflow_quietly
-
     from tui.commands.output import out_problem, write_out
 
     if args.jobs < 1:
