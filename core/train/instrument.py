@@ -53,10 +53,12 @@ def step_statistics(
         ("accuracy", tf.reduce_mean(tf.cast(tf.equal(predictions, labels), tf.float32))),
         ("grad_norm/global", tf.linalg.global_norm(grads)),
     ]
+    norms = []  # every grad and weight norm: finite only if all of their tensor's values are
     for name, grad, old, new in zip(names, grads, old_values, new_values):
-        weight_norm = tf.norm(new)
+        grad_norm, weight_norm = tf.norm(grad), tf.norm(new)
+        norms += [grad_norm, weight_norm]
         stats += [
-            (f"grad_norm/{name}", tf.norm(grad)),
+            (f"grad_norm/{name}", grad_norm),
             (f"weight_norm/{name}", weight_norm),
             # Relative to the weights before the step; 0/0 (zero init biases) counts as 0.
             (f"update_ratio/{name}", tf.math.divide_no_nan(tf.norm(new - old), tf.norm(old))),
@@ -70,14 +72,27 @@ def step_statistics(
             stats.append((f"dead_fraction/{layer.name}", dead_fraction(z)))
         if activation in SATURATING:
             stats.append((f"saturated_fraction/{layer.name}", saturated_fraction(h, activation)))
-    nonfinite = nonfinite_count(loss) + nonfinite_count(fwd.logits)
-    for tensor in [*grads, *new_values]:
-        nonfinite += nonfinite_count(tensor)
     stats += [
         ("input/min", tf.reduce_min(x)),
         ("input/max", tf.reduce_max(x)),
         ("input/mean", tf.reduce_mean(x)),
         ("input/std", tf.math.reduce_std(x)),
-        ("nonfinite/count", nonfinite),
+        ("nonfinite/count", nonfinite_total(loss, fwd.logits, grads, new_values, norms)),
     ]
     return stats
+
+
+def nonfinite_total(loss, logits, grads, weights, norms) -> tf.Tensor:
+    """NaN/Inf values in the loss, logits, gradients and weights, counted only when there
+    can be any: a NaN or Inf makes its tensor's L2 norm (and the logits' sum) non-finite,
+    so finite norms prove the count is 0 without the ~60 ops of counting (13% of a step).
+    A norm that merely overflows takes the counting branch, which then counts right."""
+    guards = tf.stack([loss, tf.reduce_sum(logits), *norms])
+
+    def count():
+        total = nonfinite_count(loss) + nonfinite_count(logits)
+        for tensor in [*grads, *weights]:
+            total += nonfinite_count(tensor)
+        return total
+
+    return tf.cond(tf.reduce_all(tf.math.is_finite(guards)), lambda: tf.constant(0.0), count)
