@@ -4,11 +4,12 @@
     a plain @tf.function GradientTape SGD step (the handout's loop);
 (b) tblab, no summaries (logdir=None): gathered batches, full in-graph statistics;
 (c) tblab, fully instrumented: every per-step scalar, histograms every 50, images every 500;
-(d) Keras fit with keras.callbacks.TensorBoard(histogram_freq=1, update_freq="batch").
+(d) Keras fit with keras.callbacks.TensorBoard(histogram_freq=1, update_freq="batch");
+(e) tblab, fully instrumented, one step per compiled call (K = 1): what the K-step blocks save.
 Same 784-100-100-10 ReLU MLP, batch 128, SGD lr 0.1, same data; one process,
 interleaved rounds, medians of steady-state steps/s (tracing excluded).
 
-    python bench/train_speed.py [--rounds 5] [--steps 1000] [--data PATH] [--only bc]
+    python bench/train_speed.py [--rounds 5] [--steps 1000] [--data PATH] [--only abcde]
 """
 
 from __future__ import annotations
@@ -76,10 +77,10 @@ def classic(mnist, steps: int) -> float:
     return steps / (time.perf_counter() - start)
 
 
-def tblab(mnist, steps: int, instrumented: bool) -> float:
+def tblab(mnist, steps: int, instrumented: bool, steps_per_call: int | None = None) -> float:
     config = RunConfig(init="uniform(-0.1,0.1)", steps=steps + WARMUP, histogram_every=50, image_every=500)
     logdir = tempfile.mkdtemp(prefix="tblab-bench-") if instrumented else None
-    return record_run(config, data=mnist, logdir=logdir).steps_per_second
+    return record_run(config, data=mnist, logdir=logdir, steps_per_call=steps_per_call).steps_per_second
 
 
 def keras_fit(mnist, steps: int) -> float:
@@ -108,7 +109,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--data")
-    parser.add_argument("--only", default="abcd", help="run only these of a, b, c, d (e.g. bc: more rounds of one ratio)")
+    parser.add_argument("--only", default="abcde", help="run only these of a-e (e.g. bc: more rounds of one ratio)")
     parser.add_argument("--train-size", type=int, default=60000, help="tile the training set up to this many examples")
     args = parser.parse_args()
     mnist = load_mnist(args.data)
@@ -125,6 +126,7 @@ def main() -> None:
         "b": ("tblab, no summaries", lambda: tblab(mnist, args.steps, False)),
         "c": ("tblab, instrumented", lambda: tblab(mnist, args.steps, True)),
         "d": ("keras fit + TensorBoard", lambda: keras_fit(mnist, args.steps)),
+        "e": ("tblab, instrumented, K = 1", lambda: tblab(mnist, args.steps, True, steps_per_call=1)),
     }
     runs = {key: run for key, run in runs.items() if key in args.only}
     results = {key: [] for key in runs}
@@ -138,7 +140,7 @@ def main() -> None:
     for key, (label, _) in runs.items():
         print(f"| {key} {label} | {median[key]:.0f} |")
     print()
-    for top, bottom, target in (("b", "a", 2.5), ("c", "b", 0.85), ("c", "d", 2)):
+    for top, bottom, target in (("b", "a", 5), ("c", "a", 4), ("c", "b", 0.9), ("c", "d", 2), ("c", "e", 1)):
         if top in runs and bottom in runs:
             # Runs of one round are seconds apart, so their ratio cancels most of this VM's drift.
             paired = statistics.median(x / y for x, y in zip(results[top], results[bottom]))

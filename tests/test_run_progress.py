@@ -117,9 +117,9 @@ def test_tblab_run_on_a_terminal_draws_the_bar_and_keeps_tensorflow_lines_in_the
 
 def test_verbose_shows_what_the_run_log_would_hold(tmp_path):
     quiet = subprocess.run([sys.executable, "-m", "tui.cli", "run", "baseline", "--steps", "3", "--logdir", str(tmp_path / "q")],
-                           capture_output=True, text=True, env=ENV, timeout=300)
+                           check=False, capture_output=True, text=True, env=ENV, timeout=300)
     verbose = subprocess.run([sys.executable, "-m", "tui.cli", "run", "baseline", "--steps", "3", "--verbose",
-                              "--logdir", str(tmp_path / "v")], capture_output=True, text=True, env=ENV, timeout=300)
+                              "--logdir", str(tmp_path / "v")], check=False, capture_output=True, text=True, env=ENV, timeout=300)
     assert quiet.returncode == verbose.returncode == 0, (quiet.stderr, verbose.stderr)
     assert not TF_SOURCE.search(quiet.stderr) and not (tmp_path / "v" / "tblab-run.log").exists()
     logged = set(TF_SOURCE.findall((tmp_path / "q" / "tblab-run.log").read_text()))

@@ -15,7 +15,6 @@ last step. With `stop_on_nonfinite` a block ends at its first non-finite step.
 
 from __future__ import annotations
 
-import numpy as np
 import tensorflow as tf
 
 from core.data.pipeline import Datasets
