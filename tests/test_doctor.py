@@ -12,12 +12,18 @@ import pytest
 
 from core.doctor import Diagnosis, Finding, LiveDoctor, diagnose, primary_finding
 from core.doctor.rules import RULES
+from core.schema.class_balance import META_KEY as CLASS_BALANCE_KEY
+from core.schema.class_balance import ClassBalance
 from core.schema.config import RunConfig
 from core.schema.fixes import FIXES
 from core.schema.history import HistogramSnapshot, History, Series, StepRecord
 
 LN10 = math.log(10)
 FLOOR10 = math.log(1 + 9 / math.e)
+# Full MNIST's labels per class, and the offline sample's (balanced): the fingerprints follow the data.
+MNIST_BALANCE = ClassBalance(train=(5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949),
+                             test=(980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009))
+SAMPLE_BALANCE = ClassBalance(train=(400,) * 10, test=(100,) * 10)
 
 
 # --------------------------------------------------------------------------- synthetic runs
@@ -63,8 +69,10 @@ def healthy_records(steps: int = 300, hidden: int = 2, kind: str = "relu", seed:
 
 
 def build(records: list[StepRecord], *, val: dict[int, dict[str, float]] | None = None,
-          config: RunConfig | None = None) -> History:
+          config: RunConfig | None = None, balance: ClassBalance | None = None) -> History:
     history = History(run="synthetic", meta={"config": (config or RunConfig()).to_json()})
+    if balance is not None:
+        history.meta[CLASS_BALANCE_KEY] = balance.to_json()
     for record in records:
         history.add(record)
     for step, scalars in (val or {}).items():
@@ -130,14 +138,27 @@ def test_nonfinite_names_the_first_step_and_layer_and_the_nan_fingerprint(health
     records = edit(records, "nonfinite/count", 3e5, start=150)
     records = edit(records, "activation_std/dense_2", math.inf, start=149)
     records = edit(records, "grad_norm/dense_2/kernel", lambda s: 1e30, start=140, end=149)
-    history = build(records, val={100: {"loss": 0.4, "accuracy": 0.9}, 299: {"loss": math.nan, "accuracy": 0.098}})
+    history = build(records, val={100: {"loss": 0.4, "accuracy": 0.9}, 299: {"loss": math.nan, "accuracy": 0.098}},
+                    balance=MNIST_BALANCE)
     diagnosis = diagnose(history)
     finding = diagnosis.get("nonfinite")
     assert finding.step == 149 and finding.layers == ("dense_2",)
     assert "loss is NaN/Inf from step 150" in finding.evidence
-    assert "0.098" in finding.evidence and "NaN fingerprint" in finding.evidence
+    assert "0.0980" in finding.evidence and "NaN fingerprint" in finding.evidence
     assert finding.fixes[0] == "lr_down" and finding.severity == "critical"
     assert diagnosis.detected_at["nonfinite"] == 150  # the step the loss went NaN: checked at once
+
+
+@pytest.mark.parametrize("balance, accuracy, shown", [
+    (MNIST_BALANCE, 0.098, True),
+    (MNIST_BALANCE, 0.1, False),  # 1000 of 10 000 is not the 980 zeros
+    (SAMPLE_BALANCE, 0.1, True),  # the offline sample: 100 zeros in 1000 test digits
+    (None, 0.098, False),  # a foreign log: its data's balance is unknown, so no claim
+])
+def test_the_nan_fingerprint_is_the_test_share_of_zeros_in_the_runs_own_data(healthy, balance, accuracy, shown):
+    records = edit(edit(healthy, "loss", math.nan, start=150), "nonfinite/count", 3e5, start=150)
+    history = build(records, val={299: {"loss": math.nan, "accuracy": accuracy}}, balance=balance)
+    assert ("NaN fingerprint" in diagnose(history).get("nonfinite").evidence) is shown
 
 
 def test_nonfinite_from_a_nan_weight_histogram_alone():
@@ -257,13 +278,35 @@ def chance_records(healthy, **edits) -> list[StepRecord]:
 
 
 def test_loss_at_chance_with_moving_weights_blames_the_labels(healthy):
-    history = build(chance_records(healthy), val={0: {"accuracy": 0.1}, 200: {"accuracy": 0.1135}})
+    history = build(chance_records(healthy), val={0: {"accuracy": 0.1}, 200: {"accuracy": 0.1135}}, balance=MNIST_BALANCE)
     diagnosis = diagnose(history)
     finding = diagnosis.get("loss_at_chance")
     assert finding.fixes == ("shuffle_labels_off",) and diagnosis.primary is finding
-    assert f"chance: ln 10 = {LN10:.4f}" in finding.evidence
+    assert f"chance: entropy of the training labels = {MNIST_BALANCE.prior_loss:.4f}" in finding.evidence
     assert "0.1135" in finding.evidence and "predicts '1'" in finding.evidence
     assert diagnosis.detected_at["loss_at_chance"] <= 200  # within 200 steps
+
+
+def test_the_prior_only_fingerprint_follows_the_runs_class_balance(healthy):
+    """The accuracy of always predicting the most frequent label is computed from the run's data."""
+    val = {0: {"accuracy": 0.1}, 200: {"accuracy": 0.1}}
+    sample = diagnose(build(chance_records(healthy), val=val, balance=SAMPLE_BALANCE)).get("loss_at_chance")
+    assert f"chance: ln 10 = {LN10:.4f}" in sample.evidence
+    assert "predicts" not in sample.evidence  # balanced: no label is the prior's argmax, 0.1 is just chance
+    foreign = diagnose(build(chance_records(healthy), val=val)).get("loss_at_chance")
+    assert f"chance: ln 10 = {LN10:.4f}" in foreign.evidence and "predicts" not in foreign.evidence
+    sevens = ClassBalance(train=(390,) * 7 + (490,) + (390,) * 2, test=(100,) * 7 + (130,) + (100,) * 2)
+    val = {0: {"accuracy": 0.1}, 200: {"accuracy": 130 / 1030}}
+    finding = diagnose(build(chance_records(healthy), val=val, balance=sevens)).get("loss_at_chance")
+    assert "predicts '7' for everything" in finding.evidence
+
+
+def test_a_malformed_class_balance_is_ignored():
+    for text in (None, "", "not json", "[1]", '{"train": [1], "test": [1]}', '{"train": [1, 2], "test": [0, 0]}',
+                 '{"train": ["x", 1], "test": [1, 1]}', '{"train": [1, 2], "test": [1, 2, 3]}'):
+        assert ClassBalance.from_json(text) is None
+    assert ClassBalance.from_json(SAMPLE_BALANCE.to_json()) == SAMPLE_BALANCE
+    assert ClassBalance.of(np.array([0, 1, 1, 2]), np.array([2, 2])) == ClassBalance((1, 2, 1), (0, 0, 2))
 
 
 def test_loss_at_chance_with_frozen_weights_asks_for_a_larger_learning_rate(healthy):
@@ -462,6 +505,15 @@ def test_live_doctor_reports_each_finding_once_at_the_step_it_appears(healthy):
     assert [f.id for f in doctor.diagnosis().findings] == ["nonfinite"]
 
 
+def test_live_doctor_is_told_the_class_balance_for_its_fingerprints(healthy):
+    doctor = LiveDoctor(budget=None, class_balance=MNIST_BALANCE)
+    for record in edit(edit(healthy, "loss", math.nan, start=150), "nonfinite/count", 3e5, start=150):
+        doctor.update(record)
+    doctor.update_eval(299, {"loss": math.nan, "accuracy": 0.098})
+    doctor.finish()
+    assert "NaN fingerprint" in doctor.diagnosis().get("nonfinite").evidence
+
+
 def test_live_doctor_spaces_checks_out_to_stay_within_its_budget(healthy):
     now = [0.0]
 
@@ -505,7 +557,8 @@ def test_garbage_histories_never_crash_the_doctor():
     tags = [t for t in healthy_records(steps=1)[0].scalars] + ["grad_norm/dense_1", "weird/tag", "loss/extra"]
     specials = [math.nan, math.inf, -math.inf, 0.0, -1.0, 1e300, 1e-300]
     for trial in range(150):
-        metas = [{}, {"config": "not json"}, {"config": "[1]"}, {"num_classes": "x"},
+        metas = [{}, {"config": "not json"}, {"config": "[1]"}, {"num_classes": "x"}, {CLASS_BALANCE_KEY: "[1, 2]"},
+                 {CLASS_BALANCE_KEY: MNIST_BALANCE.to_json()}, {CLASS_BALANCE_KEY: '{"train": [0, 0], "test": [1, 1]}'},
                  {"step_unit": "epoch", "layer_order": ",,dense"}, {"config": RunConfig().to_json()}]
         history = History(run=f"junk{trial}", meta=dict(metas[int(rng.integers(len(metas)))]))
         steps = int(rng.integers(0, 60))

@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from core.schema.config import RunConfig
-from core.schema.history import StepRecord, layer_order
+from core.schema.history import StepRecord, blew_up, layer_order
+from core.schema.tags import ACCURACY, DEAD_FRACTION, GRAD_NORM, KERNEL, LOSS, SATURATED_FRACTION
 from tui.series_buffer import DecimatedSeries
 
-PLOTTED_PREFIXES = ("grad_norm/", "dead_fraction/", "saturated_fraction/")
-PLOTTED_TAGS = ("loss", "accuracy")
+PLOTTED_PREFIXES = tuple(f"{prefix}/" for prefix in (GRAD_NORM, DEAD_FRACTION, SATURATED_FRACTION))
+PLOTTED_TAGS = (LOSS, ACCURACY)
 RATE_SMOOTHING = 0.3  # weight of the newest measurement in the steps/s average
 
 # The run's life; "loading" covers importing TensorFlow and reading MNIST.
@@ -28,8 +29,8 @@ STATES = ("starting", "loading", "running", "finished", "stopped", "failed")
 def _plotted(tag: str) -> bool:
     if tag in PLOTTED_TAGS:
         return True
-    if tag.startswith("grad_norm/"):
-        return tag.endswith("/kernel")  # one line per layer: the kernel's
+    if tag.startswith(f"{GRAD_NORM}/"):
+        return tag.endswith(f"/{KERNEL}")  # one line per layer: the kernel's
     return tag.startswith(PLOTTED_PREFIXES)
 
 
@@ -86,7 +87,7 @@ class RunTrace:
                 if _plotted(tag):
                     self.train.setdefault(tag, DecimatedSeries()).append(record.step, value)
             self.last_step = max(self.last_step, record.step)
-            if self.first_nonfinite_step is None and _nonfinite(record):
+            if self.first_nonfinite_step is None and blew_up(record.scalars):
                 self.first_nonfinite_step = record.step
         if not added:
             return
@@ -112,12 +113,13 @@ class RunTrace:
     def series(self, tag: str) -> DecimatedSeries | None:
         return self.train.get(tag)
 
-    def layer_series(self, prefix: str, suffix: str = "") -> list[tuple[str, DecimatedSeries]]:
-        """(layer, series) for tags prefix<layer>suffix, input side first."""
+    def layer_series(self, prefix: str, part: str = "") -> list[tuple[str, DecimatedSeries]]:
+        """(layer, series) for tags prefix/<layer>[/part], input side first."""
         found = []
+        head, tail = f"{prefix}/", f"/{part}" if part else ""
         for tag, series in self.train.items():
-            if tag.startswith(prefix) and tag.endswith(suffix):
-                layer = tag[len(prefix): len(tag) - len(suffix)]
+            if tag.startswith(head) and tag.endswith(tail):
+                layer = tag[len(head): len(tag) - len(tail)]
                 if layer and "/" not in layer:
                     found.append((layer, series))
         return sorted(found, key=lambda item: layer_order(item[0]))
@@ -132,7 +134,3 @@ class RunTrace:
                 )
         self._rate_mark = (now, self.last_step)
 
-
-def _nonfinite(record: StepRecord) -> bool:
-    loss = record.scalars.get("loss", 0.0)
-    return not math.isfinite(loss) or record.scalars.get("nonfinite/count", 0.0) > 0

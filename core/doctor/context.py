@@ -14,13 +14,14 @@ import numpy as np
 from core.doctor import thresholds as T
 from core.doctor.evidence import finite, hist_l2, median
 from core.doctor.view import RunView
+from core.schema.tags import ACCURACY, DEAD_FRACTION, GRAD_NORM, GRADIENTS, INPUT_STATS, KERNEL, SATURATED_FRACTION
 
 
 def activation_kind(view: RunView) -> str:
     """'relu', 'saturating' (sigmoid/tanh) or 'unknown'."""
-    if view.layered("dead_fraction"):
+    if view.layered(DEAD_FRACTION):
         return "relu"
-    if view.layered("saturated_fraction"):
+    if view.layered(SATURATED_FRACTION):
         return "saturating"
     configured = view.config_value("activation")
     if configured in ("relu", "leaky_relu"):
@@ -35,7 +36,7 @@ def batch_size(view: RunView) -> int | None:
     configured = view.config_value("batch_size")
     if isinstance(configured, int) and configured > 0:
         return configured
-    _, acc = view.tail("accuracy")
+    _, acc = view.tail(ACCURACY)
     values = np.unique(finite(acc))
     if values.size < T.MIN_DISTINCT_ACCURACIES:
         return None
@@ -43,9 +44,9 @@ def batch_size(view: RunView) -> int | None:
     step = float(np.min(np.diff(values)))
     base = round(1.0 / step) if step > 0 else 0
     for size in (base * m for m in (1, 2, 3, 4)):
-        if 8 <= size <= 4096:
+        if T.BATCH_SIZE_MIN <= size <= T.BATCH_SIZE_MAX:
             scaled = values * size
-            if np.mean(np.abs(scaled - np.round(scaled)) < 1e-3) >= 0.9:
+            if np.mean(np.abs(scaled - np.round(scaled)) < T.BATCH_MULTIPLE_TOLERANCE) >= T.BATCH_MULTIPLE_SHARE:
                 return size
     return None
 
@@ -61,14 +62,14 @@ def kernel_grad_ladder(view: RunView, records: int = T.WINDOW) -> list[tuple[str
     Falls back on gradient histograms (norm from bucket centres) when the scalars are absent.
     """
     ladder = []
-    scalars = view.layered("grad_norm", "/kernel")
+    scalars = view.layered(GRAD_NORM, KERNEL)
     for layer, tag in scalars:
         value = window_median(view, tag, records)
         if math.isfinite(value):
             ladder.append((layer, value))
     if scalars:
         return ladder  # NaN scalars mean a blown-up run, not a reason to trust histograms instead
-    for layer, tag in view.hist_layered("gradients", "/kernel"):
+    for layer, tag in view.hist_layered(GRADIENTS, KERNEL):
         snaps = view.hists(tag)
         norms = [hist_l2(s) for s in snaps[-3:]]
         norms = [n for n in norms if math.isfinite(n)]
@@ -79,7 +80,7 @@ def kernel_grad_ladder(view: RunView, records: int = T.WINDOW) -> list[tuple[str
 
 def input_stats(view: RunView) -> dict[str, float] | None:
     """Window medians of the input batch statistics, or None when they were not logged."""
-    tags = ("input/min", "input/max", "input/mean", "input/std")
+    tags = INPUT_STATS
     if not all(view.has(t) for t in tags):
         return None
     stats = {t.split("/")[1]: window_median(view, t) for t in tags}
@@ -100,4 +101,4 @@ def noise_like(stats: dict[str, float]) -> bool:
 
 def inputs_raw(view: RunView) -> bool:
     stats = input_stats(view)
-    return bool(stats and stats["max"] >= T.INPUT_RAW_MAX and stats["min"] >= -1.0)
+    return bool(stats and stats["max"] >= T.INPUT_RAW_MAX and stats["min"] >= T.INPUT_RAW_MIN)

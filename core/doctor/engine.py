@@ -10,8 +10,7 @@ from core.doctor.findings import Diagnosis
 from core.doctor.live import LiveDoctor
 from core.doctor.rules import RULES, Rule
 from core.schema.history import History
-
-REPLAY_CHECKS = 400  # checks over a long log: enough to place first-seen steps within 0.25%
+from core.schema.tags import LOSS, NONFINITE_COUNT
 
 
 def diagnose(history: History, *, every: int | None = None, rules: tuple[Rule, ...] = RULES) -> Diagnosis:
@@ -20,7 +19,7 @@ def diagnose(history: History, *, every: int | None = None, rules: tuple[Rule, .
     if every is None:
         # Every record of an epoch log (a handful); as often as live for step logs.
         least = 1 if history.meta.get("step_unit") == "epoch" else T.CHECK_EVERY
-        every = max(least, math.ceil(len(steps) / REPLAY_CHECKS))
+        every = max(least, math.ceil(len(steps) / T.REPLAY_CHECKS))
     doctor = LiveDoctor(history, every=every, budget=None, rules=rules)
     checkpoints = set(steps[::every]) | _first_blowup_steps(history)
     for step in sorted(checkpoints):
@@ -41,12 +40,12 @@ def _record_steps(history: History) -> list[int]:
 def _first_blowup_steps(history: History) -> set[int]:
     """Where the loss or the non-finite count first goes bad: checked exactly, as live."""
     found = set()
-    for tag in ("loss", "nonfinite/count"):
+    for tag in (LOSS, NONFINITE_COUNT):
         series = history.train.get(tag)
         if series is None:
             continue
         for step, value in zip(series.steps, series.values):
-            if not math.isfinite(value) or (tag == "nonfinite/count" and value > 0):
+            if not math.isfinite(value) or (tag == NONFINITE_COUNT and value > 0):
                 found.add(step)
                 break
     return found

@@ -1,15 +1,35 @@
-"""Finding and Diagnosis: what the doctor says about a run, as plain frozen data.
+"""Verdict, Finding and Diagnosis: what the doctor says about a run, as plain frozen data.
 
-A Finding is one verdict with its evidence in numbers; a Diagnosis is all the
-findings of a run plus which checks the run's tags allowed.
+A rule's check returns a Verdict (what it saw, in numbers); the rule names it, which
+makes it a Finding; a Diagnosis is all the findings of a run plus which checks the
+run's tags allowed.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
+
+from core.schema.json_safe import dumps
 
 SEVERITIES = ("critical", "warning", "info")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What a rule's check saw. It carries no id or title: the rule that returned it
+    names it (Rule.run), so a rule's identity is written once, in the registry."""
+
+    severity: str  # "critical" | "warning" | "info"
+    step: int  # first step at which the evidence was visible
+    layers: tuple[str, ...]
+    evidence: str  # the numbers, e.g. "dense_1 gradient norm 3e-08, 6 orders below output"
+    explanation: str  # why it happens, for a learner
+    fixes: tuple[str, ...]  # names in core.schema.fixes.FIXES, most likely first
+    confidence: float  # 0..1
+    repair: tuple[str, ...] = ()  # fixes that repair it together (default: the first fix alone)
+
+    def named(self, id: str, title: str) -> Finding:
+        return Finding(id, title, **{f.name: getattr(self, f.name) for f in fields(self)})
 
 
 @dataclass(frozen=True)
@@ -98,4 +118,4 @@ class Diagnosis:
         }
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, allow_nan=False, default=str)
+        return dumps(self.to_dict(), indent=2, default=str)

@@ -9,7 +9,6 @@ cost of two comparisons.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 
@@ -17,7 +16,9 @@ from core.doctor import thresholds as T
 from core.doctor.findings import Diagnosis, Finding, SkippedCheck
 from core.doctor.rules import RULES, Rule, primary_finding
 from core.doctor.view import RunView, run_last_step
-from core.schema.history import History, Series, StepRecord
+from core.schema.class_balance import META_KEY as CLASS_BALANCE_KEY
+from core.schema.class_balance import ClassBalance
+from core.schema.history import History, Series, StepRecord, blew_up
 
 
 class LiveDoctor:
@@ -25,7 +26,8 @@ class LiveDoctor:
 
     `LiveDoctor(config=run_config)` keeps its own History: call `update(record)` every
     step (and `update_eval(step, scalars)` after each test-set evaluation); the config is
-    optional and only tells the rules the batch size and activation. `LiveDoctor(history)`
+    optional and only tells the rules the batch size and activation, the class balance
+    (optional too) the data's fingerprints. `LiveDoctor(history)`
     watches a History someone else fills: call `update(record)` after they added it.
     """
 
@@ -34,6 +36,7 @@ class LiveDoctor:
         history: History | None = None,
         *,
         config=None,
+        class_balance: ClassBalance | None = None,
         every: int = T.CHECK_EVERY,
         budget: float | None = T.CHECK_BUDGET,
         rules: tuple[Rule, ...] = RULES,
@@ -43,6 +46,8 @@ class LiveDoctor:
         self._owns_history = history is None
         if config is not None and "config" not in self.history.meta:
             self.history.meta["config"] = config.to_json()  # batch size and activation, for the rules
+        if class_balance is not None and CLASS_BALANCE_KEY not in self.history.meta:
+            self.history.meta[CLASS_BALANCE_KEY] = class_balance.to_json()
         self.base_every = max(1, every)
         self.every = self.base_every
         self.budget = budget
@@ -65,11 +70,8 @@ class LiveDoctor:
         entered = self.clock()
         if self._owns_history:
             self._pending.append(record)  # moved into the History at the next check, in bulk
-        scalars = record.scalars
-        loss = scalars.get("loss", 0.0)
-        blew_up = not math.isfinite(loss) or scalars.get("nonfinite/count", 0.0) > 0
         new = []
-        if (blew_up and "nonfinite" not in self.first_seen) or record.step >= self._next_check:
+        if (blew_up(record.scalars) and "nonfinite" not in self.first_seen) or record.step >= self._next_check:
             new = self.check(record.step)
         self.seconds += self.clock() - entered
         return new
@@ -100,7 +102,7 @@ class LiveDoctor:
                 continue
             if not rule.runnable(view):
                 continue
-            finding = rule.check(view)
+            finding = rule.run(view)
             if finding is None:
                 continue
             present.add(finding.id)
@@ -147,7 +149,7 @@ class LiveDoctor:
             return
         if cost > self.budget * worked and self.every < T.CHECK_EVERY_MAX:
             self.every = min(T.CHECK_EVERY_MAX, self.every * 2)
-        elif cost * 4 < self.budget * worked and self.every > self.base_every:
+        elif cost * T.CHECK_RELAX < self.budget * worked and self.every > self.base_every:
             self.every = max(self.base_every, self.every // 2)
 
     # --- results ------------------------------------------------------------------------------

@@ -6,57 +6,87 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from core.doctor.findings import Finding
+from core.doctor.findings import Finding, Verdict
 from core.doctor.rules_input import check_input_noise, check_input_scale
 from core.doctor.rules_loss import check_loss_at_chance, check_loss_floor, check_lr_too_high, check_lr_too_low
 from core.doctor.rules_signal import check_exploding, check_nonfinite, check_vanishing
 from core.doctor.rules_units import check_dead_relu, check_saturated, check_symmetric_init
 from core.doctor.view import RunView
+from core.schema.tags import (
+    ACCURACY,
+    ACTIVATION_STD,
+    ACTIVATIONS,
+    BIAS,
+    DEAD_FRACTION,
+    GRAD_NORM,
+    GRADIENTS,
+    INPUT_MAX,
+    INPUT_STD,
+    KERNEL,
+    LOSS,
+    NONFINITE_COUNT,
+    OUTPUT_LAYER,
+    SATURATED_FRACTION,
+    UPDATE_RATIO,
+    WEIGHT_NORM,
+    WEIGHTS,
+    layer_tag,
+)
 
 
 @dataclass(frozen=True)
 class Rule:
+    """One check: its identity (id, title) is written here and nowhere else."""
+
     id: str
     title: str
     needs: tuple[str, ...]  # tag patterns, any one suffices ("hist:" = histogram tags, "val:" = test-set)
     needs_text: str  # what to log to enable it, for a learner
-    check: Callable[[RunView], Finding | None]
+    check: Callable[[RunView], Verdict | None]
     sticky: bool = False  # once true, true for the rest of the run: the live doctor stops re-checking it
 
     def runnable(self, view: RunView) -> bool:
         return any(view.matches(pattern) for pattern in self.needs)
 
+    def run(self, view: RunView) -> Finding | None:
+        """The rule's finding on this view, named by the rule, or None."""
+        verdict = self.check(view)
+        return None if verdict is None else verdict.named(self.id, self.title)
+
+
+KERNEL_GRAD_NORMS = layer_tag(GRAD_NORM, "*", KERNEL)
+OUTPUT_BIAS_GRAD_NORM = layer_tag(GRAD_NORM, OUTPUT_LAYER, BIAS)
 
 RULES: tuple[Rule, ...] = (
-    Rule("nonfinite", "Non-finite loss or weights",
-         ("loss", "nonfinite/count", "hist:weights/*", "hist:gradients/*"),
+    Rule("nonfinite", "Non-finite loss or weights (NaN/Inf)",
+         (LOSS, NONFINITE_COUNT, f"hist:{WEIGHTS}/*", f"hist:{GRADIENTS}/*"),
          "a loss scalar or weight histograms", check_nonfinite, sticky=True),
     Rule("exploding", "Exploding activations or gradients",
-         ("activation_std/*", "grad_norm/*/kernel", "loss", "hist:weights/*"),
+         (f"{ACTIVATION_STD}/*", KERNEL_GRAD_NORMS, LOSS, f"hist:{WEIGHTS}/*"),
          "per-layer activation std or gradient norms (or a loss scalar, weight histograms)", check_exploding),
     Rule("vanishing", "Vanishing gradients",
-         ("grad_norm/*/kernel", "hist:gradients/*"),
+         (KERNEL_GRAD_NORMS, f"hist:{GRADIENTS}/*"),
          "per-layer gradient norms grad_norm/<layer>/kernel or gradient histograms", check_vanishing),
-    Rule("symmetric_init", "Weights start identical",
-         ("weight_norm/*/kernel", "hist:weights/*"),
+    Rule("symmetric_init", "Weights start identical (e.g. all zero)",
+         (layer_tag(WEIGHT_NORM, "*", KERNEL), f"hist:{WEIGHTS}/*"),
          "per-layer weight norms or weight histograms", check_symmetric_init),
     Rule("dead_relu", "Dead ReLU units",
-         ("dead_fraction/*", "grad_norm/*/kernel", "hist:activations/*"),
+         (f"{DEAD_FRACTION}/*", KERNEL_GRAD_NORMS, f"hist:{ACTIVATIONS}/*"),
          "dead_fraction/<layer>, per-layer gradient norms or activation histograms", check_dead_relu),
     Rule("saturated", "Saturated sigmoid/tanh units",
-         ("saturated_fraction/*",),
+         (f"{SATURATED_FRACTION}/*",),
          "saturated_fraction/<layer>", check_saturated),
-    Rule("loss_at_chance", "Loss stuck at chance", ("loss",), "a training loss scalar", check_loss_at_chance),
-    Rule("loss_floor", "Loss floor (probabilities fed to a logits loss)",
-         ("grad_norm/output/bias", "accuracy"),
+    Rule("loss_at_chance", "Loss stuck at chance", (LOSS,), "a training loss scalar", check_loss_at_chance),
+    Rule("loss_floor", "Loss floor: probabilities fed to a loss that expects logits",
+         (OUTPUT_BIAS_GRAD_NORM, ACCURACY),
          "grad_norm/output/bias, or a training accuracy next to the loss", check_loss_floor),
-    Rule("input_scale", "Inputs not normalised", ("input/max",), "input/min, input/max, input/mean, input/std",
+    Rule("input_scale", "Inputs not normalised", (INPUT_MAX,), "input/min, input/max, input/mean, input/std",
          check_input_scale),
-    Rule("input_noise", "Training inputs drowned in noise", ("input/std", "val:accuracy"),
+    Rule("input_noise", "Training inputs drowned in noise", (INPUT_STD, f"val:{ACCURACY}"),
          "input batch statistics, or test accuracy next to training accuracy", check_input_noise),
-    Rule("lr_too_high", "Learning rate too high", ("update_ratio/*", "loss"),
+    Rule("lr_too_high", "Learning rate too high", (f"{UPDATE_RATIO}/*", LOSS),
          "update_ratio/<layer>/kernel or a loss scalar", check_lr_too_high),
-    Rule("lr_too_low", "Learning rate too low", ("update_ratio/*",), "update_ratio/<layer>/kernel", check_lr_too_low),
+    Rule("lr_too_low", "Learning rate too low", (f"{UPDATE_RATIO}/*",), "update_ratio/<layer>/kernel", check_lr_too_low),
 )
 
 RULES_BY_ID = {rule.id: rule for rule in RULES}

@@ -7,28 +7,27 @@ import math
 from core.doctor import thresholds as T
 from core.doctor.context import input_stats, noise_like
 from core.doctor.evidence import fmt, median, pct
-from core.doctor.findings import Finding
+from core.doctor.findings import Verdict
 from core.doctor.view import RunView
+from core.schema.tags import ACCURACY, INPUT_STD
 
 
 def _onset(view: RunView) -> int:
-    steps, _ = view.tail("input/std", T.WINDOW)
+    steps, _ = view.tail(INPUT_STD, T.WINDOW)
     return int(steps[0]) if steps.size else view.upto
 
 
-def check_input_scale(view: RunView) -> Finding | None:
+def check_input_scale(view: RunView) -> Verdict | None:
     stats = input_stats(view)
     if stats is None or noise_like(stats):
         return None
-    raw = stats["max"] >= T.INPUT_RAW_MAX and stats["min"] >= -1.0
+    raw = stats["max"] >= T.INPUT_RAW_MAX and stats["min"] >= T.INPUT_RAW_MIN
     if not raw and stats["std"] < T.INPUT_LARGE_STD and abs(stats["mean"]) < T.INPUT_LARGE_STD:
         return None
     described = f"input batches range {fmt(stats['min'])} to {fmt(stats['max'])}, mean {fmt(stats['mean'])}, std {fmt(stats['std'])}"
-    what = " (raw 0-255 pixel values)" if raw and 100 <= stats["max"] <= 256 else ""
-    return Finding(
-        id="input_scale",
-        title="Inputs not normalised",
-        severity="critical" if stats["max"] >= 100 else "warning",
+    what = " (raw 0-255 pixel values)" if raw and T.INPUT_BYTE_MAX_LOW <= stats["max"] <= T.INPUT_BYTE_MAX_HIGH else ""
+    return Verdict(
+        severity="critical" if stats["max"] >= T.INPUT_CRITICAL_MAX else "warning",
         step=_onset(view),
         layers=("input",),
         evidence=f"{described}{what}; expected [0, 1] or mean 0 / std 1",
@@ -42,7 +41,7 @@ def check_input_scale(view: RunView) -> Finding | None:
     )
 
 
-def check_input_noise(view: RunView) -> Finding | None:
+def check_input_noise(view: RunView) -> Verdict | None:
     signs = []
     stats = input_stats(view)
     if stats is not None and noise_like(stats):
@@ -57,9 +56,7 @@ def check_input_noise(view: RunView) -> Finding | None:
         signs.append(gap)
     if not signs:
         return None
-    return Finding(
-        id="input_noise",
-        title="Training inputs drowned in noise",
+    return Verdict(
         severity="warning",
         step=_onset(view),
         layers=("input",),
@@ -76,10 +73,10 @@ def check_input_noise(view: RunView) -> Finding | None:
 
 
 def _train_below_test(view: RunView) -> str:
-    val_steps, val = view.val_tail("accuracy", 3)
-    if not val.size or not math.isfinite(val[-1]) or not view.has("accuracy"):
+    val_steps, val = view.val_tail(ACCURACY, 3)
+    if not val.size or not math.isfinite(val[-1]) or not view.has(ACCURACY):
         return ""
-    steps, acc = view.tail("accuracy", T.WINDOW)
+    steps, acc = view.tail(ACCURACY, T.WINDOW)
     if steps.size < view.min_records or steps[-1] < val_steps[-1] - 5 * T.WINDOW:
         return ""
     train = float(median(acc))

@@ -10,44 +10,52 @@ import numpy as np
 from core.doctor import thresholds as T
 from core.doctor.context import batch_size, input_stats, inputs_raw, kernel_grad_ladder, noise_like, window_median
 from core.doctor.evidence import finite, fmt, median, orders, pct
-from core.doctor.findings import Finding
-from core.doctor.view import RunView, chance_loss, softmax_floor
-
-ALWAYS_ONE_ACCURACY = 0.1135  # share of "1"s among the 10 000 MNIST test digits
-
+from core.doctor.findings import Verdict
+from core.doctor.view import RunView
+from core.schema.tags import (
+    ACCURACY,
+    ACTIVATION_STD,
+    BIAS,
+    GRAD_NORM,
+    KERNEL,
+    LOSS,
+    OUTPUT_LAYER,
+    UPDATE_RATIO,
+    WEIGHT_NORM,
+    layer_tag,
+    softmax_floor,
+)
 
 # ------------------------------------------------------------------ loss stuck at chance
 
 
-def check_loss_at_chance(view: RunView) -> Finding | None:
-    recent = view.recent("loss", T.CHANCE_MIN_STEPS)
+def check_loss_at_chance(view: RunView) -> Verdict | None:
+    recent = view.recent(LOSS, T.CHANCE_MIN_STEPS)
     if recent is None:
         return None
     steps, loss = recent
     if finite(loss).size < loss.size:
         return None  # NaN is its own finding
-    chance = chance_loss(view.num_classes)
+    chance = view.chance_loss
     half = loss.size // 2
     level = float(median(loss))
     fall = float(median(loss[:half]) - median(loss[half:]))
     if abs(level - chance) > T.CHANCE_TOLERANCE or fall > T.CHANCE_TREND:
         return None
-    parts = [f"loss {level:.4f} over steps {steps[0]}-{steps[-1]} (chance: ln {view.num_classes} = {chance:.4f})"]
-    if view.has("accuracy"):
-        accuracy = window_median(view, "accuracy", steps.size)
-        if accuracy > 1 / view.num_classes + T.CHANCE_ACCURACY_MARGIN:
+    parts = [f"loss {level:.4f} over steps {steps[0]}-{steps[-1]} (chance: {view.chance_loss_name} = {chance:.4f})"]
+    if view.has(ACCURACY):
+        accuracy = window_median(view, ACCURACY, steps.size)
+        if accuracy > view.chance_accuracy + T.CHANCE_ACCURACY_MARGIN:
             return None
-        parts.append(f"training accuracy {pct(accuracy)} (chance {pct(1 / view.num_classes)})")
-    val_steps, val = view.val_tail("accuracy", 1)
-    if val.size and val[-1] > 1 / view.num_classes + T.CHANCE_ACCURACY_MARGIN:
+        parts.append(f"training accuracy {pct(accuracy)} (chance {pct(view.chance_accuracy)})")
+    val_steps, val = view.val_tail(ACCURACY, 1)
+    if val.size and val[-1] > view.chance_accuracy + T.CHANCE_ACCURACY_MARGIN:
         return None  # the latest test-set evaluation says it learned something
-    if val.size and abs(val[-1] - ALWAYS_ONE_ACCURACY) < 5e-4 and view.num_classes == 10:
-        parts.append(f"test accuracy {val[-1]:.4f}: the share of '1's in the MNIST test set, so it predicts '1' for everything")
+    if val.size:
+        parts.append(_predicts_majority(view, float(val[-1])))
     fixes, why = _chance_cause(view)
     parts.append(why)
-    return Finding(
-        id="loss_at_chance",
-        title="Loss stuck at chance",
+    return Verdict(
         severity="critical",
         step=int(steps[0]),
         layers=(),
@@ -59,7 +67,22 @@ def check_loss_at_chance(view: RunView) -> Finding | None:
             "labels carry none (labels shuffled apart from their images)."
         ),
         fixes=fixes,
-        confidence=0.9 if view.has("accuracy") else 0.7,
+        confidence=0.9 if view.has(ACCURACY) else 0.7,
+    )
+
+
+def _predicts_majority(view: RunView, test_accuracy: float) -> str:
+    """The prior-only fingerprint: test accuracy exactly the test share of the training
+    set's most frequent label (computed from the run's own class balance)."""
+    balance = view.balance
+    if balance is None or balance.majority is None:
+        return ""
+    share = balance.test_share(balance.majority)
+    if abs(test_accuracy - share) > T.FINGERPRINT_EXAMPLES * balance.test_resolution:
+        return ""
+    return (
+        f"test accuracy {test_accuracy:.4f}: the share of '{balance.majority}'s in the test set, the most frequent "
+        f"training label, so it predicts '{balance.majority}' for everything"
     )
 
 
@@ -70,12 +93,12 @@ def _chance_cause(view: RunView) -> tuple[tuple[str, ...], str]:
         return ("no_noise",), "the training inputs are mostly noise"
     if inputs_raw(view):
         return ("normalize",), "the inputs are raw pixel values"
-    for layer, tag in view.layered("weight_norm", "/kernel", hidden_only=True):
+    for layer, tag in view.layered(WEIGHT_NORM, KERNEL, hidden_only=True):
         start = view.head(tag)[1]
         if start.size and start[0] == 0:
             return ("init",), f"{layer} weights start at exactly 0: every unit is a copy of the others"
     ladder = kernel_grad_ladder(view)
-    hidden = [(l, n) for l, n in ladder if l != "output"]
+    hidden = [(l, n) for l, n in ladder if l != OUTPUT_LAYER]
     if hidden and all(n == 0 for _, n in hidden):
         return ("init",), "hidden kernel gradients are exactly 0: no unit passes a signal"
     if len(ladder) >= 2:
@@ -100,7 +123,7 @@ def _chance_cause(view: RunView) -> tuple[tuple[str, ...], str]:
 def _shrinking_signal(view: RunView) -> str:
     """Weights too small for a deep net: the forward signal fades layer by layer, so the
     top layers see almost nothing of the input (a small init, not the labels)."""
-    stds = [(layer, median(finite(view.head(tag)[1]))) for layer, tag in view.layered("activation_std", hidden_only=True)]
+    stds = [(layer, median(finite(view.head(tag)[1]))) for layer, tag in view.layered(ACTIVATION_STD, hidden_only=True)]
     stds = [(layer, std) for layer, std in stds if math.isfinite(std)]
     if len(stds) < 3 or stds[0][1] <= 0:
         return ""
@@ -115,7 +138,7 @@ def _shrinking_signal(view: RunView) -> str:
 
 def _kernel_update_ratios(view: RunView) -> dict[str, float]:
     ratios = {}
-    for layer, tag in view.layered("update_ratio", "/kernel"):
+    for layer, tag in view.layered(UPDATE_RATIO, KERNEL):
         _, values = view.tail(tag, T.WINDOW)
         if finite(values).size < view.min_records:
             continue
@@ -128,16 +151,16 @@ def _kernel_update_ratios(view: RunView) -> dict[str, float]:
 # ----------------------------------------------------- probabilities fed to a logits loss
 
 
-def check_loss_floor(view: RunView) -> Finding | None:
+def check_loss_floor(view: RunView) -> Verdict | None:
     floor = softmax_floor(view.num_classes)
-    chance = chance_loss(view.num_classes)
-    steps, loss = view.tail("loss", T.WINDOW)
+    chance = view.chance_loss
+    steps, loss = view.tail(LOSS, T.WINDOW)
     if finite(loss).size < view.min_records or finite(loss).size < loss.size:
         return None
     signs = []
     onset = int(steps[0])
     # Early: near-uniform predictions with an output-bias gradient ~1/K of what a logits loss must show.
-    bias_tag = "grad_norm/output/bias"
+    bias_tag = layer_tag(GRAD_NORM, OUTPUT_LAYER, BIAS)
     size = batch_size(view)
     level = float(median(loss))
     if view.has(bias_tag) and size and abs(level - chance) <= T.FLOOR_NEAR_CHANCE:
@@ -151,8 +174,8 @@ def check_loss_floor(view: RunView) -> Finding | None:
                 "of a second softmax"
             )
     # Late: high accuracy, yet the loss never goes below the floor.
-    if view.has("accuracy"):
-        accuracy = window_median(view, "accuracy", loss.size)
+    if view.has(ACCURACY):
+        accuracy = window_median(view, ACCURACY, loss.size)
         lowest = float(np.min(loss))
         if accuracy >= T.FLOOR_ACCURACY and lowest >= floor - T.FLOOR_MARGIN:
             signs.append(
@@ -163,12 +186,10 @@ def check_loss_floor(view: RunView) -> Finding | None:
         return None
     if len(signs) == 1 and "floor ln" not in signs[0]:
         signs.append(f"the loss can never fall below ln(1 + {view.num_classes - 1}/e) = {floor:.4f}")
-    return Finding(
-        id="loss_floor",
-        title="Loss floor: probabilities fed to a loss that expects logits",
+    return Verdict(
         severity="critical",
         step=onset,
-        layers=("output",),
+        layers=(OUTPUT_LAYER,),
         evidence="; ".join(signs),
         explanation=(
             "softmax_cross_entropy_with_logits applies softmax itself. Fed probabilities (softmax already "
@@ -185,23 +206,23 @@ def check_loss_floor(view: RunView) -> Finding | None:
 # ------------------------------------------------------------------------ learning rate
 
 
-def check_lr_too_high(view: RunView) -> Finding | None:
-    steps, loss = view.tail("loss")
+def check_lr_too_high(view: RunView) -> Verdict | None:
+    steps, loss = view.tail(LOSS)
     signs, layers, severity = [], [], "warning"
-    chance = chance_loss(view.num_classes)
+    chance = view.chance_loss
     ratios = _kernel_update_ratios(view)
     if ratios:
         layer, top = max(ratios.items(), key=lambda item: item[1])
         if top >= T.LR_HIGH_UPDATE_RATIO:
             size = f"{top:.3g}x" if top >= 10 else pct(top)
-            signs.append(f"{layer} weights change by {size} of their size per step (healthy MNIST nets: 0.1%-7%)")
+            signs.append(f"{layer} weights change by {size} of their size per step (healthy MNIST nets: up to {pct(T.HEALTHY_UPDATE_RATIO_MAX)})")
             layers.append(layer)
     growth = _weight_growth(view)
     if growth:
         layer, before, after, records = growth
         signs.append(
             f"{layer} kernel norm grew {fmt(before)} -> {fmt(after)} in {records} steps "
-            f"(healthy MNIST nets: at most {T.LR_HEALTHY_GROWTH}x in 20 steps)"
+            f"(healthy MNIST nets: at most {T.LR_HEALTHY_GROWTH}x in {T.WINDOW} steps)"
         )
         layers.append(layer)
     warmup = 1 if view.per_epoch else T.LR_WARMUP_RECORDS
@@ -217,9 +238,7 @@ def check_lr_too_high(view: RunView) -> Finding | None:
                 severity = "critical"
     if not signs:
         return None
-    return Finding(
-        id="lr_too_high",
-        title="Learning rate too high",
+    return Verdict(
         severity=severity,
         step=int(steps[-T.WINDOW:][0]) if steps.size else view.upto,
         layers=tuple(dict.fromkeys(layers)),
@@ -238,7 +257,7 @@ def check_lr_too_high(view: RunView) -> Finding | None:
 def _weight_growth(view: RunView) -> tuple[str, float, float, int] | None:
     """The kernel whose norm grew most over the window, if past the healthy bound."""
     best = None
-    for layer, tag in view.layered("weight_norm", "/kernel"):
+    for layer, tag in view.layered(WEIGHT_NORM, KERNEL):
         steps, values = view.tail(tag, T.WINDOW)
         if values.size < view.min_records or not np.isfinite(values).all():
             continue
@@ -250,12 +269,12 @@ def _weight_growth(view: RunView) -> tuple[str, float, float, int] | None:
     return best
 
 
-def check_lr_too_low(view: RunView) -> Finding | None:
+def check_lr_too_low(view: RunView) -> Verdict | None:
     ratios = _kernel_update_ratios(view)
     if not ratios or max(ratios.values()) >= T.LR_LOW_UPDATE_RATIO:
         return None
-    recent = view.recent("loss", T.LR_LOW_MIN_STEPS)
-    _, start = view.head("loss")
+    recent = view.recent(LOSS, T.LR_LOW_MIN_STEPS)
+    _, start = view.head(LOSS)
     if recent is None or not finite(start).size:
         return None
     steps, loss = recent
@@ -264,9 +283,7 @@ def check_lr_too_low(view: RunView) -> Finding | None:
     if gained >= T.LR_LOW_PROGRESS:
         return None
     layer, top = max(ratios.items(), key=lambda item: item[1])
-    return Finding(
-        id="lr_too_low",
-        title="Learning rate too low",
+    return Verdict(
         severity="warning",
         step=int(steps[0]),
         layers=(),

@@ -10,12 +10,23 @@ import numpy as np
 
 from core.doctor import thresholds as T
 from core.doctor.context import activation_kind, inputs_raw, kernel_grad_ladder
-from core.doctor.evidence import finite, first_true_step, fmt, geometric_step, hist_abs_max, hist_nonfinite, median, orders
-from core.doctor.findings import Finding
-from core.doctor.view import RunView, chance_loss
+from core.doctor.evidence import finite, first_true_step, fmt, geometric_step, hist_abs_max, hist_nonfinite, median, orders, pct
+from core.doctor.findings import Verdict
+from core.doctor.view import RunView
 from core.schema.history import layer_order
-
-NAN_ACCURACY_MNIST = 0.098  # argmax of NaN logits is class 0; 9.8% of MNIST test digits are 0
+from core.schema.tags import (
+    ACCURACY,
+    ACTIVATION_STD,
+    ACTIVATIONS,
+    GRAD_NORM,
+    GRADIENTS,
+    KERNEL,
+    LOSS,
+    NONFINITE_COUNT,
+    OUTPUT_LAYER,
+    WEIGHT_NORM,
+    WEIGHTS,
+)
 
 # ------------------------------------------------------------------------- non-finite
 
@@ -46,10 +57,10 @@ def _first_bad(view: RunView, tag: str, counts: bool = False) -> int | None:
 def _clean(view: RunView) -> bool:
     """tblab's nonfinite/count covers loss, logits, gradients and weights: when it and the loss
     are clean over the whole tail there is nothing to locate (and the check stays cheap)."""
-    if not (view.has("nonfinite/count") and view.has("loss")) or view.history.histograms:
+    if not (view.has(NONFINITE_COUNT) and view.has(LOSS)) or view.history.histograms:
         return False
-    _, counts = view.tail("nonfinite/count")
-    _, loss = view.tail("loss")
+    _, counts = view.tail(NONFINITE_COUNT)
+    _, loss = view.tail(LOSS)
     return bool(np.all(counts == 0) and np.all(np.isfinite(loss)))
 
 
@@ -68,23 +79,23 @@ def _last_finite_before(view: RunView, tag: str, step: int) -> tuple[int, float]
     return series.steps[i], series.values[i]
 
 
-def check_nonfinite(view: RunView) -> Finding | None:
+def check_nonfinite(view: RunView) -> Verdict | None:
     if _clean(view):
         return None
     sources = []
-    for tag, counts in (("loss", False), ("nonfinite/count", True)):
+    for tag, counts in ((LOSS, False), (NONFINITE_COUNT, True)):
         if view.has(tag):
             step = _first_bad(view, tag, counts)
             if step is not None:
                 sources.append((step, tag))
     # Per-layer scalars show where it began; histograms cover logs without scalars.
     layer_steps: dict[str, int] = {}
-    for prefix, suffix in (("activation_std", ""), ("grad_norm", "/kernel"), ("weight_norm", "/kernel")):
-        for layer, tag in view.layered(prefix, suffix):
+    for prefix, part in ((ACTIVATION_STD, ""), (GRAD_NORM, KERNEL), (WEIGHT_NORM, KERNEL)):
+        for layer, tag in view.layered(prefix, part):
             step = _first_bad(view, tag)
             if step is not None:
                 layer_steps[layer] = min(step, layer_steps.get(layer, step))
-    for prefix in ("weights", "gradients", "activations"):
+    for prefix in (WEIGHTS, GRADIENTS, ACTIVATIONS):
         for layer, tag in view.hist_layered(prefix):
             layer = layer.split("/")[0]
             bad = [s.step for s in view.hists(tag) if hist_nonfinite(s)]
@@ -96,9 +107,9 @@ def check_nonfinite(view: RunView) -> Finding | None:
     first = min([s for s, _ in sources] + list(layer_steps.values()))
     first_layers = tuple(sorted((l for l, s in layer_steps.items() if s == first), key=layer_order))
     parts = []
-    loss_step = next((s for s, t in sources if t == "loss"), None)
+    loss_step = next((s for s, t in sources if t == LOSS), None)
     if loss_step is not None:
-        before = _last_finite_before(view, "loss", loss_step)
+        before = _last_finite_before(view, LOSS, loss_step)
         tail = f" (last finite loss {fmt(before[1])} at step {before[0]})" if before else ""
         parts.append(f"loss is NaN/Inf from step {loss_step}{tail}")
     if first_layers:
@@ -108,14 +119,12 @@ def check_nonfinite(view: RunView) -> Finding | None:
     peak = _largest_before(view, first)
     if peak:
         parts.append(f"just before, {peak}")
-    val_acc = _val_accuracy(view)
-    if val_acc is not None and abs(val_acc - NAN_ACCURACY_MNIST) < 0.002 and view.num_classes == 10:
-        parts.append(f"test accuracy {val_acc:.3f}: the NaN fingerprint (argmax of NaN picks class 0, 9.8% of MNIST test digits)")
+    fingerprint = _nan_fingerprint(view)
+    if fingerprint:
+        parts.append(fingerprint)
     early = first <= view.first_step() + T.HEAD_RECORDS
     fixes = _blowup_fixes(view, early)
-    return Finding(
-        id="nonfinite",
-        title="Non-finite loss or weights (NaN/Inf)",
+    return Verdict(
         severity="critical",
         step=first,
         layers=first_layers,
@@ -133,17 +142,25 @@ def check_nonfinite(view: RunView) -> Finding | None:
 def _largest_before(view: RunView, step: int) -> str:
     """The largest finite activation std or gradient norm in the last finite step before `step`."""
     best = None
-    for prefix, suffix, what in (("activation_std", "", "activation std"), ("grad_norm", "/kernel", "gradient norm")):
-        for layer, tag in view.layered(prefix, suffix):
+    for prefix, part, what in ((ACTIVATION_STD, "", "activation std"), (GRAD_NORM, KERNEL, "gradient norm")):
+        for layer, tag in view.layered(prefix, part):
             found = _last_finite_before(view, tag, step + 1)
             if found and (best is None or found[1] > best[0]):
                 best = (found[1], f"{layer} {what} {fmt(found[1])} at step {found[0]}")
-    return best[1] if best and best[0] > 1.0 else ""
+    return best[1] if best and best[0] > T.NONFINITE_PRECURSOR else ""
 
 
-def _val_accuracy(view: RunView) -> float | None:
-    _, values = view.val_tail("accuracy", 1)
-    return float(values[-1]) if values.size and math.isfinite(values[-1]) else None
+def _nan_fingerprint(view: RunView) -> str:
+    """argmax of NaN logits picks label 0, so a NaN net's test accuracy is exactly the test
+    share of '0's (computed from the run's own class balance)."""
+    _, values = view.val_tail(ACCURACY, 1)
+    balance = view.balance
+    if balance is None or not values.size or not math.isfinite(values[-1]):
+        return ""
+    share = balance.test_share(0)
+    if abs(values[-1] - share) > T.FINGERPRINT_EXAMPLES * balance.test_resolution:
+        return ""
+    return f"test accuracy {values[-1]:.4f}: the NaN fingerprint (argmax of NaN picks label 0, {pct(share)} of the test set)"
 
 
 def _blowup_fixes(view: RunView, from_start: bool) -> tuple[str, ...]:
@@ -171,7 +188,7 @@ def _start_or_now(view: RunView, tag: str, head: bool) -> float:
 
 def _activation_ladder(view: RunView, head: bool) -> list[tuple[str, float]]:
     ladder = []
-    for layer, tag in view.layered("activation_std", hidden_only=True):
+    for layer, tag in view.layered(ACTIVATION_STD, hidden_only=True):
         value = _start_or_now(view, tag, head)
         if math.isfinite(value):
             ladder.append((layer, value))
@@ -180,14 +197,14 @@ def _activation_ladder(view: RunView, head: bool) -> list[tuple[str, float]]:
 
 def _grad_peak(view: RunView, head: bool) -> tuple[str, float] | None:
     best = None
-    for layer, tag in view.layered("grad_norm", "/kernel"):
+    for layer, tag in view.layered(GRAD_NORM, KERNEL):
         value = _start_or_now(view, tag, head)
         if math.isfinite(value) and (best is None or value > best[1]):
             best = (layer, value)
     return best
 
 
-def check_exploding(view: RunView) -> Finding | None:
+def check_exploding(view: RunView) -> Verdict | None:
     signs, layers = [], []
     from_start = False
     start = view.first_step()
@@ -211,13 +228,13 @@ def check_exploding(view: RunView) -> Finding | None:
                 from_start |= head
         peak = _grad_peak(view, head)
         if peak and peak[1] >= T.EXPLODE_GRAD_NORM:
-            signs.append(f"{peak[0]} gradient norm {fmt(peak[1])} {when} (healthy MNIST nets: below ~5)")
+            signs.append(f"{peak[0]} gradient norm {fmt(peak[1])} {when} (healthy MNIST nets: below ~{T.HEALTHY_GRAD_NORM_MAX:.0f})")
             layers.append(peak[0])
             from_start |= head
         if signs:
             break  # the start already explains it; "now" would repeat it
-    first_loss = _start_or_now(view, "loss", head=True)
-    chance = chance_loss(view.num_classes)
+    first_loss = _start_or_now(view, LOSS, head=True)
+    chance = view.chance_loss
     if math.isfinite(first_loss) and first_loss >= T.EXPLODE_LOSS:
         signs.append(f"loss {fmt(first_loss)} at step {start} (chance is {chance:.2f}): the logits are huge")
         from_start = True
@@ -227,11 +244,9 @@ def check_exploding(view: RunView) -> Finding | None:
         layers.append(hist_sign[1])
     if not signs:
         return None
-    steps, _ = view.head("loss")
+    steps, _ = view.head(LOSS)
     onset = int(steps[0]) if from_start and steps.size else _tail_start(view)
-    return Finding(
-        id="exploding",
-        title="Exploding activations or gradients",
+    return Verdict(
         severity="critical",
         step=onset,
         layers=tuple(dict.fromkeys(layers)),
@@ -248,21 +263,22 @@ def check_exploding(view: RunView) -> Finding | None:
 
 
 def _tail_start(view: RunView) -> int:
-    steps, _ = view.tail("loss", T.WINDOW)
+    steps, _ = view.tail(LOSS, T.WINDOW)
     return int(steps[0]) if steps.size else max(view.upto, 0)
 
 
 def _weight_histogram_growth(view: RunView) -> tuple[str, str] | None:
-    """Foreign logs: a weight histogram whose range grew 100x, or past 1e3. Biases are left
-    out: they start at 0 and grow by orders of magnitude in every healthy run."""
-    for layer, tag in view.hist_layered("weights"):
+    """Foreign logs: a weight histogram whose range grew EXPLODE_HIST_GROWTH-fold, or past
+    EXPLODE_HIST_RANGE. Biases are left out: they start at 0 and grow by orders of magnitude
+    in every healthy run."""
+    for layer, tag in view.hist_layered(WEIGHTS):
         if "bias" in tag:
             continue
         snaps = [s for s in view.hists(tag) if not hist_nonfinite(s)]
         if len(snaps) < 2:
             continue
         first, last = hist_abs_max(snaps[0]), hist_abs_max(snaps[-1])
-        if last >= 1e3 or (first > 0 and last / first >= 100):
+        if last >= T.EXPLODE_HIST_RANGE or (first > 0 and last / first >= T.EXPLODE_HIST_GROWTH):
             return (f"{layer} weights span +-{fmt(last)} at step {snaps[-1].step} (+-{fmt(first)} at step {snaps[0].step})", layer.split("/")[0])
     return None
 
@@ -270,13 +286,13 @@ def _weight_histogram_growth(view: RunView) -> tuple[str, str] | None:
 # -------------------------------------------------------------------------- vanishing
 
 
-def check_vanishing(view: RunView) -> Finding | None:
+def check_vanishing(view: RunView) -> Verdict | None:
     ladder = kernel_grad_ladder(view)
     if len(ladder) < 2:
         return None
     first_layer, first_norm = ladder[0]
     top_layer, top_norm = max(ladder, key=lambda item: item[1])
-    hidden = [n for l, n in ladder if l != "output"]
+    hidden = [n for l, n in ladder if l != OUTPUT_LAYER]
     if hidden and all(n == 0 for n in hidden):
         return None  # exactly zero is dead units, not a vanishing signal
     gap = orders(first_norm, top_norm)
@@ -284,7 +300,7 @@ def check_vanishing(view: RunView) -> Finding | None:
         return None
     top_index = [l for l, _ in ladder].index(top_layer)
     per_layer = geometric_step(first_norm, top_norm, top_index) if top_index else 1.0
-    steps, _ = view.tail("loss", T.WINDOW)
+    steps, _ = view.tail(LOSS, T.WINDOW)
     kind = activation_kind(view)
     saturating = kind in ("saturating", "unknown")
     fixes = ("activation", "init", "depth") if saturating else ("init", "depth")
@@ -293,9 +309,7 @@ def check_vanishing(view: RunView) -> Finding | None:
         f"{top_layer} ({fmt(top_norm)}); it shrinks ~{per_layer:.1f}x per layer toward the input"
     )
     ladder_text = ", ".join(f"{l} {fmt(n)}" for l, n in ladder)
-    return Finding(
-        id="vanishing",
-        title="Vanishing gradients",
+    return Verdict(
         severity="critical",
         step=int(steps[0]) if steps.size else view.upto,
         layers=tuple(l for l, n in ladder if orders(n, top_norm) >= T.VANISH_ORDERS / 2),

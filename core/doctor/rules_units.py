@@ -7,14 +7,26 @@ import numpy as np
 from core.doctor import thresholds as T
 from core.doctor.context import inputs_raw, window_median
 from core.doctor.evidence import finite, fmt, hist_range, pct
-from core.doctor.findings import Finding
+from core.doctor.findings import Verdict
 from core.doctor.view import RunView
+from core.schema.tags import (
+    ACTIVATION_STD,
+    ACTIVATIONS,
+    DEAD_FRACTION,
+    GRAD_NORM,
+    KERNEL,
+    OUTPUT_LAYER,
+    SATURATED_FRACTION,
+    WEIGHT_NORM,
+    WEIGHTS,
+    layer_tag,
+)
 
 
 def _dead_layers(view: RunView) -> list[tuple[str, float, int, str]]:
     """(layer, dead share, since step, how measured) for layers over the threshold."""
     found = []
-    for layer, tag in view.layered("dead_fraction", hidden_only=True):
+    for layer, tag in view.layered(DEAD_FRACTION, hidden_only=True):
         steps, values = view.tail(tag)
         if finite(values).size < view.min_records:
             continue
@@ -27,23 +39,23 @@ def _dead_layers(view: RunView) -> list[tuple[str, float, int, str]]:
         return found
     # Without dead_fraction: a hidden kernel whose gradient is exactly 0 on every batch
     # (nothing flows back through any unit), or activation histograms that are all zero.
-    for layer, tag in view.layered("grad_norm", "/kernel"):
-        if layer == "output":
+    for layer, tag in view.layered(GRAD_NORM, KERNEL):
+        if layer == OUTPUT_LAYER:
             continue
         steps, values = view.tail(tag)
-        std_tag = f"activation_std/{layer}"
+        std_tag = layer_tag(ACTIVATION_STD, layer)
         if values.size >= view.min_records and np.all(values[-T.WINDOW:] == 0) and (
             not view.has(std_tag) or np.all(view.tail(std_tag, T.WINDOW)[1] == 0)
         ):
             found.append((layer, 1.0, view.held_since(tag, lambda v: v == 0), "zero gradient"))
-    for layer, tag in view.hist_layered("activations", hidden_only=True):
+    for layer, tag in view.hist_layered(ACTIVATIONS, hidden_only=True):
         snaps = view.hists(tag)
-        if len(snaps) >= 2 and all(hist_range(s) == (0.0, 0.0) or max(map(abs, hist_range(s))) < 1e-12 for s in snaps[-2:]):
+        if len(snaps) >= 2 and all(max(map(abs, hist_range(s))) <= T.EXACTLY_ZERO for s in snaps[-2:]):
             found.append((layer, 1.0, snaps[-2].step, "histogram"))
     return found
 
 
-def check_dead_relu(view: RunView) -> Finding | None:
+def check_dead_relu(view: RunView) -> Verdict | None:
     dead = _dead_layers(view)
     if not dead:
         return None
@@ -57,7 +69,7 @@ def check_dead_relu(view: RunView) -> Finding | None:
         else:
             parts.append(f"{layer}: gradient exactly 0 and no activation, steps {step}-{view.upto}")
     for layer, _, _, _ in dead:
-        grad = f"grad_norm/{layer}/kernel"
+        grad = layer_tag(GRAD_NORM, layer, KERNEL)
         if view.has(grad) and np.all(view.tail(grad, T.WINDOW)[1] == 0):
             parts.append(f"{layer} kernel gradient norm exactly 0")
     weights = _negative_weights(view, dead[0][0])
@@ -76,9 +88,7 @@ def check_dead_relu(view: RunView) -> Finding | None:
         "Here they died during training: a large update pushed their weights or bias so far negative that "
         "no input reaches them any more."
     )
-    return Finding(
-        id="dead_relu",
-        title="Dead ReLU units",
+    return Verdict(
         severity="critical" if worst >= T.DEAD_FRACTION_CRITICAL else "warning",
         step=since,
         layers=tuple(layer for layer, _, _, _ in dead),
@@ -96,12 +106,12 @@ def check_dead_relu(view: RunView) -> Finding | None:
 def _dead_at_first_step(view: RunView, layers: list[str]) -> bool:
     """Dead before any update could have killed them (else: alive at first, killed by training)."""
     for layer in layers:
-        _, values = view.head(f"dead_fraction/{layer}")
+        _, values = view.head(layer_tag(DEAD_FRACTION, layer))
         if values.size:
             if values[0] >= T.DEAD_FRACTION:
                 return True
             continue
-        _, grads = view.head(f"grad_norm/{layer}/kernel")
+        _, grads = view.head(layer_tag(GRAD_NORM, layer, KERNEL))
         if grads.size and grads[0] == 0:
             return True
     return False
@@ -109,7 +119,7 @@ def _dead_at_first_step(view: RunView, layers: list[str]) -> bool:
 
 def _negative_weights(view: RunView, layer: str) -> str:
     """Evidence from a weight histogram: every first-layer weight below zero."""
-    snaps = view.hists(f"weights/{layer}/kernel")
+    snaps = view.hists(layer_tag(WEIGHTS, layer, KERNEL))
     if snaps:
         low, high = hist_range(snaps[-1])
         if high <= 0:
@@ -117,9 +127,9 @@ def _negative_weights(view: RunView, layer: str) -> str:
     return ""
 
 
-def check_saturated(view: RunView) -> Finding | None:
+def check_saturated(view: RunView) -> Verdict | None:
     saturated = []
-    for layer, tag in view.layered("saturated_fraction", hidden_only=True):
+    for layer, tag in view.layered(SATURATED_FRACTION, hidden_only=True):
         steps, values = view.tail(tag)
         if finite(values).size < view.min_records:
             continue
@@ -132,9 +142,7 @@ def check_saturated(view: RunView) -> Finding | None:
     worst = max(share for _, share, _ in saturated)
     since = min(step for _, _, step in saturated)
     fixes = ("normalize", "init", "activation") if inputs_raw(view) else ("init", "activation")
-    return Finding(
-        id="saturated",
-        title="Saturated sigmoid/tanh units",
+    return Verdict(
         severity="critical" if worst >= T.SATURATED_CRITICAL else "warning",
         step=since,
         layers=tuple(layer for layer, _, _ in saturated),
@@ -151,18 +159,18 @@ def check_saturated(view: RunView) -> Finding | None:
     )
 
 
-def check_symmetric_init(view: RunView) -> Finding | None:
+def check_symmetric_init(view: RunView) -> Verdict | None:
     """Hidden kernels that start at exactly zero (or one repeated value): every unit is a copy."""
     zero, flat = [], []
-    for layer, tag in view.layered("weight_norm", "/kernel", hidden_only=True):
+    for layer, tag in view.layered(WEIGHT_NORM, KERNEL, hidden_only=True):
         _, values = view.head(tag)
         if values.size and values[0] == 0:
             zero.append(layer)
-    for layer, tag in view.hist_layered("weights", "/kernel", hidden_only=True):
+    for layer, tag in view.hist_layered(WEIGHTS, KERNEL, hidden_only=True):
         snaps = view.hists(tag)
         if snaps and layer not in zero:
             low, high = hist_range(snaps[0])
-            if high - low <= 1e-12 * max(1.0, abs(high)):
+            if high - low <= T.EXACTLY_ZERO * max(1.0, abs(high)):
                 flat.append((layer, low, snaps[0].step))
     if not zero and not flat:
         return None
@@ -172,15 +180,13 @@ def check_symmetric_init(view: RunView) -> Finding | None:
         parts.append(f"{', '.join(zero)} kernel norm exactly 0 after step {start}")
     parts += [f"every {layer} weight equals {fmt(value)} at step {step}" for layer, value, step in flat]
     for layer in zero:
-        std_tag = f"activation_std/{layer}"
+        std_tag = layer_tag(ACTIVATION_STD, layer)
         if view.has(std_tag):
             first = float(view.head(std_tag)[1][0])
             now = window_median(view, std_tag)
             parts.append(f"{layer} activation std {fmt(first)} at step {start}, {fmt(now)} now (all units output the same)")
             break
-    return Finding(
-        id="symmetric_init",
-        title="Weights start identical (e.g. all zero)",
+    return Verdict(
         severity="critical",
         step=start,
         layers=tuple(zero) + tuple(layer for layer, _, _ in flat),

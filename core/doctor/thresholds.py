@@ -1,4 +1,8 @@
-"""Every number the doctor decides with, in one place, each with the reason for its value.
+"""Every threshold the doctor decides with, in one place, each with the reason for its value.
+
+(Confidences are scores, set beside the rule that gives them. Values that depend on the
+run's data, such as the accuracy of always predicting one label, are computed from its
+class balance: core/schema/class_balance.py.)
 
 Calibrated on real tblab runs, not copied from the published tools (whose global
 constants raise false alarms on healthy MNIST nets: DeepDiagnosis' 70%-dead rule gave
@@ -13,7 +17,6 @@ TAIL_RECORDS = 200  # the recent past a check reads; a check costs O(this), neve
 HEAD_RECORDS = 10  # the start of the run: init problems show in the first steps
 WINDOW = 20  # records a verdict about "now" is taken over: batch noise averages out
 MIN_RECORDS = 10  # no verdict from fewer records (a single batch is too noisy)
-NUM_CLASSES = 10  # MNIST, unless the History's meta says otherwise
 # Keras logs with only epoch_* values: one record per epoch, so fewer records must do.
 EPOCH_MIN_RECORDS = 3
 EPOCH_MIN_SPAN = 2  # epochs a "stuck" verdict needs (3 epoch-end values)
@@ -28,6 +31,11 @@ CHECK_EVERY = 10  # steps between live checks at first: findings appear within ~
 # Init problems are flagged by the first checks (steps 0-20), before any spacing out.
 CHECK_BUDGET = 0.007
 CHECK_EVERY_MAX = 1000  # however slow checks get, a long run is still checked now and then
+# Halve the spacing again only when a check costs under 1/CHECK_RELAX of the budget: a
+# margin so the spacing does not flip back and forth around the budget.
+CHECK_RELAX = 4
+# Offline replay: checks over a long log, enough to place first-seen steps within 0.25%.
+REPLAY_CHECKS = 400
 
 # --- exploding --------------------------------------------------------------------
 # He init keeps ReLU activation std roughly constant layer to layer (growth ~1.0-1.2
@@ -39,9 +47,18 @@ EXPLODE_ACTIVATION_STD = 10.0
 # Per-variable kernel gradient norm: healthy max 4.9; fail1 78-161 at step 0 (in every layer
 # alike, which AUTOTRAINER's first/last-layer ratio rule cannot see), fail6 124.
 EXPLODE_GRAD_NORM = 20.0
+HEALTHY_GRAD_NORM_MAX = 4.9  # quoted in the evidence
 # A loss far above chance (ln 10 = 2.30) at the first steps means the logits are huge.
 # Loss at step 0: healthy 2.31-2.48; fail1 78.4, fail6 30.2.
 EXPLODE_LOSS = 20.0
+# Foreign logs without scalars: a kernel histogram whose range grew this many times over
+# the run, or past EXPLODE_HIST_RANGE. Healthy kernels stay within ~+-1 (init +-0.1-0.3,
+# grown a few times by training); a 100-fold growth or a 1000-wide range is far past that.
+EXPLODE_HIST_GROWTH = 100.0
+EXPLODE_HIST_RANGE = 1e3
+# The evidence for a NaN names the largest activation std or gradient norm just before it,
+# when above 1: anything smaller is ordinary and does not explain an overflow.
+NONFINITE_PRECURSOR = 1.0
 
 # --- vanishing --------------------------------------------------------------------
 # Orders of magnitude between the largest kernel gradient norm and the first layer's.
@@ -57,6 +74,10 @@ VANISH_FIRST_LAYER = 1e-3  # and the first layer's norm must itself be small
 DEAD_FRACTION = 0.5  # a layer with half its units dead on every batch has lost capacity
 DEAD_FRACTION_CRITICAL = 0.9  # nearly nothing passes: the layer blocks all learning below it
 
+# A value counts as exactly zero (a histogram of zeros, identical weights) within float
+# rounding: bucket edges are float64 written from float32 tensors.
+EXACTLY_ZERO = 1e-12
+
 # --- saturated sigmoid/tanh ------------------------------------------------------
 # Share of outputs within 1% of an asymptote (local slope < 1/25 of the peak), window
 # median: healthy max 0.20 (sigmoid, Adam); DeepDiagnosis' bar is 0.5.
@@ -68,7 +89,11 @@ CHANCE_TOLERANCE = 0.05  # nats around ln K: batch noise of a uniform guess is ~
 # A healthy 2-layer sigmoid net at SGD 0.1 hovers at 2.24-2.29 for its first ~100 steps, then
 # falls (2.16 at 150, 2.05 at 200): judge over 150 steps so its fall is visible.
 CHANCE_MIN_STEPS = 150
-CHANCE_ACCURACY_MARGIN = 0.08  # batch accuracy within this of 1/K counts as chance
+CHANCE_ACCURACY_MARGIN = 0.08  # batch accuracy within this of the majority label's share counts as chance
+# A test accuracy within this many test examples of a label's share is that share exactly:
+# the test set is evaluated whole, so the fingerprint of predicting one label for every
+# image (a prior-only net, or NaN logits whose argmax is 0) is an exact count.
+FINGERPRINT_EXAMPLES = 0.5
 CHANCE_TREND = 0.02  # nats the loss may fall over the window and still be "stuck"
 
 # --- softmax before the loss (loss floor) ------------------------------------------
@@ -87,10 +112,21 @@ FLOOR_ACCURACY = 0.8
 # Without a config, the batch size is read off batch accuracies (multiples of 1/B); fewer
 # distinct values than this cannot pin it down.
 MIN_DISTINCT_ACCURACIES = 5
+# The batch sizes tried (the smallest step between accuracies times 1-4), and how well the
+# batch accuracies must sit on multiples of 1/B: 90% of them within 1e-3 (float32 rounding).
+BATCH_SIZE_MIN = 8
+BATCH_SIZE_MAX = 4096
+BATCH_MULTIPLE_TOLERANCE = 1e-3
+BATCH_MULTIPLE_SHARE = 0.9
 FLOOR_MARGIN = 0.01  # nats below the floor still compatible with it (float rounding)
 
 # --- inputs -------------------------------------------------------------------------
 INPUT_RAW_MAX = 20.0  # pixels in [0, 1] or standardised (max ~2.8); raw 0-255 reach 255
+INPUT_RAW_MIN = -1.0  # raw pixels are >= 0; standardised MNIST's min is -0.42
+# A batch max between these is raw byte pixels (0-255; a batch may lack a pure white pixel).
+INPUT_BYTE_MAX_LOW = 100.0
+INPUT_BYTE_MAX_HIGH = 256.0
+INPUT_CRITICAL_MAX = 100.0  # inputs this large blow the first layer up: critical, not a warning
 INPUT_LARGE_STD = 3.0  # any batch std this far above 1 is not normalised
 # Noise: values far below 0 and far above 1, roughly symmetric about the mean.
 NOISE_MIN_STD = 1.0  # clean MNIST in [0, 1] has std ~0.31; standardised has 1.0
@@ -104,6 +140,7 @@ CLEAN_PIXEL_STD = 0.31  # std of MNIST pixels in [0, 1], to estimate the added n
 # SGD 0.5, first steps); fail8 (Adam 0.05) 0.16, fail6 0.15: too close to call alone, so
 # weight growth (below) carries fail8. DeepDiagnosis flags > 0.1.
 LR_HIGH_UPDATE_RATIO = 0.2
+HEALTHY_UPDATE_RATIO_MAX = 0.074  # quoted in the evidence
 # Kernel norm growth over WINDOW steps: healthy max 1.27x (mostly <= 1.1x); fail8
 # (Adam 0.05) 3.4x in its first 20 steps.
 LR_HIGH_WEIGHT_GROWTH = 1.8

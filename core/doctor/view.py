@@ -8,14 +8,16 @@ few (how it is going now), so a check costs the same at step 50 as at step
 from __future__ import annotations
 
 import json
-import math
 from bisect import bisect_right
 from fnmatch import fnmatchcase
 
 import numpy as np
 
 from core.doctor import thresholds as T
-from core.schema.history import OUTPUT_LAYER, HistogramSnapshot, History, Series, layer_order
+from core.schema.class_balance import META_KEY as CLASS_BALANCE_KEY
+from core.schema.class_balance import ClassBalance
+from core.schema.history import HistogramSnapshot, History, Series, layer_order
+from core.schema.tags import NUM_CLASSES, OUTPUT_LAYER, chance_loss
 
 _EMPTY = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64))
 
@@ -35,7 +37,9 @@ class RunView:
         self._index: dict[str, dict[str, list[str]]] = {}
         self._config: dict | None = None
         self._layered: dict[tuple, list[tuple[str, str]]] = {}
-        self.num_classes = _num_classes(history)
+        # The run's label counts (tblab runs record them); foreign logs: None, and K from meta or MNIST's 10.
+        self.balance = ClassBalance.from_json(history.meta.get(CLASS_BALANCE_KEY))
+        self.num_classes = self.balance.num_classes if self.balance else _num_classes(history)
         # Keras logs with only epoch_* values count epochs: persistence is judged in epochs then.
         self.per_epoch = history.meta.get("step_unit") == "epoch"
         self.min_records = T.EPOCH_MIN_RECORDS if self.per_epoch else T.MIN_RECORDS
@@ -80,20 +84,20 @@ class RunView:
             self._matches[pattern] = any(fnmatchcase(t, glob) for t in tags)
         return self._matches[pattern]
 
-    def layered(self, prefix: str, suffix: str = "", hidden_only: bool = False) -> list[tuple[str, str]]:
-        """(layer, tag) for tags named prefix/<layer>suffix, input side first."""
-        key = ("train", prefix, suffix, hidden_only)
+    def layered(self, prefix: str, part: str = "", hidden_only: bool = False) -> list[tuple[str, str]]:
+        """(layer, tag) for tags named prefix/<layer>[/part], input side first."""
+        key = ("train", prefix, part, hidden_only)
         if key not in self._layered:
             tags = self._present("train").get(prefix, ())
-            self._layered[key] = self._sorted(_layered(tags, prefix, suffix, hidden_only, nested=False))
+            self._layered[key] = self._sorted(_layered(tags, prefix, part, hidden_only, nested=False))
         return self._layered[key]
 
-    def hist_layered(self, prefix: str, suffix: str = "", hidden_only: bool = False) -> list[tuple[str, str]]:
-        """(layer, tag) for histogram tags named prefix/<layer...>suffix, input side first."""
-        key = ("hist", prefix, suffix, hidden_only)
+    def hist_layered(self, prefix: str, part: str = "", hidden_only: bool = False) -> list[tuple[str, str]]:
+        """(layer, tag) for histogram tags named prefix/<layer...>[/part], input side first."""
+        key = ("hist", prefix, part, hidden_only)
         if key not in self._layered:
             tags = self._present("hist").get(prefix, ())
-            self._layered[key] = self._sorted(_layered(tags, prefix, suffix, hidden_only, nested=True))
+            self._layered[key] = self._sorted(_layered(tags, prefix, part, hidden_only, nested=True))
         return self._layered[key]
 
     def _sorted(self, found: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -173,6 +177,22 @@ class RunView:
             break
         return series.steps[index] if index < end else None
 
+    @property
+    def chance_loss(self) -> float:
+        """The loss of a net that learned nothing about the images: the entropy of the
+        training label prior when the run's class balance is known, else ln K."""
+        return self.balance.prior_loss if self.balance else chance_loss(self.num_classes)
+
+    @property
+    def chance_loss_name(self) -> str:
+        balanced = self.balance is None or len(set(self.balance.train)) == 1
+        return f"ln {self.num_classes}" if balanced else "entropy of the training labels"
+
+    @property
+    def chance_accuracy(self) -> float:
+        """Training accuracy of predicting the most frequent label for everything (1/K when balanced)."""
+        return max(self.balance.train) / sum(self.balance.train) if self.balance else 1 / self.num_classes
+
     def first_step(self) -> int:
         steps = [s.steps[0] for s in self.history.train.values() if s.steps]
         return min(steps, default=0)
@@ -188,7 +208,8 @@ class RunView:
         return self._config.get(key)
 
 
-def _layered(tags: list[str], prefix: str, suffix: str, hidden_only: bool, nested: bool) -> list[tuple[str, str]]:
+def _layered(tags: list[str], prefix: str, part: str, hidden_only: bool, nested: bool) -> list[tuple[str, str]]:
+    suffix = f"/{part}" if part else ""
     found = []
     for tag in tags:
         if not (tag.startswith(prefix + "/") and tag.endswith(suffix)):
@@ -218,17 +239,7 @@ def run_last_step(history: History) -> int:
 
 def _num_classes(history: History) -> int:
     try:
-        value = int(history.meta.get("num_classes", T.NUM_CLASSES))
+        value = int(history.meta.get("num_classes", NUM_CLASSES))
     except (TypeError, ValueError):
-        value = T.NUM_CLASSES
-    return value if value >= 2 else T.NUM_CLASSES
-
-
-def chance_loss(num_classes: int) -> float:
-    """Cross-entropy of a uniform guess: ln K."""
-    return math.log(num_classes)
-
-
-def softmax_floor(num_classes: int) -> float:
-    """Lowest loss when probabilities are fed as logits: ln(1 + (K-1)/e)."""
-    return math.log(1.0 + (num_classes - 1) / math.e)
+        value = NUM_CLASSES
+    return value if value >= 2 else NUM_CLASSES

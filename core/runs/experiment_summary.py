@@ -7,10 +7,24 @@ import math
 
 import numpy as np
 
-from core.runs.report import LN10, evidence, text_plot
-from core.schema.history import OUTPUT_LAYER, History, Series, layer_order
+from core.runs.report import evidence, text_plot
+from core.schema.history import History, Series, layer_order
+from core.schema.tags import (
+    ACCURACY,
+    ACTIVATION_STD,
+    BIAS,
+    CHANCE_LOSS,
+    DEAD_FRACTION,
+    GRAD_NORM,
+    KERNEL,
+    LOSS,
+    OUTPUT_LAYER,
+    SATURATED_FRACTION,
+    UPDATE_RATIO,
+    layer_tag,
+)
 
-LEFT_CHANCE = 0.9 * LN10  # a loss this far below ln 10 means the net predicts better than guessing
+LEFT_CHANCE = 0.9 * CHANCE_LOSS  # a loss this far below ln 10 means the net predicts better than guessing
 WINDOW = 100  # steps averaged for a value "at" a point of the run
 
 
@@ -59,7 +73,7 @@ def tail_mean(series: Series) -> float:
 
 
 def final_test_accuracy(history: History) -> float:
-    return history.val.get("accuracy", Series()).last()
+    return history.val.get(ACCURACY, Series()).last()
 
 
 def hidden_layers(history: History) -> list[str]:
@@ -68,7 +82,7 @@ def hidden_layers(history: History) -> list[str]:
 
 def lost_units_tag(history: History) -> tuple[str, str] | None:
     """(tag prefix, name) of how the run's activation loses units: saturated (tanh, sigmoid) or dead (ReLU)."""
-    for prefix, name in (("saturated_fraction", "saturated"), ("dead_fraction", "dead")):
+    for prefix, name in ((SATURATED_FRACTION, "saturated"), (DEAD_FRACTION, "dead")):
         if any(tag.startswith(f"{prefix}/") for tag in history.train):
             return prefix, name
     return None
@@ -120,7 +134,7 @@ def block_means(series: Series, points: int = 200, transform=None) -> tuple[list
 
 
 def _width(histories: dict[str, History]) -> int:
-    return window_width(min(len(h.series("loss")) for h in histories.values()))
+    return window_width(min(len(h.series(LOSS)) for h in histories.values()))
 
 
 def _common_rows(histories: dict[str, History]) -> list[list[str]]:
@@ -131,7 +145,7 @@ def _common_rows(histories: dict[str, History]) -> list[list[str]]:
         ["training loss at step 0"] + [fmt(e.first_loss) for e in evidences.values()],
         ["first non-finite step"] + [fmt(e.first_nonfinite_step) for e in evidences.values()],
         [f"step loss fell below {LEFT_CHANCE:.2f} (0.9 ln 10)"]
-        + [fmt(first_step_below(h.series("loss"), LEFT_CHANCE, 20)) for h in histories.values()],
+        + [fmt(first_step_below(h.series(LOSS), LEFT_CHANCE, 20)) for h in histories.values()],
     ]
 
 
@@ -143,7 +157,7 @@ def activation_summary(histories: dict[str, History]) -> list[str]:
     rows = _common_rows(histories)
     for threshold in (0.1, 0.01):
         rows.append([f"step loss (100-step mean) fell below {threshold}"]
-                    + [fmt(first_step_below(h.series("loss"), threshold, WINDOW)) for h in histories.values()])
+                    + [fmt(first_step_below(h.series(LOSS), threshold, WINDOW)) for h in histories.values()])
     out = ["", text_table(["", *labels], rows)]
 
     fractions = (0.0, 0.25, 0.5, 0.75, 1.0)
@@ -154,7 +168,7 @@ def activation_summary(histories: dict[str, History]) -> list[str]:
             continue
         prefix, name = lost
         for layer in hidden_layers(h):
-            tag = f"{prefix}/{layer}"
+            tag = layer_tag(prefix, layer)
             header_steps = header_steps or [window(h.series(tag), f)[0] for f in fractions]
             lost_rows.append([f"{label} {layer} {name}"] + [fmt(mean_at(h, tag, f), "%") for f in fractions])
     if lost_rows:
@@ -167,10 +181,10 @@ def activation_summary(histories: dict[str, History]) -> list[str]:
     header = [""] + [f"{label} {name}" for label in labels for name, _ in moments]
     grad_rows = []
     for layer in layers:
-        grad_rows.append([layer] + [fmt(median_at(h, f"grad_norm/{layer}/kernel", f)) for h in histories.values() for _, f in moments])
+        grad_rows.append([layer] + [fmt(median_at(h, layer_tag(GRAD_NORM, layer, KERNEL), f)) for h in histories.values() for _, f in moments])
     first, last = layers[0], layers[-1]
     grad_rows.append([f"ratio {first}/{last}"] + [
-        fmt(ratio(median_at(h, f"grad_norm/{first}/kernel", f), median_at(h, f"grad_norm/{last}/kernel", f)), "x")
+        fmt(ratio(median_at(h, layer_tag(GRAD_NORM, first, KERNEL), f), median_at(h, layer_tag(GRAD_NORM, last, KERNEL), f)), "x")
         for h in histories.values() for _, f in moments
     ])
     out += ["", f"Kernel gradient norm per layer, median of {_width(histories)} steps at the start, middle and end of the run:", "",
@@ -182,14 +196,14 @@ def depth_summary(histories: dict[str, History]) -> list[str]:
     labels = list(histories)
     rows = _common_rows(histories)
     rows.append([f"update/weight ratio of dense_1, first {_width(histories)} steps"]
-                + [fmt(median_at(h, "update_ratio/dense_1/kernel", 0.0)) for h in histories.values()])
+                + [fmt(median_at(h, layer_tag(UPDATE_RATIO, "dense_1", KERNEL), 0.0)) for h in histories.values()])
     out = ["", text_table(["", *labels], rows)]
     layers = sorted({l for h in histories.values() for l in h.layers()}, key=layer_order)
-    for part, what in (("kernel", "kernel gradient norm"), ("bias", "bias gradient norm (the back-propagated error summed over the batch)")):
-        ladder = [[layer] + [fmt(median_at(h, f"grad_norm/{layer}/{part}", 0.0)) if layer in h.layers() else ""
+    for part, what in ((KERNEL, "kernel gradient norm"), (BIAS, "bias gradient norm (the back-propagated error summed over the batch)")):
+        ladder = [[layer] + [fmt(median_at(h, layer_tag(GRAD_NORM, layer, part), 0.0)) if layer in h.layers() else ""
                              for h in histories.values()] for layer in layers]
         ladder.append(["ratio dense_1/output"] + [
-            fmt(ratio(median_at(h, f"grad_norm/dense_1/{part}", 0.0), median_at(h, f"grad_norm/{OUTPUT_LAYER}/{part}", 0.0)), "x")
+            fmt(ratio(median_at(h, layer_tag(GRAD_NORM, "dense_1", part), 0.0), median_at(h, layer_tag(GRAD_NORM, OUTPUT_LAYER, part), 0.0)), "x")
             for h in histories.values()
         ])
         out += ["", f"Per-layer {what}, median of the first {_width(histories)} steps (input side first):", "", text_table(["", *labels], ladder)]
@@ -204,24 +218,24 @@ def init_summary(histories: dict[str, History]) -> list[str]:
         return h.series(tag).values[0] if len(h.series(tag)) else math.nan
 
     rows += [
-        ["kernel gradient norm at step 0, dense_1"] + [fmt(at_zero(h, "grad_norm/dense_1/kernel")) for h in histories.values()],
-        ["kernel gradient norm at step 0, output"] + [fmt(at_zero(h, f"grad_norm/{OUTPUT_LAYER}/kernel")) for h in histories.values()],
+        ["kernel gradient norm at step 0, dense_1"] + [fmt(at_zero(h, layer_tag(GRAD_NORM, "dense_1", KERNEL))) for h in histories.values()],
+        ["kernel gradient norm at step 0, output"] + [fmt(at_zero(h, layer_tag(GRAD_NORM, OUTPUT_LAYER, KERNEL))) for h in histories.values()],
         ["std of the last hidden layer's outputs at step 0"]
-        + [fmt(at_zero(h, f"activation_std/{hidden_layers(h)[-1]}") if hidden_layers(h) else math.nan) for h in histories.values()],
+        + [fmt(at_zero(h, layer_tag(ACTIVATION_STD, hidden_layers(h)[-1])) if hidden_layers(h) else math.nan) for h in histories.values()],
     ]
     out = ["", text_table(["", *labels], rows)]
     layers = sorted({l for h in histories.values() for l in hidden_layers(h)}, key=layer_order)
     diverged = {label for label, h in histories.items() if evidence(h).first_nonfinite_step is not None}
 
     def dead_at_end(label: str, h: History, layer: str) -> str:
-        if f"dead_fraction/{layer}" not in h.train:
+        if layer_tag(DEAD_FRACTION, layer) not in h.train:
             return ""
         # NaN pre-activations compare False with 0: a diverged net would look fully alive.
-        return "-" if label in diverged else fmt(tail_mean(h.series(f"dead_fraction/{layer}")), "%")
+        return "-" if label in diverged else fmt(tail_mean(h.series(layer_tag(DEAD_FRACTION, layer))), "%")
 
     dead = [[layer] + [dead_at_end(label, h, layer) for label, h in histories.items()] for layer in layers]
     dead.append(["all hidden layers, at step 0"] + [
-        fmt(np.mean([at_zero(h, f"dead_fraction/{l}") for l in hidden_layers(h)]) if hidden_layers(h) else math.nan, "%")
+        fmt(np.mean([at_zero(h, layer_tag(DEAD_FRACTION, l)) for l in hidden_layers(h)]) if hidden_layers(h) else math.nan, "%")
         for h in histories.values()
     ])
     out += ["", "Dead ReLU units (0 for the whole batch) per layer, mean over the last 10% of steps"
@@ -240,7 +254,7 @@ def loss_plot(histories: dict[str, History]) -> list[str]:
         elif len(shown) == 4:
             notes.append(f"{label} left out: 4 curves at most")
         else:
-            shown[label] = block_means(h.series("loss"), transform=np.log10 if long_run else None)
+            shown[label] = block_means(h.series(LOSS), transform=np.log10 if long_run else None)
     if not shown:
         return notes
     # plotext drops a title wider than the plot; the legend in the corner names the markers.

@@ -15,6 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColum
 from rich.text import Text
 
 from core.schema.history import StepRecord
+from core.schema.tags import ACCURACY, LOSS
 
 SPEED_WINDOW_SECONDS = 2.0
 REDRAW_SECONDS = 0.2  # redrawn by the training thread itself: no refresh thread taking the GIL
@@ -50,7 +51,7 @@ class RunProgress:
             self._progress.start()
 
     def update(self, record: StepRecord) -> None:
-        loss, accuracy = record.scalars["loss"], record.scalars["accuracy"]
+        loss, accuracy = record.scalars[LOSS], record.scalars[ACCURACY]
         if self.bar:
             self._progress.update(self._task, completed=record.step + 1, loss=loss, accuracy=accuracy)
             now = self._clock()

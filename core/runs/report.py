@@ -17,9 +17,20 @@ import numpy as np
 from core.runs.sweep import SweepJob, run_sweep
 from core.schema.history import History
 from core.schema.scenario import Scenario
+from core.schema.tags import (
+    ACCURACY,
+    CHANCE_LOSS,
+    DEAD_FRACTION,
+    GRAD_NORM,
+    INPUT_STATS,
+    KERNEL,
+    LOSS,
+    NONFINITE_COUNT,
+    SATURATED_FRACTION,
+    SOFTMAX_FLOOR,
+    layer_tag,
+)
 
-LN10 = math.log(10)
-SOFTMAX_TWICE_FLOOR = math.log(1 + 9 / math.e)
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
@@ -43,26 +54,26 @@ def _tail_mean(values: np.ndarray) -> float:
 
 
 def evidence(history: History) -> Evidence:
-    loss = history.series("loss").array()
-    nonfinite = history.series("nonfinite/count").array()
+    loss = history.series(LOSS).array()
+    nonfinite = history.series(NONFINITE_COUNT).array()
     bad = np.flatnonzero((nonfinite > 0) | ~np.isfinite(loss)) if len(loss) == len(nonfinite) else np.flatnonzero(~np.isfinite(loss))
     layers = history.layers()
 
     def per_layer(prefix: str, reduce) -> dict[str, float]:
-        return {l: float(reduce(history.series(f"{prefix}/{l}").array())) for l in layers if f"{prefix}/{l}" in history.train}
+        return {l: float(reduce(history.series(layer_tag(prefix, l)).array())) for l in layers if layer_tag(prefix, l) in history.train}
 
     return Evidence(
-        first_nonfinite_step=int(history.series("loss").steps[bad[0]]) if len(bad) else None,
+        first_nonfinite_step=int(history.series(LOSS).steps[bad[0]]) if len(bad) else None,
         first_loss=float(loss[0]) if len(loss) else math.nan,
         final_loss=_tail_mean(loss),
-        train_accuracy=_tail_mean(history.series("accuracy").array()),
-        dead_fraction=per_layer("dead_fraction", np.mean),
-        saturated_fraction=per_layer("saturated_fraction", np.mean),
+        train_accuracy=_tail_mean(history.series(ACCURACY).array()),
+        dead_fraction=per_layer(DEAD_FRACTION, np.mean),
+        saturated_fraction=per_layer(SATURATED_FRACTION, np.mean),
         grad_ladder={
-            l: float(np.median(history.series(f"grad_norm/{l}/kernel").array()[:100]))
-            for l in layers if f"grad_norm/{l}/kernel" in history.train
+            l: float(np.median(history.series(layer_tag(GRAD_NORM, l, KERNEL)).array()[:100]))
+            for l in layers if layer_tag(GRAD_NORM, l, KERNEL) in history.train
         },
-        input_stats={k: history.series(f"input/{k}").values[0] for k in ("min", "max", "mean", "std") if f"input/{k}" in history.train},
+        input_stats={t.split("/")[1]: history.series(t).values[0] for t in INPUT_STATS if t in history.train},
     )
 
 
@@ -93,8 +104,8 @@ def _fmt(value: float | None) -> str:
 def evidence_lines(ev: Evidence, test_accuracy: float) -> list[str]:
     lines = [
         f"- first non-finite step: {_fmt(ev.first_nonfinite_step)}; loss at step 0: {_fmt(ev.first_loss)}",
-        f"- loss over the last 10% of steps: {_fmt(ev.final_loss)} (chance ln 10 = {LN10:.4f}; "
-        f"softmax-twice floor ln(1 + 9/e) = {SOFTMAX_TWICE_FLOOR:.4f})",
+        f"- loss over the last 10% of steps: {_fmt(ev.final_loss)} (chance ln 10 = {CHANCE_LOSS:.4f}; "
+        f"softmax-twice floor ln(1 + 9/e) = {SOFTMAX_FLOOR:.4f})",
         f"- batch accuracy over the last 10% of steps: {_fmt(ev.train_accuracy)}; clean test accuracy: {_fmt(test_accuracy)}",
     ]
     if ev.grad_ladder:
@@ -191,12 +202,12 @@ def build_report(
         if expected_row is not None:
             after = read_run(expected_row.logdir)
             before = histories[scenario.name]
-            floor = {"softmax-twice floor": SOFTMAX_TWICE_FLOOR} if scenario.config.softmax_before_loss else {}
+            floor = {"softmax-twice floor": SOFTMAX_FLOOR} if scenario.config.softmax_before_loss else {}
             plot = text_plot(
                 f"{scenario.name}: training loss, before (dots) and after the fix (braille)",
-                {"after": (after.series("loss").steps, after.series("loss").values),
-                 "before": (before.series("loss").steps, before.series("loss").values)},
-                {"ln 10": LN10, **floor},
+                {"after": (after.series(LOSS).steps, after.series(LOSS).values),
+                 "before": (before.series(LOSS).steps, before.series(LOSS).values)},
+                {"ln 10": CHANCE_LOSS, **floor},
             )
             out += ["", "```", plot, "```"]
     return "\n".join(out) + "\n"

@@ -8,7 +8,6 @@ Shared by `tblab run` and by running a scenario file on its own (`python fails/f
 from __future__ import annotations
 
 import json
-import math
 import sys
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -18,8 +17,10 @@ from typing import TextIO
 from core.doctor import LiveDoctor
 from core.runs.progress import RunProgress
 from core.runs.recipe import configure, record_run
+from core.schema import json_safe
 from core.schema.history import StepRecord
 from core.schema.scenario import Scenario
+from core.schema.tags import LOSS
 from core.system.rundir import run_logdir
 from core.system.tfquiet import import_tensorflow_quietly, stderr_fd_to_file
 
@@ -104,7 +105,7 @@ def _train_and_report(request: RunRequest, config, data, logdir: Path, *, as_jso
         "steps_done": result.steps_done,
         "test_accuracy": result.test_accuracy,
         "test_loss": result.test_loss,
-        "final_loss": result.history.series("loss").last(),
+        "final_loss": result.history.series(LOSS).last(),
         "first_nonfinite_step": result.first_nonfinite_step,
         "steps_per_second": round(result.steps_per_second, 1),
         "data_source": result.data_source,
@@ -114,7 +115,7 @@ def _train_and_report(request: RunRequest, config, data, logdir: Path, *, as_jso
         "config": json.loads(config.to_json()),
     }
     if as_json:
-        print(json.dumps(_json_safe(summary)), file=out)
+        print(json_safe.dumps(summary), file=out)
     else:
         nonfinite = result.first_nonfinite_step
         print(
@@ -130,15 +131,4 @@ def _train_and_report(request: RunRequest, config, data, logdir: Path, *, as_jso
             print("doctor: no finding", file=out)
         print(f"TensorBoard logs: {result.logdir}  (tblab board --logdir {request.log_root})", file=out)
     return 0
-
-
-def _json_safe(value):
-    """JSON has no NaN/Inf: write them as strings rather than emit invalid JSON."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_json_safe(v) for v in value]
-    return value
 

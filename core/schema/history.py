@@ -3,19 +3,8 @@
 Live training emits StepRecords; event files on disk are read into a History;
 the doctor, the plots and the report only ever look at a History.
 
-Tag names (tblab's own runs; other programs' logs are mapped onto these where
-they can be, see core/tensorboard/reader.py):
-  loss, accuracy                       train batch values; in `val`: test-set values
-  grad_norm/global
-  grad_norm/<layer>/kernel, .../bias   per-variable gradient L2 norm
-  weight_norm/<layer>/kernel, ...      per-variable weight L2 norm
-  update_ratio/<layer>/kernel          |update| / |weight| of the step
-  activation_mean/<layer>, activation_std/<layer>       hidden layers only
-  dead_fraction/<layer>                units at 0 for the whole batch (ReLU)
-  saturated_fraction/<layer>           outputs within 1% of an asymptote (sigmoid/tanh)
-  input/min, input/max, input/mean, input/std           the batch the model sees
-  nonfinite/count                      NaN/Inf values in loss, logits, grads, weights
-Layers are dense_1 ... dense_L (hidden, input side first) and `output`.
+Tag names are the constants of core/schema/tags.py (tblab's own runs; other programs'
+logs are mapped onto them where they can be, see core/tensorboard/tag_styles.py).
 """
 
 from __future__ import annotations
@@ -26,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-OUTPUT_LAYER = "output"
+from core.schema.tags import GRAD_NORM_GLOBAL, LAYERED, LOSS, NONFINITE_COUNT, OUTPUT_LAYER
 
 
 @dataclass(frozen=True)
@@ -113,19 +102,18 @@ class History:
         return max((s.steps[-1] for s in self.train.values() if s.steps), default=-1)
 
 
-_LAYERED_PREFIXES = (
-    "grad_norm/",
-    "weight_norm/",
-    "update_ratio/",
-    "activation_mean/",
-    "activation_std/",
-    "dead_fraction/",
-    "saturated_fraction/",
-)
+_LAYERED_PREFIXES = tuple(f"{prefix}/" for prefix in LAYERED)
 
 
 def _is_layered(tag: str) -> bool:
-    return tag.startswith(_LAYERED_PREFIXES) and tag != "grad_norm/global"
+    return tag.startswith(_LAYERED_PREFIXES) and tag != GRAD_NORM_GLOBAL
+
+
+def blew_up(scalars: dict[str, float]) -> bool:
+    """A step with NaN/Inf: its loss is not finite, or tblab counted non-finite values
+    (in the loss, logits, gradients or weights)."""
+    loss = scalars.get(LOSS, 0.0)
+    return not math.isfinite(loss) or scalars.get(NONFINITE_COUNT, 0.0) > 0
 
 
 def layer_order(name: str) -> tuple[int, str]:

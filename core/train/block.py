@@ -20,6 +20,7 @@ import tensorflow as tf
 from core.data.pipeline import Datasets
 from core.schema.config import RunConfig
 from core.schema.history import Snapshot, StepRecord
+from core.schema.tags import ACTIVATIONS, GRADIENTS, LOSS, NONFINITE_COUNT, WEIGHTS, layer_tag
 from core.train.histograms import HISTOGRAM_BUCKETS, finite_histograms
 from core.train.instrument import step_statistics
 from core.train.model import INPUT_DIM, Dense, forward, loss_fn, variables
@@ -39,8 +40,8 @@ class StepBlocks:
         train_vars = [var for _, var in named]
         optimizer = Optimizer(config.optimizer, config.learning_rate, train_vars)
         self.histogram_tags = (
-            [f"{kind}/{name}" for name in var_names for kind in ("weights", "gradients")]
-            + [f"activations/{layer.name}" for layer in layers[:-1]]  # hidden layers
+            [layer_tag(kind, name) for name in var_names for kind in (WEIGHTS, GRADIENTS)]
+            + [layer_tag(ACTIVATIONS, layer.name) for layer in layers[:-1]]  # hidden layers
         )
         self.stat_names: list[str] = []  # filled when the block is traced
         self.next_step = 0
@@ -102,7 +103,7 @@ class StepBlocks:
 
             def body(i, _ended, rows, last_snapshot):
                 row, last_snapshot = one_step(start + tf.cast(i, tf.int64), last_snapshot)
-                loss, nonfinite = row[self.stat_names.index("loss")], row[self.stat_names.index("nonfinite/count")]
+                loss, nonfinite = row[self.stat_names.index(LOSS)], row[self.stat_names.index(NONFINITE_COUNT)]
                 bad = tf.logical_or(nonfinite > 0, tf.logical_not(tf.math.is_finite(loss)))
                 ended = tf.logical_and(bad, config.stop_on_nonfinite)
                 return i + 1, ended, rows.write(i, row), last_snapshot

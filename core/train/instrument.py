@@ -1,6 +1,6 @@
 """What one training step measures, computed in-graph as named scalar tensors.
 
-Names follow the tag scheme in core/history.py. Everything here runs inside the
+Names are the tag constants of core/schema/tags.py. Everything here runs inside the
 compiled step, so a step costs one device-to-host copy of a single vector.
 """
 
@@ -8,6 +8,24 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from core.schema.tags import (
+    ACCURACY,
+    ACTIVATION_MEAN,
+    ACTIVATION_STD,
+    DEAD_FRACTION,
+    GRAD_NORM,
+    GRAD_NORM_GLOBAL,
+    INPUT_MAX,
+    INPUT_MEAN,
+    INPUT_MIN,
+    INPUT_STD,
+    LOSS,
+    NONFINITE_COUNT,
+    SATURATED_FRACTION,
+    UPDATE_RATIO,
+    WEIGHT_NORM,
+    layer_tag,
+)
 from core.train.model import Dense, Forward
 
 # Within 1% of an asymptote counts as saturated: the local slope is then < 1/25 of its peak.
@@ -49,35 +67,35 @@ def step_statistics(
     """(tag, scalar) pairs for one step; `names` are the variables' tag names in order."""
     predictions = tf.argmax(fwd.logits, axis=1, output_type=tf.int32)
     stats = [
-        ("loss", loss),
-        ("accuracy", tf.reduce_mean(tf.cast(tf.equal(predictions, labels), tf.float32))),
-        ("grad_norm/global", tf.linalg.global_norm(grads)),
+        (LOSS, loss),
+        (ACCURACY, tf.reduce_mean(tf.cast(tf.equal(predictions, labels), tf.float32))),
+        (GRAD_NORM_GLOBAL, tf.linalg.global_norm(grads)),
     ]
     norms = []  # every grad and weight norm: finite only if all of their tensor's values are
     for name, grad, old, new in zip(names, grads, old_values, new_values):
         grad_norm, weight_norm = tf.norm(grad), tf.norm(new)
         norms += [grad_norm, weight_norm]
         stats += [
-            (f"grad_norm/{name}", grad_norm),
-            (f"weight_norm/{name}", weight_norm),
+            (layer_tag(GRAD_NORM, name), grad_norm),
+            (layer_tag(WEIGHT_NORM, name), weight_norm),
             # Relative to the weights before the step; 0/0 (zero init biases) counts as 0.
-            (f"update_ratio/{name}", tf.math.divide_no_nan(tf.norm(new - old), tf.norm(old))),
+            (layer_tag(UPDATE_RATIO, name), tf.math.divide_no_nan(tf.norm(new - old), tf.norm(old))),
         ]
     for layer, z, h in zip(layers, fwd.pre_activations, fwd.activations):
         stats += [
-            (f"activation_mean/{layer.name}", tf.reduce_mean(h)),
-            (f"activation_std/{layer.name}", tf.math.reduce_std(h)),
+            (layer_tag(ACTIVATION_MEAN, layer.name), tf.reduce_mean(h)),
+            (layer_tag(ACTIVATION_STD, layer.name), tf.math.reduce_std(h)),
         ]
         if activation in RELU_LIKE:
-            stats.append((f"dead_fraction/{layer.name}", dead_fraction(z)))
+            stats.append((layer_tag(DEAD_FRACTION, layer.name), dead_fraction(z)))
         if activation in SATURATING:
-            stats.append((f"saturated_fraction/{layer.name}", saturated_fraction(h, activation)))
+            stats.append((layer_tag(SATURATED_FRACTION, layer.name), saturated_fraction(h, activation)))
     stats += [
-        ("input/min", tf.reduce_min(x)),
-        ("input/max", tf.reduce_max(x)),
-        ("input/mean", tf.reduce_mean(x)),
-        ("input/std", tf.math.reduce_std(x)),
-        ("nonfinite/count", nonfinite_total(loss, fwd.logits, grads, new_values, norms)),
+        (INPUT_MIN, tf.reduce_min(x)),
+        (INPUT_MAX, tf.reduce_max(x)),
+        (INPUT_MEAN, tf.reduce_mean(x)),
+        (INPUT_STD, tf.math.reduce_std(x)),
+        (NONFINITE_COUNT, nonfinite_total(loss, fwd.logits, grads, new_values, norms)),
     ]
     return stats
 

@@ -24,7 +24,8 @@ import tensorflow as tf
 from core.data.mnist import Mnist
 from core.data.pipeline import make_datasets
 from core.schema.config import RunConfig
-from core.schema.history import History, Snapshot, StepRecord
+from core.schema.history import History, Snapshot, StepRecord, blew_up
+from core.schema.tags import ACCURACY, LOSS
 from core.train.block import StepBlocks
 from core.train.model import build, forward, loss_fn
 from core.train.pacing import BlockPacer, block_end
@@ -81,7 +82,7 @@ def train(
 
     def run_eval(step: int) -> dict[str, float]:
         loss, accuracy = evaluate()
-        scalars = {"loss": float(loss), "accuracy": float(accuracy)}
+        scalars = {LOSS: float(loss), ACCURACY: float(accuracy)}
         history.add_val(step, scalars)
         if on_eval is not None:
             on_eval(step, scalars)
@@ -105,7 +106,7 @@ def train(
             pacer.observe(len(records), time.perf_counter() - began)
         for record in records:
             history.add(record)
-            if first_nonfinite is None and (record.scalars["nonfinite/count"] > 0 or not math.isfinite(record.scalars["loss"])):
+            if first_nonfinite is None and blew_up(record.scalars):
                 first_nonfinite = record.step
             if on_step is not None:
                 on_step(record)
@@ -122,13 +123,13 @@ def train(
             break
     final = run_eval(steps_done - 1) if steps_done and last_eval_step != steps_done - 1 else None
     if final is None:
-        final = {k: history.val[k].last() for k in ("loss", "accuracy")} if history.val else {"loss": math.nan, "accuracy": math.nan}
+        final = {k: history.val[k].last() if history.val else math.nan for k in (LOSS, ACCURACY)}
     speed = (steps_done - 1) / (time.perf_counter() - timer_start) if timer_start is not None else 0.0
     return RunResult(
         config=config,
         steps_done=steps_done,
-        test_accuracy=final["accuracy"],
-        test_loss=final["loss"],
+        test_accuracy=final[ACCURACY],
+        test_loss=final[LOSS],
         first_nonfinite_step=first_nonfinite,
         steps_per_second=speed,
         stopped=stopped,

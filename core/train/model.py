@@ -9,7 +9,7 @@ import numpy as np
 import tensorflow as tf
 
 from core.schema.config import RunConfig, parse_init
-from core.schema.history import OUTPUT_LAYER
+from core.schema.tags import BIAS, KERNEL, OUTPUT_LAYER
 
 INPUT_DIM = 784
 CLASSES = 10
@@ -67,7 +67,7 @@ def build(config: RunConfig) -> list[Dense]:
 
 def variables(layers: list[Dense]) -> list[tuple[str, tf.Variable]]:
     """(tag name, variable) pairs in layer order, e.g. ('dense_1/kernel', v)."""
-    return [(f"{l.name}/{part}", getattr(l, part)) for l in layers for part in ("kernel", "bias")]
+    return [(f"{l.name}/{part}", getattr(l, part)) for l in layers for part in (KERNEL, BIAS)]
 
 
 _ACTIVATIONS = {

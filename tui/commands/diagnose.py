@@ -3,7 +3,6 @@ Keras' TensorBoard callback or plain tf.summary logs; --verify re-runs the sugge
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -54,7 +53,9 @@ def run(args) -> int:
                 print(f"  re-run: {report['note']}")
             print()
     if args.json:
-        print(json.dumps({"root": str(args.logdir), "runs": [_as_json(r) for r in reports]}, indent=2))
+        from core.schema.json_safe import dumps
+
+        print(dumps({"root": str(args.logdir), "runs": [_as_json(r) for r in reports]}, indent=2))
     return 0
 
 

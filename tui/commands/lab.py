@@ -37,11 +37,11 @@ def run(args) -> int:
         print(f"tblab: cannot write to {args.logdir}: {error.strerror or error}", file=sys.stderr)
         return 2
 
+    from core.system.tfquiet import stderr_fd_to_file
     from tui.app import make_app
-    from tui.stderr_trap import stderr_fd_to_file
 
     app = make_app(args.scenarios, log_root=args.logdir, data_path=args.data, steps=args.steps)
-    with stderr_fd_to_file(log_file):
+    with stderr_fd_to_file(log_file, keep_python_stderr=True):
         try:
             app.run()
         finally:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from textual.content import Content
 
+from core.schema.tags import GRAD_NORM, KERNEL
 from tui.widgets.layer_colors import layer_colors, layer_legend, short_name
 from tui.widgets.trace_plot import PREVIOUS, TracePlot
 
@@ -14,9 +15,9 @@ class GradNormPlot(TracePlot):
     def draw(self) -> None:
         values: list[float] = []
         if self.previous is not None:
-            for _, series in self.previous.layer_series("grad_norm/", "/kernel"):
+            for _, series in self.previous.layer_series(GRAD_NORM, KERNEL):
                 values += self.line(series, PREVIOUS, positive_only=True)
-        layers = self.current.layer_series("grad_norm/", "/kernel") if self.current else []
+        layers = self.current.layer_series(GRAD_NORM, KERNEL) if self.current else []
         colors = layer_colors([name for name, _ in layers])
         zero = []
         for name, series in layers:

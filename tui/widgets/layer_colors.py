@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.content import Content
 
-from core.schema.history import OUTPUT_LAYER
+from core.schema.tags import OUTPUT_LAYER
 from tui.widgets.trace_plot import hex_color
 
 _RAMP = [(70, 130, 255), (60, 200, 220), (80, 210, 120), (190, 220, 60), (250, 190, 50), (250, 120, 60)]

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from core.schema.tags import DEAD_FRACTION, SATURATED_FRACTION
 from tui.run_trace import RunTrace
 from tui.widgets.layer_colors import layer_colors, layer_legend
 from tui.widgets.trace_plot import PREVIOUS, TracePlot
 
-KINDS = (("dead_fraction/", "dead"), ("saturated_fraction/", "saturated"))
+KINDS = ((DEAD_FRACTION, "dead"), (SATURATED_FRACTION, "saturated"))
 
 
 def unit_series(trace: RunTrace | None):
