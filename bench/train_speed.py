@@ -111,7 +111,8 @@ def tblab(mnist, steps: int, instrumented: bool, steps_per_call: int | None = No
         elif record.step == config.steps - 1:
             marks["speed"] = marks["start"].speed(steps)
 
-    record_run(config, data=mnist, logdir=logdir, steps_per_call=steps_per_call, on_step=on_step)
+    fixed = {} if steps_per_call is None else {"steps_per_call": steps_per_call}  # so (a-d) also run older tblabs
+    record_run(config, data=mnist, logdir=logdir, on_step=on_step, **fixed)
     return marks["speed"]
 
 
