@@ -9,8 +9,9 @@ included, runs the same loop body.
 The snapshot (histograms of weights, gradients and activations, and the first inputs)
 is taken in-graph at steps that are multiples of `histogram_every`, from the step's own
 forward/backward pass and the weights that step produced: no second pass. The caller
-(core.train.loop) ends blocks at snapshot steps, so a block holds at most one, as its
-last step. With `stop_on_nonfinite` a block ends at its first non-finite step.
+(core.train.loop) ends blocks at snapshot steps, so a snapshot step is always the last of
+its block, and the loop carries the latest step's tensors out to it. With
+`stop_on_nonfinite` a block ends at its first non-finite step.
 """
 
 from __future__ import annotations
@@ -56,18 +57,16 @@ class StepBlocks:
                 x += config.input_noise_std * tf.random.stateless_normal(tf.shape(x), seed=seed)
             return x, tf.gather(ds.y_train, indices)
 
-        def snapshot(weights, grads, activations, x):
-            """Buckets in `histogram_tags` order, the non-finite values they left out, and
-            the first inputs padded to IMAGES_SHOWN rows (a batch may be smaller)."""
-            tensors = [t for pair in zip(weights, grads) for t in pair] + list(activations)
-            buckets, dropped = finite_histograms(tensors)
-            buckets = tf.reshape(buckets, [len(tensors), HISTOGRAM_BUCKETS, 3])  # static: a while-loop variable
-            rows = tf.minimum(tf.shape(x)[0], IMAGES_SHOWN)
-            images = tf.reshape(tf.pad(x[:IMAGES_SHOWN], [[0, IMAGES_SHOWN - rows], [0, 0]]), [IMAGES_SHOWN, INPUT_DIM])
-            return buckets, dropped, images, rows
+        def pad_rows(tensor, rows):
+            """`tensor`'s first `rows` rows, zero-padded to exactly that many: a while-loop
+            variable keeps one static shape, and the last batch of an epoch is smaller."""
+            head = tensor[:rows]
+            padded = tf.pad(head, [[0, rows - tf.shape(head)[0]], [0, 0]])
+            return tf.reshape(padded, [rows, tensor.shape[1]])
 
-        def one_step(step, last_snapshot):
-            """One SGD step on the iterator's next batch: (statistics row, snapshot parts)."""
+        def one_step(step):
+            """One SGD step on the iterator's next batch: its statistics row, and what a
+            snapshot of it needs (gradients, padded activations and first inputs, batch size)."""
             indices = next(indices_iter)
             x, y = batch(indices, step)
             with tf.GradientTape() as tape:
@@ -83,38 +82,59 @@ class StepBlocks:
             )
             self.stat_names[:] = [name for name, _ in stats]
             row = tf.stack([tf.cast(value, tf.float32) for _, value in stats])
-            if snapshots:
-                last_snapshot = tf.cond(
-                    tf.equal(step % config.histogram_every, 0),
-                    lambda: snapshot(new_values, grads, fwd.activations, x),
-                    lambda: last_snapshot,
-                )
-            return row, last_snapshot
+            if not snapshots:
+                return row, ()
+            activations = [pad_rows(h, config.batch_size) for h in fwd.activations]
+            return row, (grads, activations, pad_rows(x, IMAGES_SHOWN), tf.shape(x)[0])
 
-        @tf.function(input_signature=[tf.TensorSpec([], tf.int32)], autograph=False)  # explicit control flow
-        def run_block(steps):
-            """`steps` steps (fewer if one goes non-finite under stop_on_nonfinite): their
-            statistics stacked [done, S], and the block's snapshot parts (zeros if none)."""
-            start = step_counter.read_value()
-            empty_snapshot = (
+        def snapshot(last):
+            """Buckets in `histogram_tags` order (weights as they are now, after the step), the
+            non-finite values they left out, the first inputs and how many there are."""
+            grads, activations, images, batch_rows = last
+            weights = [var.read_value() for var in train_vars]
+            tensors = [t for pair in zip(weights, grads) for t in pair] + [h[:batch_rows] for h in activations]
+            buckets, dropped = finite_histograms(tensors)
+            return buckets, dropped, images, tf.minimum(batch_rows, IMAGES_SHOWN)
+
+        def no_snapshot(_last):
+            return (
                 tf.zeros([len(self.histogram_tags), HISTOGRAM_BUCKETS, 3], tf.float64),
                 tf.zeros([], tf.float32), tf.zeros([IMAGES_SHOWN, INPUT_DIM], tf.float32), tf.zeros([], tf.int32),
             )
 
-            def body(i, _ended, rows, last_snapshot):
-                row, last_snapshot = one_step(start + tf.cast(i, tf.int64), last_snapshot)
+        @tf.function(input_signature=[tf.TensorSpec([], tf.int32)], autograph=False)  # explicit control flow
+        def run_block(steps):
+            """`steps` steps (fewer if one goes non-finite under stop_on_nonfinite): their
+            statistics stacked [done, S], and the snapshot parts of the last one (zeros
+            unless it is a snapshot step)."""
+            start = step_counter.read_value()
+            last = ()
+            if snapshots:  # the loop carries the latest step's tensors out, for the snapshot after it
+                last = (
+                    [tf.zeros_like(var) for var in train_vars],
+                    [tf.zeros([config.batch_size, layer.kernel.shape[1]]) for layer in layers[:-1]],
+                    tf.zeros([IMAGES_SHOWN, INPUT_DIM]), tf.constant(0),
+                )
+
+            def body(i, _ended, rows, _last):
+                row, last = one_step(start + tf.cast(i, tf.int64))
                 loss, nonfinite = row[self.stat_names.index(LOSS)], row[self.stat_names.index(NONFINITE_COUNT)]
                 bad = tf.logical_or(nonfinite > 0, tf.logical_not(tf.math.is_finite(loss)))
                 ended = tf.logical_and(bad, config.stop_on_nonfinite)
-                return i + 1, ended, rows.write(i, row), last_snapshot
+                return i + 1, ended, rows.write(i, row), last
 
-            done, _, rows, last_snapshot = tf.while_loop(
+            done, _, rows, last = tf.while_loop(
                 lambda i, ended, *_: tf.logical_and(i < steps, tf.logical_not(ended)),
                 body,
-                (tf.constant(0), tf.constant(False), tf.TensorArray(tf.float32, size=0, dynamic_size=True), empty_snapshot),
+                (tf.constant(0), tf.constant(False), tf.TensorArray(tf.float32, size=0, dynamic_size=True), last),
             )
             step_counter.assign_add(tf.cast(done, tf.int64))
-            return rows.stack(), last_snapshot
+            if not snapshots:
+                return rows.stack(), no_snapshot(last)
+            # Once per block, not per step: a tf.cond in the loop cost 8% of a step even untaken.
+            last_step = start + tf.cast(done, tf.int64) - 1
+            take = tf.logical_and(done > 0, tf.equal(last_step % config.histogram_every, 0))
+            return rows.stack(), tf.cond(take, lambda: snapshot(last), lambda: no_snapshot(last))
 
         self._run_block = run_block
 
