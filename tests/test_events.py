@@ -401,7 +401,8 @@ def test_a_run_of_only_damaged_files_is_an_empty_history_with_warnings(tmp_path)
     (tmp_path / "run" / "events.out.tfevents.2.empty").write_bytes(b"")  # just opened by a writer: fine
     history = read_run(tmp_path / "run")
     assert history.train == {} and history.histograms == {}
-    assert len(history.warnings) == 1 and "events.out.tfevents.1.junk" in history.warnings[0]
+    assert len(history.warnings) == 2 and "events.out.tfevents.1.junk" in history.warnings[0]
+    assert "no values" in history.warnings[1]
 
 
 # --- folders and runs ---------------------------------------------------------------

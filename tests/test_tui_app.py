@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 
 from tests.helpers import tiny_mnist
 from tests.tui_canned import VANISHING, canned_results, digits, feed_run
+from textual.command import CommandList
+
 from tui.app import LabApp, make_app
+from tui.lab_runs import LabRuns
+from tui.run_worker import RunSpec
 from tui.widgets.findings_panel import FindingsPanel
 from tui.widgets.fix_panel import FixPanel
 from tui.widgets.input_view import InputView
@@ -87,7 +92,7 @@ async def test_a_broken_scenario_file_is_listed_with_its_error_and_cannot_run(tm
         options = app.query_one(ScenarioList)
         assert options.option_count == 2
         assert "✗ broken" in str(options.get_option_at_index(0).prompt)
-        assert "SyntaxError" in text(app.query_one(ScenarioInfo))
+        assert "syntax error" in text(app.query_one(ScenarioInfo))
         await pilot.press("space", "a")
         assert app.state.runs == {} and app.state.selected.toggled == set()
         assert app.check_action("start", ()) is None  # shown, greyed out
@@ -167,20 +172,45 @@ async def test_quitting_mid_run_stops_the_training_thread(tmp_path):
         trace = app.state.selected.current
         await wait_for(pilot, lambda: trace.last_step >= 2)
         await pilot.press("q")
-    assert app.wait_for_training(timeout=30)
-    assert app._active_run is not None and app._active_run[1].is_set()
+    assert app.runs.closed
+    assert app.wait_for_training(timeout=30)  # a 100 000-step run: returned because it was told to stop
 
 
-async def test_the_command_palette_offers_every_fix_with_its_reason():
+async def palette_titles(pilot, query: str = "") -> list[str]:
+    """The commands the palette lists for `query` (all it would discover, when empty)."""
+    await pilot.press("ctrl+p")
+    await pilot.pause()
+    if query:
+        await pilot.press(*query)
+    await pilot.pause(0.3)
+    palette = pilot.app.screen
+    titles = [str(option.prompt).split("\n")[0] for option in palette.query_one(CommandList).options]
+    await pilot.press("escape")
+    await pilot.pause()
+    return titles
+
+
+async def test_the_command_palette_offers_what_is_possible_now_and_every_fix():
     app = canned_app()
     async with app.run_test(size=SIZE) as pilot:
-        commands = {command.title: command for command in app.get_system_commands(app.screen)}
-        assert {"Start run", "Stop run", "Restart run", "Reveal diagnosis", "Start TensorBoard"} <= set(commands)
-        relu = commands["Toggle fix: ReLU activation (a)"]
-        assert "gradients" in relu.help
-        relu.callback()
+        idle = await palette_titles(pilot)
+        assert {"Start run", "Reveal diagnosis", "Start TensorBoard", "Toggle fix: ReLU activation (a)"} <= set(idle)
+        assert "Stop run" not in idle and "Restart run" not in idle  # nothing runs: greyed in the footer, absent here
+        await pilot.press("ctrl+p")
+        await pilot.press(*"relu")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
         await pilot.pause()
         assert app.state.selected.toggled == {"activation"}
+        await feed_run(pilot, 0, (), healthy=True, steps=50, end=None)  # the worker's messages, no thread
+        trace = app.state.selected.current
+        app.runs = LabRuns(lambda body, name: None, lambda spec, stop: None)  # that run counts as going
+        app.runs.launch(RunSpec(trace.run_id, trace.name, trace.config, trace.fixes, Path(trace.logdir)))
+        going = await palette_titles(pilot)
+        assert {"Stop run", "Restart run"} <= set(going) and "Start run" not in going
+        assert [t for t in await palette_titles(pilot, "stop") if "Stop" in t] == ["Stop run"]
+        await pilot.press("down", "down", "question_mark")
+        assert "Reveal diagnosis" not in await palette_titles(pilot)  # the broken scenario: nothing to reveal or run
 
 
 async def test_tensorboard_starts_on_loopback_and_stops_with_the_lab(tmp_path):

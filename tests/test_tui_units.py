@@ -16,9 +16,10 @@ from core.schema.config import RunConfig
 from core.schema.history import StepRecord
 from tests.tui_canned import VANISHING, canned_results, records
 from tui.bindings import APP_BINDINGS, FIX_BINDINGS
+from tui.lab_runs import LabRuns, Launched, Stopped
 from tui.lab_state import LabState
 from tui.messages import RunEnded, RunPhase, StepBatch
-from tui.run_trace import RunTrace
+from tui.run_trace import RunState, RunTrace
 from tui.run_worker import DataCache, RecordBatcher, RunSpec, run_training
 from tui.series_buffer import DecimatedSeries
 from tui.widgets.findings_panel import findings_content, layer_span
@@ -119,6 +120,62 @@ def test_fix_keys_do_not_clash_with_lab_keys():
     lab_keys = {b.key for b in APP_BINDINGS}
     fix_keys = [b.key for b in FIX_BINDINGS]
     assert len(set(fix_keys)) == len(fix_keys) and not lab_keys & set(fix_keys)
+
+
+# --- LabRuns: one training thread at a time ------------------------------------------------------
+class Threads:
+    """Spawns nothing: keeps each body so the test decides when a training thread runs and returns."""
+
+    def __init__(self):
+        self.bodies, self.trained = [], []
+
+    def spawn(self, body, name):
+        self.bodies.append((name, body))
+
+    def train(self, spec, stop):
+        self.trained.append((spec.run_id, stop.is_set()))
+
+
+def spec(run_id: int, tmp_path) -> RunSpec:
+    return RunSpec(run_id, "fail2", RunConfig(steps=5), (), tmp_path / str(run_id))
+
+
+def test_lab_runs_start_one_thread_and_queue_the_next_launch(tmp_path):
+    threads = Threads()
+    runs = LabRuns(threads.spawn, threads.train)
+    assert runs.launch(spec(1, tmp_path)) == Launched() and runs.active_id == 1 and runs.busy
+    assert runs.launch(spec(2, tmp_path)) == Launched(waits_for=1)  # run 1 asked to stop, 2 waits
+    assert runs.launch(spec(3, tmp_path)) == Launched(replaced=2, waits_for=1)  # 2 never starts
+    assert [name for name, _ in threads.bodies] == ["run 1"]
+    threads.bodies[0][1]()  # run 1's thread returns
+    assert threads.trained == [(1, True)] and runs.wait(0)
+    assert runs.ended(1).run_id == 3 and runs.active_id == 3
+    assert runs.ended(1) is None  # a late message from a replaced run changes nothing
+    assert not runs.wait(0)  # run 3's thread has not returned
+
+
+def test_lab_runs_stop_and_close(tmp_path):
+    threads = Threads()
+    runs = LabRuns(threads.spawn, threads.train)
+    assert runs.stop() == Stopped() and not runs.busy
+    runs.launch(spec(1, tmp_path))
+    runs.launch(spec(2, tmp_path))
+    assert runs.stop() == Stopped(dropped=2, stopping=1)
+    runs.launch(spec(3, tmp_path))
+    runs.close()
+    assert runs.closed and runs.ended(1) is None and runs.active_id is None  # 3 never starts after close
+    assert [name for name, _ in threads.bodies] == ["run 1"]
+    with pytest.raises(RuntimeError):
+        runs.launch(spec(4, tmp_path))
+
+
+def test_run_states_are_typed_and_messages_check_them():
+    assert RunState("loading").waiting and RunState.RUNNING.active and not RunState.FAILED.active
+    assert RunEnded(1, "failed").state is RunState.FAILED
+    with pytest.raises(ValueError):
+        RunEnded(1, "running")  # a run cannot end while active
+    with pytest.raises(ValueError):
+        RunPhase(1, "exploded")
 
 
 # --- the worker's side -------------------------------------------------------------------------

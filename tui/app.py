@@ -1,9 +1,10 @@
 """The lab: pick a failing script, toggle fixes with one key, watch it train live, open TensorBoard.
 
 `make_app()` builds the app for the `tblab lab` command and for the tests alike.
-Training runs in one thread worker (tui/run_worker.py) that reports by messages;
-this module turns those messages into RunTraces (tui/lab_state.py) and hands
-the traces down to the widgets, which redraw on their own timers.
+Training runs in one thread worker (tui/run_worker.py) at a time, launched, stopped
+and closed by LabRuns (tui/lab_runs.py); the worker reports by messages, which this
+module turns into RunTraces (tui/lab_state.py) handed down to the widgets, which
+redraw on their own timers.
 """
 
 from __future__ import annotations
@@ -13,26 +14,31 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from textual import work
-from textual.app import App, ComposeResult, SystemCommand
+from textual.app import App, ComposeResult
 from textual.screen import Screen
 from textual.widgets import OptionList
 
 from core.schema.fixes import FIXES
 from core.schema.scenario import BUILTIN_DIR, LoadResult, discover
-from tui.bindings import LAB_ACTIONS, LAB_BINDINGS, palette_commands
+from tui.bindings import LAB_ACTIONS, LAB_BINDINGS
 from tui.browser import open_in_browser
+from tui.lab_runs import LabRuns
 from tui.lab_state import LabState, ScenarioSlot
 from tui.messages import BoardFailed, BoardStarted, RunEnded, RunPhase, StepBatch, TensorFlowReady
-from tui.run_worker import DataCache, RunSpec, run_training
+from tui.palette import LabCommands
+from tui.run_trace import RunState
+from tui.run_worker import DataCache, run_training
 from tui.views import Views
 
 STOP_JOIN_SECONDS = 30.0
+SIDE_SCREENS = ("orderings", "experiments")  # screens over the lab: no lab actions behind their back
 
 
 class LabApp(App):
     CSS_PATH = "lab.tcss"
     TITLE = "tblab"
     BINDINGS = LAB_BINDINGS
+    COMMANDS = App.COMMANDS | {LabCommands}
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]
 
@@ -49,8 +55,7 @@ class LabApp(App):
         self.board_url = ""
         self._quitting = threading.Event()
         self._board_lock = threading.Lock()  # the board is set on a worker thread and stopped on quit
-        self._active_run: tuple[int, threading.Event, threading.Event] | None = None  # run_id, stop, done
-        self._pending: RunSpec | None = None
+        self.runs = LabRuns(self._spawn_training, lambda spec, stop: run_training(spec, self.post_message, stop, self.data))
         self._stops: list[threading.Event] = []  # experiment runs (tui/experiments_screen.py)
         self.views = Views()
 
@@ -74,7 +79,7 @@ class LabApp(App):
         slot = self.state.selected
         if slot is not None and slot.current is not None and slot.current.active:
             return slot.current
-        running = self.state.runs.get(self._active_run[0]) if self._active_run else None
+        running = self.state.runs.get(self.runs.active_id)
         return running or (slot.current if slot else None)
 
     def refresh_views(self) -> None:
@@ -107,7 +112,12 @@ class LabApp(App):
 
     # --- actions -------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if self.screen_stack and self.screen.id in ("orderings", "experiments"):  # no lab actions behind their back
+        return self.action_possible(action, parameters, self.screen if self.screen_stack else None)
+
+    def action_possible(self, action: str, parameters: tuple[object, ...], screen: Screen | None) -> bool | None:
+        """True: the action can run now; None: it is shown greyed out; False: hidden (another screen is up).
+        The footer and the command palette (tui/palette.py) both ask here."""
+        if screen is not None and screen.id in SIDE_SCREENS:
             return action not in LAB_ACTIONS
         slot = self.sync_selection()
         usable = slot is not None and not slot.broken
@@ -117,7 +127,7 @@ class LabApp(App):
         if action == "restart":
             return selected_active or None
         if action == "stop":
-            return self._active_run is not None or self._pending is not None or None
+            return self.runs.busy or None
         if action == "reveal":
             return (usable and not slot.revealed) or None
         if action == "toggle_fix":
@@ -139,11 +149,11 @@ class LabApp(App):
             self.notify(f"Restarted {slot.name} with {_fix_text(slot)}.")
 
     def action_stop(self) -> None:
-        if self._pending is not None:
-            self._end_trace(self._pending.run_id, "stopped", "stopped before it started")
-            self._pending = None
-        if self._active_run is not None:
-            self._stop_active_run()
+        stopped = self.runs.stop()
+        if stopped.dropped is not None:
+            self._end_trace(stopped.dropped, RunState.STOPPED, "stopped before it started")
+        if stopped.stopping is not None:
+            self._mark_stopping(stopped.stopping)
         self.refresh_views()
         self.refresh_bindings()
 
@@ -202,41 +212,29 @@ class LabApp(App):
     # --- runs ------------------------------------------------------------------------
     def launch(self, slot: ScenarioSlot) -> None:
         """Start a run of `slot`; a run already going is stopped first, and this one waits for it."""
-        if self._pending is not None:  # superseded before it started
-            self._end_trace(self._pending.run_id, "stopped", "replaced by a newer run")
+        if self.runs.closed:
+            return
         spec, trace = self.state.new_run(slot)
-        if self._active_run is not None:
-            stopped_id = self._stop_active_run()
-            trace.detail = f"waiting for run {stopped_id} to stop"
-            self._pending = spec
-        else:
-            self._start_worker(spec)
+        launched = self.runs.launch(spec)
+        if launched.replaced is not None:  # superseded before it started
+            self._end_trace(launched.replaced, RunState.STOPPED, "replaced by a newer run")
+        if launched.waits_for is not None:
+            self._mark_stopping(launched.waits_for)
+            trace.detail = f"waiting for run {launched.waits_for} to stop"
         self.views.scenarios.show_slots(self.state.slots)
         self.refresh_views()
         self.refresh_bindings()
 
-    def _stop_active_run(self) -> int:
-        run_id, stop, _ = self._active_run
-        stop.set()
+    def _spawn_training(self, body, name: str) -> None:
+        self.run_worker(body, name=name, group="training", thread=True, exit_on_error=False)
+
+    def _mark_stopping(self, run_id: int) -> None:
         trace = self.state.runs.get(run_id)
         if trace is not None:
             trace.stopping = True
             trace.version += 1
-        return run_id
 
-    def _start_worker(self, spec: RunSpec) -> None:
-        stop, done = threading.Event(), threading.Event()
-        self._active_run = (spec.run_id, stop, done)
-
-        def body() -> None:
-            try:
-                run_training(spec, self.post_message, stop, self.data)
-            finally:
-                done.set()
-
-        self.run_worker(body, name=f"run {spec.run_id}", group="training", thread=True, exit_on_error=False)
-
-    def _end_trace(self, run_id: int, state: str, detail: str) -> None:
+    def _end_trace(self, run_id: int, state: RunState, detail: str) -> None:
         trace = self.state.runs.get(run_id)
         if trace is not None:
             trace.set_state(state, detail)
@@ -249,18 +247,18 @@ class LabApp(App):
             trace.logdir = message.logdir
         if message.data_source:
             trace.data_source = message.data_source
-        if trace.state in ("starting", "loading"):
+        if trace.state.waiting:
             trace.set_state(message.state, message.detail)
-        if message.detail == "building the model":
-            self.tf_state = "ready"
         self.refresh_status()
 
     def on_step_batch(self, message: StepBatch) -> None:
         trace = self.state.runs.get(message.run_id)
         if trace is None:
             return
-        was_waiting = trace.state in ("starting", "loading")
+        was_waiting = trace.state.waiting
         trace.add_records(message.records, message.sent_at or None)
+        if was_waiting and message.records:
+            self.tf_state = "ready"  # the run took a step: TensorFlow is loaded, whoever loaded it
         for step, scalars in message.evals:
             trace.add_eval(step, scalars)
         if message.images is not None:
@@ -292,13 +290,9 @@ class LabApp(App):
             trace.test_accuracy = message.test_accuracy
             if message.steps_per_second:  # training's own steady-state measure replaces the estimate
                 trace.steps_per_second = message.steps_per_second
-            if message.state == "failed":
+            if message.state is RunState.FAILED:
                 self.notify(f"{trace.name} failed: {message.detail}", severity="error", timeout=8)
-        if self._active_run is not None and self._active_run[0] == message.run_id:
-            self._active_run = None
-            if self._pending is not None and not self._quitting.is_set():
-                spec, self._pending = self._pending, None
-                self._start_worker(spec)
+        self.runs.ended(message.run_id)
         self.views.scenarios.show_slots(self.state.slots)
         self.refresh_views()
         self.refresh_bindings()
@@ -349,9 +343,7 @@ class LabApp(App):
     # --- quitting ------------------------------------------------------------------
     def shutdown_background(self) -> None:
         """Stop training and TensorBoard; safe to call more than once."""
-        self._pending = None
-        if self._active_run is not None:
-            self._active_run[1].set()
+        self.runs.close()
         for stop in self._stops:
             stop.set()
         with self._board_lock:
@@ -362,15 +354,10 @@ class LabApp(App):
 
     def wait_for_training(self, timeout: float = STOP_JOIN_SECONDS) -> bool:
         """Block until the training thread has returned (event files closed); False on timeout."""
-        return self._active_run is None or self._active_run[2].wait(timeout)
+        return self.runs.wait(timeout)
 
     def on_unmount(self) -> None:
         self.shutdown_background()
-
-    # --- command palette ------------------------------------------------------------------
-    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
-        yield from palette_commands(self)
 
 
 def _fix_text(slot: ScenarioSlot) -> str:

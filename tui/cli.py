@@ -17,13 +17,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tblab", description="A terminal lab for debugging neural-network training.")
     subparsers = parser.add_subparsers(dest="command")
     for name in COMMANDS:
-        try:
-            module = importlib.import_module(f"tui.commands.{name}")
-        except ModuleNotFoundError as error:
-            if error.name != f"tui.commands.{name}":
-                raise
-            continue  # a command not written yet
-        module.add_parser(subparsers)
+        importlib.import_module(f"tui.commands.{name}").add_parser(subparsers)
     return parser
 
 

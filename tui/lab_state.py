@@ -68,13 +68,6 @@ class LabState:
         if 0 <= index < len(self.slots):
             self.selected_index = index
 
-    def slot(self, key: str) -> ScenarioSlot | None:
-        return next((s for s in self.slots if s.key == key), None)
-
-    def active_run(self) -> RunTrace | None:
-        """The run whose worker has not ended (at most one at a time)."""
-        return next((run for run in self.runs.values() if run.active), None)
-
     def toggle(self, fix_name: str) -> bool:
         """Toggle a fix for the selected scenario; returns whether it is now on."""
         slot = self.selected

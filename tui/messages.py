@@ -13,17 +13,22 @@ import numpy as np
 from textual.message import Message
 
 from core.schema.history import StepRecord
+from tui.run_trace import RunState
 
 
 @dataclass
 class RunPhase(Message):
-    """The run moved on: state is one of RunTrace's STATES, detail says what it is doing."""
+    """The run moved on (starting or loading), detail says what it is doing."""
 
     run_id: int
-    state: str
+    state: RunState
     detail: str = ""
     logdir: str = ""
     data_source: str = ""
+
+    def __post_init__(self) -> None:
+        self.state = RunState(self.state)  # ValueError for a state the lab does not know
+        super().__post_init__()
 
 
 @dataclass
@@ -40,13 +45,19 @@ class StepBatch(Message):
 
 @dataclass
 class RunEnded(Message):
-    """The worker returned: state is finished, stopped or failed."""
+    """The worker returned: state is FINISHED, STOPPED or FAILED."""
 
     run_id: int
-    state: str
+    state: RunState
     detail: str = ""
     test_accuracy: float = float("nan")
     steps_per_second: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.state = RunState(self.state)
+        if self.state.active:
+            raise ValueError(f"a run cannot end {self.state}")
+        super().__post_init__()
 
 
 @dataclass

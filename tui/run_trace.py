@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 import numpy as np
 
@@ -22,8 +23,27 @@ PLOTTED_PREFIXES = tuple(f"{prefix}/" for prefix in (GRAD_NORM, DEAD_FRACTION, S
 PLOTTED_TAGS = (LOSS, ACCURACY)
 RATE_SMOOTHING = 0.3  # weight of the newest measurement in the steps/s average
 
-# The run's life; "loading" covers importing TensorFlow and reading MNIST.
-STATES = ("starting", "loading", "running", "finished", "stopped", "failed")
+
+
+class RunState(StrEnum):
+    """A run's life. LOADING covers importing TensorFlow and reading MNIST; the last three are ends."""
+
+    STARTING = "starting"
+    LOADING = "loading"
+    RUNNING = "running"
+    FINISHED = "finished"
+    STOPPED = "stopped"
+    FAILED = "failed"
+
+    @property
+    def active(self) -> bool:
+        """The worker has not ended."""
+        return self in (RunState.STARTING, RunState.LOADING, RunState.RUNNING)
+
+    @property
+    def waiting(self) -> bool:
+        """Active, but no step yet."""
+        return self in (RunState.STARTING, RunState.LOADING)
 
 
 def _plotted(tag: str) -> bool:
@@ -43,7 +63,7 @@ class RunTrace:
     config: RunConfig
     name: str = ""  # the scenario's name, for the status line
     fixes: tuple[str, ...] = ()
-    state: str = "starting"
+    state: RunState = RunState.STARTING
     detail: str = ""  # what it is doing now, or why it failed
     logdir: str = ""
     data_source: str = ""
@@ -66,16 +86,14 @@ class RunTrace:
 
     @property
     def active(self) -> bool:
-        return self.state in ("starting", "loading", "running")
+        return self.state.active
 
     @property
     def has_data(self) -> bool:
         return self.last_step >= 0
 
-    def set_state(self, state: str, detail: str = "") -> None:
-        if state not in STATES:
-            raise ValueError(f"unknown run state {state!r}")
-        self.state, self.detail = state, detail
+    def set_state(self, state: RunState | str, detail: str = "") -> None:
+        self.state, self.detail = RunState(state), detail  # ValueError for an unknown state
         self.version += 1
 
     def add_records(self, records: Iterable[StepRecord], sent_at: float | None = None) -> None:
@@ -91,8 +109,8 @@ class RunTrace:
                 self.first_nonfinite_step = record.step
         if not added:
             return
-        if self.state in ("starting", "loading"):
-            self.state, self.detail = "running", ""
+        if self.state.waiting:
+            self.state, self.detail = RunState.RUNNING, ""
         if sent_at is not None:
             self._update_rate(sent_at)
         self.version += 1

@@ -136,6 +136,13 @@ def load_path(path: Path) -> Mnist:
 def read_npz(path: Path) -> Mnist:
     """Read and validate a Keras-format mnist.npz (x_train [N,28,28] uint8, y_train [N], ...)."""
     try:
+        with open(path, "rb") as handle:
+            magic = handle.read(6)
+    except OSError as error:
+        raise DataError(f"{path}: cannot read ({error.strerror or error})") from None
+    if not magic.startswith((b"PK\x03\x04", b"PK\x05\x06", b"\x93NUMPY")):  # zip (.npz) or .npy signatures
+        raise DataError(f"{path}: not a readable .npz file (a text or other file, not a zip archive); {EXPECTED_NPZ}")
+    try:
         archive = np.load(path, allow_pickle=False)
     except Exception as error:  # zip, pickle and format errors all mean: not a usable .npz
         raise DataError(f"{path}: not a readable .npz file ({_one_line(error)}); {EXPECTED_NPZ}") from None

@@ -84,16 +84,6 @@ def hist_l2(snap: HistogramSnapshot) -> float:
     return float(math.sqrt(np.sum(counts * centers**2)))
 
 
-def hist_std(snap: HistogramSnapshot) -> float:
-    counts = np.asarray(snap.counts, dtype=np.float64)
-    centers = hist_centers(snap)
-    total = counts.sum()
-    if counts.size != centers.size or total <= 0:
-        return math.nan
-    mean = np.sum(counts * centers) / total
-    return float(math.sqrt(max(0.0, np.sum(counts * (centers - mean) ** 2) / total)))
-
-
 def hist_range(snap: HistogramSnapshot) -> tuple[float, float]:
     edges = np.asarray(snap.edges, dtype=np.float64)
     return (float(edges[0]), float(edges[-1])) if edges.size else (math.nan, math.nan)

@@ -184,10 +184,6 @@ class LiveDoctor:
             step_unit=self.history.meta.get("step_unit", "step"),
         )
 
-    @property
-    def overhead_per_check(self) -> float:
-        return self.check_seconds / self.checks if self.checks else 0.0
-
 
 def _with_step(finding: Finding, step: int) -> Finding:
     if finding.step == step:

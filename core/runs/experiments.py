@@ -23,7 +23,7 @@ from pathlib import Path
 from core.runs.experiment_summary import activation_summary, depth_summary, init_summary, loss_plot
 from core.schema.config import RunConfig
 from core.schema.history import History, StepRecord
-from core.system.rundir import prepare_logdir
+from core.system.rundir import claim_fresh_folder, prepare_logdir
 
 POLL_SECONDS = 0.2
 STOPPED_EARLY = "stopped before it started"
@@ -170,12 +170,7 @@ def histories_from_folder(folder: str | Path) -> dict[str, History]:
 
 def experiment_folder(log_root: str | Path, preset: str) -> Path:
     """<root>/experiments/<preset>/<time>: a fresh folder, so a re-run never appends to old runs."""
-    base = Path(log_root) / "experiments" / preset / time.strftime("%Y%m%d-%H%M%S")
-    candidate, n = base, 1
-    while candidate.exists():
-        n += 1
-        candidate = base.with_name(f"{base.name}-{n}")
-    return candidate
+    return claim_fresh_folder(Path(log_root) / "experiments" / preset / time.strftime("%Y%m%d-%H%M%S"))
 
 
 ProgressCallback = Callable[[str, StepRecord], None]

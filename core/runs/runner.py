@@ -17,8 +17,8 @@ from typing import TextIO
 from core.doctor import LiveDoctor
 from core.runs.progress import RunProgress
 from core.runs.recipe import configure, record_run
-from core.schema import json_safe
 from core.schema.history import StepRecord
+from core.schema.json_safe import dumps
 from core.schema.scenario import Scenario
 from core.schema.tags import LOSS
 from core.system.rundir import run_logdir
@@ -115,7 +115,7 @@ def _train_and_report(request: RunRequest, config, data, logdir: Path, *, as_jso
         "config": json.loads(config.to_json()),
     }
     if as_json:
-        print(json_safe.dumps(summary), file=out)
+        print(dumps(summary), file=out)
     else:
         nonfinite = result.first_nonfinite_step
         print(
@@ -131,4 +131,3 @@ def _train_and_report(request: RunRequest, config, data, logdir: Path, *, as_jso
             print("doctor: no finding", file=out)
         print(f"TensorBoard logs: {result.logdir}  (tblab board --logdir {request.log_root})", file=out)
     return 0
-

@@ -92,8 +92,8 @@ class Verification:
     def to_dict(self) -> dict:
         def outcome(o: Outcome) -> dict:
             return {
-                "test_accuracy": _json_float(o.test_accuracy),
-                "test_loss": _json_float(o.test_loss),
+                "test_accuracy": o.test_accuracy,  # NaN is written as null: core.schema.json_safe
+                "test_loss": o.test_loss,
                 "steps": o.steps,
                 "findings": list(o.finding_ids),
                 "primary": o.primary,
@@ -181,6 +181,3 @@ def logged_steps(history: History) -> int:
 def _acc(value: float) -> str:
     return f"{value:.4f}" if math.isfinite(value) else "n/a"
 
-
-def _json_float(value: float):
-    return value if math.isfinite(value) else None

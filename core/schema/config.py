@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import numbers
 import re
 from dataclasses import dataclass
 
@@ -17,6 +19,15 @@ OPTIMIZERS = ("sgd", "momentum", "adam")
 
 _UNIFORM = re.compile(r"^uniform\(\s*(-?[\d.eE+-]+)\s*,\s*(-?[\d.eE+-]+)\s*\)$")
 _NORMAL = re.compile(r"^normal\(\s*([\d.eE+-]+)\s*\)$")
+
+# Ranges that keep a run on one machine: a 200000-unit layer asks for hundreds of GiB.
+MAX_HIDDEN_LAYERS = 64
+MAX_HIDDEN_UNITS = 8192
+MAX_PARAMETERS = 50_000_000  # 200 MB of float32 weights, before gradients and optimizer slots
+MAX_BATCH_SIZE = 65536
+MAX_STEPS = 100_000_000
+MAX_SEED = 2**31 - 1
+INPUT_DIM, CLASSES = 784, 10
 
 
 @dataclass(frozen=True)
@@ -31,18 +42,105 @@ class InitSpec:
 
 def parse_init(spec: str) -> InitSpec:
     """Parse an initializer spec, raising ValueError with the accepted forms."""
+    if not isinstance(spec, str):
+        raise ValueError(f"bad initializer {spec!r}: init must be a string such as 'he'")
     text = spec.strip().lower().replace(" ", "")
     if text in ("he", "glorot", "zeros"):
         return InitSpec(text)
-    if match := _UNIFORM.match(text):
-        low, high = float(match[1]), float(match[2])
-        if low < high:
-            return InitSpec("uniform", low=low, high=high)
-    if match := _NORMAL.match(text):
-        return InitSpec("normal", std=float(match[1]))
+    try:
+        if match := _UNIFORM.match(text):
+            low, high = float(match[1]), float(match[2])
+            if math.isfinite(low) and math.isfinite(high) and low < high:
+                return InitSpec("uniform", low=low, high=high)
+        if match := _NORMAL.match(text):
+            std = float(match[1])
+            if math.isfinite(std) and std > 0:
+                return InitSpec("normal", std=std)
+    except ValueError:  # "normal(1.2.3)": fall through to the one message below
+        pass
     raise ValueError(
-        f"bad initializer {spec!r}: use he, glorot, zeros, uniform(LOW,HIGH) or normal(STD)"
+        f"bad initializer {spec!r}: use he, glorot, zeros, uniform(LOW,HIGH) with LOW < HIGH, or normal(STD) with STD > 0"
     )
+
+
+def _integer(low: int, high: int):
+    def check(value) -> str:
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            return f"must be a whole number from {low} to {high}"
+        return "" if low <= value <= high else f"must be from {low} to {high}"
+
+    return check
+
+
+def _real(low: float, *, above: bool = False):
+    """A finite number >= low (> low when `above`); ints are fine, bools and NaN are not."""
+    def check(value) -> str:
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+            return "must be a finite number"
+        if value < low or (above and value == low):
+            return f"must be {'>' if above else '>='} {low:g}"
+        return ""
+
+    return check
+
+
+def _flag(value) -> str:
+    return "" if isinstance(value, bool) else "must be True or False"
+
+
+def _one_of(choices: tuple[str, ...]):
+    def check(value) -> str:
+        return "" if isinstance(value, str) and value in choices else f"must be one of {', '.join(choices)}"
+
+    return check
+
+
+def _initializer(value) -> str:
+    parse_init(value)  # raises its own one-line "bad initializer ..." message
+    return ""
+
+
+# Every field's type and range, in one place: RunConfig.__post_init__ checks them all.
+FIELD_CHECKS = {
+    "hidden_layers": _integer(0, MAX_HIDDEN_LAYERS),
+    "hidden_units": _integer(1, MAX_HIDDEN_UNITS),
+    "activation": _one_of(ACTIVATIONS),
+    "init": _initializer,
+    "bias_init": _real(-math.inf),
+    "softmax_before_loss": _flag,
+    "input_noise_std": _real(0.0),
+    "normalization": _one_of(NORMALIZATIONS),
+    "shuffle_labels": _flag,
+    "optimizer": _one_of(OPTIMIZERS),
+    "learning_rate": _real(0.0, above=True),
+    "batch_size": _integer(1, MAX_BATCH_SIZE),
+    "steps": _integer(1, MAX_STEPS),
+    "seed": _integer(0, MAX_SEED),
+    "histogram_every": _integer(1, MAX_STEPS),
+    "image_every": _integer(1, MAX_STEPS),
+    "eval_every": _integer(1, MAX_STEPS),
+    "stop_on_nonfinite": _flag,
+}
+
+
+def parameter_count(hidden_layers: int, hidden_units: int) -> int:
+    widths = [INPUT_DIM] + [hidden_units] * hidden_layers + [CLASSES]
+    return sum((a + 1) * b for a, b in zip(widths, widths[1:]))
+
+
+def validate(config) -> None:
+    """Raise one one-line ValueError for the first field of wrong type or out of range."""
+    for name, check in FIELD_CHECKS.items():
+        value = getattr(config, name)
+        problem = check(value)
+        if problem:
+            raise ValueError(f"bad config: {name} {problem}, not {value!r}")
+    parameters = parameter_count(config.hidden_layers, config.hidden_units)
+    if parameters > MAX_PARAMETERS:
+        raise ValueError(
+            f"bad config: {config.hidden_layers} hidden layers of {config.hidden_units} units is "
+            f"{parameters:,} parameters, more than {MAX_PARAMETERS:,}; use fewer or smaller layers"
+        )
 
 
 @dataclass(frozen=True)
@@ -69,20 +167,7 @@ class RunConfig:
     stop_on_nonfinite: bool = False
 
     def __post_init__(self) -> None:
-        parse_init(self.init)
-        checks = [
-            (self.activation in ACTIVATIONS, f"activation must be one of {ACTIVATIONS}"),
-            (self.normalization in NORMALIZATIONS, f"normalization must be one of {NORMALIZATIONS}"),
-            (self.optimizer in OPTIMIZERS, f"optimizer must be one of {OPTIMIZERS}"),
-            (self.hidden_layers >= 0 and self.hidden_units >= 1, "need >= 0 hidden layers of >= 1 unit"),
-            (self.learning_rate > 0, "learning_rate must be > 0"),
-            (self.batch_size >= 1 and self.steps >= 1, "batch_size and steps must be >= 1"),
-            (self.input_noise_std >= 0, "input_noise_std must be >= 0"),
-            (min(self.histogram_every, self.image_every, self.eval_every) >= 1, "cadences must be >= 1"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise ValueError(message)
+        validate(self)
 
     def replace(self, **changes) -> RunConfig:
         return dataclasses.replace(self, **changes)

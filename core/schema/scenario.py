@@ -6,6 +6,7 @@ SCENARIO = Scenario(...) and, like the classic handout, trains when run on its o
 
 from __future__ import annotations
 
+import importlib.machinery
 import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,15 +55,29 @@ def load_scenario_file(path: str | Path) -> Scenario:
         raise ScenarioError(f"{path}: no such scenario file")
     module_name = f"tblab_scenario_{path.stem}_{abs(hash(str(path.resolve())))}"
     try:
-        spec = importlib.util.spec_from_file_location(module_name, path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    except Exception as error:  # a learner's broken script must not take the lab down
-        raise ScenarioError(f"{path}: failed to import: {type(error).__name__}: {error}") from None
+        # An explicit source loader: any file name is read as Python (spec_from_file_location
+        # gives no loader at all for a .txt file).
+        loader = importlib.machinery.SourceFileLoader(module_name, str(path))
+        module = importlib.util.module_from_spec(importlib.util.spec_from_loader(module_name, loader))
+        loader.exec_module(module)
+    except SyntaxError as error:
+        what = "is not a Python file" if path.suffix != ".py" else "has a syntax error"
+        raise ScenarioError(f"{path}: {what} (line {error.lineno}: {error.msg})") from None
+    except BaseException as error:  # noqa: BLE001 - sys.exit() or Ctrl-C in a learner's script must not take the lab down
+        raise ScenarioError(f"{path}: failed to import: {_describe(error)}") from None
     scenario = getattr(module, "SCENARIO", None)
     if not isinstance(scenario, Scenario):
         raise ScenarioError(f"{path}: defines no SCENARIO = Scenario(...)")
     return Scenario(**{**scenario.__dict__, "path": str(path)})
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, SystemExit):
+        return f"it calls sys.exit({error.code!r}) when imported (guard training with if __name__ == '__main__':)"
+    if isinstance(error, KeyboardInterrupt):
+        return "KeyboardInterrupt raised while importing"
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
 
 
 def discover(folder: str | Path = BUILTIN_DIR) -> list[LoadResult]:

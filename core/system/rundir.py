@@ -1,7 +1,9 @@
-"""Run folders: logs/<scenario>/<time>-<fixes>/ with a clear error when they cannot be written."""
+"""Run folders: logs/<scenario>/<time>-<fixes>/, claimed atomically, with a clear error
+when they cannot be written."""
 
 from __future__ import annotations
 
+import itertools
 import time
 from pathlib import Path
 
@@ -11,18 +13,36 @@ class RunError(Exception):
 
 
 def run_logdir(root: str | Path, scenario: str, fixes: list[str] | tuple[str, ...] = ()) -> Path:
-    """A fresh folder name like logs/fail2/20261127-141502-activation+init (not yet created)."""
+    """A fresh folder like logs/fail2/20261127-141502-activation+init, created (claimed) here."""
     label = "+".join(sorted(fixes)) or "as-is"
-    base = Path(root) / scenario / f"{time.strftime('%Y%m%d-%H%M%S')}-{label}"
-    candidate, n = base, 1
-    while candidate.exists():  # two runs in the same second (a parallel sweep) get -2, -3, ...
-        n += 1
-        candidate = base.with_name(f"{base.name}-{n}")
-    return candidate
+    return claim_fresh_folder(Path(root) / scenario / f"{time.strftime('%Y%m%d-%H%M%S')}-{label}")
+
+
+def claim_fresh_folder(base: Path) -> Path:
+    """`base`, or base-2, base-3, ... : the first that this call creates itself.
+
+    mkdir without exist_ok is the atomic claim: runs started in the same second (a parallel
+    sweep, `tblab run` three times from a shell) each get their own folder, never a shared
+    one with mixed event files. A folder that cannot be created is returned as is, and
+    prepare_logdir reports why when the run starts.
+    """
+    try:
+        base.parent.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return base
+    for n in itertools.count(1):
+        candidate = base if n == 1 else base.with_name(f"{base.name}-{n}")
+        try:
+            candidate.mkdir()
+            return candidate
+        except FileExistsError:
+            continue
+        except OSError:
+            return candidate
 
 
 def prepare_logdir(logdir: str | Path) -> Path:
-    """Create the folder and prove it is writable, before any training starts."""
+    """Create the folder (if not claimed yet) and prove it is writable, before any training starts."""
     path = Path(logdir)
     try:
         path.mkdir(parents=True, exist_ok=True)

@@ -4,7 +4,8 @@ tblab's own runs, Keras' TensorBoard callback and plain tf.summary / legacy
 writers all end up in one History (tag mapping: core/tag_styles.py), so the
 doctor can diagnose any log folder. Damaged files give warnings, never a crash.
 
-Records come from TensorBoard's own reader (event_file_loader.RawEventFileLoader);
+Records come from TensorBoard's own reader (event_file_loader.RawEventFileLoader), only
+ever given frames that fit in the file (core.tensorboard.records: a huge length crashes it);
 we parse them ourselves instead of using EventAccumulator because it keeps only
 10 events per tensor tag by default and silently stops at a damaged record,
 while we must keep every value and say which file was damaged.
@@ -22,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from core.schema.history import HistogramSnapshot, History, Series
-from core.tensorboard import tag_styles
+from core.tensorboard import records, tag_styles
 
 EVENT_FILE_PREFIX = "events.out.tfevents."
 TRAIN_DIR = "train"
@@ -79,8 +80,9 @@ def find_runs(root: str | Path) -> list[Path]:
             runs.append(here)
             halves = (TRAIN_DIR, *VAL_DIRS)
             subfolders[:] = [name for name in subfolders if name not in halves]
-        elif any(name.startswith(EVENT_FILE_PREFIX) for name in files):
-            runs.append(here)
+        elif any(name.startswith(EVENT_FILE_PREFIX) for name in files + subfolders):
+            runs.append(here)  # a folder named like an event file too: it gets a warning, not silence
+            subfolders[:] = [name for name in subfolders if not name.startswith(EVENT_FILE_PREFIX)]
         subfolders.sort()
     return sorted(runs)
 
@@ -91,10 +93,16 @@ def read_all(root: str | Path, *, max_histograms_per_tag: int | None = None) -> 
     runs = find_runs(root)
     if not runs:
         raise LogError(f"no TensorBoard event files under {root}")
-    return [
-        read_run(run, name=_run_name(run, root), max_histograms_per_tag=max_histograms_per_tag)
-        for run in runs
-    ]
+    return [_read_or_warn(run, _run_name(run, root), max_histograms_per_tag) for run in runs]
+
+
+def _read_or_warn(run: Path, name: str, max_histograms_per_tag: int | None) -> History:
+    """One run of a root; a run that cannot be read is an empty History with the reason,
+    so one broken folder never hides the healthy runs beside it."""
+    try:
+        return read_run(run, name=name, max_histograms_per_tag=max_histograms_per_tag)
+    except LogError as error:
+        return History(run=name, warnings=[str(error)])
 
 
 def read_run(
@@ -119,7 +127,10 @@ def read_run(
     if not any(halves.values()):
         raise LogError(f"no TensorBoard event files in {run_dir}")
     raw = {half: _read_half(half, files, run_dir) for half, files in halves.items()}
-    return _build_history(name or run_dir.resolve().name, raw, max_histograms_per_tag)
+    history = _build_history(name or run_dir.resolve().name, raw, max_histograms_per_tag)
+    if not (history.train or history.val or history.histograms):
+        history.warnings.append(f"no values in the event files of {run_dir} (empty, or only a file header)")
+    return history
 
 
 def _require_folder(folder: Path) -> None:
@@ -144,7 +155,8 @@ def _has_events(folder: Path) -> bool:
 def _event_files(folder: Path) -> list[Path]:
     if not folder.is_dir():
         return []
-    files = [path for path in folder.iterdir() if path.name.startswith(EVENT_FILE_PREFIX) and path.is_file()]
+    # Special files named like event files are kept: reading them gives a warning (core.tensorboard.records).
+    files = [path for path in folder.iterdir() if path.name.startswith(EVENT_FILE_PREFIX)]
     return sorted(files, key=_file_order)
 
 
@@ -181,14 +193,14 @@ def _read_file(path: Path, shown_name: str, raw: RawHalf, plugins: dict[str, str
     """Add one event file's values to raw; a damaged file adds a warning and keeps what came before."""
     # Imported here: TensorBoard's reader loads TensorFlow, and importing this module should stay cheap.
     from google.protobuf.message import DecodeError
-    from tensorboard.backend.event_processing.event_file_loader import RawEventFileLoader
     from tensorboard.compat import tf
     from tensorboard.compat.proto import event_pb2
 
     consumed = events = undecodable = 0
     try:
-        size = path.stat().st_size
-        for record in RawEventFileLoader(str(path)).Load():
+        framing = records.check_framing(path)
+        size = framing.size
+        for record in records.read_records(path, framing):
             consumed += len(record) + RECORD_OVERHEAD
             try:
                 event = event_pb2.Event.FromString(record)
@@ -201,11 +213,16 @@ def _read_file(path: Path, shown_name: str, raw: RawHalf, plugins: dict[str, str
     except (OSError, tf.errors.OpError) as error:
         raw.warnings.append(f"{shown_name}: cannot read ({_first_line(error)})")
         return
-    # The loader stops quietly at a truncated or corrupt record: the bytes it did not reach tell us.
+    # A 0-byte file is one a writer has just opened: only a run with no values at all is
+    # worth a warning (read_run). The loader stops quietly at a truncated or corrupt record:
+    # the bytes it did not reach tell us.
     if consumed < size:
+        claim = ""
+        if framing.overrun_at == consumed:
+            claim = f"; the record there claims {framing.overrun_length} bytes"
         raw.warnings.append(
             f"{shown_name}: damaged or incomplete after byte {consumed} of {size} "
-            f"(truncated, corrupt, or still being written); read the {events} events before it"
+            f"(truncated, corrupt, or still being written{claim}); read the {events} events before it"
         )
     if undecodable:
         raw.warnings.append(f"{shown_name}: {undecodable} records are not TensorBoard events; skipped")

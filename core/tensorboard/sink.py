@@ -12,12 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
+from core.schema import tags
 from core.schema.history import Snapshot, StepRecord
 from core.tensorboard.eventfile import EventFile
 from core.tensorboard.summaries import ScalarBlock, histograms_summary, images_summary, text_summary
-
-HISTOGRAM_DROPPED_TAG = "nonfinite/histogram_dropped"
-IMAGES_TAG = "input/images"
 
 
 def display_images(images: np.ndarray) -> np.ndarray:
@@ -40,7 +38,7 @@ class TensorBoardSink:
         self._train.write(0, text_summary(texts))
         self._scalars: ScalarBlock | None = None  # made from the first record's tag order
         self._val_scalars: ScalarBlock | None = None
-        self._dropped = ScalarBlock([HISTOGRAM_DROPPED_TAG])
+        self._dropped = ScalarBlock([tags.NONFINITE_HISTOGRAM_DROPPED])
 
     def on_step(self, record: StepRecord) -> None:
         if self._scalars is None or self._scalars.names != list(record.scalars):
@@ -48,12 +46,12 @@ class TensorBoardSink:
         self._train.write(record.step, self._scalars.serialise(np.fromiter(record.scalars.values(), np.float32)))
 
     def on_snapshot(self, snapshot: Snapshot) -> None:
-        tags = list(snapshot.histograms)
-        if tags:
-            self._train.write(snapshot.step, histograms_summary(tags, np.stack([snapshot.histograms[t] for t in tags])))
+        names = list(snapshot.histograms)  # not `tags`: that is the module of tag names
+        if names:
+            self._train.write(snapshot.step, histograms_summary(names, np.stack([snapshot.histograms[t] for t in names])))
         self._train.write(snapshot.step, self._dropped.serialise([snapshot.dropped]))
         if snapshot.images is not None and snapshot.step % self.image_every == 0:
-            self._train.write(snapshot.step, images_summary(IMAGES_TAG, display_images(snapshot.images)))
+            self._train.write(snapshot.step, images_summary(tags.INPUT_IMAGES, display_images(snapshot.images)))
 
     def on_eval(self, step: int, scalars: dict[str, float]) -> None:
         if self._val_scalars is None or self._val_scalars.names != list(scalars):

@@ -7,10 +7,12 @@ from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
 from tui.lab_state import ScenarioSlot
+from tui.run_trace import RunState
 
 # The glyph before a scenario: what its latest run did.
 ERROR_CHARS = 60  # the whole error is in the info panel below the list
-RUN_MARKS = {"starting": "▶", "loading": "▶", "running": "▶", "finished": "✓", "stopped": "■", "failed": "✗"}
+RUN_MARKS = {RunState.STARTING: "▶", RunState.LOADING: "▶", RunState.RUNNING: "▶", RunState.FINISHED: "✓",
+             RunState.STOPPED: "■", RunState.FAILED: "✗"}
 
 
 def slot_prompt(slot: ScenarioSlot) -> Content:

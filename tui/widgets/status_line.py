@@ -5,7 +5,7 @@ from __future__ import annotations
 from textual.content import Content
 from textual.widgets import Static
 
-from tui.run_trace import RunTrace
+from tui.run_trace import RunState, RunTrace
 
 BAR_CELLS = 16
 
@@ -23,17 +23,17 @@ def status_content(trace: RunTrace | None, board_url: str, tf_state: str) -> Con
         run.append(Content.from_markup("[dim]idle: pick a scenario, press [b]space[/b][/]"))
     else:
         done = trace.last_step + 1
-        state = trace.detail if trace.state in ("starting", "loading") and trace.detail else trace.state
+        state = trace.detail if trace.state.waiting and trace.detail else str(trace.state)
         if trace.stopping and trace.active:
             state = "stopping…"
-        style = {"failed": "$text-error", "running": "$text-success"}.get(trace.state, "$text")
+        style = {RunState.FAILED: "$text-error", RunState.RUNNING: "$text-success"}.get(trace.state, "$text")
         run.append(Content.from_markup(f"[b]$name[/b] [b {style}]$state[/]", name=trace.name, state=state))
         run.append(Content.from_markup(
             "$bar $done/$total", bar=progress_bar(done, trace.total_steps), done=done, total=trace.total_steps,
         ))
         if trace.steps_per_second:
             run.append(Content(f"{trace.steps_per_second:.0f} steps/s"))
-        if trace.state == "failed" and trace.detail:
+        if trace.state is RunState.FAILED and trace.detail:
             run.append(Content.from_markup("[$text-error]$detail[/]", detail=trace.detail))
         if trace.logdir:
             where.append(Content.from_markup("[dim]logs[/] $logdir", logdir=trace.logdir))
