@@ -10,7 +10,7 @@ import argparse
 import importlib
 import sys
 
-COMMANDS = ["lab", "run", "board", "diagnose", "sweep", "report", "orderings", "experiment"]
+COMMANDS = ["lab", "run", "board", "diagnose", "sweep", "report", "orderings", "experiment", "watch"]
 
 
 def build_parser() -> argparse.ArgumentParser:
