@@ -49,9 +49,10 @@ class WatchOutcome:
     findings: list[dict] = field(default_factory=list)
     primary_finding: str | None = None
     history: object = field(default=None, repr=False)
+    diagnosis: object = field(default=None, repr=False)
 
     def to_json(self) -> dict:
-        data = {k: v for k, v in self.__dict__.items() if k != "history"}
+        data = {k: v for k, v in self.__dict__.items() if k not in ("history", "diagnosis")}
         return _json_safe(data)
 
 
