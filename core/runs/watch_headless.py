@@ -20,7 +20,6 @@ from core.runs.watch import (
     ConfigSeen, DataServed, Ended, Eval, Histograms, Images, Notice, Output, ScriptError, Started, Step,
     WatchedScript, WatchError, WatchRequest,
 )
-from core.runs.watch_sink import RecordSink
 
 PROGRESS_EVERY = 100
 
@@ -69,6 +68,11 @@ def _json_safe(value):
 def watch(request: WatchRequest, log_root: Path, *, say=print, show_output=True) -> WatchOutcome:
     """Run the script to its end (or --steps); raises WatchError / RunError before it starts."""
     run = WatchedScript(request)
+    from core.tfquiet import import_tensorflow_quietly
+
+    import_tensorflow_quietly()  # the event files need TensorFlow; its start-up lines go to a log
+    from core.runs.watch_sink import RecordSink
+
     outcome = WatchOutcome(script=str(request.script), fixes=list(request.fixes))
     logdir = run_logdir(log_root, request.script.stem, request.fixes)
     sink = RecordSink(logdir)

@@ -32,7 +32,7 @@ def _scale_learning_rate(optimizer, factor: float) -> float:
 
 
 def _probe_batch(args, kwargs, batch_size: int):
-    """The first batch of the training data (x, y), or None when it cannot be had."""
+    """A batch of the training data (x, y), or None when it cannot be had."""
     x = kwargs.get("x", args[0] if args else None)
     y = kwargs.get("y", args[1] if len(args) > 1 else None)
     if isinstance(x, tf.data.Dataset):
@@ -41,7 +41,10 @@ def _probe_batch(args, kwargs, batch_size: int):
         return None
     if x is None or y is None or not hasattr(x, "__len__"):
         return None
-    return tf.convert_to_tensor(np.asarray(x[:batch_size])), tf.convert_to_tensor(np.asarray(y[:batch_size]))
+    # A random batch, not the first one: a stored dataset may be ordered by class, and a
+    # class-balanced batch hides the label noise that the doctor's loss-floor rule measures.
+    picked = np.sort(np.random.default_rng(0).choice(len(x), min(batch_size, len(x)), replace=False))
+    return tf.convert_to_tensor(np.asarray(x)[picked]), tf.convert_to_tensor(np.asarray(y)[picked])
 
 
 def _sample_count(args, kwargs):
