@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))  # this checkout's core/, not an installed one
 ALONE = r"""
 import json, runpy, sys, time
 sys.path.insert(0, sys.argv[2])
-from core.tfquiet import import_tensorflow_quietly
+from core.system.tfquiet import import_tensorflow_quietly
 tf = import_tensorflow_quietly()
 import keras
 from core.watch.data import install_mnist_loader, mnist_loader

@@ -70,10 +70,10 @@ def test_bad_requests_fail_before_anything_runs(tmp_path):
 
 # --- what a watched run records ----------------------------------------------------------------
 def test_watched_baseline_records_tblab_tags_and_stops_cleanly_at_steps(tmp_path):
-    from core.config import RunConfig
-    from core.events import read_run
-    from core.mnist import load_mnist
-    from core.train import train
+    from core.schema.config import RunConfig
+    from core.tensorboard.reader import read_run
+    from core.data.mnist import load_mnist
+    from core.train.loop import train
 
     outcome = watched(tmp_path, "baseline.py", steps=30)
     assert outcome.reason == "finished" and outcome.steps_done == 30  # the loop ended, the script went on

@@ -10,7 +10,7 @@ import math
 import numpy as np
 import pytest
 
-from core.scenario import find_scenario
+from core.schema.scenario import find_scenario
 from tests.test_watch import EXAMPLES
 
 from core.runs.watch import WatchRequest

@@ -3,7 +3,7 @@ stream what it records, stop it.
 
     run = WatchedScript(WatchRequest(Path("my_fail.py"), fixes=("init",)))
     run.plan               # every fix: can it apply to this script, how, or why not
-    for event in run.start():   # Step, Eval, Histograms, Images, Output, Notice, ... then Ended
+    for event in run.start():   # Step, Eval, Snapshot, Output, Notice, ... then Ended
         ...
     run.stop()             # from any thread: the script stops cleanly (SIGTERM), else is killed
 
@@ -28,8 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from core.fixes import FIXES
-from core.history import StepRecord
+from core.schema.fixes import FIXES
+from core.schema.history import Snapshot, StepRecord
 from core.watch.protocol import FD_ENV, decode, unpack_array
 from core.watch.scan import CUSTOM_LOOP, FixPlan, ScanError, plan_fixes, scan_script
 from core.watch.spec import WatchSpec
@@ -91,20 +91,6 @@ class Eval:
 
 
 @dataclass(frozen=True)
-class Histograms:
-    step: int
-    tags: list[str]
-    buckets: np.ndarray  # [tags, 30, 3]
-    dropped: float
-
-
-@dataclass(frozen=True)
-class Images:
-    step: int
-    pixels: np.ndarray  # [k, 784] as the first layer saw them
-
-
-@dataclass(frozen=True)
 class Output:
     stream: str  # stdout / stderr
     text: str
@@ -124,7 +110,8 @@ class Ended:
     message: str = ""  # for the user when the run did not train as expected
 
 
-Event = Started | DataServed | ConfigSeen | Notice | Step | Eval | Histograms | Images | Output | ScriptError | Ended
+# Snapshot (core.schema.history) carries the histograms and, every image_every steps, the first inputs.
+Event = Started | DataServed | ConfigSeen | Notice | Step | Eval | Snapshot | Output | ScriptError | Ended
 
 
 def _event(message: dict):
@@ -133,10 +120,13 @@ def _event(message: dict):
         return Step(StepRecord(int(message["step"]), {k: float(v) for k, v in message["scalars"].items()}))
     if kind == "eval":
         return Eval(int(message["step"]), {k: float(v) for k, v in message["scalars"].items()})
-    if kind == "hist":
-        return Histograms(int(message["step"]), list(message["tags"]), np.asarray(message["buckets"], np.float64), float(message["dropped"]))
-    if kind == "images":
-        return Images(int(message["step"]), unpack_array(message["pixels"], message["shape"]))
+    if kind == "snapshot":
+        buckets = np.asarray(message["buckets"], np.float64)
+        images = message.get("images")
+        return Snapshot(
+            int(message["step"]), dict(zip(message["tags"], buckets)), float(message["dropped"]),
+            unpack_array(images["pixels"], images["shape"]) if images else None,
+        )
     if kind == "start":
         return Started(message["style"], dict(message["names"]))
     if kind == "data":
@@ -198,6 +188,9 @@ class WatchedScript:
         self.style = CUSTOM_LOOP
 
     def start(self) -> Iterator[Event]:
+        """Start the child and return the stream of its events (ending with Ended).
+        Call it from a thread that outlives the run: Linux sends the child its death signal
+        when the thread that started it ends."""
         read_fd, write_fd = os.pipe()
         env = dict(os.environ)
         env[FD_ENV] = str(write_fd)

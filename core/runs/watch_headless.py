@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import TextIO
 
 from core.doctor import LiveDoctor
-from core.rundir import RunError, run_logdir
+from core.system.rundir import RunError, prepare_logdir, run_logdir
 from core.runs.watch import (
-    ConfigSeen, DataServed, Ended, Eval, Histograms, Images, Notice, Output, ScriptError, Started, Step,
-    WatchedScript, WatchError, WatchRequest,
+    ConfigSeen, DataServed, Ended, Eval, Notice, Output, ScriptError, Snapshot, Started, Step, WatchedScript, WatchError,
+    WatchRequest,
 )
 
 PROGRESS_EVERY = 100
@@ -68,15 +68,23 @@ def _json_safe(value):
 def watch(request: WatchRequest, log_root: Path, *, say=print, show_output=True) -> WatchOutcome:
     """Run the script to its end (or --steps); raises WatchError / RunError before it starts."""
     run = WatchedScript(request)
-    from core.tfquiet import import_tensorflow_quietly
+    from core.system.tfquiet import import_tensorflow_quietly
 
     import_tensorflow_quietly()  # the event files need TensorFlow; its start-up lines go to a log
-    from core.runs.watch_sink import RecordSink
+    from core.tensorboard.sink import TensorBoardSink
 
     outcome = WatchOutcome(script=str(request.script), fixes=list(request.fixes))
-    logdir = run_logdir(log_root, request.script.stem, request.fixes)
-    sink = RecordSink(logdir)
+    logdir = prepare_logdir(run_logdir(log_root, request.script.stem, request.fixes))
     outcome.logdir = str(logdir)
+    texts = {"run": request.script.stem, "script": str(request.script), "fixes": ",".join(request.fixes)}
+    sinks = []
+
+    def sink() -> TensorBoardSink:
+        """Made once the script's config is seen (its first step), so that it is in the texts."""
+        if not sinks:
+            sinks.append(TensorBoardSink(logdir, texts))
+        return sinks[0]
+
     doctor = LiveDoctor()
     doctor.history.run = request.script.stem
     outcome.history = doctor.history
@@ -91,7 +99,7 @@ def watch(request: WatchRequest, log_root: Path, *, say=print, show_output=True)
                 now = time.perf_counter()
                 first_step_time = first_step_time or now
                 last_step_time = now
-                sink.step(record)
+                sink().on_step(record)
                 for finding in doctor.update(record):
                     say(f"  doctor, flagged at step {record.step}: {finding.title}: {finding.evidence}")
                 outcome.steps_done = record.step + 1
@@ -104,13 +112,11 @@ def watch(request: WatchRequest, log_root: Path, *, say=print, show_output=True)
                     say(f"step {record.step}: loss {outcome.final_loss:.4g}, batch accuracy {record.scalars.get('accuracy', math.nan):.3f}")
             elif isinstance(event, Eval):
                 doctor.update_eval(event.step, event.scalars)
-                sink.eval(event.step, event.scalars)
+                sink().on_eval(event.step, event.scalars)
                 outcome.test_accuracy = event.scalars.get("accuracy", math.nan)
                 outcome.test_loss = event.scalars.get("loss", math.nan)
-            elif isinstance(event, Histograms):
-                sink.histograms(event.step, event.tags, event.buckets, event.dropped)
-            elif isinstance(event, Images):
-                sink.images(event.step, event.pixels)
+            elif isinstance(event, Snapshot):
+                sink().on_snapshot(event)
             elif isinstance(event, Output):
                 outcome.output_lines += 1
                 if show_output:
@@ -118,13 +124,14 @@ def watch(request: WatchRequest, log_root: Path, *, say=print, show_output=True)
             elif isinstance(event, Started):
                 outcome.style, outcome.names = event.style, event.names
                 say(f"{event.style}: " + ", ".join(f"{tag} = {name}" for tag, name in event.names.items()))
-                sink.text({"script": str(request.script), "fixes": ",".join(request.fixes), "variables": json.dumps(event.names)})
+                texts["variables"] = json.dumps(event.names)
             elif isinstance(event, DataServed):
                 outcome.data_source = event.source
-                doctor.history.meta["data_source"] = event.source
+                doctor.history.meta["data_source"] = texts["data_source"] = event.source
                 say(f"data: {event.source}")
             elif isinstance(event, ConfigSeen):
-                doctor.history.meta["config"] = json.dumps(event.config)
+                doctor.history.meta["config"] = texts["config"] = json.dumps(event.config)
+                sink()
             elif isinstance(event, Notice):
                 outcome.notices.append(event.text)
                 say(f"tblab: {event.text}")
@@ -143,14 +150,15 @@ def watch(request: WatchRequest, log_root: Path, *, say=print, show_output=True)
         run.stop()
         for event in events:  # the records the script sent while stopping
             if isinstance(event, Step):
-                sink.step(event.record)
+                sink().on_step(event.record)
                 doctor.update(event.record)
             elif isinstance(event, Ended):
                 outcome.reason = "stopped"
         raise
     finally:
         run.stop()
-        sink.close()
+        for made in sinks:
+            made.close()
         if first_step_time is not None and last_step_time > first_step_time:
             outcome.steps_per_second = (outcome.steps_done - 1) / (last_step_time - first_step_time)
         doctor.finish()

@@ -59,7 +59,7 @@ def main(argv: list[str]) -> int:
     for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
         signal.signal(signum, stop_on_signal)
 
-    from core.tfquiet import import_tensorflow_quietly
+    from core.system.tfquiet import import_tensorflow_quietly
 
     tf = import_tensorflow_quietly()
     from core.watch.data import install_mnist_loader, mnist_loader

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from core.mnist import load_mnist
+from core.data.mnist import load_mnist
 
 
 def mnist_loader(data_path: str | None, on_served: Callable[[str, int], None]):

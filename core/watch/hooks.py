@@ -23,13 +23,14 @@ from tensorflow.python.data.ops import iterator_ops
 from tensorflow.python.eager import backprop
 from tensorflow.python.framework import tensor as tensor_lib
 
-from core.summaries import IMAGES_SHOWN, finite_histograms
+from core.watch.histograms import finite_histograms
 from core.watch.layout import Layout, make_layout, script_names
 from core.watch.protocol import Channel, pack_array
 from core.watch.spec import WatchSpec, WatchStop
 from core.watch.stats import are_probabilities, step_statistics, weight_statistics
 
 ORIGINAL_RELU = tf.nn.relu
+IMAGES_SHOWN = 8  # first inputs kept with a snapshot, as in tblab's runs
 PROBABILITY_FLOOR = np.finfo(np.float32).tiny  # log(0) would be -inf; log(tiny) is -87
 
 
@@ -97,7 +98,8 @@ class Watch:
         rng = np.random.default_rng(self.spec.seed)
         changed = 0
         for var in self.created_vars:
-            if not (getattr(var, "trainable", False) and var.dtype.is_floating):
+            dtype = tf.as_dtype(var.dtype)  # Keras variables name their dtype as a string
+            if not (getattr(var, "trainable", False) and dtype.is_floating):
                 continue
             shape = tuple(var.shape)
             if len(shape) == 2:
@@ -111,7 +113,7 @@ class Watch:
                 value = np.zeros(shape)
             else:
                 continue
-            var.assign(value.astype(var.dtype.as_numpy_dtype))
+            var.assign(value.astype(dtype.as_numpy_dtype))
             changed += 1
         self.notice(f"fix init: {changed} variables re-initialised ({self.spec.initializer} kernels, zero biases)"
                     if changed else "fix init: no variables found before the first training step; nothing changed")
@@ -161,7 +163,8 @@ class Watch:
         scalars = self._step_scalars(target, ordered_grads, layout)
         self.pending = (self.step, scalars, weights)
         if self.step % self.spec.histogram_every == 0:
-            self._send_histograms(ordered_grads, weights, layout)
+            hidden = [a for a in self.activations if a[0] in ("relu", "sigmoid", "tanh")]
+            self.send_snapshot(self.step, ordered_grads, weights, layout, hidden, self.first_input)
         self.step += 1
         if self.spec.steps is not None and self.step >= self.spec.steps:
             self.stopping = True  # the training iterator ends; another gradient call stops the script
@@ -196,10 +199,6 @@ class Watch:
             if rows:
                 config["batch_size"] = rows
             self.channel.send("config", config=config)
-        if x is not None and self.step % self.spec.image_every == 0:
-            images = np.asarray(x[:IMAGES_SHOWN], np.float32).reshape(min(IMAGES_SHOWN, _rows(x)), -1)
-            if images.shape[1] == 784:
-                self.channel.send("images", step=self.step, shape=list(images.shape), pixels=pack_array(images))
         return scalars
 
     def _finish_pending(self, weights_after) -> None:
@@ -220,16 +219,23 @@ class Watch:
             self.finish_pending()
             raise WatchStop("steps")
 
-    def _send_histograms(self, grads, weights, layout: Layout) -> None:
+    def send_snapshot(self, step: int, grads, weights, layout: Layout, activations, x) -> None:
+        """Histograms of weights, gradients and hidden activations, and the first inputs
+        (every image_every steps), as one message: tblab's Snapshot."""
         tensors, tags = [], []
         for name, weight, grad in zip(layout.names, weights, grads):
             tensors += [weight, grad]
             tags += [f"weights/{name}", f"gradients/{name}"]
-        for layer, (_, _, h) in zip(layout.hidden_layers, self.activations):
+        for layer, (_, _, h) in zip(layout.hidden_layers, activations):
             tensors.append(h)
             tags.append(f"activations/{layer}")
-        buckets, dropped = finite_histograms([tf.cast(t, tf.float32) for t in tensors])
-        self.channel.send("hist", step=self.step, tags=tags, buckets=buckets.numpy().tolist(), dropped=float(dropped))
+        buckets, dropped = finite_histograms([np.asarray(t) for t in tensors])
+        message = {"step": step, "tags": tags, "buckets": buckets.tolist(), "dropped": dropped}
+        if x is not None and step % self.spec.image_every == 0:
+            images = np.asarray(x[:IMAGES_SHOWN], np.float32).reshape(min(IMAGES_SHOWN, _rows(x)), -1)
+            if images.shape[1] == 28 * 28:
+                message["images"] = {"shape": [len(images), 28, 28], "pixels": pack_array(images)}
+        self.channel.send("snapshot", **message)
 
     # --- inside the forward pass -----------------------------------------------------------
     def activation(self, kind: str, original, args, kwargs):

@@ -16,9 +16,7 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.python.eager import backprop
 
-from core.summaries import IMAGES_SHOWN
 from core.watch.layout import make_layout
-from core.watch.protocol import pack_array
 from core.watch.stats import step_statistics
 
 KERAS_DEFAULT_BATCH = 32
@@ -149,10 +147,8 @@ def install_fit_hook(watch) -> None:
                 activations=acts, labels=labels, fed=fed, sparse_labels=sparse,
             )
             if step % watch.spec.histogram_every == 0:
-                watch._send_histograms(grads, [tf.convert_to_tensor(v) for v in variables], self.layout)
-            if step % watch.spec.image_every == 0 and flat_x.shape[1] == 784:
-                images = flat_x[:IMAGES_SHOWN].numpy()
-                watch.channel.send("images", step=step, shape=list(images.shape), pixels=pack_array(images))
+                weights = [tf.convert_to_tensor(v) for v in variables]
+                watch.send_snapshot(step, grads, weights, self.layout, acts, flat_x)
             nonfinite = scalars.pop("nonfinite/count")
             kept = {k: v for k, v in scalars.items() if k.startswith(PROBE_TAGS)}
             kept["nonfinite/count"] = nonfinite

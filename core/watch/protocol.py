@@ -10,8 +10,8 @@ kinds (every message has "kind"):
   notice   {"text": ...}                             a line for the user (a fix that did nothing, ...)
   step     {"step": k, "scalars": {tag: value}}      one StepRecord
   eval     {"step": k, "scalars": {"loss": .., "accuracy": ..}}   a test-set evaluation
-  hist     {"step": k, "tags": [...], "buckets": [[[left, right, count], ...], ...], "dropped": n}
-  images   {"step": k, "shape": [n, 784], "pixels": base64 of float32}
+  snapshot {"step": k, "tags": [...], "buckets": [[[left, right, count], ...], ...], "dropped": n,
+            "images": {"shape": [k, 28, 28], "pixels": base64 of float32} (every image_every steps)}
   error    {"text": ...}                             the script's traceback, trimmed to its own frames
   end      {"steps": n, "reason": "finished" | "steps" | "stopped" | "error"}
 """

@@ -8,7 +8,7 @@ from core.runs.watch import WatchRequest
 
 
 def add_parser(subparsers) -> None:
-    from core.fixes import FIXES
+    from core.schema.fixes import FIXES
 
     p = subparsers.add_parser(
         "watch", help="run your own TensorFlow script (GradientTape loop or Keras fit) under tblab's instruments",
