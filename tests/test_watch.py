@@ -230,3 +230,21 @@ def test_cli_watch_one_line_errors(tmp_path, capsys):
     assert capsys.readouterr().err.strip() == f"tblab: {tmp_path / 'nope.py'}: no such file"
     assert main(["watch", str(EXAMPLES / "baseline.py"), "--fix", "no_noise"]) == 2
     assert "cannot apply" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_interrupting_tblab_watch_stops_the_script_and_keeps_the_events(tmp_path, signum):
+    command = [sys.executable, "-m", "tui.cli", "watch", str(EXAMPLES / "fail3.py"), "--logdir", str(tmp_path)]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for line in process.stdout:
+        if line.startswith("step 100:"):
+            break
+    process.send_signal(signum)
+    _, err = process.communicate(timeout=20)
+    assert process.returncode == 130 and "interrupted" in err
+    from core.tensorboard.reader import read_run
+
+    (logdir,) = (tmp_path / "fail3").iterdir()
+    assert read_run(logdir).series("loss").steps[:101] == list(range(101))
+    leftover = subprocess.run(["pgrep", "-f", f"core.watch.child .*{EXAMPLES / 'fail3.py'}"], capture_output=True, text=True)
+    assert not leftover.stdout.strip()

@@ -31,6 +31,18 @@ def run(tmp_path_factory, name: str, fixes: tuple[str, ...] = (), steps: int | N
     return _cache[key]
 
 
+@pytest.fixture(scope="module", autouse=True)
+def report_runs():
+    """Print every run's figures at the end (visible with -s): the numbers the lead reports."""
+    yield
+    for (name, fixes, steps), outcome in sorted(_cache.items(), key=lambda item: str(item[0])):
+        print(
+            f"\n{name:12s} {'+'.join(fixes) or 'as-is':20s} steps {outcome.steps_done:5d} test acc {outcome.test_accuracy:.4f} "
+            f"final loss {outcome.final_loss:.4g} nonfinite@{outcome.first_nonfinite_step} primary {outcome.primary_finding} "
+            f"findings {[f['id'] for f in outcome.findings]} {outcome.steps_per_second:.0f} steps/s"
+        )
+
+
 def verdict_matches_scenario(outcome, name):
     """The doctor's primary finding points at the scenario's first expected fix."""
     scenario = find_scenario(SCENARIO_OF[name])

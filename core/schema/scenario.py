@@ -52,6 +52,12 @@ def load_scenario_file(path: str | Path) -> Scenario:
     path = Path(path)
     if not path.is_file():
         raise ScenarioError(f"{path}: no such scenario file")
+    try:
+        defines_scenario = "SCENARIO" in path.read_text(errors="replace")
+    except OSError as error:
+        raise ScenarioError(f"{path}: cannot read: {error.strerror or error}") from None
+    if not defines_scenario:  # a plain training script: importing it would run its training
+        raise ScenarioError(f"{path}: defines no SCENARIO = Scenario(...); to run your own training script: tblab watch {path}")
     module_name = f"tblab_scenario_{path.stem}_{abs(hash(str(path.resolve())))}"
     try:
         spec = importlib.util.spec_from_file_location(module_name, path)
