@@ -37,7 +37,7 @@ async def test_a_script_is_listed_and_inapplicable_fixes_say_why(tmp_path):
         assert slot.toggled == set() and not slot.revealed
         await pilot.press("l")
         assert slot.toggled == {"lr_down"}
-        assert "Save the file to run it again" in text(app.query_one(ScenarioInfo))
+        assert "save the file to run it again" in text(app.query_one(ScenarioInfo))
 
 
 async def test_start_toggle_save_and_stop_a_watched_script(tmp_path):

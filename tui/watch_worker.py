@@ -25,7 +25,7 @@ def run_script(spec: RunSpec, post: Post, stop: threading.Event) -> None:
     """Watch spec.script to its end or until `stop` is set; every outcome ends in one RunEnded."""
     from core.doctor import LiveDoctor
     from core.runs.watch import (
-        ConfigSeen, DataServed, Ended, Eval, Notice, Output, ScriptError, Snapshot, Started, Step, WatchedScript,
+        ConfigSeen, DataServed, Ended, Eval, Notice, Output, ScriptError, Snapshot, Step, WatchedScript,
         WatchError, WatchRequest,
     )
 
@@ -85,8 +85,6 @@ def run_script(spec: RunSpec, post: Post, stop: threading.Event) -> None:
                 import json
 
                 texts["config"] = doctor.history.meta["config"] = json.dumps(event.config)
-            elif isinstance(event, Started):
-                lines.append(f"tblab: {event.style}: " + ", ".join(f"{t} = {n}" for t, n in event.names.items()))
             elif isinstance(event, ScriptError):
                 lines.extend(event.text.splitlines())
                 post(ScriptOutput(spec.run_id, [], 0, error=event.text))

@@ -43,15 +43,15 @@ def info_content(slot: ScenarioSlot | None) -> Content:
     return Content("").join(parts)
 
 
-SCRIPT_LINES_SHOWN = 14
+SCRIPT_LINES_SHOWN = 8  # the newest; the info pane is short
 
 
 def script_content(slot: ScenarioSlot) -> Content:
     """A watched script: where it is, how to use it, and its newest output."""
     script = slot.script
     parts = [Content.from_markup(
-        "[b]$path[/b] [dim]($style)[/]\n[dim]Your script, run unmodified under tblab's instruments. "
-        "Save the file to run it again.[/]", path=str(script.path), style=script.style,
+        "[b]$name[/b] [dim]your script ($style), run unmodified · save the file to run it again[/]",
+        name=script.path.name, style=script.style,
     )]
     if script.output:
         lines = list(script.output)[-SCRIPT_LINES_SHOWN:]
