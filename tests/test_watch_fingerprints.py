@@ -109,9 +109,14 @@ def test_fail5_never_goes_below_the_softmax_twice_floor(tmp_path_factory):
     assert verdict_matches_scenario(outcome, "fail5")
 
 
+# The broken runs as long as their fingerprint tests run them: fail1 and fail3 are at chance by then.
+BROKEN_STEPS = {"fail1": 200, "fail3": 300}
+
+
 @pytest.mark.parametrize("name", ["fail1", "fail2", "fail3", "fail4", "fail5", "keras_fail2"])
 def test_expected_fixes_by_patch_repair_the_script(tmp_path_factory, name):
     fixes = tuple(find_scenario(SCENARIO_OF[name]).expected_fixes)
-    broken, fixed, baseline = run(tmp_path_factory, name), run(tmp_path_factory, name, fixes), run(tmp_path_factory, "baseline")
+    broken = run(tmp_path_factory, name, steps=BROKEN_STEPS.get(name))
+    fixed, baseline = run(tmp_path_factory, name, fixes), run(tmp_path_factory, "baseline")
     assert fixed.test_accuracy >= baseline.test_accuracy - 0.03, (broken.test_accuracy, fixed.test_accuracy)
     assert fixed.test_accuracy > broken.test_accuracy
