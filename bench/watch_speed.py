@@ -54,7 +54,7 @@ print(json.dumps({"steps": len(times), "steps_per_second": (len(times) - 1) / (t
 
 def alone(script: Path) -> float:
     result = subprocess.run(
-        [sys.executable, "-c", ALONE, str(script), str(ROOT)], cwd=ROOT, capture_output=True, text=True,
+        [sys.executable, "-c", ALONE, str(script), str(ROOT)], cwd=ROOT, capture_output=True, text=True, check=False,
         env={**__import__("os").environ, "TBLAB_NO_DOWNLOAD": "1"},
     )
     lines = [line for line in result.stderr.splitlines() if line.startswith("{")]

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from core.runs.watch import Ended, Output, ScriptError, Step, WatchedScript, WatchError, WatchRequest, check_request
+from core.runs.watch import Ended, Output, Step, WatchedScript, WatchError, WatchRequest, check_request
 from core.runs.watch_headless import watch
 from core.watch.scan import CUSTOM_LOOP, KERAS_FIT, ScanError, plan_fixes, scan_source
 
@@ -70,9 +70,9 @@ def test_bad_requests_fail_before_anything_runs(tmp_path):
 
 # --- what a watched run records ----------------------------------------------------------------
 def test_watched_baseline_records_tblab_tags_and_stops_cleanly_at_steps(tmp_path):
+    from core.data.mnist import load_mnist
     from core.schema.config import RunConfig
     from core.tensorboard.reader import read_run
-    from core.data.mnist import load_mnist
     from core.train.loop import train
 
     outcome = watched(tmp_path, "baseline.py", steps=30)
@@ -106,6 +106,7 @@ def test_dead_relus_are_seen_from_step_zero(tmp_path):
     assert outcome.primary_finding == "dead_relu"
 
 
+@pytest.mark.slow  # the fingerprint tests cover it at full length
 def test_exploding_deep_net_goes_nonfinite_and_init_by_patch_repairs_it(tmp_path):
     broken = watched(tmp_path, "fail1.py", steps=60)
     assert first(broken.history, "loss") > 20 and broken.first_nonfinite_step is not None
@@ -115,6 +116,7 @@ def test_exploding_deep_net_goes_nonfinite_and_init_by_patch_repairs_it(tmp_path
     assert any("re-initialised" in notice for notice in fixed.notices)
 
 
+@pytest.mark.slow  # the fingerprint tests cover it at full length
 def test_double_softmax_is_caught_at_the_loss_and_the_logits_fix_lifts_the_floor(tmp_path):
     broken = watched(tmp_path, "fail5.py", steps=150)
     assert set(broken.history.series("loss_input/probabilities").values) == {1.0}
@@ -246,5 +248,5 @@ def test_interrupting_tblab_watch_stops_the_script_and_keeps_the_events(tmp_path
 
     (logdir,) = (tmp_path / "fail3").iterdir()
     assert read_run(logdir).series("loss").steps[:101] == list(range(101))
-    leftover = subprocess.run(["pgrep", "-f", f"core.watch.child .*{EXAMPLES / 'fail3.py'}"], capture_output=True, text=True)
+    leftover = subprocess.run(["pgrep", "-f", f"core.watch.child .*{EXAMPLES / 'fail3.py'}"], capture_output=True, text=True, check=False)
     assert not leftover.stdout.strip()

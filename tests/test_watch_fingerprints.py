@@ -5,16 +5,16 @@ doctor's verdict, and the scenario's expected fixes, applied by patch, repair th
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
 import pytest
 
-from core.schema.scenario import find_scenario
-from tests.test_watch import EXAMPLES
-
 from core.runs.watch import WatchRequest
 from core.runs.watch_headless import watch
+from core.schema.scenario import find_scenario
+from tests.test_watch import EXAMPLES
 
 pytestmark = pytest.mark.slow
 LN10 = math.log(10)
@@ -77,7 +77,7 @@ def test_fail2_is_stuck_at_chance_with_a_vanishing_gradient_ladder(tmp_path_fact
     assert outcome.test_accuracy <= 0.20
     layers = [layer for layer in history.layers()]
     norms = [np.median(history.series(f"grad_norm/{layer}/kernel").array()[:100]) for layer in layers]
-    assert all(lower < upper for lower, upper in zip(norms, norms[1:]))
+    assert all(lower < upper for lower, upper in itertools.pairwise(norms))
     assert norms[-1] / norms[0] > 1e4
     assert verdict_matches_scenario(outcome, name)
 

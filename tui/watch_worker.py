@@ -25,8 +25,18 @@ def run_script(spec: RunSpec, post: Post, stop: threading.Event) -> None:
     """Watch spec.script to its end or until `stop` is set; every outcome ends in one RunEnded."""
     from core.doctor import LiveDoctor
     from core.runs.watch import (
-        ConfigSeen, DataServed, Ended, Eval, Notice, Output, ScriptError, Snapshot, Step, WatchedScript,
-        WatchError, WatchRequest,
+        ConfigSeen,
+        DataServed,
+        Ended,
+        Eval,
+        Notice,
+        Output,
+        ScriptError,
+        Snapshot,
+        Step,
+        WatchedScript,
+        WatchError,
+        WatchRequest,
     )
 
     batcher = RecordBatcher(spec.run_id, post)

@@ -15,11 +15,22 @@ from pathlib import Path
 from typing import TextIO
 
 from core.doctor import LiveDoctor
-from core.system.rundir import RunError, prepare_logdir, run_logdir
 from core.runs.watch import (
-    ConfigSeen, DataServed, Ended, Eval, Notice, Output, ScriptError, Snapshot, Started, Step, WatchedScript, WatchError,
+    ConfigSeen,
+    DataServed,
+    Ended,
+    Eval,
+    Notice,
+    Output,
+    ScriptError,
+    Snapshot,
+    Started,
+    Step,
+    WatchedScript,
+    WatchError,
     WatchRequest,
 )
+from core.system.rundir import RunError, prepare_logdir, run_logdir
 
 PROGRESS_EVERY = 100
 

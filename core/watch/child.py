@@ -63,9 +63,9 @@ def main(argv: list[str]) -> int:
 
     tf = import_tensorflow_quietly()
     from core.watch.data import install_mnist_loader, mnist_loader
+    from core.watch.functions import install_function_hook
     from core.watch.hooks import Watch, install
     from core.watch.keras_fit import install_fit_hook, install_optimizer_hook
-    from core.watch.functions import install_function_hook
 
     main_module = sys.modules["__main__"]
     # runpy puts the script's own module in sys.modules["__main__"] while it runs: its globals

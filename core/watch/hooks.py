@@ -46,7 +46,7 @@ def _rows(value) -> int | None:
 class Watch:
     """The state of one watched script (there is one per child process)."""
 
-    def __init__(self, spec: WatchSpec, channel: Channel, namespace_of=lambda: {}):
+    def __init__(self, spec: WatchSpec, channel: Channel, namespace_of=dict):
         self.spec = spec
         self.channel = channel
         self.fixes = frozenset(spec.fixes)
@@ -298,7 +298,7 @@ class Watch:
             return
         if _rows(out) != len(self.test_labels) or not self._eager_main():
             return
-        self._release_pending_for_eval()
+        self.finish_pending()  # the weights are the step's result now
         logits = out + layout.output_bias if layout.output_bias is not None else out
         logits = tf.cast(logits, tf.float32)
         labels = tf.constant(self.test_labels.astype(np.int32))
@@ -306,9 +306,6 @@ class Watch:
         predicted = tf.argmax(logits, axis=1, output_type=tf.int32)
         accuracy = tf.reduce_mean(tf.cast(tf.equal(predicted, labels), tf.float32))
         self.channel.send("eval", step=max(self.step - 1, 0), scalars={"loss": float(loss), "accuracy": float(accuracy)})
-
-    def _release_pending_for_eval(self) -> None:
-        self.finish_pending()
 
     def loss_called(self, labels, logits, sparse: bool):
         """What a softmax cross-entropy was handed; with the logits fix, probabilities become
@@ -396,9 +393,9 @@ def install(watch: Watch) -> None:
 
     def loss_hook(original, sparse):
         @functools.wraps(original)
-        def hooked(labels=None, logits=None, *args, **kwargs):
+        def hooked(labels=None, logits=None, **kwargs):
             logits = watch.loss_called(labels, logits, sparse)
-            return original(labels=labels, logits=logits, *args, **kwargs)
+            return original(labels=labels, logits=logits, **kwargs)
 
         return hooked
 
