@@ -4,9 +4,10 @@ Alone: the script run by a bare runner that only serves mnist.load_data offline 
 no network) and notes the time of each tf.GradientTape.gradient call (or Keras batch end).
 Watched: the full child process with every hook, records streamed to the parent, the
 parent's doctor and TensorBoard event files; timed by the arrival of the step records.
-Both exclude start-up (steady state: first to last step). Rounds alternate the two.
+Both stop after --steps and exclude start-up (steady state: first to last step). Rounds
+alternate the two; the machine is shared, so the per-round ratios' median is reported.
 
-    python bench/watch_speed.py [--rounds 2] [--scripts baseline fail1 fail4 keras_healthy]
+    python bench/watch_speed.py [--rounds 3] [--steps 800] [--scripts baseline fail1 fail4 keras_healthy]
 """
 
 from __future__ import annotations
@@ -33,28 +34,38 @@ import keras
 from core.watch.data import install_mnist_loader, mnist_loader
 install_mnist_loader(mnist_loader(None, lambda source, n: None))
 times = []
+steps = int(sys.argv[3])
+class Done(BaseException):
+    pass
 original = tf.GradientTape.gradient
 def gradient(self, *args, **kwargs):
     times.append(time.perf_counter())
+    if len(times) > steps:
+        raise Done
     return original(self, *args, **kwargs)
 tf.GradientTape.gradient = gradient
 class Clock(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         times.append(time.perf_counter())
+        if len(times) >= steps:
+            self.model.stop_training = True
 original_fit = keras.Model.fit
 def fit(self, *args, **kwargs):
     kwargs["callbacks"] = [*(kwargs.get("callbacks") or []), Clock()]
     return original_fit(self, *args, **kwargs)
 keras.Model.fit = fit
 sys.argv = [sys.argv[1]]
-runpy.run_path(sys.argv[0], run_name="__main__")
+try:
+    runpy.run_path(sys.argv[0], run_name="__main__")
+except Done:
+    times.pop()  # the call that stopped it did no step
 print(json.dumps({"steps": len(times), "steps_per_second": (len(times) - 1) / (times[-1] - times[0])}), file=sys.stderr)
 """
 
 
-def alone(script: Path) -> float:
+def alone(script: Path, steps: int) -> float:
     result = subprocess.run(
-        [sys.executable, "-c", ALONE, str(script), str(ROOT)], cwd=ROOT, capture_output=True, text=True, check=False,
+        [sys.executable, "-c", ALONE, str(script), str(ROOT), str(steps)], cwd=ROOT, capture_output=True, text=True, check=False,
         env={**__import__("os").environ, "TBLAB_NO_DOWNLOAD": "1"},
     )
     lines = [line for line in result.stderr.splitlines() if line.startswith("{")]
@@ -63,17 +74,18 @@ def alone(script: Path) -> float:
     return json.loads(lines[-1])["steps_per_second"]
 
 
-def watched(script: Path, logs: Path) -> float:
+def watched(script: Path, logs: Path, steps: int) -> float:
     from core.runs.watch import WatchRequest
     from core.runs.watch_headless import watch
 
-    outcome = watch(WatchRequest(script), logs, say=lambda text: None)
+    outcome = watch(WatchRequest(script, steps=steps), logs, say=lambda text: None)
     return outcome.steps_per_second
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=800, help="training steps per run (both stop there)")
     parser.add_argument("--scripts", nargs="+", default=["baseline", "fail1", "fail4", "keras_healthy"])
     args = parser.parse_args()
     import os
@@ -85,8 +97,8 @@ def main() -> None:
             for name in args.scripts:
                 script = EXAMPLES / f"{name}.py"
                 runs = results.setdefault(name, {"alone": [], "watched": []})
-                runs["alone"].append(alone(script))
-                runs["watched"].append(watched(script, Path(logs)))
+                runs["alone"].append(alone(script, args.steps))
+                runs["watched"].append(watched(script, Path(logs), args.steps))
                 print(f"round {round_ + 1} {name}: alone {runs['alone'][-1]:.0f} steps/s, watched {runs['watched'][-1]:.0f} steps/s "
                       f"({runs['watched'][-1] / runs['alone'][-1]:.2f}x)", flush=True)
     print("\nscript           alone    watched  ratio (median of rounds)")

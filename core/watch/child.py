@@ -115,6 +115,7 @@ def main(argv: list[str]) -> int:
             pass
     try:
         watch.finish_pending()
+        watch.drain()
         unfixed = sorted(set(spec.fixes) & {"activation", "logits", "no_noise"} - watch.fix_seen)
         if watch.step and unfixed:
             channel.send("notice", text=f"fix {', '.join(unfixed)}: found nothing to change in this run")

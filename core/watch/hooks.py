@@ -15,6 +15,9 @@ from __future__ import annotations
 
 import functools
 import math
+import os
+import queue
+import signal
 import threading
 
 import numpy as np
@@ -30,6 +33,8 @@ from core.watch.spec import WatchSpec, WatchStop
 from core.watch.stats import are_probabilities, step_statistics, weight_statistics
 
 ORIGINAL_RELU = tf.nn.relu
+RECORDED_KINDS = ("relu", "sigmoid", "tanh")
+JOB_BACKLOG = 16
 IMAGES_SHOWN = 8  # first inputs kept with a snapshot, as in tblab's runs
 PROBABILITY_FLOOR = np.finfo(np.float32).tiny  # log(0) would be -inf; log(tiny) is -87
 
@@ -75,6 +80,10 @@ class Watch:
         self._source_order: list = []
         self.scaled_optimizers: set[int] = set()
         self.in_fit = False  # Keras fit's own tape is not a step of the script's loop
+        # The statistics of a step are computed and sent on a recorder thread, in step order,
+        # while the script goes on with its next step (TensorFlow releases the GIL in its ops).
+        self.jobs: queue.Queue = queue.Queue(maxsize=JOB_BACKLOG)
+        threading.Thread(target=self._record, name="tblab-recorder", daemon=True).start()
 
     # --- messages --------------------------------------------------------------------
     def notice(self, text: str) -> None:
@@ -159,12 +168,21 @@ class Watch:
         ordered_grads = [by_id[id(v)] if by_id[id(v)] is not None else tf.zeros_like(v) for v in layout.variables]
         weights = [tf.convert_to_tensor(v) for v in layout.variables]  # before this step's update
         if self.pending is not None:
-            self._finish_pending(weights)
-        scalars = self._step_scalars(target, ordered_grads, layout)
+            self._submit(self._emit_step, self.pending, weights)
+        hidden = layout.hidden_layers
+        acts = [a for a in self.activations if a[0] in RECORDED_KINDS][: len(hidden)]
+        labels, fed, sparse = self.loss_inputs or (None, None, True)
+        x = self.first_input
+        if not self.sent_config:
+            self._send_config(acts, x, labels)
+        scalars: dict[str, float] = {}  # filled in by the recorder thread, before _emit_step reads it
+        self._submit(self._compute_step, scalars, {
+            "loss": target, "x": x, "grads": ordered_grads, "names": layout.names, "layers": hidden[: len(acts)],
+            "activations": acts, "labels": labels, "fed": fed, "sparse_labels": sparse,
+        })
         self.pending = (self.step, scalars, weights)
         if self.step % self.spec.histogram_every == 0:
-            hidden = [a for a in self.activations if a[0] in ("relu", "sigmoid", "tanh")]
-            self.send_snapshot(self.step, ordered_grads, weights, layout, hidden, self.first_input)
+            self._submit(self.send_snapshot, self.step, ordered_grads, weights, layout, acts, x)
         self.step += 1
         if self.spec.steps is not None and self.step >= self.spec.steps:
             self.stopping = True  # the training iterator ends; another gradient call stops the script
@@ -175,35 +193,48 @@ class Watch:
 
     def _announce_layout(self) -> None:
         names = script_names(self.layout.variables, self.namespace_of())
-        mapping = {tag: names.get(id(v), getattr(v, "name", "?")) for tag, v in zip(self.layout.names, self.layout.variables)}
+        mapping = {
+            tag: names.get(id(v)) or getattr(v, "path", None) or getattr(v, "name", "?")  # Keras variables have a path
+            for tag, v in zip(self.layout.names, self.layout.variables)
+        }
         self.channel.send("start", style="custom loop", names=mapping)
 
-    def _step_scalars(self, target, grads, layout: Layout) -> dict[str, float]:
-        hidden = layout.hidden_layers
-        acts = [a for a in self.activations if a[0] in ("relu", "sigmoid", "tanh")][: len(hidden)]
-        labels = fed = None
-        sparse = True
-        if self.loss_inputs is not None:
-            labels, fed, sparse = self.loss_inputs
-        x = self.first_input
-        scalars = step_statistics(
-            loss=target, x=x, grads=grads, names=layout.names, layers=hidden[: len(acts)],
-            activations=acts, labels=labels, fed=fed, sparse_labels=sparse,
-        )
-        if not self.sent_config:
-            self.sent_config = True
-            config = {}
-            if acts:
-                config["activation"] = acts[0][0]
-            rows = _rows(x) if x is not None else _rows(labels) if labels is not None else None
-            if rows:
-                config["batch_size"] = rows
-            self.channel.send("config", config=config)
-        return scalars
+    def _send_config(self, acts, x, labels) -> None:
+        """What the doctor's rules read from a config: the hidden activation and the batch size."""
+        self.sent_config = True
+        config = {}
+        if acts:
+            config["activation"] = acts[0][0]
+        rows = _rows(x) if x is not None else _rows(labels) if labels is not None else None
+        if rows:
+            config["batch_size"] = rows
+        self.channel.send("config", config=config)
 
-    def _finish_pending(self, weights_after) -> None:
-        step, scalars, before = self.pending
-        self.pending = None
+    # --- the recorder thread: statistics computed and sent while the script trains on ---------
+    def _submit(self, job, *args) -> None:
+        self.jobs.put((job, args))  # blocks when the recorder is JOB_BACKLOG behind: no unbounded memory
+
+    def _record(self) -> None:
+        while True:
+            job, args = self.jobs.get()
+            try:
+                job(*args)
+            except OSError:  # the parent is gone: end the script the clean way
+                os.kill(os.getpid(), signal.SIGTERM)
+            except Exception as error:  # a step that cannot be measured must not stop the recording
+                self.notice(f"could not record a step: {type(error).__name__}: {error}")
+            finally:
+                self.jobs.task_done()
+
+    def drain(self) -> None:
+        """Wait until every submitted record has been sent."""
+        self.jobs.join()
+
+    def _compute_step(self, scalars: dict, inputs: dict) -> None:
+        scalars.update(step_statistics(**inputs))
+
+    def _emit_step(self, pending, weights_after) -> None:
+        step, scalars, before = pending
         extra = weight_statistics(weights_after, before, self.layout.names)
         scalars["nonfinite/count"] = scalars.get("nonfinite/count", 0.0) + extra.pop("nonfinite/weights")
         scalars.update(extra)
@@ -212,7 +243,8 @@ class Watch:
     def finish_pending(self) -> None:
         """Send the last step's record, its update read from the variables as they are now."""
         if self.pending is not None and self.layout is not None:
-            self._finish_pending([tf.convert_to_tensor(v) for v in self.layout.variables])
+            pending, self.pending = self.pending, None
+            self._submit(self._emit_step, pending, [tf.convert_to_tensor(v) for v in self.layout.variables])
 
     def _release_pending_if_stopping(self) -> None:
         if self.stopping:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import threading
 
 import numpy as np
 
@@ -53,13 +54,15 @@ class Channel:
 
     def __init__(self, fd: int):
         self.fd = fd
+        self._lock = threading.Lock()  # two threads send: a long message must not be split by another
 
     def send(self, kind: str, **fields) -> None:
         data = encode({"kind": kind, **fields})
         view = memoryview(data)
-        while view:  # a pipe may take a long message in parts
-            written = os.write(self.fd, view)
-            view = view[written:]
+        with self._lock:
+            while view:  # a pipe may take a long message in parts
+                written = os.write(self.fd, view)
+                view = view[written:]
 
     def close(self) -> None:
         try:
