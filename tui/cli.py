@@ -11,7 +11,7 @@ import importlib
 import signal
 import sys
 
-COMMANDS = ["lab", "run", "board", "diagnose", "sweep", "report", "orderings", "experiment"]
+COMMANDS = ["lab", "run", "board", "diagnose", "sweep", "report", "orderings", "experiment", "watch"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,8 +25,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser()
-    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help")):
-        argv = ["lab", *argv]  # `tblab --logdir x` opens the lab with that option
+    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help")) or argv[0].endswith(".py"):
+        argv = ["lab", *argv]  # `tblab --logdir x` or `tblab my_script.py` opens the lab
     args = parser.parse_args(argv)
     from core.system.children import install_exit_handlers
 

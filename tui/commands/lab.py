@@ -12,6 +12,8 @@ LAB_LOG = "tblab-lab.log"  # in the log root: TensorFlow's C++ lines and failed 
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser("lab", help="the interactive lab: pick a failing script, toggle fixes, watch it train")
+    p.add_argument("files", type=Path, nargs="*",
+                   help="your own training scripts (or scenario files) to list first; a script is watched, unmodified")
     p.add_argument("--scenarios", type=Path, action="append", default=[],
                    help="another folder of scenario scripts, listed after the built-in ones (repeatable)")
     p.add_argument("--logdir", type=Path, default=Path("logs"),
@@ -24,6 +26,10 @@ def add_parser(subparsers) -> None:
 def run(args) -> int:
     if args.data is not None and not Path(args.data).expanduser().exists():
         print(f"tblab: --data {args.data}: no such file or folder", file=sys.stderr)
+        return 2
+    missing = [f for f in args.files if not f.is_file()]
+    if missing:
+        print(f"tblab: {missing[0]}: no such file", file=sys.stderr)
         return 2
     if args.steps is not None and args.steps < 1:
         print("tblab: --steps must be >= 1", file=sys.stderr)
@@ -42,7 +48,7 @@ def run(args) -> int:
     from core.system.tfquiet import stderr_fd_to_file
     from tui.app import make_app
 
-    app = make_app(args.scenarios, log_root=args.logdir, data_path=args.data, steps=args.steps)
+    app = make_app(args.scenarios, files=args.files, log_root=args.logdir, data_path=args.data, steps=args.steps)
     _quit_on_signals(app)
     with stderr_fd_to_file(log_file, keep_python_stderr=True):
         try:
