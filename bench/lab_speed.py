@@ -30,7 +30,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 TBLAB = str(Path(sys.executable).parent / "tblab")
-ENV = {k: v for k, v in os.environ.items() if k not in ("LINES", "COLUMNS")}
+# PYTHONPATH: the children run this checkout's code, not whichever one the venv's `tblab` was installed from.
+ENV = {k: v for k, v in os.environ.items() if k not in ("LINES", "COLUMNS")} | {"PYTHONPATH": str(ROOT)}
 
 
 def headless(scenario: str, steps: int, logdir: Path) -> float:
@@ -165,10 +166,11 @@ def main() -> None:
                   f"lab {results[scenario]['lab'][-1]:.0f} steps/s", flush=True)
 
     print(f"\n{args.steps} steps per run, {args.rounds} rounds, medians\n")
-    print("| scenario | headless steps/s | lab steps/s | lab / headless |\n|---|---|---|---|")
+    print("| scenario | headless steps/s | lab steps/s | lab / headless | median of per-round ratios |\n|---|---|---|---|---|")
     for scenario, runs in results.items():
         h, lab = statistics.median(runs["headless"]), statistics.median(runs["lab"])
-        print(f"| {scenario} | {h:.0f} | {lab:.0f} | {lab / h:.2f} (target >= 0.8) |")
+        paired = statistics.median(x / y for x, y in zip(runs["lab"], runs["headless"]))
+        print(f"| {scenario} | {h:.0f} | {lab:.0f} | {lab / h:.2f} | {paired:.2f} (target >= 0.9) |")
     if args.svg:
         asyncio.run(screenshot(args.svg, steps=600))
         print(f"\nscreenshot: {args.svg}")

@@ -4,11 +4,14 @@
     a plain @tf.function GradientTape SGD step (the handout's loop);
 (b) tblab, no summaries (logdir=None): gathered batches, full in-graph statistics;
 (c) tblab, fully instrumented: every per-step scalar, histograms every 50, images every 500;
-(d) Keras fit with keras.callbacks.TensorBoard(histogram_freq=1, update_freq="batch").
+(d) Keras fit with keras.callbacks.TensorBoard(histogram_freq=1, update_freq="batch");
+(e) tblab, fully instrumented, one step per compiled call (K = 1): what the K-step blocks save.
 Same 784-100-100-10 ReLU MLP, batch 128, SGD lr 0.1, same data; one process,
-interleaved rounds, medians of steady-state steps/s (tracing excluded).
+interleaved rounds, medians of steady-state steps/s (tracing excluded). Each run also
+reports its process CPU time per step (all threads): on a machine shared with other
+work, wall-clock speed swings with the load, CPU time much less.
 
-    python bench/train_speed.py [--rounds 5] [--steps 1000] [--data PATH] [--only bc]
+    python bench/train_speed.py [--rounds 5] [--steps 1000] [--data PATH] [--only abcde]
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import argparse
 import statistics
 import tempfile
 import time
+from dataclasses import dataclass
 
 from core.system.tfquiet import import_tensorflow_quietly
 
@@ -30,6 +34,24 @@ from core.runs.recipe import record_run  # noqa: E402
 from core.schema.config import RunConfig  # noqa: E402
 
 WARMUP = 20
+TBLAB_FROM = 100  # tblab's window starts after this step's record: a block boundary (an eval step)
+
+
+@dataclass(frozen=True)
+class Speed:
+    steps_per_second: float
+    cpu_ms_per_step: float
+
+
+class Clocks:
+    """Wall and process-CPU clocks read together."""
+
+    def __init__(self):
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+
+    def speed(self, steps: int) -> Speed:
+        wall, cpu = time.perf_counter() - self.wall, time.process_time() - self.cpu
+        return Speed(steps / wall, 1000 * cpu / steps)
 
 
 def classic_dataset(mnist):
@@ -43,7 +65,7 @@ def classic_dataset(mnist):
     )
 
 
-def classic(mnist, steps: int) -> float:
+def classic(mnist, steps: int) -> Speed:
     ds = classic_dataset(mnist)
     rng = np.random.default_rng(0)
     shapes = [(784, 100), (100, 100), (100, 10)]
@@ -67,22 +89,34 @@ def classic(mnist, steps: int) -> float:
     it = iter(ds)
     for _ in range(WARMUP):
         step(*next(it)).numpy()
-    start = time.perf_counter()
+    clocks = Clocks()
     for _ in range(steps):
         loss = step(*next(it))
         if _ % 100 == 0:
             loss.numpy()  # the handout prints every 100 steps
     loss.numpy()
-    return steps / (time.perf_counter() - start)
+    return clocks.speed(steps)
 
 
-def tblab(mnist, steps: int, instrumented: bool) -> float:
-    config = RunConfig(init="uniform(-0.1,0.1)", steps=steps + WARMUP, histogram_every=50, image_every=500)
+def tblab(mnist, steps: int, instrumented: bool, steps_per_call: int | None = None) -> Speed:
+    """Timed from the record of step TBLAB_FROM to the last one: the steps in between with
+    their evals, snapshots and event-file writes."""
+    config = RunConfig(init="uniform(-0.1,0.1)", steps=TBLAB_FROM + 1 + steps, histogram_every=50, image_every=500)
     logdir = tempfile.mkdtemp(prefix="tblab-bench-") if instrumented else None
-    return record_run(config, data=mnist, logdir=logdir).steps_per_second
+    marks = {}
+
+    def on_step(record):
+        if record.step == TBLAB_FROM:
+            marks["start"] = Clocks()
+        elif record.step == config.steps - 1:
+            marks["speed"] = marks["start"].speed(steps)
+
+    fixed = {} if steps_per_call is None else {"steps_per_call": steps_per_call}  # so (a-d) also run older tblabs
+    record_run(config, data=mnist, logdir=logdir, on_step=on_step, **fixed)
+    return marks["speed"]
 
 
-def keras_fit(mnist, steps: int) -> float:
+def keras_fit(mnist, steps: int) -> Speed:
     ds = classic_dataset(mnist)
     model = keras.Sequential([
         keras.Input((784,)),
@@ -91,16 +125,18 @@ def keras_fit(mnist, steps: int) -> float:
         keras.layers.Dense(10),
     ])
     model.compile(keras.optimizers.SGD(0.1), keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
-    times = []
+    marks = {}
 
     class Clock(keras.callbacks.Callback):
         def on_train_batch_end(self, batch, logs=None):
-            if batch in (WARMUP, WARMUP + steps):
-                times.append(time.perf_counter())
+            if batch == WARMUP:
+                marks["start"] = Clocks()
+            elif batch == WARMUP + steps:
+                marks["speed"] = marks["start"].speed(steps)
 
     board = keras.callbacks.TensorBoard(tempfile.mkdtemp(prefix="tblab-bench-keras-"), histogram_freq=1, update_freq="batch")
     model.fit(ds, steps_per_epoch=WARMUP + steps + 1, epochs=1, verbose=0, callbacks=[board, Clock()])
-    return steps / (times[1] - times[0])
+    return marks["speed"]
 
 
 def main() -> None:
@@ -108,7 +144,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--data")
-    parser.add_argument("--only", default="abcd", help="run only these of a, b, c, d (e.g. bc: more rounds of one ratio)")
+    parser.add_argument("--only", default="abcde", help="run only these of a-e (e.g. bc: more rounds of one ratio)")
     parser.add_argument("--train-size", type=int, default=60000, help="tile the training set up to this many examples")
     args = parser.parse_args()
     mnist = load_mnist(args.data)
@@ -125,25 +161,31 @@ def main() -> None:
         "b": ("tblab, no summaries", lambda: tblab(mnist, args.steps, False)),
         "c": ("tblab, instrumented", lambda: tblab(mnist, args.steps, True)),
         "d": ("keras fit + TensorBoard", lambda: keras_fit(mnist, args.steps)),
+        "e": ("tblab, instrumented, K = 1", lambda: tblab(mnist, args.steps, True, steps_per_call=1)),
     }
     runs = {key: run for key, run in runs.items() if key in args.only}
-    results = {key: [] for key in runs}
+    results: dict[str, list[Speed]] = {key: [] for key in runs}
     for round_ in range(args.rounds):
         for key, (_, run) in runs.items():
             results[key].append(run())
-        print(f"round {round_ + 1}: " + ", ".join(f"{key}={values[-1]:.0f}" for key, values in results.items()), flush=True)
-    median = {key: statistics.median(values) for key, values in results.items()}
+        print(f"round {round_ + 1}: " + ", ".join(
+            f"{key}={values[-1].steps_per_second:.0f}/s {values[-1].cpu_ms_per_step:.2f} cpu-ms" for key, values in results.items()
+        ), flush=True)
+    speed = {key: [r.steps_per_second for r in values] for key, values in results.items()}
+    cpu = {key: [r.cpu_ms_per_step for r in values] for key, values in results.items()}
     print(f"\ndata: {mnist.source}; {args.steps} steps per run, {args.rounds} rounds\n")
-    print("| run | steps/s (median) |\n|---|---|")
+    print("| run | steps/s (median) | CPU ms per step (median) |\n|---|---|---|")
     for key, (label, _) in runs.items():
-        print(f"| {key} {label} | {median[key]:.0f} |")
-    print()
-    for top, bottom, target in (("b", "a", 2.5), ("c", "b", 0.85), ("c", "d", 2)):
+        print(f"| {key} {label} | {statistics.median(speed[key]):.0f} | {statistics.median(cpu[key]):.2f} |")
+    print("\n| ratio | target | of medians | median of per-round ratios | CPU time, inverse ratio of medians |\n|---|---|---|---|---|")
+    for top, bottom, target in (("b", "a", 5), ("c", "a", 4), ("c", "b", 0.9), ("c", "d", 2), ("c", "e", 1)):
         if top in runs and bottom in runs:
             # Runs of one round are seconds apart, so their ratio cancels most of this VM's drift.
-            paired = statistics.median(x / y for x, y in zip(results[top], results[bottom]))
-            print(f"{top}/{bottom} = {median[top] / median[bottom]:.2f} of medians, "
-                  f"{paired:.2f} median of per-round ratios (target >= {target})")
+            paired = statistics.median(x / y for x, y in zip(speed[top], speed[bottom]))
+            of_medians = statistics.median(speed[top]) / statistics.median(speed[bottom])
+            by_cpu = statistics.median(cpu[bottom]) / statistics.median(cpu[top])
+            print(f"| {top}/{bottom} | >= {target} | {of_medians:.2f} | {paired:.2f} | {by_cpu:.2f} |")
+
 
 if __name__ == "__main__":
     main()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import threading
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ from tensorboard.util.tensor_util import make_ndarray
 from core.runs.recipe import record_run
 from core.schema.config import RunConfig
 from core.system.rundir import RunError
+from core.train.loop import train
 from tests.helpers import tiny_mnist
 
 SMALL = RunConfig(hidden_layers=2, hidden_units=16, steps=30, batch_size=32, histogram_every=10, image_every=20, eval_every=10)
@@ -121,7 +123,7 @@ def test_stop_on_nonfinite(data):
     assert result.stopped and result.steps_done == result.first_nonfinite_step + 1
 
 
-def test_stop_request_is_honoured_within_a_step_and_files_are_closed(data, tmp_path):
+def test_stop_request_is_honoured_within_a_block_and_files_are_closed(data, tmp_path):
     stop = threading.Event()
 
     def on_step(record):
@@ -129,9 +131,130 @@ def test_stop_request_is_honoured_within_a_step_and_files_are_closed(data, tmp_p
             stop.set()
 
     result = record_run(SMALL.replace(steps=1000), data=data, logdir=tmp_path / "stopped", on_step=on_step, stop=stop)
-    assert result.stopped and result.steps_done == 6
-    assert [e.step for e in read(tmp_path / "stopped" / "train").Tensors("loss")] == list(range(6))
+    # The block holding step 5 has run, so its steps are recorded; blocks end at step 10 (histogram_every).
+    assert result.stopped and 6 <= result.steps_done <= 11
+    assert [e.step for e in read(tmp_path / "stopped" / "train").Tensors("loss")] == list(range(result.steps_done))
     assert math.isfinite(result.test_accuracy)
+
+
+def test_stop_takes_effect_at_the_end_of_the_running_block(data):
+    stop = threading.Event()
+    records = []
+
+    def on_step(record):
+        records.append(record.step)
+        if record.step == 5:
+            stop.set()
+
+    result = train(SMALL.replace(steps=1000), data=data, on_step=on_step, stop=stop, steps_per_call=4)
+    assert result.stopped and result.steps_done == 9 and records == list(range(9))  # blocks [0] [1-4] [5-8]
+    result = train(SMALL.replace(steps=1000), data=data, on_step=on_step, stop=stop, steps_per_call=1)
+    assert result.steps_done == 0  # already set: no step runs
+
+
+def test_steps_per_call_does_not_change_a_single_number(data):
+    """The same fixed-seed run stepped 1, 7 and an adaptive number of steps per call: identical
+    records (losses included, bit for bit), evals, snapshot steps, histograms and images."""
+    config = SMALL.replace(steps=45, optimizer="adam", learning_rate=0.01, input_noise_std=0.3, eval_every=15)
+
+    def run(steps_per_call):
+        snapshots, evals = [], []
+        result = train(config, data=data, on_snapshot=snapshots.append, on_eval=lambda s, v: evals.append((s, v)),
+                       steps_per_call=steps_per_call)
+        return result, snapshots, evals
+
+    one, seven, adaptive = run(1), run(7), run(None)
+    for result, snapshots, evals in (seven, adaptive):
+        assert {t: s.values for t, s in result.history.train.items()} == {t: s.values for t, s in one[0].history.train.items()}
+        assert evals == one[2] and [s for s, _ in evals] == [0, 15, 30, 44]
+        assert [s.step for s in snapshots] == [s.step for s in one[1]] == [0, 10, 20, 30, 40]
+        for got, want in zip(snapshots, one[1]):
+            assert got.histograms.keys() == want.histograms.keys() and got.dropped == want.dropped
+            assert all(np.array_equal(got.histograms[t], want.histograms[t]) for t in got.histograms)
+            assert np.array_equal(got.images, want.images)
+
+
+def test_stop_on_nonfinite_ends_the_block_at_the_first_nonfinite_step(data):
+    blowup = SMALL.replace(hidden_layers=6, normalization="raw", init="uniform(-1,1)", learning_rate=1.0, steps=25,
+                           stop_on_nonfinite=True, histogram_every=100, eval_every=100)
+    records = []
+    result = train(blowup, data=data, on_step=records.append, steps_per_call=20)
+    first = result.first_nonfinite_step
+    assert first is not None and 0 < first < 19  # inside the block [1-20]
+    assert result.stopped and result.steps_done == first + 1 and [r.step for r in records] == list(range(first + 1))
+    assert records[-1].scalars["nonfinite/count"] > 0 and records[-2].scalars["nonfinite/count"] == 0
+
+
+def test_snapshot_is_the_steps_own_pass_and_the_weights_it_produced(data):
+    """Recomputed eagerly from the weights before the step, on the same batch: the gradients
+    and activations histograms are the step's, the weights histograms are after its update."""
+    import tensorflow as tf
+
+    from core.data.pipeline import make_datasets
+    from core.train.block import StepBlocks
+    from core.train.model import build, forward, loss_fn, variables
+
+    config = SMALL.replace(histogram_every=3)
+    indices = np.arange(config.batch_size, dtype=np.int32) * 3
+    ds = replace(make_datasets(config, data), train_indices=tf.data.Dataset.from_tensors(indices).repeat())
+    layers = build(config)
+    blocks = StepBlocks(config, ds, layers, snapshots=True)
+    blocks.run(3)  # steps 0-2
+    named = variables(layers)
+    before = [var.numpy() for _, var in named]
+    x, y = tf.gather(ds.x_train, indices), tf.gather(ds.y_train, indices)
+    with tf.GradientTape() as tape:
+        fwd = forward(layers, x, config.activation)
+        loss = loss_fn(fwd.logits, y, config.softmax_before_loss)
+    grads = tape.gradient(loss, [var for _, var in named])
+    records, snapshot = blocks.run(1)  # step 3, a snapshot step
+    assert [r.step for r in records] == [3] and snapshot.step == 3
+    assert records[0].scalars["loss"] == pytest.approx(float(loss), rel=1e-6)
+    expected = {}
+    for (name, var), grad, old in zip(named, grads, before):
+        assert not np.array_equal(var.numpy(), old)  # the step moved the weights
+        expected[f"weights/{name}"], expected[f"gradients/{name}"] = var.numpy(), grad.numpy()
+    for layer, activation in zip(layers, fwd.activations):
+        expected[f"activations/{layer.name}"] = activation.numpy()
+    assert set(snapshot.histograms) == set(expected)
+    for tag, values in expected.items():
+        counts, edges = np.histogram(values.astype(np.float64), bins=30)
+        got = snapshot.histograms[tag]
+        np.testing.assert_allclose(got[:, 0], edges[:-1], rtol=1e-5, atol=1e-7, err_msg=tag)
+        assert abs(got[:, 2] - counts).sum() <= 2, tag  # a value on a bucket edge may land either side
+    np.testing.assert_array_equal(snapshot.images, x.numpy()[:8].reshape(-1, 28, 28))
+
+
+def test_block_end_stops_at_cadences_and_the_last_step():
+    from core.train.pacing import block_end
+
+    assert block_end(0, 50, 2000, (100, 50)) == 0
+    assert block_end(1, 50, 2000, (100, 50)) == 50
+    assert block_end(1, 8, 2000, (100, 50)) == 8
+    assert block_end(51, 200, 2000, (100,)) == 100
+    assert block_end(1990, 50, 2000, (100,)) == 1999
+    assert block_end(7, 1, 2000, (3,)) == 7
+
+
+def test_pacer_aims_at_the_block_time_grows_at_most_2x_and_shrinks_at_once():
+    from core.train.pacing import BlockPacer
+
+    pacer = BlockPacer(target_seconds=0.05, most=200)
+    assert pacer.size == 1
+    sizes = []
+    for _ in range(8):
+        pacer.observe(pacer.size, pacer.size * 0.001)  # 1 ms steps: 50 fit in 0.05 s
+        sizes.append(pacer.size)
+    assert sizes == [2, 4, 8, 16, 32, 50, 50, 50]
+    pacer.observe(50, 50 * 0.01)  # steps got 10x slower
+    assert pacer.size == 5
+    pacer.observe(1, 1.0)  # a step slower than the target: one step per block
+    assert pacer.size == 1
+    fixed = BlockPacer(fixed=7)
+    fixed.observe(7, 100.0)
+    assert fixed.size == 7
+    with pytest.raises(ValueError):
+        BlockPacer(fixed=0)
 
 
 def test_unwritable_logdir_is_a_one_line_error(data, tmp_path):

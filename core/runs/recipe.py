@@ -51,9 +51,11 @@ def record_run(
     on_eval: Callable[[int, dict[str, float]], None] | None = None,
     on_images: Callable[[int, np.ndarray], None] | None = None,
     stop: threading.Event | None = None,
+    steps_per_call: int | None = None,
 ):
     """Train `config` on `data` (core.train.loop.RunResult); with a `logdir`, the run is also
-    written there for TensorBoard. Raises RunError for a log folder that cannot be written."""
+    written there for TensorBoard. Raises RunError for a log folder that cannot be written.
+    `steps_per_call` fixes K, the steps per compiled call (default: adapted to the step time)."""
     # Imported here, not at the top: TensorFlow loads with it, and `tblab run` checks its
     # arguments and the lab draws its first frame before that.
     from core.tensorboard.sink import TensorBoardSink
@@ -61,13 +63,16 @@ def record_run(
 
     images = None if on_images is None else (lambda snapshot: on_images(snapshot.step, snapshot.images))
     if logdir is None:
-        return train(config, data=data, run_name=run_name, on_step=on_step, on_snapshot=images, on_eval=on_eval, stop=stop)
+        return train(
+            config, data=data, run_name=run_name, on_step=on_step, on_snapshot=images, on_eval=on_eval, stop=stop,
+            steps_per_call=steps_per_call,
+        )
     logdir = prepare_logdir(logdir)
     texts = {"config": config.to_json(), "data_source": data.source, "run": run_name}
     sink = TensorBoardSink(logdir, texts, image_every=config.image_every)
     try:
         result = train(
-            config, data=data, run_name=run_name, stop=stop,
+            config, data=data, run_name=run_name, stop=stop, steps_per_call=steps_per_call,
             on_step=fanout(sink.on_step, on_step),
             on_snapshot=fanout(sink.on_snapshot, images),
             on_eval=fanout(sink.on_eval, on_eval),

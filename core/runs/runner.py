@@ -1,5 +1,7 @@
 """Headless runs: one scenario with fixes, progress on the terminal, a summary at the end.
 
+TensorFlow's own log lines go to <log root>/tblab-run.log (on the terminal with --verbose).
+
 Shared by `tblab run` and by running a scenario file on its own (`python fails/fail1.py`).
 """
 
@@ -7,22 +9,23 @@ from __future__ import annotations
 
 import json
 import sys
-import time
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
 from core.doctor import LiveDoctor
-from core.schema.json_safe import dumps
+from core.runs.progress import RunProgress
 from core.runs.recipe import configure, record_run
 from core.schema.history import StepRecord
+from core.schema.json_safe import dumps
 from core.schema.scenario import Scenario
+from core.schema.tags import LOSS
 from core.system.rundir import run_logdir
-from core.system.tfquiet import import_tensorflow_quietly
+from core.system.tfquiet import import_tensorflow_quietly, stderr_fd_to_file
 
 DEFAULT_LOG_ROOT = Path("logs")
-BAR_WIDTH = 24
-REDRAW_SECONDS = 0.2
+RUN_LOG = "tblab-run.log"  # in the log root: TensorFlow's own C++ log lines, unless --verbose
 
 
 @dataclass(frozen=True)
@@ -33,52 +36,13 @@ class RunRequest:
     log_root: Path = DEFAULT_LOG_ROOT
     data_path: str | None = None
     seed: int | None = None
-
-
-class Progress:
-    """A one-line progress bar on a terminal; a line every 100 steps elsewhere (logs, CI)."""
-
-    def __init__(self, total: int, out: TextIO):
-        self.total, self.out = total, out
-        self.tty = out.isatty()
-        self.started = time.perf_counter()
-        self.last_draw = 0.0
-
-    def _speed(self, step: int) -> float:
-        return (step + 1) / max(time.perf_counter() - self.started, 1e-9)
-
-    def update(self, record: StepRecord) -> None:
-        loss, accuracy = record.scalars["loss"], record.scalars["accuracy"]
-        if self.tty:
-            now = time.perf_counter()
-            if now - self.last_draw < REDRAW_SECONDS and record.step + 1 < self.total:
-                return
-            self.last_draw = now
-            done = int(BAR_WIDTH * (record.step + 1) / self.total)
-            bar = "#" * done + "-" * (BAR_WIDTH - done)
-            self.out.write(
-                f"\r[{bar}] step {record.step + 1}/{self.total}  loss {loss:.4g}  "
-                f"acc {accuracy:.3f}  {self._speed(record.step):.0f} steps/s "
-            )
-            self.out.flush()
-        elif record.step % 100 == 0:
-            print(f"step {record.step}: loss {loss:.4g}, batch accuracy {accuracy:.3f}", file=self.out, flush=True)
-
-    def message(self, text: str) -> None:
-        self.out.write(("\n" if self.tty else "") + text + "\n")
-        self.out.flush()
-
-    def finish(self) -> None:
-        if self.tty:
-            self.out.write("\n")
+    verbose: bool = False  # TensorFlow's log lines on the terminal instead of in RUN_LOG
 
 
 def execute(request: RunRequest, *, as_json: bool = False, out: TextIO = sys.stdout) -> int:
     """Run the request; print progress, findings and a summary (or one JSON object). Exit code."""
     from core.data.mnist import DataError, load_mnist
-    from core.system.rundir import RunError
 
-    progress_out = sys.stderr if as_json else out
     try:
         config = configure(request.scenario.config, request.fixes, steps=request.steps, seed=request.seed)
         data = load_mnist(request.data_path)
@@ -86,8 +50,25 @@ def execute(request: RunRequest, *, as_json: bool = False, out: TextIO = sys.std
         print(f"tblab: {error}", file=sys.stderr)
         return 2
     logdir = run_logdir(request.log_root, request.scenario.name, request.fixes)
+    quiet = ExitStack()
+    if not request.verbose:
+        # For the whole run, not just the import: TensorFlow also logs from later ops.
+        # Python's own stderr (errors, --json progress) stays on the terminal.
+        try:
+            quiet.enter_context(stderr_fd_to_file(Path(request.log_root) / RUN_LOG, keep_python_stderr=True))
+        except OSError as error:
+            print(f"tblab: cannot write logs to {request.log_root}: {error.strerror or error}", file=sys.stderr)
+            return 2
+    with quiet:
+        return _train_and_report(request, config, data, logdir, as_json=as_json, out=out)
+
+
+def _train_and_report(request: RunRequest, config, data, logdir: Path, *, as_json: bool, out: TextIO) -> int:
+    from core.system.rundir import RunError
+
+    progress_out = sys.stderr if as_json else out  # looked up here: inside the fd-2 redirect
     print(f"{request.scenario.title} | data: {data.source} | logs: {logdir}", file=progress_out)
-    progress = Progress(config.steps, progress_out)
+    progress = RunProgress(config.steps, progress_out, enabled=not as_json)
     doctor = LiveDoctor(config=config)
 
     def report(findings, step: int) -> None:
@@ -98,19 +79,24 @@ def execute(request: RunRequest, *, as_json: bool = False, out: TextIO = sys.std
         progress.update(record)
         report(doctor.update(record), record.step)
 
-    import_tensorflow_quietly()  # after the cheap checks above, so bad input fails fast
+    if request.verbose:
+        import tensorflow  # noqa: F401  (with its own log lines, as asked)
+    else:
+        import_tensorflow_quietly(Path(request.log_root) / RUN_LOG)
     try:
         result = record_run(
             config, data=data, logdir=logdir, run_name=request.scenario.name,
             on_step=on_step, on_eval=doctor.update_eval,
         )
     except RunError as error:
+        progress.finish()
         print(f"tblab: {error}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:  # Ctrl-C, or SIGTERM / SIGHUP (core.system.children.Terminated)
         progress.finish()
-        print(f"tblab: interrupted; the event files in {logdir} are closed and readable", file=sys.stderr)
-        return 130
+        how = f"stopped by {interrupt}" if hasattr(interrupt, "signum") else "interrupted"
+        print(f"tblab: {how}; the event files in {logdir} are closed and readable", file=sys.stderr)
+        return 128 + getattr(interrupt, "signum", 2)
     progress.finish()
     report(doctor.finish(), result.steps_done - 1)
     diagnosis = doctor.diagnosis()
@@ -120,7 +106,7 @@ def execute(request: RunRequest, *, as_json: bool = False, out: TextIO = sys.std
         "steps_done": result.steps_done,
         "test_accuracy": result.test_accuracy,
         "test_loss": result.test_loss,
-        "final_loss": result.history.series("loss").last(),
+        "final_loss": result.history.series(LOSS).last(),
         "first_nonfinite_step": result.first_nonfinite_step,
         "steps_per_second": round(result.steps_per_second, 1),
         "data_source": result.data_source,
@@ -146,5 +132,3 @@ def execute(request: RunRequest, *, as_json: bool = False, out: TextIO = sys.std
             print("doctor: no finding", file=out)
         print(f"TensorBoard logs: {result.logdir}  (tblab board --logdir {request.log_root})", file=out)
     return 0
-
-

@@ -16,5 +16,6 @@ def main(scenario, argv: list[str] | None = None) -> int:
     parser.add_argument("--fix", action="append", default=[])
     parser.add_argument("--logdir", type=Path, default=DEFAULT_LOG_ROOT)
     parser.add_argument("--data")
+    parser.add_argument("--verbose", action="store_true", help="show TensorFlow's own log lines")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
-    return execute(RunRequest(scenario, tuple(args.fix), args.steps, args.logdir, args.data))
+    return execute(RunRequest(scenario, tuple(args.fix), args.steps, args.logdir, args.data, verbose=args.verbose))

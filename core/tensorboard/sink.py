@@ -46,9 +46,9 @@ class TensorBoardSink:
         self._train.write(record.step, self._scalars.serialise(np.fromiter(record.scalars.values(), np.float32)))
 
     def on_snapshot(self, snapshot: Snapshot) -> None:
-        tags = list(snapshot.histograms)
-        if tags:
-            self._train.write(snapshot.step, histograms_summary(tags, np.stack([snapshot.histograms[t] for t in tags])))
+        names = list(snapshot.histograms)  # not `tags`: that is the module of tag names
+        if names:
+            self._train.write(snapshot.step, histograms_summary(names, np.stack([snapshot.histograms[t] for t in names])))
         self._train.write(snapshot.step, self._dropped.serialise([snapshot.dropped]))
         if snapshot.images is not None and snapshot.step % self.image_every == 0:
             self._train.write(snapshot.step, images_summary(tags.INPUT_IMAGES, display_images(snapshot.images)))

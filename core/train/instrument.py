@@ -71,10 +71,12 @@ def step_statistics(
         (ACCURACY, tf.reduce_mean(tf.cast(tf.equal(predictions, labels), tf.float32))),
         (GRAD_NORM_GLOBAL, tf.linalg.global_norm(grads)),
     ]
+    norms = []  # every grad and weight norm: finite only if all of their tensor's values are
     for name, grad, old, new in zip(names, grads, old_values, new_values):
-        weight_norm = tf.norm(new)
+        grad_norm, weight_norm = tf.norm(grad), tf.norm(new)
+        norms += [grad_norm, weight_norm]
         stats += [
-            (layer_tag(GRAD_NORM, name), tf.norm(grad)),
+            (layer_tag(GRAD_NORM, name), grad_norm),
             (layer_tag(WEIGHT_NORM, name), weight_norm),
             # Relative to the weights before the step; 0/0 (zero init biases) counts as 0.
             (layer_tag(UPDATE_RATIO, name), tf.math.divide_no_nan(tf.norm(new - old), tf.norm(old))),
@@ -88,14 +90,27 @@ def step_statistics(
             stats.append((layer_tag(DEAD_FRACTION, layer.name), dead_fraction(z)))
         if activation in SATURATING:
             stats.append((layer_tag(SATURATED_FRACTION, layer.name), saturated_fraction(h, activation)))
-    nonfinite = nonfinite_count(loss) + nonfinite_count(fwd.logits)
-    for tensor in [*grads, *new_values]:
-        nonfinite += nonfinite_count(tensor)
     stats += [
         (INPUT_MIN, tf.reduce_min(x)),
         (INPUT_MAX, tf.reduce_max(x)),
         (INPUT_MEAN, tf.reduce_mean(x)),
         (INPUT_STD, tf.math.reduce_std(x)),
-        (NONFINITE_COUNT, nonfinite),
+        (NONFINITE_COUNT, nonfinite_total(loss, fwd.logits, grads, new_values, norms)),
     ]
     return stats
+
+
+def nonfinite_total(loss, logits, grads, weights, norms) -> tf.Tensor:
+    """NaN/Inf values in the loss, logits, gradients and weights, counted only when there
+    can be any: a NaN or Inf makes its tensor's L2 norm (and the logits' sum) non-finite,
+    so finite norms prove the count is 0 without the ~60 ops of counting (13% of a step).
+    A norm that merely overflows takes the counting branch, which then counts right."""
+    guards = tf.stack([loss, tf.reduce_sum(logits), *norms])
+
+    def count():
+        total = nonfinite_count(loss) + nonfinite_count(logits)
+        for tensor in [*grads, *weights]:
+            total += nonfinite_count(tensor)
+        return total
+
+    return tf.cond(tf.reduce_all(tf.math.is_finite(guards)), lambda: tf.constant(0.0), count)

@@ -3,6 +3,9 @@ on MNIST and hands every step's metrics to the caller as a StepRecord, a Snapsho
 histograms and input images every `histogram_every` steps, and the test-set evaluation
 every `eval_every` steps.
 
+Steps run in compiled blocks of K (core.train.block, K from core.train.pacing); the
+records of a block are emitted one by one after it, so consumers see every step as before.
+
 It only computes and emits: TensorBoard (core.tensorboard.sink), the plots, the CLI and
 the doctor are consumers of the same record stream, wired together by core.runs.recipe.
 """
@@ -21,13 +24,11 @@ import tensorflow as tf
 from core.data.mnist import Mnist
 from core.data.pipeline import make_datasets
 from core.schema.config import RunConfig
-from core.schema.history import History, Snapshot, StepRecord
-from core.train.histograms import finite_histograms
-from core.train.instrument import step_statistics
-from core.train.model import build, forward, loss_fn, variables
-from core.train.optim import Optimizer
-
-IMAGES_SHOWN = 8  # inputs kept in each snapshot
+from core.schema.history import History, Snapshot, StepRecord, blew_up
+from core.schema.tags import ACCURACY, LOSS
+from core.train.block import StepBlocks
+from core.train.model import build, forward, loss_fn
+from core.train.pacing import BlockPacer, block_end
 
 
 @dataclass
@@ -58,69 +59,19 @@ def train(
     on_snapshot: Callable[[Snapshot], None] | None = None,
     on_eval: Callable[[int, dict[str, float]], None] | None = None,
     stop: threading.Event | None = None,
+    steps_per_call: int | None = None,
 ) -> RunResult:
-    """Train one run on `data`; snapshots are computed only when someone takes them."""
+    """Train one run on `data`; snapshots are computed only when someone takes them.
+
+    `steps_per_call` fixes K (the numbers do not depend on it); by default K adapts to the
+    step time. `stop` is honoured between blocks: the steps of a block already run are
+    still emitted.
+    """
     ds = make_datasets(config, data)
     layers = build(config)
-    named = variables(layers)
-    var_names = [name for name, _ in named]
-    train_vars = [var for _, var in named]
-    optimizer = Optimizer(config.optimizer, config.learning_rate, train_vars)
-    histogram_tags = (
-        [f"{kind}/{name}" for name in var_names for kind in ("weights", "gradients")]
-        + [f"activations/{layer.name}" for layer in layers[:-1]]  # hidden layers
-    )
-    stat_names: list[str] = []
-    index_spec = tf.TensorSpec([None], tf.int32)
-    step_spec = tf.TensorSpec([], tf.int64)
-
-    def batch(indices, step):
-        x = tf.gather(ds.x_train, indices)
-        if config.input_noise_std > 0:
-            # Stateless noise keyed by (seed, step): the histogram pass sees the same batch.
-            seed = tf.stack([tf.constant(config.seed, tf.int64), step])
-            x += config.input_noise_std * tf.random.stateless_normal(tf.shape(x), seed=seed)
-        return x, tf.gather(ds.y_train, indices)
-
-    def forward_backward(x, y):
-        with tf.GradientTape() as tape:
-            fwd = forward(layers, x, config.activation)
-            loss = loss_fn(fwd.logits, y, config.softmax_before_loss)
-        return fwd, loss, tape.gradient(loss, train_vars)
-
-    step_counter = tf.Variable(0, dtype=tf.int64, trainable=False)  # no per-step host->device copy
-
-    indices_iter = iter(ds.train_indices)
-
-    @tf.function
-    def train_step():
-        """One SGD step: the batch comes from the iterator in-graph, statistics go out as one
-        vector. The iterator is captured, not passed: an argument costs ~0.5 ms of dispatch
-        per call."""
-        step = step_counter.read_value()
-        indices = next(indices_iter)
-        x, y = batch(indices, step)
-        fwd, loss, grads = forward_backward(x, y)
-        old_values = [tf.identity(var) for var in train_vars]
-        optimizer.apply(grads, train_vars)
-        stats = step_statistics(
-            activation=config.activation, layers=layers, names=var_names, x=x, labels=y,
-            fwd=fwd, loss=loss, grads=grads, old_values=old_values, new_values=train_vars,
-        )
-        stat_names[:] = [name for name, _ in stats]
-        values = tf.stack([tf.cast(value, tf.float32) for _, value in stats])
-        step_counter.assign_add(1)
-        return values, indices
-
-    @tf.function(input_signature=[index_spec, step_spec])
-    def snapshot_step(indices, step):
-        """Buckets of weights, gradients and activations in `histogram_tags` order, the count
-        of non-finite values they left out, and the first inputs."""
-        x, y = batch(indices, step)
-        fwd, _, grads = forward_backward(x, y)
-        tensors = [t for pair in zip(train_vars, grads) for t in pair] + list(fwd.activations)
-        buckets, dropped = finite_histograms(tensors)
-        return buckets, dropped, x[:IMAGES_SHOWN]
+    blocks = StepBlocks(config, ds, layers, snapshots=on_snapshot is not None)
+    pacer = BlockPacer(steps_per_call)
+    cadences = (config.eval_every, config.histogram_every) if on_snapshot is not None else (config.eval_every,)
 
     @tf.function
     def evaluate():
@@ -131,7 +82,7 @@ def train(
 
     def run_eval(step: int) -> dict[str, float]:
         loss, accuracy = evaluate()
-        scalars = {"loss": float(loss), "accuracy": float(accuracy)}
+        scalars = {LOSS: float(loss), ACCURACY: float(accuracy)}
         history.add_val(step, scalars)
         if on_eval is not None:
             on_eval(step, scalars)
@@ -142,26 +93,28 @@ def train(
     stopped = False
     timer_start = None
     last_eval_step = -1
-    for step in range(config.steps):
+    while steps_done < config.steps:
         if stop is not None and stop.is_set():
             stopped = True
             break
-        if step == 1:  # step 0 traced every compiled function: time the steady state from here
+        if steps_done == 1:  # step 0 traced every compiled function: time the steady state from here
             timer_start = time.perf_counter()
-        values, indices = train_step()
-        record = StepRecord(step, dict(zip(stat_names, values.numpy().tolist())))
-        history.add(record)
-        steps_done = step + 1
-        if first_nonfinite is None and (record.scalars["nonfinite/count"] > 0 or not math.isfinite(record.scalars["loss"])):
-            first_nonfinite = step
-        if on_step is not None:
-            on_step(record)
-        if on_snapshot is not None and step % config.histogram_every == 0:
-            # After the step, on the step's own batch: the snapshot shows the weights it produced.
-            buckets, dropped, images = snapshot_step(indices, tf.constant(step, tf.int64))
-            on_snapshot(Snapshot(
-                step, dict(zip(histogram_tags, buckets.numpy())), float(dropped), images.numpy().reshape(-1, 28, 28),
-            ))
+        end = block_end(steps_done, pacer.size, config.steps, cadences)
+        began = time.perf_counter()
+        records, snapshot = blocks.run(end - steps_done + 1)
+        if steps_done > 0:
+            pacer.observe(len(records), time.perf_counter() - began)
+        for record in records:
+            history.add(record)
+            if first_nonfinite is None and blew_up(record.scalars):
+                first_nonfinite = record.step
+            if on_step is not None:
+                on_step(record)
+        steps_done += len(records)
+        step = steps_done - 1
+        if snapshot is not None:
+            # After the step, on the step's own pass: the snapshot shows the weights it produced.
+            on_snapshot(snapshot)
         if step % config.eval_every == 0:
             run_eval(step)
             last_eval_step = step
@@ -170,13 +123,13 @@ def train(
             break
     final = run_eval(steps_done - 1) if steps_done and last_eval_step != steps_done - 1 else None
     if final is None:
-        final = {k: history.val[k].last() for k in ("loss", "accuracy")} if history.val else {"loss": math.nan, "accuracy": math.nan}
+        final = {k: history.val[k].last() if history.val else math.nan for k in (LOSS, ACCURACY)}
     speed = (steps_done - 1) / (time.perf_counter() - timer_start) if timer_start is not None else 0.0
     return RunResult(
         config=config,
         steps_done=steps_done,
-        test_accuracy=final["accuracy"],
-        test_loss=final["loss"],
+        test_accuracy=final[ACCURACY],
+        test_loss=final[LOSS],
         first_nonfinite_step=first_nonfinite,
         steps_per_second=speed,
         stopped=stopped,

@@ -21,6 +21,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--data", help="a Keras mnist.npz or a folder of the four IDX files")
     p.add_argument("--scenarios", type=Path, action="append", default=[], help="another folder of scenarios")
     p.add_argument("--json", action="store_true", help="print one JSON object at the end")
+    p.add_argument("--verbose", action="store_true", help="show TensorFlow's own log lines (else in LOGDIR/tblab-run.log)")
     p.set_defaults(func=run)
 
 
@@ -30,5 +31,5 @@ def run(args) -> int:
     except ScenarioError as error:
         print(f"tblab: {error}", file=sys.stderr)
         return 2
-    request = RunRequest(scenario, tuple(args.fix), args.steps, args.logdir, args.data, args.seed)
+    request = RunRequest(scenario, tuple(args.fix), args.steps, args.logdir, args.data, args.seed, verbose=args.verbose)
     return execute(request, as_json=args.json)

@@ -1,0 +1,152 @@
+"""The compiled training block: up to K SGD steps in one call of a tf.function.
+
+Calling a tf.function from Python costs about a millisecond of dispatch, more than a
+step's arithmetic for an MNIST MLP; so the steps of a block run in an in-graph
+`tf.while_loop` and come back as one [steps, statistics] array. Every step is still a
+StepRecord of its own, and a step's numbers do not depend on K: every step, K = 1
+included, runs the same loop body.
+
+The snapshot (histograms of weights, gradients and activations, and the first inputs)
+is taken in-graph at steps that are multiples of `histogram_every`, from the step's own
+forward/backward pass and the weights that step produced: no second pass. The caller
+(core.train.loop) ends blocks at snapshot steps, so a snapshot step is always the last of
+its block, and the loop carries the latest step's tensors out to it. With
+`stop_on_nonfinite` a block ends at its first non-finite step.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from core.data.pipeline import Datasets
+from core.schema.config import RunConfig
+from core.schema.history import Snapshot, StepRecord
+from core.schema.tags import ACTIVATIONS, GRADIENTS, LOSS, NONFINITE_COUNT, WEIGHTS, layer_tag
+from core.train.histograms import HISTOGRAM_BUCKETS, finite_histograms
+from core.train.instrument import step_statistics
+from core.train.model import INPUT_DIM, Dense, forward, loss_fn, variables
+from core.train.optim import Optimizer
+
+IMAGES_SHOWN = 8  # inputs kept in each snapshot
+
+
+class StepBlocks:
+    """Runs the next `n` steps of one run per call of `run(n)`."""
+
+    def __init__(self, config: RunConfig, ds: Datasets, layers: list[Dense], *, snapshots: bool):
+        self.config = config
+        self.snapshots = snapshots
+        named = variables(layers)
+        var_names = [name for name, _ in named]
+        train_vars = [var for _, var in named]
+        optimizer = Optimizer(config.optimizer, config.learning_rate, train_vars)
+        self.histogram_tags = (
+            [layer_tag(kind, name) for name in var_names for kind in (WEIGHTS, GRADIENTS)]
+            + [layer_tag(ACTIVATIONS, layer.name) for layer in layers[:-1]]  # hidden layers
+        )
+        self.stat_names: list[str] = []  # filled when the block is traced
+        self.next_step = 0
+        step_counter = tf.Variable(0, dtype=tf.int64, trainable=False)  # no per-call host->device step copy
+        indices_iter = iter(ds.train_indices)
+
+        def batch(indices, step):
+            x = tf.gather(ds.x_train, indices)
+            if config.input_noise_std > 0:
+                # Stateless noise keyed by (seed, step): reproducible whatever the block sizes.
+                seed = tf.stack([tf.constant(config.seed, tf.int64), step])
+                x += config.input_noise_std * tf.random.stateless_normal(tf.shape(x), seed=seed)
+            return x, tf.gather(ds.y_train, indices)
+
+        def pad_rows(tensor, rows):
+            """`tensor`'s first `rows` rows, zero-padded to exactly that many: a while-loop
+            variable keeps one static shape, and the last batch of an epoch is smaller."""
+            head = tensor[:rows]
+            padded = tf.pad(head, [[0, rows - tf.shape(head)[0]], [0, 0]])
+            return tf.reshape(padded, [rows, tensor.shape[1]])
+
+        def one_step(step):
+            """One SGD step on the iterator's next batch: its statistics row, and what a
+            snapshot of it needs (gradients, padded activations and first inputs, batch size)."""
+            indices = next(indices_iter)
+            x, y = batch(indices, step)
+            with tf.GradientTape() as tape:
+                fwd = forward(layers, x, config.activation)
+                loss = loss_fn(fwd.logits, y, config.softmax_before_loss)
+            grads = tape.gradient(loss, train_vars)
+            old_values = [tf.identity(var) for var in train_vars]
+            optimizer.apply(grads, train_vars)
+            new_values = [var.read_value() for var in train_vars]
+            stats = step_statistics(
+                activation=config.activation, layers=layers, names=var_names, x=x, labels=y,
+                fwd=fwd, loss=loss, grads=grads, old_values=old_values, new_values=new_values,
+            )
+            self.stat_names[:] = [name for name, _ in stats]
+            row = tf.stack([tf.cast(value, tf.float32) for _, value in stats])
+            if not snapshots:
+                return row, ()
+            activations = [pad_rows(h, config.batch_size) for h in fwd.activations]
+            return row, (grads, activations, pad_rows(x, IMAGES_SHOWN), tf.shape(x)[0])
+
+        def snapshot(last):
+            """Buckets in `histogram_tags` order (weights as they are now, after the step), the
+            non-finite values they left out, the first inputs and how many there are."""
+            grads, activations, images, batch_rows = last
+            weights = [var.read_value() for var in train_vars]
+            tensors = [t for pair in zip(weights, grads) for t in pair] + [h[:batch_rows] for h in activations]
+            buckets, dropped = finite_histograms(tensors)
+            return buckets, dropped, images, tf.minimum(batch_rows, IMAGES_SHOWN)
+
+        def no_snapshot(_last):
+            return (
+                tf.zeros([len(self.histogram_tags), HISTOGRAM_BUCKETS, 3], tf.float64),
+                tf.zeros([], tf.float32), tf.zeros([IMAGES_SHOWN, INPUT_DIM], tf.float32), tf.zeros([], tf.int32),
+            )
+
+        @tf.function(input_signature=[tf.TensorSpec([], tf.int32)], autograph=False)  # explicit control flow
+        def run_block(steps):
+            """`steps` steps (fewer if one goes non-finite under stop_on_nonfinite): their
+            statistics stacked [done, S], and the snapshot parts of the last one (zeros
+            unless it is a snapshot step)."""
+            start = step_counter.read_value()
+            last = ()
+            if snapshots:  # the loop carries the latest step's tensors out, for the snapshot after it
+                last = (
+                    [tf.zeros_like(var) for var in train_vars],
+                    [tf.zeros([config.batch_size, layer.kernel.shape[1]]) for layer in layers[:-1]],
+                    tf.zeros([IMAGES_SHOWN, INPUT_DIM]), tf.constant(0),
+                )
+
+            def body(i, _ended, rows, _last):
+                row, last = one_step(start + tf.cast(i, tf.int64))
+                loss, nonfinite = row[self.stat_names.index(LOSS)], row[self.stat_names.index(NONFINITE_COUNT)]
+                bad = tf.logical_or(nonfinite > 0, tf.logical_not(tf.math.is_finite(loss)))
+                ended = tf.logical_and(bad, config.stop_on_nonfinite)
+                return i + 1, ended, rows.write(i, row), last
+
+            done, _, rows, last = tf.while_loop(
+                lambda i, ended, *_: tf.logical_and(i < steps, tf.logical_not(ended)),
+                body,
+                (tf.constant(0), tf.constant(False), tf.TensorArray(tf.float32, size=0, dynamic_size=True), last),
+            )
+            step_counter.assign_add(tf.cast(done, tf.int64))
+            if not snapshots:
+                return rows.stack(), no_snapshot(last)
+            # Once per block, not per step: a tf.cond in the loop cost 8% of a step even untaken.
+            last_step = start + tf.cast(done, tf.int64) - 1
+            take = tf.logical_and(done > 0, tf.equal(last_step % config.histogram_every, 0))
+            return rows.stack(), tf.cond(take, lambda: snapshot(last), lambda: no_snapshot(last))
+
+        self._run_block = run_block
+
+    def run(self, steps: int) -> tuple[list[StepRecord], Snapshot | None]:
+        """The next `steps` steps as records, and the snapshot if the last one done is a
+        snapshot step."""
+        rows, (buckets, dropped, images, image_rows) = self._run_block(tf.constant(steps, tf.int32))
+        first = self.next_step
+        records = [StepRecord(first + i, dict(zip(self.stat_names, values))) for i, values in enumerate(rows.numpy().tolist())]
+        self.next_step += len(records)
+        last = self.next_step - 1
+        if not (self.snapshots and records and last % self.config.histogram_every == 0):
+            return records, None
+        shown = images.numpy()[: int(image_rows)].reshape(-1, 28, 28)
+        return records, Snapshot(last, dict(zip(self.histogram_tags, buckets.numpy())), float(dropped), shown)
