@@ -51,7 +51,7 @@ def check_loss_at_chance(view: RunView) -> Verdict | None:
         if accuracy > view.chance_accuracy + T.CHANCE_ACCURACY_MARGIN:
             return None
         parts.append(f"training accuracy {pct(accuracy)} (chance {pct(view.chance_accuracy)})")
-    val_steps, val = view.val_tail(ACCURACY, 1)
+    _, val = view.val_tail(ACCURACY, 1)
     if val.size and val[-1] > view.chance_accuracy + T.CHANCE_ACCURACY_MARGIN:
         return None  # the latest test-set evaluation says it learned something
     if val.size:

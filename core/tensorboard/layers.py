@@ -14,10 +14,22 @@ import math
 import re
 from collections import Counter
 
+from core.schema.tags import (
+    ACTIVATIONS,
+    BIAS,
+    GRAD_NORM,
+    GRADIENTS,
+    KERNEL,
+    LAYERED,
+    UPDATE_RATIO,
+    WEIGHT_NORM,
+    WEIGHTS,
+    layer_tag,
+)
+
 # Families of per-layer tags: prefix/<layer>[/kernel|/bias].
-LAYER_FAMILIES = ("grad_norm", "weight_norm", "update_ratio", "weights", "gradients", "activations",
-                  "activation_mean", "activation_std", "dead_fraction", "saturated_fraction")
-KERNEL_FAMILIES = ("grad_norm", "weight_norm", "update_ratio", "weights", "gradients")
+LAYER_FAMILIES = (*LAYERED, WEIGHTS, GRADIENTS, ACTIVATIONS)
+KERNEL_FAMILIES = (GRAD_NORM, WEIGHT_NORM, UPDATE_RATIO, WEIGHTS, GRADIENTS)
 FIRST_LAYER = "first_layer"  # a layer known only as the first (a lone `weights` histogram)
 _LAST_NUMBER = re.compile(r"(\d+)(?!.*\d)")
 _LAYER_KEY = re.compile(r"^([A-Za-z]*)[_\-]?(\d+)")
@@ -55,7 +67,7 @@ def output_layers(tags: list[str], order: list[str]) -> list[str]:
     members: dict[str, set[str]] = {}
     for tag in tags:
         found = layer_of(tag)
-        if found and found[0] in KERNEL_FAMILIES and tag.endswith("/kernel"):
+        if found and found[0] in KERNEL_FAMILIES and tag.endswith(f"/{KERNEL}"):
             members.setdefault(found[0], set()).add(found[1])
     # A family with one layer says nothing about which layer is the output.
     last = {max(layers, key=lambda name: rank.get(name, -1)) for layers in members.values() if len(layers) >= 2}
@@ -82,10 +94,10 @@ def name_by_size(counts: dict[str, float]) -> dict[str, str]:
             if counts[kernel] <= counts[bias]:
                 continue  # same size: cannot tell
             layer = min(tags, key=len)
-            names[kernel], names[bias] = f"weights/{layer}/kernel", f"weights/{layer}/bias"
+            names[kernel], names[bias] = layer_tag(WEIGHTS, layer, KERNEL), layer_tag(WEIGHTS, layer, BIAS)
     elif groups and all(len(tags) == 1 for tags in groups.values()) and len(groups) >= 2:
         for tags in groups.values():
-            names[tags[0]] = f"weights/{tags[0]}/kernel"
+            names[tags[0]] = layer_tag(WEIGHTS, tags[0], KERNEL)
     return names
 
 

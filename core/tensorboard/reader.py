@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from core.schema.history import HistogramSnapshot, History, Series
-from core.schema.tags import OUTPUT_LAYER
+from core.schema.tags import LOGITS, OUTPUT_LAYER
 from core.tensorboard import records, tag_styles
 from core.tensorboard.layers import deaverage_running_means, name_by_size, numbered_order, output_layers, steps_per_epoch
 from core.tensorboard.model_config import summarise_keras
@@ -543,7 +543,7 @@ def _name_layers_by_size(history: History, renamed: set[str]) -> None:
     """Histograms named by a layer only (`layer1`, `layer1_offset`): the larger tensor of a layer
     is its kernel, the smaller its bias (bucket counts add up to the tensor's size)."""
     unknown = {tag: float(snaps[0].counts.sum()) for tag, snaps in history.histograms.items()
-               if "/" not in tag and tag not in ("logits",) and snaps}
+               if "/" not in tag and tag != LOGITS and snaps}
     for tag, name in name_by_size(unknown).items():
         if name not in history.histograms:
             history.histograms[name] = history.histograms.pop(tag)
