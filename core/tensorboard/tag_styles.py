@@ -339,6 +339,8 @@ def _variable_parts(parts: list[str], weight_default: str | None = None) -> list
 
     With weight_default, a path naming only a layer (`weights/layer1`) gets that weight.
     """
+    if len(parts) == 1 and "." in parts[0]:  # PyTorch parameter names: fc1.weight, layers.0.bias
+        parts = parts[0].split(".")
     numbered = _NUMBERED_VARIABLE.match(parts[-1]) if len(parts) == 1 else None
     if numbered:  # w0 -> layer_0/kernel, b0 -> layer_0/bias: the number names the layer (not in dense/kernel_0)
         weight = "bias" if numbered[1].lower().startswith("b") else "kernel"
