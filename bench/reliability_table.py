@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TBLAB_NO_DOWNLOAD", "1")
 
-from tests.reliability_procs import descendants, free_port, left_after, port_open
+from tests.reliability_procs import children_of, descendants, free_port, left_after, port_open
 
 ENV = {**os.environ, "PYTHONUNBUFFERED": "1"}
 TINY = """
@@ -249,7 +249,8 @@ def lab_signals(tmp: Path) -> Row:
                     or not _screen(tmux, session, r"TensorBoard http://127"):
                 continue
             below = descendants(int(tmux("display", "-p", "-t", session, "#{pane_pid}").strip()))
-            os.kill(min(below), sig)
+            (lab,) = children_of(int(tmux("display", "-p", "-t", session, "#{pane_pid}").strip()))
+            os.kill(lab, sig)
             screen = _screen(tmux, session, r"LAB-EXITED \d+")
             flags = tmux("display", "-p", "-t", session, "#{alternate_on} #{mouse_any_flag}").split()
             left = left_after(below)
@@ -261,7 +262,7 @@ def lab_signals(tmp: Path) -> Row:
     return row
 
 
-def _screen(tmux, session: str, pattern: str, timeout: float = 120) -> str:
+def _screen(tmux, session: str, pattern: str, timeout: float = 180) -> str:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         screen = tmux("capture-pane", "-p", "-t", session)

@@ -58,3 +58,8 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def children_of(pid: int) -> set[int]:
+    """The direct children of pid, now."""
+    return {child for child in descendants(pid) if (stat := _stat(child)) is not None and stat[0] == pid}

@@ -19,7 +19,7 @@ import pytest
 
 from core.system.rundir import claim_fresh_folder
 from core.tensorboard.reader import read_run
-from tests.reliability_procs import descendants, free_port, left_after, port_open
+from tests.reliability_procs import children_of, descendants, free_port, left_after, port_open
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "TBLAB_NO_DOWNLOAD": "1", "PYTHONUNBUFFERED": "1"}
@@ -149,12 +149,12 @@ def test_lab_on_sigterm_restores_the_terminal_and_stops_tensorboard(tmp_path):
                f"--logdir {tmp_path / 'logs'}; echo LAB-EXITED $?; sleep 60")
     tmux("new-session", "-d", "-s", session, "-x", "120", "-y", "34", command)
     try:
-        wait_for_screen(session, r"space Start", timeout=60)
+        wait_for_screen(session, r"space Start", timeout=180)
         tmux("send-keys", "-t", session, "t")
-        wait_for_screen(session, r"TensorBoard http://127\.0\.0\.1:\d+", timeout=90)
+        wait_for_screen(session, r"TensorBoard http://127\.0\.0\.1:\d+", timeout=180)
         (shell,) = [int(tmux("display", "-p", "-t", session, "#{pane_pid}").strip())]
         below = descendants(shell)
-        lab = min(below)  # the shell's first child: the lab; the rest is TensorBoard and its data server
+        (lab,) = children_of(shell)  # the lab; below it, TensorBoard and its data server
         assert len(below) >= 2
         assert tmux("display", "-p", "-t", session, "#{alternate_on}").strip() == "1"
         os.kill(lab, signal.SIGTERM)
