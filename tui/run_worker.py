@@ -117,8 +117,9 @@ def run_training(spec: RunSpec, post: Post, stop: threading.Event, data: DataCac
             return
         post(RunPhase(spec.run_id, "loading", "building the model", logdir=str(spec.logdir), data_source=mnist.source))
         from core.doctor import LiveDoctor
+        from core.schema.class_balance import ClassBalance
 
-        batcher.doctor = LiveDoctor(config=spec.config)
+        batcher.doctor = LiveDoctor(config=spec.config, class_balance=ClassBalance.of(mnist.y_train, mnist.y_test))
         result = record_run(
             spec.config, data=mnist, logdir=spec.logdir, run_name=spec.scenario,
             on_step=batcher.on_step, on_eval=batcher.on_eval, on_images=batcher.on_images, stop=stop,

@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from core.data.mnist import Mnist
+from core.schema.class_balance import META_KEY as CLASS_BALANCE_KEY
+from core.schema.class_balance import ClassBalance
 from core.schema.config import RunConfig
 from core.schema.fixes import apply_fixes
 from core.schema.history import StepRecord
@@ -68,7 +70,8 @@ def record_run(
             steps_per_call=steps_per_call,
         )
     logdir = prepare_logdir(logdir)
-    texts = {"config": config.to_json(), "data_source": data.source, "run": run_name}
+    texts = {"config": config.to_json(), "data_source": data.source, "run": run_name,
+             CLASS_BALANCE_KEY: ClassBalance.of(data.y_train, data.y_test).to_json()}
     sink = TensorBoardSink(logdir, texts, image_every=config.image_every)
     try:
         result = train(

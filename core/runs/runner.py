@@ -17,6 +17,7 @@ from typing import TextIO
 from core.doctor import LiveDoctor
 from core.runs.progress import RunProgress
 from core.runs.recipe import configure, record_run
+from core.schema.class_balance import ClassBalance
 from core.schema.history import StepRecord
 from core.schema.json_safe import dumps
 from core.schema.scenario import Scenario
@@ -69,7 +70,7 @@ def _train_and_report(request: RunRequest, config, data, logdir: Path, *, as_jso
     progress_out = sys.stderr if as_json else out  # looked up here: inside the fd-2 redirect
     print(f"{request.scenario.title} | data: {data.source} | logs: {logdir}", file=progress_out)
     progress = RunProgress(config.steps, progress_out, enabled=not as_json)
-    doctor = LiveDoctor(config=config)
+    doctor = LiveDoctor(config=config, class_balance=ClassBalance.of(data.y_train, data.y_test))
 
     def report(findings, step: int) -> None:
         for finding in findings:

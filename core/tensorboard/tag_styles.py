@@ -68,6 +68,8 @@ import bisect
 import re
 from dataclasses import dataclass
 
+from core.schema.class_balance import META_KEY as CLASS_BALANCE_KEY
+
 TBLAB, KERAS, PLAIN = "tblab", "keras", "plain"
 TRAIN, VAL = "train", "val"
 
@@ -212,7 +214,7 @@ def lacks_layer(name: str) -> bool:
 def map_text(tag: str) -> str | None:
     """The History.meta key of a text tag, or None if it is not one tblab uses."""
     tag = strip_scopes(tag)
-    return tag if tag in ("config", "data_source") else None
+    return tag if tag in ("config", "data_source", CLASS_BALANCE_KEY) else None
 
 
 def place_at_iterations(wall_times: list[float], marks: list[tuple[float, int]]) -> list[int]:

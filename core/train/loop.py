@@ -22,6 +22,8 @@ from pathlib import Path
 import tensorflow as tf
 
 from core.data.mnist import Mnist
+from core.schema.class_balance import META_KEY as CLASS_BALANCE_KEY
+from core.schema.class_balance import ClassBalance
 from core.data.pipeline import make_datasets
 from core.schema.config import RunConfig
 from core.schema.history import History, Snapshot, StepRecord, blew_up
@@ -78,7 +80,10 @@ def train(
         logits = forward(layers, ds.x_test, config.activation).logits
         return loss_fn(logits, ds.y_test, config.softmax_before_loss), _accuracy(logits, ds.y_test)
 
-    history = History(run=run_name, meta={"config": config.to_json(), "data_source": ds.source})
+    history = History(run=run_name, meta={
+        "config": config.to_json(), "data_source": ds.source,
+        CLASS_BALANCE_KEY: ClassBalance.of(data.y_train, data.y_test).to_json(),  # the doctor's fingerprints
+    })
 
     def run_eval(step: int) -> dict[str, float]:
         loss, accuracy = evaluate()
