@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import time
 import traceback
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from core.schema.fixes import FIXES
@@ -130,7 +130,3 @@ def markdown_table(rows: list[SweepRow], baseline_accuracy: float | None = None)
             f"| {row.scenario} | {row.fixes} | {row.test_accuracy:.4f} | {row.final_loss:.4g} | {nonfinite} | {row.seconds:.0f} | {note} |"
         )
     return "\n".join(lines)
-
-
-def row_dict(row: SweepRow) -> dict:
-    return asdict(row)
