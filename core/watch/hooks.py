@@ -167,16 +167,15 @@ class Watch:
         by_id = {id(s): g for s, g in pairs}
         ordered_grads = [by_id[id(v)] if by_id[id(v)] is not None else tf.zeros_like(v) for v in layout.variables]
         weights = [tf.convert_to_tensor(v) for v in layout.variables]  # before this step's update
-        if self.pending is not None:
-            self._submit(self._emit_step, self.pending, weights)
+        previous, self.pending = self.pending, None
         hidden = layout.hidden_layers
         acts = [a for a in self.activations if a[0] in RECORDED_KINDS][: len(hidden)]
         labels, fed, sparse = self.loss_inputs or (None, None, True)
         x = self.first_input
         if not self.sent_config:
             self._send_config(acts, x, labels)
-        scalars: dict[str, float] = {}  # filled in by the recorder thread, before _emit_step reads it
-        self._submit(self._compute_step, scalars, {
+        scalars: dict[str, float] = {}  # filled in by the recorder thread, in step order
+        self._submit(self._record_step, previous, scalars, weights, {
             "loss": target, "x": x, "grads": ordered_grads, "names": layout.names, "layers": hidden[: len(acts)],
             "activations": acts, "labels": labels, "fed": fed, "sparse_labels": sparse,
         })
@@ -230,14 +229,23 @@ class Watch:
         """Wait until every submitted record has been sent."""
         self.jobs.join()
 
-    def _compute_step(self, scalars: dict, inputs: dict) -> None:
-        scalars.update(step_statistics(**inputs))
+    def _record_step(self, previous, scalars: dict, weights, inputs: dict) -> None:
+        """This step's statistics and, in the same compiled call, the update the previous
+        step made (the weights now against the weights before it): its record goes out."""
+        before = previous[2] if previous is not None else None
+        step_part, weight_part = step_statistics(**inputs, weights=weights, previous=before)
+        scalars.update(step_part)
+        if previous is not None:
+            self._send_step(previous, weight_part)
 
     def _emit_step(self, pending, weights_after) -> None:
-        step, scalars, before = pending
-        extra = weight_statistics(weights_after, before, self.layout.names)
-        scalars["nonfinite/count"] = scalars.get("nonfinite/count", 0.0) + extra.pop("nonfinite/weights")
-        scalars.update(extra)
+        self._send_step(pending, weight_statistics(weights_after, pending[2], self.layout.names))
+
+    def _send_step(self, pending, weight_part: dict) -> None:
+        step, scalars, _ = pending
+        weight_part = dict(weight_part)
+        scalars["nonfinite/count"] = scalars.get("nonfinite/count", 0.0) + weight_part.pop("nonfinite/weights")
+        scalars.update(weight_part)
         self.channel.send("step", step=step, scalars=scalars)
 
     def finish_pending(self) -> None:

@@ -142,7 +142,7 @@ def install_fit_hook(watch) -> None:
             if watch.loss_inputs is not None:
                 labels, fed, sparse = watch.loss_inputs
             flat_x = tf.reshape(tf.cast(x, tf.float32), [tf.shape(x)[0], -1])
-            scalars = step_statistics(
+            scalars, _ = step_statistics(
                 loss=loss, x=flat_x, grads=grads, names=self.layout.names, layers=hidden[: len(acts)],
                 activations=acts, labels=labels, fed=fed, sparse_labels=sparse,
             )
