@@ -49,7 +49,9 @@ def in_lab(scenario: str, steps: int, logdir: Path) -> float:
     names = [sc.name for sc in loaded]
     title = loaded[names.index(scenario)].title
     session = f"tblab-bench-{uuid.uuid4().hex[:8]}"
-    command = f"cd {ROOT} && {TBLAB} lab --steps {steps} --logdir {logdir}; sleep 30"
+    # PYTHONPATH in the command itself: a tmux server that is already running gives new
+    # sessions its own environment, not this process's.
+    command = f"cd {ROOT} && PYTHONPATH={ROOT} {TBLAB} lab --steps {steps} --logdir {logdir}; sleep 30"
     subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "120", "-y", "34", command], check=True, env=ENV)
     try:
         screen = _wait(session, r"space Start", 60)
