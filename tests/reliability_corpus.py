@@ -11,6 +11,7 @@ import os
 import shutil
 import socket
 import struct
+import tempfile
 from pathlib import Path
 
 EVENT_NAME = "events.out.tfevents.1700000000.corpus.0.v2"
@@ -113,5 +114,7 @@ def _make_dangling(path: Path) -> None:
 
 
 def _make_socket(path: Path) -> None:
-    with socket.socket(socket.AF_UNIX) as sock:
-        sock.bind(str(path))
+    # Bound in a short folder and moved: socket paths are limited to ~107 bytes.
+    with tempfile.TemporaryDirectory(prefix="s") as short, socket.socket(socket.AF_UNIX) as sock:
+        sock.bind(os.path.join(short, "s"))
+        os.rename(os.path.join(short, "s"), path)

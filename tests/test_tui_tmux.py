@@ -62,3 +62,33 @@ def test_tblab_in_tmux_shows_the_lab_and_no_tensorflow_lines(tmp_path):
     logs = tmp_path / "logs"
     assert TF_LINE.search((logs / "tblab-lab.log").read_text()), "TensorFlow said nothing: this test proved nothing"
     assert list(logs.glob("baseline/*/train/events.out.tfevents.*"))
+
+
+def test_a_saved_script_runs_again_in_tmux(tmp_path):
+    """`tblab my_net.py`: the learner's own script in the lab; edit, save, it runs again; quit leaves nothing running."""
+    script = tmp_path / "my_net.py"
+    script.write_text((ROOT / "examples" / "baseline.py").read_text())
+    session = f"tblab-test-{uuid.uuid4().hex[:8]}"
+    command = (
+        f"cd {tmp_path} && env -u LINES -u COLUMNS TBLAB_NO_DOWNLOAD=1 PYTHONPATH={ROOT} {sys.executable} -m tui.cli "
+        f"my_net.py --steps 400; echo TBLAB-EXITED $?; sleep 60"
+    )
+    tmux("new-session", "-d", "-s", session, "-x", "120", "-y", "34", command)
+    try:
+        first = wait_for_screen(session, r"space Start", timeout=30)
+        assert "my_net" in first and "script" in first
+        tmux("send-keys", "-t", session, "Space")
+        wait_for_screen(session, r"running │ \S+ ([5-9]\d|\d{3,})/", timeout=120)
+        script.write_text(script.read_text().replace("LEARNING_RATE = 0.1", "LEARNING_RATE = 0.05"))  # edit, save
+        wait_for_screen(session, r"my_net.py saved: running it again", timeout=10)
+        wait_for_screen(session, r"running │ \S+ ([5-9]\d|\d{3,})/", timeout=120)
+        rerun = wait_for_screen(session, r"step 0: loss", timeout=30)  # the script's own output, in the lab
+        assert not TF_LINE.search(rerun), rerun
+        tmux("send-keys", "-t", session, "q")
+        after = wait_for_screen(session, r"TBLAB-EXITED \d+", timeout=60)
+        assert "TBLAB-EXITED 0" in after, after
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+    assert len(list((tmp_path / "logs" / "my_net").iterdir())) == 2  # two runs, two log folders
+    leftover = subprocess.run(["pgrep", "-f", f"core.watch.child .*{script}"], capture_output=True, text=True)
+    assert not leftover.stdout.strip()

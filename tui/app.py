@@ -19,19 +19,20 @@ from textual.screen import Screen
 from textual.widgets import OptionList
 
 from core.schema.fixes import FIXES
-from core.schema.scenario import BUILTIN_DIR, LoadResult, discover
+from core.schema.scenario import BUILTIN_DIR, LoadResult, discover, load_file
 from tui.bindings import LAB_ACTIONS, LAB_BINDINGS
 from tui.browser import open_in_browser
 from tui.lab_runs import LabRuns
-from tui.lab_state import LabState, ScenarioSlot
-from tui.messages import BoardFailed, BoardStarted, RunEnded, RunPhase, StepBatch, TensorFlowReady
+from tui.lab_state import LabState, ScenarioSlot, saved_scripts
+from tui.messages import BoardFailed, BoardStarted, RunEnded, RunPhase, ScriptOutput, StepBatch, TensorFlowReady
 from tui.palette import LabCommands
 from tui.run_trace import RunState
-from tui.run_worker import DataCache, run_training
+from tui.run_worker import DataCache, RunSpec, run_training
 from tui.views import Views
 
 STOP_JOIN_SECONDS = 30.0
 SIDE_SCREENS = ("orderings", "experiments")  # screens over the lab: no lab actions behind their back
+SAVE_POLL_SECONDS = 0.5  # how often a watched script's file is checked for a save
 
 
 class LabApp(App):
@@ -55,7 +56,7 @@ class LabApp(App):
         self.board_url = ""
         self._quitting = threading.Event()
         self._board_lock = threading.Lock()  # the board is set on a worker thread and stopped on quit
-        self.runs = LabRuns(self._spawn_training, lambda spec, stop: run_training(spec, self.post_message, stop, self.data))
+        self.runs = LabRuns(self._spawn_training, self._train)
         self._stops: list[threading.Event] = []  # experiment runs (tui/experiments_screen.py)
         self.views = Views()
 
@@ -69,6 +70,8 @@ class LabApp(App):
         self.views.scenarios.show_slots(self.state.slots)
         self.views.scenarios.focus()
         self.refresh_views()
+        if any(slot.script is not None for slot in self.state.slots):
+            self.set_interval(SAVE_POLL_SECONDS, self.rerun_saved_scripts)
         if self.preload_tensorflow:
             self.tf_state = "loading…"
             self.call_after_refresh(self.preload_tf)  # after the first frame is on screen
@@ -129,7 +132,7 @@ class LabApp(App):
         if action == "stop":
             return self.runs.busy or None
         if action == "reveal":
-            return (usable and not slot.revealed) or None
+            return (usable and slot.script is None and not slot.revealed) or None
         if action == "toggle_fix":
             return usable or None
         if action == "board":
@@ -167,6 +170,10 @@ class LabApp(App):
     def action_toggle_fix(self, name: str) -> None:
         slot = self.sync_selection()
         if slot is None or slot.broken:
+            return
+        applies, why_not = slot.applicable(name)
+        if not applies:
+            self.notify(f"{FIXES[name].label} cannot apply to {slot.name}: {why_not}.", severity="warning", timeout=5)
             return
         on = self.state.toggle(name)
         fix = FIXES[name]
@@ -234,6 +241,15 @@ class LabApp(App):
             trace.stopping = True
             trace.version += 1
 
+    def _train(self, spec: RunSpec, stop: threading.Event) -> None:
+        """The worker's body: a scenario trains in this process, a plain script is watched."""
+        if spec.script is not None:
+            from tui.watch_worker import run_script
+
+            run_script(spec, self.post_message, stop)
+        else:
+            run_training(spec, self.post_message, stop, self.data)
+
     def _end_trace(self, run_id: int, state: RunState, detail: str) -> None:
         trace = self.state.runs.get(run_id)
         if trace is not None:
@@ -273,6 +289,24 @@ class LabApp(App):
         if was_waiting:
             self.views.scenarios.show_slots(self.state.slots)
         self.refresh_status()
+
+    def on_script_output(self, message: ScriptOutput) -> None:
+        slot = next((s for s in self.state.slots if s.current is not None and s.current.run_id == message.run_id), None)
+        if slot is None or slot.script is None:
+            return
+        if message.skipped:
+            slot.script.output.append(f"… {message.skipped} lines not shown")
+        slot.script.output.extend(message.lines)
+        if message.error:
+            slot.script.error = message.error
+        if slot is self.state.selected:
+            self.views.info.show_slot(slot)
+
+    def rerun_saved_scripts(self) -> None:
+        """Edit, save, watch it recover: a saved script runs again, its last run dimmed behind."""
+        for slot in saved_scripts(self.state.slots):
+            self.launch(slot)
+            self.notify(f"{slot.script.path.name} saved: running it again.", timeout=3)
 
     def announce_findings(self, trace, findings: list) -> None:
         """A toast for each new finding of the shown run when the doctor panel is out of sight."""
@@ -365,13 +399,15 @@ def _fix_text(slot: ScenarioSlot) -> str:
 
 
 def make_app(
-    scenario_dirs: Iterable[str | Path] = (), *, include_builtin: bool = True, log_root: str | Path = "logs",
+    scenario_dirs: Iterable[str | Path] = (), *, files: Iterable[str | Path] = (), include_builtin: bool = True,
+    log_root: str | Path = "logs",
     data_path: str | None = None, mnist=None, steps: int | None = None, preload_tensorflow: bool = True,
 ) -> LabApp:
-    """The lab over the built-in fails/ plus any given folders (a missing folder shows as a broken entry).
+    """The lab over the given files (scripts or scenarios), the built-in fails/ and any given folders
+    (a missing folder shows as a broken entry).
     `mnist` (a core.data.mnist.Mnist) skips loading data: tests and benchmarks pass a fixed set."""
     folders = ([BUILTIN_DIR] if include_builtin else []) + [Path(d) for d in scenario_dirs]
-    results: list[LoadResult] = []
+    results: list[LoadResult] = [load_file(Path(f)) for f in files]  # the learner's own files first
     for folder in folders:
         if folder.is_dir():
             results.extend(discover(folder))

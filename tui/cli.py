@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
 
-COMMANDS = ["lab", "run", "board", "diagnose", "sweep", "report", "orderings", "experiment"]
+COMMANDS = ["lab", "run", "board", "diagnose", "sweep", "report", "orderings", "experiment", "watch"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,14 +25,18 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser()
-    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help")):
-        argv = ["lab", *argv]  # `tblab --logdir x` opens the lab with that option
+    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help")) or argv[0].endswith(".py"):
+        argv = ["lab", *argv]  # `tblab --logdir x` or `tblab my_script.py` opens the lab
     args = parser.parse_args(argv)
+    from core.system.children import install_exit_handlers
+
+    install_exit_handlers()  # SIGTERM / SIGHUP end a command like Ctrl-C; child processes stop with us
     try:
         return int(args.func(args) or 0)
-    except KeyboardInterrupt:
-        print("tblab: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as error:
+        signum = getattr(error, "signum", signal.SIGINT)
+        print(f"tblab: {'interrupted' if signum == signal.SIGINT else f'stopped by {signal.Signals(signum).name}'}", file=sys.stderr)
+        return 128 + signum
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ Plain Python, so the rules are tested without a terminal.
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +19,33 @@ from core.schema.scenario import LoadResult, Scenario
 from core.system.rundir import run_logdir
 from tui.run_trace import RunTrace
 from tui.run_worker import RunSpec
+
+
+SCRIPT_STEPS_SHOWN = 2000  # a script's length is unknown before it ends; the course's scripts run 2000 steps
+OUTPUT_LINES_KEPT = 200
+
+
+@dataclass
+class ScriptSlot:
+    """What the lab knows of a plain script: which fixes can apply, its latest output."""
+
+    path: Path
+    plan: dict  # fix name -> core.watch.scan.FixPlan
+    style: str
+    mtime: float = 0.0  # when the last run started: a newer one means the file was saved
+    output: deque = field(default_factory=lambda: deque(maxlen=OUTPUT_LINES_KEPT))
+    error: str = ""  # the last run's traceback, trimmed to the script's frames
+
+
+def script_slot(path: Path) -> tuple[ScriptSlot | None, str]:
+    """A ScriptSlot for a plain script, or the one-line reason it cannot be watched."""
+    from core.watch.scan import ScanError, plan_fixes, scan_script
+
+    try:
+        scan = scan_script(path)
+    except ScanError as error:
+        return None, str(error)
+    return ScriptSlot(path, plan_fixes(scan), scan.style), ""
 
 
 @dataclass
@@ -33,13 +61,24 @@ class ScenarioSlot:
     current: RunTrace | None = None
     previous: RunTrace | None = None
     steps: int | None = None  # the lab's --steps, overriding the scenario's
+    script: ScriptSlot | None = None  # a plain training script, watched (tblab watch) instead of trained
 
     @property
     def broken(self) -> bool:
-        return self.scenario is None
+        return self.scenario is None and self.script is None
+
+    def applicable(self, fix_name: str) -> tuple[bool, str]:
+        """Whether a fix can apply here, and why not (scenarios take every fix)."""
+        if self.script is None:
+            return True, ""
+        plan = self.script.plan.get(fix_name)
+        return (plan.applies, plan.how) if plan is not None else (False, "unknown fix")
 
     def effective_config(self) -> RunConfig | None:
-        """The scenario's config with the toggled fixes applied; None for a broken scenario."""
+        """The scenario's config with the toggled fixes applied; None for a broken scenario.
+        A script has no config: a default one stands in (the plots' step count)."""
+        if self.script is not None:
+            return RunConfig(steps=self.steps or SCRIPT_STEPS_SHOWN)
         if self.scenario is None:
             return None
         return configure(self.scenario.config, self.toggled, steps=self.steps)
@@ -47,13 +86,13 @@ class ScenarioSlot:
 
 class LabState:
     def __init__(self, results: list[LoadResult], log_root: Path, steps: int | None = None) -> None:
-        self.slots = [
-            ScenarioSlot(
+        self.slots = []
+        for result in results:
+            script, error = script_slot(result.path) if result.script else (None, result.error)
+            self.slots.append(ScenarioSlot(
                 key=str(result.path), name=result.scenario.name if result.scenario else result.path.stem,
-                scenario=result.scenario, error=result.error, steps=steps,
-            )
-            for result in results
-        ]
+                scenario=result.scenario, error=error, steps=steps, script=script,
+            ))
         self.log_root = Path(log_root)
         self.steps = steps  # the lab's --steps (also the experiments screen's override)
         self.selected_index = 0
@@ -71,7 +110,7 @@ class LabState:
     def toggle(self, fix_name: str) -> bool:
         """Toggle a fix for the selected scenario; returns whether it is now on."""
         slot = self.selected
-        if slot is None or slot.broken or fix_name not in FIXES:
+        if slot is None or slot.broken or fix_name not in FIXES or not slot.applicable(fix_name)[0]:
             return False
         slot.toggled ^= {fix_name}
         return fix_name in slot.toggled
@@ -89,7 +128,14 @@ class LabState:
         slot.current = trace
         self.runs[run_id] = trace
         self._forget_unshown()
-        spec = RunSpec(run_id, slot.name, config, fixes, run_logdir(self.log_root, slot.name, fixes))
+        spec = RunSpec(
+            run_id, slot.name, config, fixes, run_logdir(self.log_root, slot.name, fixes),
+            script=slot.script.path if slot.script else None, steps=slot.steps,
+        )
+        if slot.script is not None:
+            slot.script.output.clear()
+            slot.script.error = ""
+            slot.script.mtime = _mtime(slot.script.path)
         trace.logdir = str(spec.logdir)
         return spec, trace
 
@@ -97,3 +143,18 @@ class LabState:
         """Drop traces no slot shows any more (a third run pushes the first one out)."""
         shown = {id(t) for s in self.slots for t in (s.current, s.previous) if t is not None}
         self.runs = {rid: t for rid, t in self.runs.items() if id(t) in shown or t.active}
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def saved_scripts(slots: list[ScenarioSlot]) -> list[ScenarioSlot]:
+    """Script slots whose file changed since their last run started (edit, save: re-run)."""
+    return [
+        slot for slot in slots
+        if slot.script is not None and slot.current is not None and _mtime(slot.script.path) > slot.script.mtime
+    ]

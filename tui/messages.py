@@ -44,6 +44,16 @@ class StepBatch(Message):
 
 
 @dataclass
+class ScriptOutput(Message):
+    """A watched script's newest output lines (the oldest of a burst skipped), or its traceback."""
+
+    run_id: int
+    lines: list[str]
+    skipped: int = 0
+    error: str = ""
+
+
+@dataclass
 class RunEnded(Message):
     """The worker returned: state is FINISHED, STOPPED or FAILED."""
 

@@ -38,6 +38,8 @@ class RunSpec:
     config: RunConfig
     fixes: tuple[str, ...]
     logdir: Path
+    script: Path | None = None  # a plain training script to watch instead of a scenario to train
+    steps: int | None = None  # the lab's --steps (a watched script stops there)
 
 
 class DataCache:

@@ -142,6 +142,7 @@ class LiveDoctor:
                 series.steps.extend(steps)
                 series.values.extend(column)
             start = end
+        self.history.bound()  # a long run keeps its first and last records whole, the middle thinned
 
     def _pace(self, cost: float, worked: float) -> None:
         """Double the interval when a check costs more than the budget of the time since the last."""

@@ -9,9 +9,7 @@ TensorBoard pointed at the experiment folder overlays the variants as its runs.
 
 from __future__ import annotations
 
-import concurrent.futures as futures
 import math
-import multiprocessing
 import queue
 import textwrap
 import time
@@ -25,7 +23,6 @@ from core.schema.config import RunConfig
 from core.schema.history import History, StepRecord
 from core.system.rundir import claim_fresh_folder, prepare_logdir
 
-POLL_SECONDS = 0.2
 STOPPED_EARLY = "stopped before it started"
 
 
@@ -258,66 +255,54 @@ def _finish(outcome: VariantOutcome, on_variant) -> VariantOutcome:
 
 # Set in each worker process by _worker_init (spawned processes share nothing else).
 _progress_queue = None
-_stop_event = None
 _progress_every = 100
 
 
-def _worker_init(progress_queue, stop_event, progress_every: int) -> None:
-    """One TensorFlow thread per worker, so J workers on J cores do not fight over them."""
-    global _progress_queue, _stop_event, _progress_every
-    _progress_queue, _stop_event, _progress_every = progress_queue, stop_event, progress_every
-    from core.system.tfquiet import import_tensorflow_quietly
-
-    import_tensorflow_quietly(threads=1)
+def _worker_init(progress_queue, progress_every: int) -> None:
+    global _progress_queue, _progress_every
+    _progress_queue, _progress_every = progress_queue, progress_every
 
 
 def _run_in_worker(job: VariantJob) -> VariantOutcome:
-    return run_variant(job, None, lambda label, record: _progress_queue.put((label, record)), _progress_every, _stop_event)
+    from core.runs.pool import worker_stop
+
+    return run_variant(job, None, lambda label, record: _progress_queue.put((label, record)), _progress_every, worker_stop())
 
 
 def _run_in_processes(job_list, workers, on_variant, on_progress, progress_every, stop) -> list[VariantOutcome]:
-    context = multiprocessing.get_context("spawn")  # TensorFlow is not fork-safe
-    progress = context.Queue()
-    worker_stop = context.Event()
+    """The variants on the shared pool (core.runs.pool): `stop` or Ctrl-C ends it within a couple
+    of seconds, running variants closing their event files at their next step."""
+    from core.runs.pool import run_in_pool, spawn_context
+
+    progress = spawn_context().Queue()
     outcomes: dict[int, VariantOutcome] = {}
 
     def drain() -> None:
         while True:
             try:
                 label, record = progress.get_nowait()
-            except queue.Empty:
+            except (queue.Empty, OSError, ValueError):
                 return
             if on_progress is not None:
                 on_progress(label, record)
 
-    pool = futures.ProcessPoolExecutor(
-        min(workers, len(job_list)), mp_context=context, initializer=_worker_init,
-        initargs=(progress, worker_stop, progress_every),
-    )
+    def finished(index: int, outcome: VariantOutcome) -> None:
+        drain()  # this variant's last progress before its outcome
+        outcomes[index] = _finish(outcome, on_variant)
+
     try:
-        submitted = {pool.submit(_run_in_worker, job): index for index, job in enumerate(job_list)}
-        waiting = set(submitted)
-        while waiting:
-            done, waiting = futures.wait(waiting, timeout=POLL_SECONDS, return_when=futures.FIRST_COMPLETED)
-            drain()
-            if stop is not None and stop.is_set() and not worker_stop.is_set():
-                worker_stop.set()  # running variants stop at their next step
-                for future in waiting:
-                    future.cancel()  # queued ones never start
-            for future in done:
-                job = job_list[submitted[future]]
-                if future.cancelled():
-                    outcome = VariantOutcome(job.label, job.logdir, stopped=True, error=STOPPED_EARLY)
-                elif future.exception() is not None:  # the worker process itself died
-                    outcome = VariantOutcome(job.label, job.logdir, error=f"worker process died: {future.exception()}")
-                else:
-                    outcome = future.result()
-                drain()  # this variant's last progress before its outcome
-                outcomes[submitted[future]] = _finish(outcome, on_variant)
-    except BaseException:
-        worker_stop.set()  # Ctrl-C: close the event files cleanly in every worker
-        pool.shutdown(wait=True, cancel_futures=True)
+        pool_run = run_in_pool(
+            _run_in_worker, job_list, workers, on_result=finished, poll=drain, stop=stop,
+            initializer=_worker_init, initargs=(progress, progress_every),
+        )
+    except KeyboardInterrupt:
+        drain()
         raise
-    pool.shutdown(wait=True)
     drain()
+    for index, job in enumerate(job_list):
+        if index not in outcomes:
+            died = pool_run.died.get(index)
+            outcome = VariantOutcome(job.label, job.logdir, error=f"worker process died: {died}") if died else \
+                VariantOutcome(job.label, job.logdir, stopped=True, error=STOPPED_EARLY)
+            outcomes[index] = _finish(outcome, on_variant)
     return [outcomes[i] for i in range(len(job_list))]

@@ -92,10 +92,11 @@ def _train_and_report(request: RunRequest, config, data, logdir: Path, *, as_jso
         progress.finish()
         print(f"tblab: {error}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:  # Ctrl-C, or SIGTERM / SIGHUP (core.system.children.Terminated)
         progress.finish()
-        print(f"tblab: interrupted; the event files in {logdir} are closed and readable", file=sys.stderr)
-        return 130
+        how = f"stopped by {interrupt}" if hasattr(interrupt, "signum") else "interrupted"
+        print(f"tblab: {how}; the event files in {logdir} are closed and readable", file=sys.stderr)
+        return 128 + getattr(interrupt, "signum", 2)
     progress.finish()
     report(doctor.finish(), result.steps_done - 1)
     diagnosis = doctor.diagnosis()

@@ -6,9 +6,7 @@ A run that crashes, or kills its worker process, becomes a row with its error.
 
 from __future__ import annotations
 
-import concurrent.futures as futures
 import math
-import multiprocessing
 import time
 import traceback
 from dataclasses import asdict, dataclass
@@ -52,17 +50,18 @@ def jobs_for(scenarios: list[Scenario], steps: int | None, log_root: Path, data_
     return jobs
 
 
-def _worker_init() -> None:
-    """One TensorFlow thread per worker: J workers on J cores do not fight over them."""
-    from core.system.tfquiet import import_tensorflow_quietly
-
-    import_tensorflow_quietly(threads=1)
+STOPPED = "stopped before it finished"  # Ctrl-C, SIGTERM or SIGHUP
 
 
 def run_job(job: SweepJob) -> SweepRow:
+    from core.runs.pool import worker_stop
+
     expected = False
     label = "+".join(job.fixes) or "as-is"
     started = time.perf_counter()
+    stop = worker_stop()
+    if stop is not None and stop.is_set():  # queued before the pool was stopped
+        return SweepRow(job.scenario, label, expected, error=STOPPED)
     try:
         from core.data.mnist import load_mnist
         from core.runs.recipe import configure, record_run
@@ -73,10 +72,11 @@ def run_job(job: SweepJob) -> SweepRow:
         expected = set(job.fixes) == set(scenario.expected_fixes) and bool(job.fixes)
         config = configure(scenario.config, job.fixes, steps=job.steps)
         logdir = run_logdir(job.log_root, f"sweep/{scenario.name}", job.fixes)
-        result = record_run(config, data=load_mnist(job.data_path), logdir=logdir, run_name=scenario.name)
+        result = record_run(config, data=load_mnist(job.data_path), logdir=logdir, run_name=scenario.name, stop=stop)
         return SweepRow(
             job.scenario, label, expected, result.test_accuracy, result.history.series("loss").last(),
             result.first_nonfinite_step, time.perf_counter() - started, str(logdir),
+            error=f"{STOPPED}, at step {result.steps_done}" if result.stopped and stop is not None and stop.is_set() else "",
         )
     except Exception as error:  # one broken run is a row, not a dead sweep
         last = traceback.format_exception_only(error)[-1].strip()
@@ -84,27 +84,35 @@ def run_job(job: SweepJob) -> SweepRow:
 
 
 def run_sweep(jobs: list[SweepJob], workers: int, on_row=None) -> list[SweepRow]:
-    """Run the jobs on `workers` processes; rows come back in job order."""
-    rows: dict[int, SweepRow] = {}
-    pending = dict(enumerate(jobs))
-    pools_left = 3  # a worker that dies takes its pool down: retry the rest in a fresh pool
-    context = multiprocessing.get_context("spawn")  # TensorFlow is not fork-safe
-    while pending and pools_left:
-        pools_left -= 1
-        with futures.ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_init) as pool:
-            submitted = {pool.submit(run_job, job): index for index, job in pending.items()}
-            try:
-                for future in futures.as_completed(submitted):
-                    index = submitted[future]
-                    rows[index] = future.result()
-                    del pending[index]
-                    if on_row is not None:
-                        on_row(rows[index])
-            except futures.process.BrokenProcessPool:
-                continue
-    for index, job in pending.items():
-        rows[index] = SweepRow(job.scenario, "+".join(job.fixes) or "as-is", False, error="worker process died")
-    return [rows[i] for i in sorted(rows)]
+    """Run the jobs on `workers` processes (core.runs.pool); rows come back in job order.
+
+    On Ctrl-C the pool stops within a couple of seconds and KeyboardInterrupt is re-raised
+    with `.rows`: the finished rows, and a "stopped" row for every other job.
+    """
+    from core.runs.pool import run_in_pool
+
+    def notify(index: int, row: SweepRow) -> None:
+        if on_row is not None:
+            on_row(row)
+
+    try:
+        outcome = run_in_pool(run_job, jobs, workers, on_result=notify)
+    except KeyboardInterrupt as interrupt:
+        interrupt.rows = _rows(jobs, interrupt.pool_run)
+        raise
+    return _rows(jobs, outcome)
+
+
+def _rows(jobs: list[SweepJob], outcome) -> list[SweepRow]:
+    rows = []
+    for index, job in enumerate(jobs):
+        label = "+".join(job.fixes) or "as-is"
+        if index in outcome.results:
+            rows.append(outcome.results[index])
+        else:
+            error = outcome.died.get(index, STOPPED)
+            rows.append(SweepRow(job.scenario, label, False, error=error))
+    return rows
 
 
 def markdown_table(rows: list[SweepRow], baseline_accuracy: float | None = None) -> str:

@@ -7,6 +7,7 @@ its config alone and a fix is a pure function RunConfig -> RunConfig.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import math
 import numbers
@@ -43,7 +44,7 @@ class InitSpec:
 def parse_init(spec: str) -> InitSpec:
     """Parse an initializer spec, raising ValueError with the accepted forms."""
     if not isinstance(spec, str):
-        raise ValueError(f"bad initializer {spec!r}: init must be a string such as 'he'")
+        raise ValueError(f"bad initializer {spec!r}: init must be a string such as 'he'")  # noqa: TRY004 - one error type for every bad config
     text = spec.strip().lower().replace(" ", "")
     if text in ("he", "glorot", "zeros"):
         return InitSpec(text)
@@ -125,7 +126,7 @@ FIELD_CHECKS = {
 
 def parameter_count(hidden_layers: int, hidden_units: int) -> int:
     widths = [INPUT_DIM] + [hidden_units] * hidden_layers + [CLASSES]
-    return sum((a + 1) * b for a, b in zip(widths, widths[1:]))
+    return sum((a + 1) * b for a, b in itertools.pairwise(widths))
 
 
 def validate(config) -> None:

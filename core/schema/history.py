@@ -17,6 +17,17 @@ import numpy as np
 
 from core.schema.tags import GRAD_NORM_GLOBAL, LAYERED, LOSS, NONFINITE_COUNT, OUTPUT_LAYER
 
+# A live History keeps every value of a run up to ~BOUND_FROM records a tag; past that,
+# the first KEEP_HEAD and last KEEP_TAIL records stay whole (the doctor reads the first
+# 10 and the last 200 of a tag) and the records between are thinned evenly over the steps
+# to at most KEEP_MIDDLE (enough for a plot of the whole run). So a million-step run holds
+# a few thousand values per tag, not a million: memory stays flat however long it trains.
+KEEP_HEAD = 1000
+KEEP_TAIL = 2000
+KEEP_MIDDLE = 2000
+BOUND_EVERY = 1000  # records added between two thinnings: the cost is amortised
+BOUND_FROM = KEEP_HEAD + KEEP_TAIL + KEEP_MIDDLE
+
 
 @dataclass(frozen=True)
 class StepRecord:
@@ -32,6 +43,8 @@ class Series:
 
     steps: list[int] = field(default_factory=list)
     values: list[float] = field(default_factory=list)
+    stride: int = field(default=1, repr=False, compare=False)  # steps per kept record in a thinned middle
+    thinned: int = field(default=0, repr=False, compare=False)  # where the thinned middle ends
 
     def append(self, step: int, value: float) -> None:
         self.steps.append(step)
@@ -45,6 +58,30 @@ class Series:
 
     def __len__(self) -> int:
         return len(self.steps)
+
+    def thin(self) -> None:
+        """Keep the first KEEP_HEAD and last KEEP_TAIL records whole and at most KEEP_MIDDLE
+        between them: the first record of each `stride` steps, the stride doubling as the
+        run grows (earlier choices stay chosen, the spacing stays even). Only the records
+        that left the tail since the last call are looked at, unless the stride doubles."""
+        if len(self.steps) <= BOUND_FROM:
+            return
+        middle_end = len(self.steps) - KEEP_TAIL
+        thinned = self._keep_first_per_stride(max(KEEP_HEAD, self.thinned), middle_end)
+        while thinned - KEEP_HEAD > KEEP_MIDDLE:
+            self.stride *= 2
+            thinned = self._keep_first_per_stride(KEEP_HEAD, thinned)
+        self.thinned = thinned
+
+    def _keep_first_per_stride(self, start: int, end: int) -> int:
+        """Drop the records in [start, end) that share their `stride` bucket with the record
+        before them; returns where the kept ones end."""
+        steps = np.asarray(self.steps[start - 1:end], dtype=np.int64)  # one record of context
+        buckets = steps // self.stride
+        kept = (np.flatnonzero(buckets[1:] != buckets[:-1]) + start).tolist()
+        self.steps[start:end] = [self.steps[i] for i in kept]
+        self.values[start:end] = [self.values[i] for i in kept]
+        return start + len(kept)
 
 
 @dataclass(frozen=True)
@@ -78,6 +115,7 @@ class History:
     histograms: dict[str, list[HistogramSnapshot]] = field(default_factory=dict)
     meta: dict[str, str] = field(default_factory=dict)  # e.g. config (JSON), data_source
     warnings: list[str] = field(default_factory=list)
+    _since_bound: int = field(default=0, repr=False, compare=False)
 
     def add(self, record: StepRecord) -> None:
         for tag, value in record.scalars.items():
@@ -85,10 +123,22 @@ class History:
             if series is None:
                 series = self.train[tag] = Series()
             series.append(record.step, value)
+        self._since_bound += 1
+        if self._since_bound >= BOUND_EVERY:
+            self.bound()
 
     def add_val(self, step: int, scalars: dict[str, float]) -> None:
         for tag, value in scalars.items():
             self.val.setdefault(tag, Series()).append(step, value)
+
+    def bound(self) -> None:
+        """Thin every series past BOUND_FROM records (see KEEP_HEAD): call it every so many
+        records when filling the series directly instead of through add()."""
+        self._since_bound = 0
+        for section in (self.train, self.val):
+            for series in section.values():
+                if len(series.steps) > BOUND_FROM:
+                    series.thin()
 
     def series(self, tag: str) -> Series:
         return self.train.get(tag, Series())

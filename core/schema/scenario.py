@@ -17,8 +17,16 @@ from core.schema.fixes import FIXES
 BUILTIN_DIR = Path(__file__).resolve().parents[2] / "fails"
 
 
+# A file without SCENARIO that shows one of these is a user's training script, not a broken scenario.
+TRAINING_SIGNS = ("GradientTape", ".fit(")
+
+
 class ScenarioError(Exception):
     """A scenario file that cannot be loaded; the message names the file."""
+
+
+class NotAScenario(ScenarioError):
+    """A Python file with no SCENARIO in it: a plain training script (`tblab watch` runs those)."""
 
 
 @dataclass(frozen=True)
@@ -46,6 +54,7 @@ class LoadResult:
     path: Path
     scenario: Scenario | None = None
     error: str = ""
+    script: bool = False  # a plain training script, not a scenario: the lab watches it
 
 
 def load_scenario_file(path: str | Path) -> Scenario:
@@ -53,6 +62,13 @@ def load_scenario_file(path: str | Path) -> Scenario:
     path = Path(path)
     if not path.is_file():
         raise ScenarioError(f"{path}: no such scenario file")
+    try:
+        source = path.read_text(errors="replace")
+    except OSError as error:
+        raise ScenarioError(f"{path}: cannot read: {error.strerror or error}") from None
+    trains = any(sign in source for sign in TRAINING_SIGNS)
+    if "SCENARIO" not in source and trains:  # a plain training script: importing it would run its training
+        raise NotAScenario(f"{path}: defines no SCENARIO = Scenario(...); to run your own training script: tblab watch {path}")
     module_name = f"tblab_scenario_{path.stem}_{abs(hash(str(path.resolve())))}"
     try:
         # An explicit source loader: any file name is read as Python (spec_from_file_location
@@ -80,17 +96,20 @@ def _describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
 
 
+def load_file(path: Path) -> LoadResult:
+    """A scenario file, a plain script (script=True), or the reason it is neither."""
+    try:
+        return LoadResult(path, scenario=load_scenario_file(path))
+    except NotAScenario:
+        return LoadResult(path, script=True)
+    except ScenarioError as error:
+        return LoadResult(path, error=str(error))
+
+
 def discover(folder: str | Path = BUILTIN_DIR) -> list[LoadResult]:
-    """Load every *.py scenario in a folder (sorted by name); broken ones carry their error."""
-    results = []
-    for path in sorted(Path(folder).glob("*.py")):
-        if path.name.startswith("_"):
-            continue
-        try:
-            results.append(LoadResult(path, scenario=load_scenario_file(path)))
-        except ScenarioError as error:
-            results.append(LoadResult(path, error=str(error)))
-    return results
+    """Load every *.py scenario in a folder (sorted by name); broken ones carry their error,
+    plain training scripts are marked as such."""
+    return [load_file(path) for path in sorted(Path(folder).glob("*.py")) if not path.name.startswith("_")]
 
 
 def find_scenario(name_or_path: str, folders: list[Path] | None = None) -> Scenario:

@@ -103,6 +103,8 @@ def _read_or_warn(run: Path, name: str, max_histograms_per_tag: int | None) -> H
         return read_run(run, name=name, max_histograms_per_tag=max_histograms_per_tag)
     except LogError as error:
         return History(run=name, warnings=[str(error)])
+    except Exception as error:  # noqa: BLE001 - an unforeseen damage in one run must not cost the others
+        return History(run=name, warnings=[f"{run}: cannot be read ({type(error).__name__}: {_first_line(error)})"])
 
 
 def read_run(

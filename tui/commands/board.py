@@ -1,4 +1,5 @@
-"""`tblab board`: TensorBoard on the loopback interface for the log root, until Ctrl-C."""
+"""`tblab board`: TensorBoard on the loopback interface for the log root, until Ctrl-C,
+SIGTERM or SIGHUP (a closed terminal): each stops it and its data server."""
 
 from __future__ import annotations
 
@@ -17,16 +18,20 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    try:
+    board = None
+    try:  # Ctrl-C, SIGTERM and SIGHUP (tui.cli turns them into KeyboardInterrupt) all land in finally
         board = start_board(args.logdir, args.port, args.host)
+        print(f"TensorBoard for {args.logdir} at {board.url}  (Ctrl-C stops it)", flush=True)
+        code = board.process.wait()
+        if code:
+            print(f"tblab: TensorBoard exited with code {code}: {board.output_tail()}", file=sys.stderr)
+            return 1
     except BoardError as error:
         print(f"tblab: {error}", file=sys.stderr)
         return 2
-    print(f"TensorBoard for {args.logdir} at {board.url}  (Ctrl-C stops it)", flush=True)
-    try:
-        board.process.wait()
-    except KeyboardInterrupt:
-        pass
+    except KeyboardInterrupt as stopped:  # Ctrl-C is how a board ends; SIGTERM / SIGHUP keep their exit code
+        return 128 + stopped.signum if hasattr(stopped, "signum") else 0
     finally:
-        board.stop()
+        if board is not None:
+            board.stop()
     return 0

@@ -45,6 +45,11 @@ def run(args) -> int:
         if args.verify:
             report["verification"], report["note"] = _verify(history, diagnosis, args.steps, data)
         reports.append(report)
+        if not args.json and not (history.train or history.val or history.histograms):
+            # Nothing was read (empty, header-only or unreadable files): say so, not "no problem found".
+            print(f"run {history.run}: nothing to diagnose, no values could be read")
+            print("\n".join(f"  warning: {warning}" for warning in history.warnings) + "\n")
+            continue
         if not args.json:
             print("\n".join(render_diagnosis(diagnosis, style=report["style"], explain=not args.brief)))
             if report["verification"] is not None:

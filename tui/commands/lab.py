@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import signal
 import sys
 from pathlib import Path
 
@@ -10,6 +12,8 @@ LAB_LOG = "tblab-lab.log"  # in the log root: TensorFlow's C++ lines and failed 
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser("lab", help="the interactive lab: pick a failing script, toggle fixes, watch it train")
+    p.add_argument("files", type=Path, nargs="*",
+                   help="your own training scripts (or scenario files) to list first; a script is watched, unmodified")
     p.add_argument("--scenarios", type=Path, action="append", default=[],
                    help="another folder of scenario scripts, listed after the built-in ones (repeatable)")
     p.add_argument("--logdir", type=Path, default=Path("logs"),
@@ -22,6 +26,10 @@ def add_parser(subparsers) -> None:
 def run(args) -> int:
     if args.data is not None and not Path(args.data).expanduser().exists():
         print(f"tblab: --data {args.data}: no such file or folder", file=sys.stderr)
+        return 2
+    missing = [f for f in args.files if not f.is_file()]
+    if missing:
+        print(f"tblab: {missing[0]}: no such file", file=sys.stderr)
         return 2
     if args.steps is not None and args.steps < 1:
         print("tblab: --steps must be >= 1", file=sys.stderr)
@@ -40,7 +48,8 @@ def run(args) -> int:
     from core.system.tfquiet import stderr_fd_to_file
     from tui.app import make_app
 
-    app = make_app(args.scenarios, log_root=args.logdir, data_path=args.data, steps=args.steps)
+    app = make_app(args.scenarios, files=args.files, log_root=args.logdir, data_path=args.data, steps=args.steps)
+    _quit_on_signals(app)
     with stderr_fd_to_file(log_file, keep_python_stderr=True):
         try:
             app.run()
@@ -53,3 +62,28 @@ def run(args) -> int:
     if not finished:
         print("tblab: training did not stop in time; its event files may be incomplete", file=sys.stderr)
     return app.return_code or 0
+
+
+def _quit_on_signals(app) -> None:
+    """SIGTERM / SIGHUP quit the lab as `q` does: the app restores the terminal (main screen,
+    mouse tracking off) and the caller stops training and TensorBoard. A second signal, or
+    one outside the app's loop, raises Terminated at once."""
+    from core.system.children import Terminated
+
+    def quit_app(signum, frame) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            raise Terminated(signum) from None
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, _raise_terminated)
+        loop.call_soon_threadsafe(lambda: app.exit(return_code=128 + signum))
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, quit_app)
+
+
+def _raise_terminated(signum, frame) -> None:
+    from core.system.children import Terminated
+
+    raise Terminated(signum)

@@ -25,7 +25,20 @@ def add_parser(subparsers) -> None:
 def run(args) -> int:
     from core.runs.report import build_report
     from core.system.tfquiet import import_tensorflow_quietly
+    from tui.commands.output import out_problem, write_out
 
+    if args.jobs < 1:
+        print(f"tblab: --jobs must be >= 1, not {args.jobs}", file=sys.stderr)
+        return 2
+    if args.steps is not None and args.steps < 1:
+        print(f"tblab: --steps must be >= 1, not {args.steps}", file=sys.stderr)
+        return 2
+    if problem := out_problem(args.out):  # before the runs, not after an hour of them
+        print(f"tblab: {problem}", file=sys.stderr)
+        return 2
+    if not args.scenarios.is_dir():
+        print(f"tblab: --scenarios {args.scenarios}: no such folder", file=sys.stderr)
+        return 2
     import_tensorflow_quietly()  # the event reader loads TensorFlow; keep its chatter off the terminal
 
     loaded = [r.scenario for r in discover(args.scenarios) if r.scenario]
@@ -41,10 +54,8 @@ def run(args) -> int:
         failing, baseline, steps=args.steps, log_root=args.logdir, data_path=args.data, workers=args.jobs,
         on_row=lambda row: print(f"  {row.scenario:<10} {row.fixes:<24} {row.error or f'{row.test_accuracy:.4f}'}", flush=True),
     )
-    try:
-        args.out.write_text(text)
-    except OSError as error:
-        print(f"tblab: cannot write {args.out}: {error.strerror or error}", file=sys.stderr)
+    written = write_out(args.out, text, args.logdir)  # a finished report is never lost to a bad --out
+    if written != args.out:
         return 2
     print(f"report written to {args.out}")
     return 0

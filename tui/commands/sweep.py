@@ -25,6 +25,20 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
+    from tui.commands.output import out_problem, write_out
+
+    if args.jobs < 1:
+        print(f"tblab: --jobs must be >= 1, not {args.jobs}", file=sys.stderr)
+        return 2
+    if args.steps is not None and args.steps < 1:
+        print(f"tblab: --steps must be >= 1, not {args.steps}", file=sys.stderr)
+        return 2
+    if args.out is not None and (problem := out_problem(args.out)):
+        print(f"tblab: {problem}", file=sys.stderr)
+        return 2
+    if not args.scenarios.is_dir():
+        print(f"tblab: --scenarios {args.scenarios}: no such folder", file=sys.stderr)
+        return 2
     results = discover(args.scenarios)
     for broken in (r for r in results if r.error):
         print(f"tblab: skipped {broken.error}", file=sys.stderr)
@@ -40,15 +54,27 @@ def run(args) -> int:
         status = row.error or f"test accuracy {row.test_accuracy:.4f}"
         print(f"  {row.scenario:<10} {row.fixes:<24} {status}", flush=True)
 
-    rows = run_sweep(jobs, args.jobs, on_row)
+    interrupted = None
+    try:
+        rows = run_sweep(jobs, args.jobs, on_row)
+    except KeyboardInterrupt as interrupt:  # Ctrl-C, SIGTERM, SIGHUP: the finished rows are still written
+        interrupted, rows = interrupt, interrupt.rows
     baseline = next((r.test_accuracy for r in rows if r.scenario == "baseline" and r.fixes == "as-is"), None)
     table = markdown_table(rows, baseline)
     wall = time.perf_counter() - started
-    from core.data.mnist import load_mnist
+    finished = sum(1 for r in rows if not r.error)
+    footer = f"\n\n{finished} of {len(rows)} runs finished in {wall:.0f} s on {args.jobs} processes"
+    if interrupted is None:
+        from core.data.mnist import load_mnist
 
-    footer = f"\n\ndata: {load_mnist(args.data).source}; {len(rows)} runs in {wall:.0f} s on {args.jobs} processes\n"
+        footer = f"\n\ndata: {load_mnist(args.data).source}; {len(rows)} runs in {wall:.0f} s on {args.jobs} processes"
+    footer += "\n"
     print("\n" + table + footer)
-    if args.out:
-        args.out.write_text(f"# tblab sweep\n\n{table}{footer}")
+    written = write_out(args.out, f"# tblab sweep\n\n{table}{footer}", args.logdir) if args.out else None
+    if args.out and written == args.out:
         print(f"written to {args.out}")
+    if interrupted is not None:
+        raise interrupted
+    if args.out and written != args.out:
+        return 2
     return 1 if any(r.error for r in rows) else 0

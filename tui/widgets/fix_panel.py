@@ -13,6 +13,10 @@ def fix_lines(slot: ScenarioSlot | None) -> Content:
     toggled = slot.toggled if slot is not None else set()
     lines = []
     for name, fix in FIXES.items():
+        applies, why_not = slot.applicable(name) if slot is not None else (True, "")
+        if not applies:  # a watched script: greyed out, with the reason
+            lines.append(Content.from_markup("[dim]· $key $label: $why[/]", key=fix.key, label=fix.label, why=why_not))
+            continue
         on = name in toggled
         box = "[b $text-success]■[/]" if on else "[dim]□[/]"
         label = "[b]$label[/b]" if on else "$label"

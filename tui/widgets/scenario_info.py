@@ -29,6 +29,8 @@ def info_content(slot: ScenarioSlot | None) -> Content:
             "[b $text-error]$name failed to load[/]\n$error\n[dim]Fix the file; the rest of the lab still works.[/]",
             name=slot.name, error=slot.error,
         )
+    if slot.script is not None:
+        return script_content(slot)
     scenario = slot.scenario
     parts = [Content.from_markup(
         "[b]$title[/b]\n$symptom\n[dim italic]$summary[/]",
@@ -38,6 +40,22 @@ def info_content(slot: ScenarioSlot | None) -> Content:
         parts.append(Content.from_markup("\n[b $text-warning]Diagnosis[/] $diagnosis", diagnosis=scenario.diagnosis))
     else:
         parts.append(Content.from_markup("\n[dim]Diagnosis hidden: press [b]?[/b] to reveal it.[/]"))
+    return Content("").join(parts)
+
+
+SCRIPT_LINES_SHOWN = 8  # the newest; the info pane is short
+
+
+def script_content(slot: ScenarioSlot) -> Content:
+    """A watched script: where it is, how to use it, and its newest output."""
+    script = slot.script
+    parts = [Content.from_markup(
+        "[b]$name[/b] [dim]your script ($style), run unmodified · save the file to run it again[/]",
+        name=script.path.name, style=script.style,
+    )]
+    if script.output:
+        lines = list(script.output)[-SCRIPT_LINES_SHOWN:]
+        parts.append(Content.from_markup("\n[b]output[/b]\n$lines", lines="\n".join(lines)))
     return Content("").join(parts)
 
 

@@ -21,6 +21,8 @@ def slot_prompt(slot: ScenarioSlot) -> Content:
         error = error if len(error) <= ERROR_CHARS else error[: ERROR_CHARS - 1] + "…"
         return Content.from_markup("[$text-error]✗ $name: $error[/]", name=slot.name, error=error)
     mark = RUN_MARKS.get(slot.current.state, " ") if slot.current else " "
+    if slot.script is not None:
+        return Content.from_markup("$mark [b]$name[/b] [dim italic]script: $style[/]", mark=mark, name=slot.name, style=slot.script.style)
     title = slot.scenario.title.removeprefix(f"{slot.name}:").strip()
     return Content.from_markup("$mark [b]$name[/b] [dim]$title[/]", mark=mark, name=slot.name, title=title)
 

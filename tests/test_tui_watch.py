@@ -1,0 +1,65 @@
+"""Pilot tests of a plain script in the lab: listed as a script, inapplicable fixes greyed
+out with their reason, start, a fix toggled mid-run, a save that re-runs it, stop."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+from tests.test_tui_app import SIZE, text, wait_for
+from tui.app import make_app
+from tui.widgets.fix_panel import FixPanel
+from tui.widgets.scenario_info import ScenarioInfo
+from tui.widgets.scenario_list import ScenarioList
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def script_lab(tmp_path):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    shutil.copy(EXAMPLES / "baseline.py", folder / "my_net.py")
+    return make_app([folder], include_builtin=False, log_root=tmp_path / "logs", preload_tensorflow=False), folder / "my_net.py"
+
+
+async def test_a_script_is_listed_and_inapplicable_fixes_say_why(tmp_path):
+    app, _ = script_lab(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        assert "my_net script: custom loop" in str(app.query_one(ScenarioList).get_option_at_index(0).prompt)
+        slot = app.state.selected
+        assert slot.script is not None and not slot.broken
+        panel = text(app.query_one(FixPanel))
+        assert "ReLU activation: the script uses no sigmoid or tanh" in panel
+        assert "2 hidden layers: the script builds its own layers" in panel
+        await pilot.press("a", "question_mark")
+        assert slot.toggled == set() and not slot.revealed
+        await pilot.press("l")
+        assert slot.toggled == {"lr_down"}
+        assert "save the file to run it again" in text(app.query_one(ScenarioInfo))
+
+
+async def test_start_toggle_save_and_stop_a_watched_script(tmp_path):
+    app, script = script_lab(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        slot = app.state.selected
+        await pilot.press("space")
+        first = slot.current
+        await wait_for(pilot, lambda: first.last_step >= 5 and any("step 0: loss" in line for line in slot.script.output))
+        assert "loss" in text(app.query_one(ScenarioInfo)).split("output")[1]  # the script's own output, in the lab
+        await pilot.press("l")  # a fix mid-run restarts the script with it
+        second = slot.current
+        assert second is not first and second.fixes == ("lr_down",)
+        await wait_for(pilot, lambda: second.last_step >= 5)
+        assert slot.previous is first and not first.active
+        now = time.time() + 5
+        os.utime(script, (now, now))  # the learner saves the file
+        await wait_for(pilot, lambda: slot.current is not second, timeout=10)
+        third = slot.current
+        await wait_for(pilot, lambda: third.last_step >= 3)
+        assert slot.previous is second  # drawn dimmed behind the new run
+        await pilot.press("x")
+        await wait_for(pilot, lambda: not third.active, timeout=15)
+        assert third.state == "stopped"
+        assert app.wait_for_training(10)

@@ -1,0 +1,32 @@
+"""`tblab watch SCRIPT.py`: your own training script, unmodified, under tblab's instruments."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from core.runs.watch import WatchRequest
+
+
+def add_parser(subparsers) -> None:
+    from core.schema.fixes import FIXES
+
+    p = subparsers.add_parser(
+        "watch", help="run your own TensorFlow script (GradientTape loop or Keras fit) under tblab's instruments",
+        description="Runs SCRIPT unmodified in a child process: records, TensorBoard events and the doctor, "
+        "as for tblab's own scenarios. Arguments after -- go to the script.",
+    )
+    p.add_argument("script", type=Path, help="a Python training script")
+    p.add_argument("--fix", action="append", default=[], choices=list(FIXES), help="apply a fix by patch (repeatable)")
+    p.add_argument("--steps", type=int, help="stop the script cleanly after this many training steps")
+    p.add_argument("--logdir", type=Path, default=Path("logs"), help="log root (default: logs)")
+    p.add_argument("--data", help="a Keras mnist.npz or a folder of the four IDX files, served to mnist.load_data()")
+    p.add_argument("--json", action="store_true", help="print one JSON object at the end")
+    p.add_argument("script_args", nargs="*", help="arguments for the script (after --)")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from core.runs.watch_headless import execute_watch
+
+    request = WatchRequest(args.script, tuple(args.fix), args.steps, args.data, tuple(args.script_args))
+    return execute_watch(request, args.logdir, as_json=args.json)
