@@ -57,7 +57,7 @@ def in_lab(scenario: str, steps: int, logdir: Path) -> float:
         screen = _wait(session, r"space Start", 60)
         for _ in range(names.index(scenario)):
             subprocess.run(["tmux", "send-keys", "-t", session, "Down"], check=True)
-        _wait(session, re.escape(title[:30]), 30)  # the info panel shows the chosen scenario
+        _wait(session, re.escape(title[:18]), 30)  # the info panel shows the chosen scenario (it wraps the title)
         subprocess.run(["tmux", "send-keys", "-t", session, "Space"], check=True)
         screen = _wait(session, rf"{scenario} finished │ \S+ {steps}/{steps} │ (\d+) steps/s", 1800)
         subprocess.run(["tmux", "send-keys", "-t", session, "q"], check=True)
