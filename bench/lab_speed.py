@@ -49,13 +49,15 @@ def in_lab(scenario: str, steps: int, logdir: Path) -> float:
     names = [sc.name for sc in loaded]
     title = loaded[names.index(scenario)].title
     session = f"tblab-bench-{uuid.uuid4().hex[:8]}"
-    command = f"cd {ROOT} && {TBLAB} lab --steps {steps} --logdir {logdir}; sleep 30"
+    # PYTHONPATH in the command itself: a tmux server that is already running gives new
+    # sessions its own environment, not this process's.
+    command = f"cd {ROOT} && PYTHONPATH={ROOT} {TBLAB} lab --steps {steps} --logdir {logdir}; sleep 30"
     subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "120", "-y", "34", command], check=True, env=ENV)
     try:
         screen = _wait(session, r"space Start", 60)
         for _ in range(names.index(scenario)):
             subprocess.run(["tmux", "send-keys", "-t", session, "Down"], check=True)
-        _wait(session, re.escape(title[:30]), 30)  # the info panel shows the chosen scenario
+        _wait(session, re.escape(title[:18]), 30)  # the info panel shows the chosen scenario (it wraps the title)
         subprocess.run(["tmux", "send-keys", "-t", session, "Space"], check=True)
         screen = _wait(session, rf"{scenario} finished │ \S+ {steps}/{steps} │ (\d+) steps/s", 1800)
         subprocess.run(["tmux", "send-keys", "-t", session, "q"], check=True)

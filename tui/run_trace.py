@@ -11,6 +11,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cache
 
 import numpy as np
 
@@ -46,6 +47,7 @@ class RunState(StrEnum):
         return self in (RunState.STARTING, RunState.LOADING)
 
 
+@cache  # a run has a few dozen tags and sends each one every step
 def _plotted(tag: str) -> bool:
     if tag in PLOTTED_TAGS:
         return True
@@ -103,7 +105,10 @@ class RunTrace:
             added = True
             for tag, value in record.scalars.items():
                 if _plotted(tag):
-                    self.train.setdefault(tag, DecimatedSeries()).append(record.step, value)
+                    series = self.train.get(tag)  # not setdefault: that builds a series per tag per step
+                    if series is None:
+                        series = self.train[tag] = DecimatedSeries()
+                    series.append(record.step, value)
             self.last_step = max(self.last_step, record.step)
             if self.first_nonfinite_step is None and blew_up(record.scalars):
                 self.first_nonfinite_step = record.step

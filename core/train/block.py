@@ -57,16 +57,9 @@ class StepBlocks:
                 x += config.input_noise_std * tf.random.stateless_normal(tf.shape(x), seed=seed)
             return x, tf.gather(ds.y_train, indices)
 
-        def pad_rows(tensor, rows):
-            """`tensor`'s first `rows` rows, zero-padded to exactly that many: a while-loop
-            variable keeps one static shape, and the last batch of an epoch is smaller."""
-            head = tensor[:rows]
-            padded = tf.pad(head, [[0, rows - tf.shape(head)[0]], [0, 0]])
-            return tf.reshape(padded, [rows, tensor.shape[1]])
-
         def one_step(step):
             """One SGD step on the iterator's next batch: its statistics row, and what a
-            snapshot of it needs (gradients, padded activations and first inputs, batch size)."""
+            snapshot of it needs (gradients, activations, first inputs)."""
             indices = next(indices_iter)
             x, y = batch(indices, step)
             with tf.GradientTape() as tape:
@@ -84,17 +77,17 @@ class StepBlocks:
             row = tf.stack([tf.cast(value, tf.float32) for _, value in stats])
             if not snapshots:
                 return row, ()
-            activations = [pad_rows(h, config.batch_size) for h in fwd.activations]
-            return row, (grads, activations, pad_rows(x, IMAGES_SHOWN), tf.shape(x)[0])
+            return row, (grads, list(fwd.activations), x[:IMAGES_SHOWN])
 
         def snapshot(last):
             """Buckets in `histogram_tags` order (weights as they are now, after the step), the
             non-finite values they left out, the first inputs and how many there are."""
-            grads, activations, images, batch_rows = last
+            grads, activations, images = last
             weights = [var.read_value() for var in train_vars]
-            tensors = [t for pair in zip(weights, grads) for t in pair] + [h[:batch_rows] for h in activations]
-            buckets, dropped = finite_histograms(tensors)
-            return buckets, dropped, images, tf.minimum(batch_rows, IMAGES_SHOWN)
+            buckets, dropped = finite_histograms([t for pair in zip(weights, grads) for t in pair] + activations)
+            rows = tf.shape(images)[0]  # a batch may be smaller than IMAGES_SHOWN
+            padded = tf.reshape(tf.pad(images, [[0, IMAGES_SHOWN - rows], [0, 0]]), [IMAGES_SHOWN, INPUT_DIM])
+            return tf.reshape(buckets, [len(self.histogram_tags), HISTOGRAM_BUCKETS, 3]), dropped, padded, rows
 
         def no_snapshot(_last):
             return (
@@ -108,13 +101,13 @@ class StepBlocks:
             statistics stacked [done, S], and the snapshot parts of the last one (zeros
             unless it is a snapshot step)."""
             start = step_counter.read_value()
-            last = ()
+            last, last_shapes = (), ()
             if snapshots:  # the loop carries the latest step's tensors out, for the snapshot after it
-                last = (
-                    [tf.zeros_like(var) for var in train_vars],
-                    [tf.zeros([config.batch_size, layer.kernel.shape[1]]) for layer in layers[:-1]],
-                    tf.zeros([IMAGES_SHOWN, INPUT_DIM]), tf.constant(0),
-                )
+                hidden = [layer.kernel.shape[1] for layer in layers[:-1]]
+                last = ([tf.zeros_like(var) for var in train_vars], [tf.zeros([0, n]) for n in hidden], tf.zeros([0, INPUT_DIM]))
+                # Batch rows vary (an epoch's last batch is smaller): no padding copies, a looser shape.
+                last_shapes = ([var.shape for var in train_vars], [tf.TensorShape([None, n]) for n in hidden],
+                               tf.TensorShape([None, INPUT_DIM]))
 
             def body(i, _ended, rows, _last):
                 row, last = one_step(start + tf.cast(i, tf.int64))
@@ -127,6 +120,7 @@ class StepBlocks:
                 lambda i, ended, *_: tf.logical_and(i < steps, tf.logical_not(ended)),
                 body,
                 (tf.constant(0), tf.constant(False), tf.TensorArray(tf.float32, size=0, dynamic_size=True), last),
+                shape_invariants=(tf.TensorShape([]), tf.TensorShape([]), tf.TensorShape(None), last_shapes),
             )
             step_counter.assign_add(tf.cast(done, tf.int64))
             if not snapshots:

@@ -7,6 +7,8 @@ noise or a 0..255 range is visible as such, and the caption gives the numbers.
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 from rich.color import Color
 from rich.segment import Segment
@@ -18,6 +20,9 @@ from tui.run_trace import RunTrace
 
 LEVELS = 32  # grey levels; few enough to cache one Style per (upper, lower) pair
 GAP = 1  # columns between two digits
+# A new batch arrives with every snapshot (every 50 steps: up to ~20 a second); a rebuild and
+# repaint costs ~5 ms of the UI thread, which training shares, so new images wait this long.
+NEW_IMAGES_SECONDS = 0.5
 
 
 def grey_levels(images: np.ndarray) -> np.ndarray:
@@ -51,6 +56,8 @@ class InputView(Widget):
         self._shown: tuple | None = None
         self._strips: list[Strip] = []
         self._styles: dict[tuple[int, int], Style] = {}
+        self._built_at = -float("inf")
+        self._pending = None  # the timer that shows images held back by NEW_IMAGES_SECONDS
 
     def on_mount(self) -> None:
         self.border_title = "input batch"
@@ -64,10 +71,16 @@ class InputView(Widget):
 
     def _rebuild_if_stale(self) -> None:
         images = self.trace.images if self.trace is not None else None
-        key = (id(images), self.size)
+        key = (id(images), self.size, id(self.trace))
         if key == self._shown:
             return
-        self._shown = key
+        wait = self._built_at + NEW_IMAGES_SECONDS - time.monotonic()
+        same_run = self._shown is not None and self._shown[1:] == (self.size, id(self.trace)) and images is not None
+        if same_run and wait > 0:  # newer images of the run already shown, same size: later, in one go
+            if self._pending is None:
+                self._pending = self.set_timer(wait, self._show_pending)
+            return
+        self._shown, self._built_at = key, time.monotonic()
         self._strips = self._layout(images) if images is not None and self.size.area else []
         if images is not None:
             finite = images[np.isfinite(images)]
@@ -77,6 +90,10 @@ class InputView(Widget):
         else:
             self.border_subtitle = ""
         self.refresh()
+
+    def _show_pending(self) -> None:
+        self._pending = None
+        self._rebuild_if_stale()
 
     def _layout(self, images: np.ndarray) -> list[Strip]:
         width, height = self.size.width, self.size.height
