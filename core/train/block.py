@@ -23,7 +23,7 @@ from core.schema.config import RunConfig
 from core.schema.history import Snapshot, StepRecord
 from core.schema.tags import ACTIVATIONS, GRADIENTS, LOSS, NONFINITE_COUNT, WEIGHTS, layer_tag
 from core.train.histograms import HISTOGRAM_BUCKETS, finite_histograms
-from core.train.instrument import step_statistics
+from core.train.instrument import statistic_names, step_statistics
 from core.train.model import INPUT_DIM, Dense, forward, loss_fn, variables
 from core.train.optim import Optimizer
 
@@ -44,7 +44,7 @@ class StepBlocks:
             [layer_tag(kind, name) for name in var_names for kind in (WEIGHTS, GRADIENTS)]
             + [layer_tag(ACTIVATIONS, layer.name) for layer in layers[:-1]]  # hidden layers
         )
-        self.stat_names: list[str] = []  # filled when the block is traced
+        self.stat_names = statistic_names(config.activation, [layer.name for layer in layers[:-1]], var_names)
         self.next_step = 0
         step_counter = tf.Variable(0, dtype=tf.int64, trainable=False)  # no per-call host->device step copy
         indices_iter = iter(ds.train_indices)
@@ -69,12 +69,10 @@ class StepBlocks:
             old_values = [tf.identity(var) for var in train_vars]
             optimizer.apply(grads, train_vars)
             new_values = [var.read_value() for var in train_vars]
-            stats = step_statistics(
+            row = step_statistics(
                 activation=config.activation, layers=layers, names=var_names, x=x, labels=y,
                 fwd=fwd, loss=loss, grads=grads, old_values=old_values, new_values=new_values,
             )
-            self.stat_names[:] = [name for name, _ in stats]
-            row = tf.stack([tf.cast(value, tf.float32) for _, value in stats])
             if not snapshots:
                 return row, ()
             return row, (grads, list(fwd.activations), x[:IMAGES_SHOWN])

@@ -51,6 +51,21 @@ def dead_fraction(pre_activation: tf.Tensor) -> tf.Tensor:
     return tf.reduce_mean(tf.cast(dead, tf.float32))
 
 
+def statistic_names(activation: str, layer_names: list[str], var_names: list[str]) -> list[str]:
+    """The tags of a step's statistics row, in row order: known before anything is traced,
+    so the row's layout is data, not a by-product of tracing."""
+    names = [LOSS, ACCURACY, GRAD_NORM_GLOBAL]
+    for name in var_names:
+        names += [layer_tag(GRAD_NORM, name), layer_tag(WEIGHT_NORM, name), layer_tag(UPDATE_RATIO, name)]
+    for layer in layer_names:
+        names += [layer_tag(ACTIVATION_MEAN, layer), layer_tag(ACTIVATION_STD, layer)]
+        if activation in RELU_LIKE:
+            names.append(layer_tag(DEAD_FRACTION, layer))
+        if activation in SATURATING:
+            names.append(layer_tag(SATURATED_FRACTION, layer))
+    return names + [INPUT_MIN, INPUT_MAX, INPUT_MEAN, INPUT_STD, NONFINITE_COUNT]
+
+
 def step_statistics(
     *,
     activation: str,
@@ -63,41 +78,36 @@ def step_statistics(
     grads: list[tf.Tensor],
     old_values: list[tf.Tensor],
     new_values: list[tf.Variable],
-) -> list[tuple[str, tf.Tensor]]:
-    """(tag, scalar) pairs for one step; `names` are the variables' tag names in order."""
+) -> tf.Tensor:
+    """One step's statistics as a float32 row in statistic_names() order; `names` are the
+    variables' tag names in order."""
     predictions = tf.argmax(fwd.logits, axis=1, output_type=tf.int32)
-    stats = [
-        (LOSS, loss),
-        (ACCURACY, tf.reduce_mean(tf.cast(tf.equal(predictions, labels), tf.float32))),
-        (GRAD_NORM_GLOBAL, tf.linalg.global_norm(grads)),
-    ]
+    stats = {
+        LOSS: loss,
+        ACCURACY: tf.reduce_mean(tf.cast(tf.equal(predictions, labels), tf.float32)),
+        GRAD_NORM_GLOBAL: tf.linalg.global_norm(grads),
+    }
     norms = []  # every grad and weight norm: finite only if all of their tensor's values are
     for name, grad, old, new in zip(names, grads, old_values, new_values):
         grad_norm, weight_norm = tf.norm(grad), tf.norm(new)
         norms += [grad_norm, weight_norm]
-        stats += [
-            (layer_tag(GRAD_NORM, name), grad_norm),
-            (layer_tag(WEIGHT_NORM, name), weight_norm),
-            # Relative to the weights before the step; 0/0 (zero init biases) counts as 0.
-            (layer_tag(UPDATE_RATIO, name), tf.math.divide_no_nan(tf.norm(new - old), tf.norm(old))),
-        ]
+        stats[layer_tag(GRAD_NORM, name)] = grad_norm
+        stats[layer_tag(WEIGHT_NORM, name)] = weight_norm
+        # Relative to the weights before the step; 0/0 (zero init biases) counts as 0.
+        stats[layer_tag(UPDATE_RATIO, name)] = tf.math.divide_no_nan(tf.norm(new - old), tf.norm(old))
     for layer, z, h in zip(layers, fwd.pre_activations, fwd.activations):
-        stats += [
-            (layer_tag(ACTIVATION_MEAN, layer.name), tf.reduce_mean(h)),
-            (layer_tag(ACTIVATION_STD, layer.name), tf.math.reduce_std(h)),
-        ]
+        stats[layer_tag(ACTIVATION_MEAN, layer.name)] = tf.reduce_mean(h)
+        stats[layer_tag(ACTIVATION_STD, layer.name)] = tf.math.reduce_std(h)
         if activation in RELU_LIKE:
-            stats.append((layer_tag(DEAD_FRACTION, layer.name), dead_fraction(z)))
+            stats[layer_tag(DEAD_FRACTION, layer.name)] = dead_fraction(z)
         if activation in SATURATING:
-            stats.append((layer_tag(SATURATED_FRACTION, layer.name), saturated_fraction(h, activation)))
-    stats += [
-        (INPUT_MIN, tf.reduce_min(x)),
-        (INPUT_MAX, tf.reduce_max(x)),
-        (INPUT_MEAN, tf.reduce_mean(x)),
-        (INPUT_STD, tf.math.reduce_std(x)),
-        (NONFINITE_COUNT, nonfinite_total(loss, fwd.logits, grads, new_values, norms)),
-    ]
-    return stats
+            stats[layer_tag(SATURATED_FRACTION, layer.name)] = saturated_fraction(h, activation)
+    stats[INPUT_MIN], stats[INPUT_MAX] = tf.reduce_min(x), tf.reduce_max(x)
+    stats[INPUT_MEAN], stats[INPUT_STD] = tf.reduce_mean(x), tf.math.reduce_std(x)
+    stats[NONFINITE_COUNT] = nonfinite_total(loss, fwd.logits, grads, new_values, norms)
+    order = statistic_names(activation, [layer.name for layer in layers[: len(fwd.activations)]], names)
+    assert set(order) == stats.keys(), "statistic_names and step_statistics disagree"
+    return tf.stack([tf.cast(stats[name], tf.float32) for name in order])
 
 
 def nonfinite_total(loss, logits, grads, weights, norms) -> tf.Tensor:
