@@ -11,6 +11,9 @@ handed rows of probabilities (in [0, 1], summing to 1) instead of logits.
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import tensorflow as tf
 
 SATURATION_MARGIN = 0.01  # as core.train.instrument: within 1% of an asymptote
@@ -75,13 +78,13 @@ def _weight_vector(weights, previous):
     return tf.stack(out)
 
 
-_weights_only = tf.function(_weight_vector, reduce_retracing=True)
-
-
 @tf.function(reduce_retracing=True)
 def _both(step_inputs, weights, previous):
-    """One compiled call per step: this step's statistics, and the update the previous step made."""
+    """One compiled call for a step's record: its statistics and its update (weights after against before)."""
     return _step_vector(*step_inputs), _weight_vector(weights, previous)
+
+
+_step_only = tf.function(_step_vector, reduce_retracing=True)
 
 
 _concrete: dict = {}  # (function, input signature) -> (ConcreteFunction, its flat caller)
@@ -117,6 +120,11 @@ def _flat_caller(concrete):
         return call_flat(flat, captured)
 
     return call
+
+
+def stats_traces() -> int:
+    """How many statistics functions were traced so far (a call that traced is slow)."""
+    return len(_concrete)
 
 
 def _call(function, *args):
@@ -155,9 +163,10 @@ def _step_tags(names, layers, kinds, has_labels: bool, has_x: bool) -> list[str]
 
 def _weight_scalars(vector: list[float], names) -> dict[str, float]:
     scalars = {}
-    for index, name in enumerate(names):
-        scalars[f"weight_norm/{name}"] = vector[2 * index]
-        scalars[f"update_ratio/{name}"] = vector[2 * index + 1]
+    if len(vector) > 1:  # else only the non-finite count was computed
+        for index, name in enumerate(names):
+            scalars[f"weight_norm/{name}"] = vector[2 * index]
+            scalars[f"update_ratio/{name}"] = vector[2 * index + 1]
     scalars["nonfinite/weights"] = vector[-1]
     return scalars
 
@@ -165,8 +174,9 @@ def _weight_scalars(vector: list[float], names) -> dict[str, float]:
 def step_statistics(
     *, loss, x, grads, names, layers, activations, labels, fed, sparse_labels, weights=None, previous=None
 ) -> tuple[dict[str, float], dict[str, float] | None]:
-    """Tag -> value for one gradient call, and (given the weights now and before the previous
-    step) the previous step's weight statistics, as weight_statistics returns them.
+    """Tag -> value for one gradient call, and (given the weights after the step and before
+    it) the step's weight statistics: weight_norm and update_ratio per variable, and the
+    non-finite weights under 'nonfinite/weights' (the caller adds them to the step's count).
     `activations` are (kind, pre, post) of hidden layers named `layers`; `labels`/`fed` are
     what the loss was given (None when not seen)."""
     inputs = _step_inputs(loss, x, grads, activations, labels, fed, sparse_labels)
@@ -179,10 +189,23 @@ def step_statistics(
     return dict(zip(tags, step_vector.numpy().tolist())), weight_part
 
 
-_step_only = tf.function(_step_vector, reduce_retracing=True)
+def nonfinite_count(tensors) -> float:
+    """How many values of these tensors are NaN or infinite, read in place with NumPy (a CPU
+    tensor's .numpy() shares its buffer). A sum is finite exactly when every value is, save
+    for an overflow of finite values: only then, or when there is one, are they counted."""
+    count = 0
+    for tensor in tensors:
+        values = np.asarray(tensor)
+        if values.dtype.kind in "biu":  # integers and booleans are always finite
+            continue
+        if not math.isfinite(float(values.sum())):
+            count += values.size - int(np.count_nonzero(np.isfinite(values)))
+    return float(count)
 
 
-def weight_statistics(weights, previous, names) -> dict[str, float]:
-    """weight_norm and update_ratio per variable (weights after the step vs before), and the
-    non-finite weights (under key 'nonfinite/weights', added to the step's count by the caller)."""
-    return _weight_scalars(_call(_weights_only, list(weights), list(previous)).numpy().tolist(), names)
+def light_statistics(*, loss, grads, labels, fed, **_) -> dict[str, float]:
+    """What every step records exactly, however the full statistics are paced (pacing.py):
+    the loss and the non-finite values of the loss, the gradients and what the loss was handed.
+    Without a compiled call: 0.05 ms against 0.4 ms in place for the baseline net."""
+    checked = [loss, *grads] + ([fed] if labels is not None else [])
+    return {"loss": float(np.asarray(loss, np.float32)), "nonfinite/count": nonfinite_count(checked)}
