@@ -22,16 +22,14 @@ class StatsPacer:
     def __init__(self, share: float = STATS_SHARE, first_full: int = FIRST_FULL, max_every: int = MAX_EVERY):
         self.share, self.first_full, self.max_every = share, first_full, max_every
         self.step_seconds: float | None = None  # running mean of the time between steps
-        self.full_seconds: float | None = None  # running means of a full and a light record's time
-        self.light_seconds: float | None = None
+        self.full_seconds: float | None = None  # running mean of the full statistics' time
         self.last_full = -max_every
         self._last_time: float | None = None
 
     def every(self) -> int:
         if self.step_seconds is None or self.full_seconds is None or self.step_seconds <= 0:
             return 1
-        extra = self.full_seconds - (self.light_seconds or 0.0)  # the light part is paid every step anyway
-        return max(1, min(self.max_every, math.ceil(max(extra, 0.0) / (self.share * self.step_seconds))))
+        return max(1, min(self.max_every, math.ceil(self.full_seconds / (self.share * self.step_seconds))))
 
     def is_full(self, step: int, now: float) -> bool:
         """Called once a step, in step order, with the time of its gradient call."""
@@ -43,12 +41,9 @@ class StatsPacer:
             self.last_full = step
         return full
 
-    def measured(self, full: bool, seconds: float) -> None:
-        """The time a record took to compute (from the recorder thread)."""
-        if full:
-            self.full_seconds = _mean(self.full_seconds, seconds)
-        else:
-            self.light_seconds = _mean(self.light_seconds, seconds)
+    def measured(self, seconds: float) -> None:
+        """The time the full statistics of a step took (the light part is paid every step)."""
+        self.full_seconds = _mean(self.full_seconds, seconds)
 
 
 def _mean(mean: float | None, value: float) -> float:
