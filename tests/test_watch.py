@@ -254,3 +254,32 @@ def test_interrupting_tblab_watch_stops_the_script_and_keeps_the_events(tmp_path
     assert read_run(logdir).series("loss").steps[:101] == list(range(101))
     leftover = subprocess.run(["pgrep", "-f", f"core.watch.child .*{EXAMPLES / 'fail3.py'}"], capture_output=True, text=True, check=False)
     assert not leftover.stdout.strip()
+
+
+def test_pacer_spaces_the_full_statistics_to_their_share_of_the_step():
+    from core.watch.pacing import StatsPacer
+
+    def fulls(cost: float) -> list[int]:
+        pacer, steps = StatsPacer(share=0.1, first_full=3, max_every=10), []
+        for step in range(40):
+            if pacer.is_full(step, 0.002 * step):  # a step every 2 ms
+                steps.append(step)
+                pacer.measured(cost)
+        return steps
+
+    assert fulls(0.0001) == list(range(40))  # within 10% of the step: every step
+    paced = fulls(0.0005)  # 0.5 ms against 0.2 ms allowed: every 3rd step
+    assert paced[:3] == [0, 1, 2] and set(b - a for a, b in zip(paced[3:], paced[4:])) == {3}
+    assert set(b - a for a, b in zip(fulls(1.0)[3:], fulls(1.0)[4:])) == {10}  # never sparser than max_every
+
+
+def test_nonfinite_count_is_exact_when_a_finite_sum_overflows():
+    import numpy as np
+
+    from core.watch.stats import nonfinite_count
+
+    huge = np.full(8, 3e38, np.float32)  # finite values whose float32 sum is inf
+    assert nonfinite_count([huge]) == 0.0
+    broken = huge.copy()
+    broken[[1, 5]] = [np.nan, -np.inf]
+    assert nonfinite_count([broken, np.arange(3), np.float32(np.inf)]) == 3.0

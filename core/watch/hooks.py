@@ -105,8 +105,9 @@ class Watch:
         self._source_order: list = []
         self.scaled_optimizers: set[int] = set()
         self.in_fit = False  # Keras fit's own tape is not a step of the script's loop
-        # The statistics of a step are computed and sent on a recorder thread, in step order,
-        # while the script goes on with its next step (TensorFlow releases the GIL in its ops).
+        # Snapshots (histograms, images) are computed and sent on a recorder thread while the
+        # script goes on. Step records are not: in place, a compiled call on a second thread
+        # cost twice its time on the main one (GIL and thread-pool hand-offs, 2 cores).
         self.jobs: queue.Queue = queue.Queue(maxsize=JOB_BACKLOG)
         threading.Thread(target=self._record, name="tblab-recorder", daemon=True).start()
 
@@ -234,7 +235,7 @@ class Watch:
             config["batch_size"] = rows
         self.channel.send("config", config=config)
 
-    # --- the recorder thread: statistics computed and sent while the script trains on ---------
+    # --- step records (on the main thread) and snapshots (on the recorder thread) -------------
     def _submit(self, job, *args) -> None:
         self.jobs.put((job, args))  # blocks when the recorder is JOB_BACKLOG behind: no unbounded memory
 
