@@ -208,7 +208,9 @@ def nonfinite_count(tensors) -> float:
         values = np.asarray(tensor)
         if values.dtype.kind in "biu":  # integers and booleans are always finite
             continue
-        if not math.isfinite(float(values.sum())):
+        with np.errstate(over="ignore", invalid="ignore"):  # no warning in the user's output
+            total = float(values.sum())
+        if not math.isfinite(total):
             count += values.size - int(np.count_nonzero(np.isfinite(values)))
     return float(count)
 
