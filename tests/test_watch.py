@@ -7,6 +7,7 @@ in tests/test_watch_fingerprints.py (slow).
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import signal
@@ -20,6 +21,7 @@ import pytest
 
 from core.runs.watch import Ended, Output, Step, WatchedScript, WatchError, WatchRequest, check_request
 from core.runs.watch_headless import watch
+from core.watch.pacing import FIRST_FULL
 from core.watch.scan import CUSTOM_LOOP, KERAS_FIT, ScanError, plan_fixes, scan_source
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -93,7 +95,10 @@ def test_watched_baseline_records_tblab_tags_and_stops_cleanly_at_steps(tmp_path
     # The script's own evaluation of the whole test set is the run's test accuracy.
     assert 0.3 < outcome.test_accuracy < 1.0 and history.val["accuracy"].steps[-1] == 29
     on_disk = read_run(Path(outcome.logdir))
-    assert on_disk.series("grad_norm/dense_1/kernel").steps == list(range(30))
+    # The full statistics are paced (core/watch/pacing.py): every step for the first FIRST_FULL.
+    paced = on_disk.series("grad_norm/dense_1/kernel").steps
+    assert paced[:FIRST_FULL] == list(range(FIRST_FULL)) and set(paced) <= set(range(30))
+    assert on_disk.series("nonfinite/count").steps == list(range(30))
     assert on_disk.val["accuracy"].values[-1] == pytest.approx(outcome.test_accuracy, abs=1e-6)
 
 
@@ -250,3 +255,35 @@ def test_interrupting_tblab_watch_stops_the_script_and_keeps_the_events(tmp_path
     assert read_run(logdir).series("loss").steps[:101] == list(range(101))
     leftover = subprocess.run(["pgrep", "-f", f"core.watch.child .*{EXAMPLES / 'fail3.py'}"], capture_output=True, text=True, check=False)
     assert not leftover.stdout.strip()
+
+
+def test_pacer_spaces_the_full_statistics_to_their_share_of_the_step():
+    from core.watch.pacing import StatsPacer
+
+    def fulls(cost: float) -> list[int]:
+        pacer, steps = StatsPacer(share=0.1, first_full=3, max_every=10), []
+        for step in range(40):
+            if pacer.is_full(step, 0.002 * step):  # a step every 2 ms
+                steps.append(step)
+                pacer.measured(cost)
+        return steps
+
+    def gaps(steps: list[int]) -> set[int]:
+        return {b - a for a, b in itertools.pairwise(steps[3:])}
+
+    assert fulls(0.0001) == list(range(40))  # within 10% of the step: every step
+    paced = fulls(0.0005)  # 0.5 ms against 0.2 ms allowed: every 3rd step
+    assert paced[:3] == [0, 1, 2] and gaps(paced) == {3}
+    assert gaps(fulls(1.0)) == {10}  # never sparser than max_every
+
+
+def test_nonfinite_count_is_exact_when_a_finite_sum_overflows():
+    import numpy as np
+
+    from core.watch.stats import nonfinite_count
+
+    huge = np.full(8, 3e38, np.float32)  # finite values whose float32 sum is inf
+    assert nonfinite_count([huge]) == 0.0
+    broken = huge.copy()
+    broken[[1, 5]] = [np.nan, -np.inf]
+    assert nonfinite_count([broken, np.arange(3), np.float32(np.inf)]) == 3.0
