@@ -36,14 +36,13 @@ class TensorBoardSink:
         self._train = EventFile(self.logdir / "train")
         self._val = EventFile(self.logdir / "val")
         self._train.write(0, text_summary(texts))
-        self._scalars: ScalarBlock | None = None  # made from the first record's tag order
-        self._val_scalars: ScalarBlock | None = None
+        # One ScalarBlock per tag layout: a watched script's light and full steps differ.
+        self._blocks: dict[tuple[str, tuple[str, ...]], ScalarBlock] = {}
         self._dropped = ScalarBlock([tags.NONFINITE_HISTOGRAM_DROPPED])
 
     def on_step(self, record: StepRecord) -> None:
-        if self._scalars is None or self._scalars.names != list(record.scalars):
-            self._scalars = ScalarBlock(list(record.scalars))
-        self._train.write(record.step, self._scalars.serialise(np.fromiter(record.scalars.values(), np.float32)))
+        block = self._block("train", tuple(record.scalars))
+        self._train.write(record.step, block.serialise(np.fromiter(record.scalars.values(), np.float32)))
 
     def on_snapshot(self, snapshot: Snapshot) -> None:
         names = list(snapshot.histograms)  # not `tags`: that is the module of tag names
@@ -54,9 +53,14 @@ class TensorBoardSink:
             self._train.write(snapshot.step, images_summary(tags.INPUT_IMAGES, display_images(snapshot.images)))
 
     def on_eval(self, step: int, scalars: dict[str, float]) -> None:
-        if self._val_scalars is None or self._val_scalars.names != list(scalars):
-            self._val_scalars = ScalarBlock(list(scalars))
-        self._val.write(step, self._val_scalars.serialise(list(scalars.values())))
+        self._val.write(step, self._block("val", tuple(scalars)).serialise(list(scalars.values())))
+
+    def _block(self, run: str, names: tuple[str, ...]) -> ScalarBlock:
+        """The ScalarBlock for this tag layout in this run (train or val), made once."""
+        block = self._blocks.get((run, names))
+        if block is None:
+            block = self._blocks[(run, names)] = ScalarBlock(list(names))
+        return block
 
     def close(self) -> None:
         self._train.close()
