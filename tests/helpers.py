@@ -1,6 +1,11 @@
-"""Small shared test data: a tiny MNIST-shaped set, so unit tests train in a second."""
+"""Small shared test helpers: a tiny MNIST-shaped set, so unit tests train in a second, and
+reading a tmux screen for the tests that drive a real terminal."""
 
 from __future__ import annotations
+
+import re
+import subprocess
+import time
 
 import numpy as np
 
@@ -21,3 +26,19 @@ def tiny_mnist(n_train: int = 512, n_test: int = 256, seed: int = 0) -> Mnist:
     x_train, y_train = make(n_train)
     x_test, y_test = make(n_test)
     return Mnist(x_train, y_train, x_test, y_test, source="tiny synthetic test set")
+
+
+def tmux(*args: str) -> str:
+    return subprocess.run(["tmux", *args], capture_output=True, text=True, check=True).stdout
+
+
+def wait_for_screen(session: str, pattern: str, timeout: float) -> str:
+    """The tmux session's screen once `pattern` shows on it; fails with the screen after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        screen = tmux("capture-pane", "-p", "-t", session)
+        if re.search(pattern, screen):
+            return screen
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{pattern!r} did not appear; the screen:\n{screen}")
+        time.sleep(0.2)

@@ -19,6 +19,7 @@ import pytest
 
 from core.system.rundir import claim_fresh_folder
 from core.tensorboard.reader import read_run
+from tests.helpers import tmux, wait_for_screen
 from tests.reliability_procs import children_of, descendants, free_port, left_after, port_open
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -128,18 +129,6 @@ def test_folder_claims_are_exclusive_across_threads(tmp_path):
     assert len(set(claimed)) == 16 and all(path.is_dir() for path in claimed)
 
 
-def tmux(*args: str) -> str:
-    return subprocess.run(["tmux", *args], capture_output=True, text=True, check=True).stdout
-
-
-def wait_for_screen(session: str, pattern: str, timeout: float) -> str:
-    deadline = time.monotonic() + timeout
-    while True:
-        screen = tmux("capture-pane", "-p", "-t", session)
-        if re.search(pattern, screen):
-            return screen
-        assert time.monotonic() < deadline, f"{pattern!r} did not appear; the screen:\n{screen}"
-        time.sleep(0.2)
 
 
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")

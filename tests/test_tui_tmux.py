@@ -6,11 +6,12 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
 import pytest
+
+from tests.helpers import tmux, wait_for_screen
 
 ROOT = Path(__file__).resolve().parent.parent
 TBLAB = Path(sys.executable).parent / "tblab"
@@ -20,19 +21,6 @@ TF_LINE = re.compile(r"^[IWEF]\d{4} |absl::|oneDNN|cuda|tensorflow|TF_CPP|cpu_fe
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None or not TBLAB.exists(), reason="needs tmux and the tblab script")
 
 
-def tmux(*args: str) -> str:
-    return subprocess.run(["tmux", *args], capture_output=True, text=True, check=True).stdout
-
-
-def wait_for_screen(session: str, pattern: str, timeout: float) -> str:
-    deadline = time.monotonic() + timeout
-    while True:
-        screen = tmux("capture-pane", "-p", "-t", session)
-        if re.search(pattern, screen):
-            return screen
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{pattern!r} did not appear; the screen:\n{screen}")
-        time.sleep(0.2)
 
 
 def test_tblab_in_tmux_shows_the_lab_and_no_tensorflow_lines(tmp_path):

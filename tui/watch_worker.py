@@ -15,6 +15,7 @@ import threading
 import time
 import traceback
 
+from core.schema.tags import ACCURACY
 from tui.messages import RunEnded, RunPhase, ScriptOutput
 from tui.run_worker import BATCH_SECONDS, Post, RecordBatcher, RunSpec
 
@@ -76,7 +77,7 @@ def run_script(spec: RunSpec, post: Post, stop: threading.Event) -> None:
                 if sink is not None:
                     sink.on_eval(event.step, event.scalars)
                 batcher.on_eval(event.step, event.scalars)
-                test_accuracy = event.scalars.get("accuracy", test_accuracy)
+                test_accuracy = event.scalars.get(ACCURACY, test_accuracy)
             elif isinstance(event, Snapshot):
                 if sink is None:
                     sink = _sink(spec, texts)

@@ -30,6 +30,9 @@ from core.runs.watch import (
     WatchError,
     WatchRequest,
 )
+from core.schema.history import blew_up
+from core.schema.json_safe import dumps, json_safe
+from core.schema.tags import ACCURACY, LOSS
 from core.system.rundir import RunError, prepare_logdir, run_logdir
 
 PROGRESS_EVERY = 100
@@ -63,17 +66,7 @@ class WatchOutcome:
 
     def to_json(self) -> dict:
         data = {k: v for k, v in self.__dict__.items() if k not in ("history", "diagnosis")}
-        return _json_safe(data)
-
-
-def _json_safe(value):
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_json_safe(v) for v in value]
-    return value
+        return json_safe(data)
 
 
 def watch(request: WatchRequest, log_root: Path, *, say=print, show_output=True) -> WatchOutcome:
@@ -114,18 +107,16 @@ def watch(request: WatchRequest, log_root: Path, *, say=print, show_output=True)
                 for finding in doctor.update(record):
                     say(f"  doctor, flagged at step {record.step}: {finding.title}: {finding.evidence}")
                 outcome.steps_done = record.step + 1
-                outcome.final_loss = record.scalars.get("loss", math.nan)
-                if outcome.first_nonfinite_step is None and (
-                    record.scalars.get("nonfinite/count", 0) > 0 or not math.isfinite(outcome.final_loss)
-                ):
+                outcome.final_loss = record.scalars.get(LOSS, math.nan)
+                if outcome.first_nonfinite_step is None and blew_up(record.scalars):
                     outcome.first_nonfinite_step = record.step
                 if record.step % PROGRESS_EVERY == 0:
-                    say(f"step {record.step}: loss {outcome.final_loss:.4g}, batch accuracy {record.scalars.get('accuracy', math.nan):.3f}")
+                    say(f"step {record.step}: loss {outcome.final_loss:.4g}, batch accuracy {record.scalars.get(ACCURACY, math.nan):.3f}")
             elif isinstance(event, Eval):
                 doctor.update_eval(event.step, event.scalars)
                 sink().on_eval(event.step, event.scalars)
-                outcome.test_accuracy = event.scalars.get("accuracy", math.nan)
-                outcome.test_loss = event.scalars.get("loss", math.nan)
+                outcome.test_accuracy = event.scalars.get(ACCURACY, math.nan)
+                outcome.test_loss = event.scalars.get(LOSS, math.nan)
             elif isinstance(event, Snapshot):
                 sink().on_snapshot(event)
             elif isinstance(event, Output):
@@ -205,7 +196,7 @@ def execute_watch(request: WatchRequest, log_root: Path, *, as_json: bool = Fals
             signal.signal(signum, handler)
     diagnosis = outcome.diagnosis
     if as_json:
-        print(json.dumps(outcome.to_json()), file=out)
+        print(dumps(outcome.to_json()), file=out)
     else:
         nonfinite = outcome.first_nonfinite_step
         accuracy = "not seen (the script never evaluated the whole test set)" if math.isnan(outcome.test_accuracy) else f"{outcome.test_accuracy:.4f}"

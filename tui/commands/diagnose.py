@@ -6,6 +6,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from tui.commands import count_problem
+
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser("diagnose", help="diagnose training runs from their TensorBoard logs")
@@ -25,8 +27,8 @@ def run(args) -> int:
     from core.system.tfquiet import import_tensorflow_quietly
     from core.tensorboard.reader import LogError, read_all
 
-    if args.steps is not None and args.steps < 1:
-        print("tblab: --steps must be >= 1", file=sys.stderr)
+    if problem := count_problem(args, "steps"):
+        print(f"tblab: {problem}", file=sys.stderr)
         return 2
     if args.logdir.is_dir():
         import_tensorflow_quietly()  # TensorBoard's reader loads it, with start-up lines on stderr

@@ -9,6 +9,7 @@ import textwrap
 from pathlib import Path
 
 from core.runs.runner import DEFAULT_LOG_ROOT
+from tui.commands import count_problem
 
 
 def add_parser(subparsers) -> None:
@@ -48,11 +49,8 @@ def run(args) -> int:
     if preset is None:
         print(f"tblab: no experiment named {args.name!r}; choose from {names}", file=sys.stderr)
         return 2
-    if args.steps is not None and args.steps < 1:
-        print("tblab: --steps must be >= 1", file=sys.stderr)
-        return 2
-    if args.jobs < 1:
-        print("tblab: --jobs must be >= 1", file=sys.stderr)
+    if problem := count_problem(args, "steps", "jobs"):
+        print(f"tblab: {problem}", file=sys.stderr)
         return 2
     return _run(preset, args)
 

@@ -9,6 +9,8 @@ from pathlib import Path
 
 LAB_LOG = "tblab-lab.log"  # in the log root: TensorFlow's C++ lines and failed runs' tracebacks
 
+from tui.commands import count_problem
+
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser("lab", help="the interactive lab: pick a failing script, toggle fixes, watch it train")
@@ -31,8 +33,8 @@ def run(args) -> int:
     if missing:
         print(f"tblab: {missing[0]}: no such file", file=sys.stderr)
         return 2
-    if args.steps is not None and args.steps < 1:
-        print("tblab: --steps must be >= 1", file=sys.stderr)
+    if problem := count_problem(args, "steps"):
+        print(f"tblab: {problem}", file=sys.stderr)
         return 2
     if not (sys.stdin.isatty() and sys.__stderr__.isatty()):
         print("tblab: the lab needs a terminal; for a headless run use `tblab run SCENARIO`", file=sys.stderr)

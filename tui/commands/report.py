@@ -8,6 +8,7 @@ from pathlib import Path
 
 from core.runs.runner import DEFAULT_LOG_ROOT
 from core.schema.scenario import BUILTIN_DIR, discover
+from tui.commands import count_problem
 
 
 def add_parser(subparsers) -> None:
@@ -27,11 +28,8 @@ def run(args) -> int:
     from core.system.tfquiet import import_tensorflow_quietly
     from tui.commands.output import out_problem, write_out
 
-    if args.jobs < 1:
-        print(f"tblab: --jobs must be >= 1, not {args.jobs}", file=sys.stderr)
-        return 2
-    if args.steps is not None and args.steps < 1:
-        print(f"tblab: --steps must be >= 1, not {args.steps}", file=sys.stderr)
+    if problem := count_problem(args, "jobs", "steps"):
+        print(f"tblab: {problem}", file=sys.stderr)
         return 2
     if problem := out_problem(args.out):  # before the runs, not after an hour of them
         print(f"tblab: {problem}", file=sys.stderr)

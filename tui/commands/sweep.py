@@ -10,6 +10,7 @@ from pathlib import Path
 from core.runs.runner import DEFAULT_LOG_ROOT
 from core.runs.sweep import jobs_for, markdown_table, run_sweep
 from core.schema.scenario import BUILTIN_DIR, discover
+from tui.commands import count_problem
 
 
 def add_parser(subparsers) -> None:
@@ -27,11 +28,8 @@ def add_parser(subparsers) -> None:
 def run(args) -> int:
     from tui.commands.output import out_problem, write_out
 
-    if args.jobs < 1:
-        print(f"tblab: --jobs must be >= 1, not {args.jobs}", file=sys.stderr)
-        return 2
-    if args.steps is not None and args.steps < 1:
-        print(f"tblab: --steps must be >= 1, not {args.steps}", file=sys.stderr)
+    if problem := count_problem(args, "jobs", "steps"):
+        print(f"tblab: {problem}", file=sys.stderr)
         return 2
     if args.out is not None and (problem := out_problem(args.out)):
         print(f"tblab: {problem}", file=sys.stderr)
