@@ -26,7 +26,6 @@ def run_script(spec: RunSpec, post: Post, stop: threading.Event) -> None:
     """Watch spec.script to its end or until `stop` is set; every outcome ends in one RunEnded."""
     from core.doctor import LiveDoctor
     from core.runs.watch import (
-        ConfigSeen,
         DataServed,
         Ended,
         Eval,
@@ -39,6 +38,7 @@ def run_script(spec: RunSpec, post: Post, stop: threading.Event) -> None:
         WatchError,
         WatchRequest,
     )
+    from core.runs.watch_log import WatchLog
 
     batcher = RecordBatcher(spec.run_id, post)
     lines: list[str] = []
@@ -58,9 +58,9 @@ def run_script(spec: RunSpec, post: Post, stop: threading.Event) -> None:
         post(RunEnded(spec.run_id, "failed", str(error)))
         return
     post(RunPhase(spec.run_id, "loading", "starting the script", logdir=str(spec.logdir)))
-    sink = None
-    texts = {"run": spec.scenario, "script": str(spec.script), "fixes": ",".join(spec.fixes)}
     doctor = batcher.doctor = LiveDoctor()
+    texts = {"run": spec.scenario, "script": str(spec.script), "fixes": ",".join(spec.fixes)}
+    log = WatchLog(spec.logdir, texts, doctor.history)
     stopper = threading.Thread(target=lambda: (stop.wait(), run.stop()), daemon=True)
     ended = None
     test_accuracy = math.nan
@@ -68,20 +68,16 @@ def run_script(spec: RunSpec, post: Post, stop: threading.Event) -> None:
         events = run.start()
         stopper.start()
         for event in events:
+            log.note(event)
             if isinstance(event, Step):
-                if sink is None:
-                    sink = _sink(spec, texts)
-                sink.on_step(event.record)
+                log.sink.on_step(event.record)
                 batcher.on_step(event.record)
             elif isinstance(event, Eval):
-                if sink is not None:
-                    sink.on_eval(event.step, event.scalars)
+                log.sink.on_eval(event.step, event.scalars)
                 batcher.on_eval(event.step, event.scalars)
                 test_accuracy = event.scalars.get(ACCURACY, test_accuracy)
             elif isinstance(event, Snapshot):
-                if sink is None:
-                    sink = _sink(spec, texts)
-                sink.on_snapshot(event)
+                log.sink.on_snapshot(event)
                 if event.images is not None:
                     batcher.on_images(event.step, event.images)
             elif isinstance(event, Output):
@@ -90,12 +86,7 @@ def run_script(spec: RunSpec, post: Post, stop: threading.Event) -> None:
             elif isinstance(event, Notice):
                 lines.append(f"tblab: {event.text}")
             elif isinstance(event, DataServed):
-                texts["data_source"] = doctor.history.meta["data_source"] = event.source
                 post(RunPhase(spec.run_id, "loading", "running the script", data_source=event.source))
-            elif isinstance(event, ConfigSeen):
-                import json
-
-                texts["config"] = doctor.history.meta["config"] = json.dumps(event.config)
             elif isinstance(event, ScriptError):
                 lines.extend(event.text.splitlines())
                 post(ScriptOutput(spec.run_id, [], 0, error=event.text))
@@ -110,18 +101,10 @@ def run_script(spec: RunSpec, post: Post, stop: threading.Event) -> None:
     finally:
         run.stop()
         stop.set()  # lets the stopper thread end
-        if sink is not None:
-            sink.close()
+        log.close()
         flush_lines(force=True)
     state, detail = _outcome(ended)
     post(RunEnded(spec.run_id, state, detail, test_accuracy=test_accuracy))
-
-
-def _sink(spec: RunSpec, texts: dict[str, str]):
-    from core.system.rundir import prepare_logdir
-    from core.tensorboard.sink import TensorBoardSink
-
-    return TensorBoardSink(prepare_logdir(spec.logdir), texts)
 
 
 def _outcome(ended) -> tuple[str, str]:

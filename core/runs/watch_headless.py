@@ -5,7 +5,6 @@ TensorBoard event files, its output and progress on the terminal, a summary at t
 
 from __future__ import annotations
 
-import json
 import math
 import signal
 import sys
@@ -16,7 +15,6 @@ from typing import TextIO
 
 from core.doctor import LiveDoctor
 from core.runs.watch import (
-    ConfigSeen,
     DataServed,
     Ended,
     Eval,
@@ -30,6 +28,7 @@ from core.runs.watch import (
     WatchError,
     WatchRequest,
 )
+from core.runs.watch_log import WatchLog
 from core.schema.history import blew_up
 from core.schema.json_safe import dumps, json_safe
 from core.schema.tags import ACCURACY, LOSS
@@ -75,22 +74,14 @@ def watch(request: WatchRequest, log_root: Path, *, say=print, show_output=True)
     from core.system.tfquiet import import_tensorflow_quietly
 
     import_tensorflow_quietly()  # the event files need TensorFlow; its start-up lines go to a log
-    from core.tensorboard.sink import TensorBoardSink
 
     outcome = WatchOutcome(script=str(request.script), fixes=list(request.fixes))
     logdir = prepare_logdir(run_logdir(log_root, request.script.stem, request.fixes))
     outcome.logdir = str(logdir)
-    texts = {"run": request.script.stem, "script": str(request.script), "fixes": ",".join(request.fixes)}
-    sinks = []
-
-    def sink() -> TensorBoardSink:
-        """Made once the script's config is seen (its first step), so that it is in the texts."""
-        if not sinks:
-            sinks.append(TensorBoardSink(logdir, texts))
-        return sinks[0]
-
     doctor = LiveDoctor()
     doctor.history.run = request.script.stem
+    texts = {"run": request.script.stem, "script": str(request.script), "fixes": ",".join(request.fixes)}
+    log = WatchLog(logdir, texts, doctor.history)
     outcome.history = doctor.history
     for name in request.fixes:
         say(f"fix {name}: {run.plan[name].how}")
@@ -98,12 +89,13 @@ def watch(request: WatchRequest, log_root: Path, *, say=print, show_output=True)
     events = run.start()
     try:
         for event in events:
+            log.note(event)
             if isinstance(event, Step):
                 record = event.record
                 now = time.perf_counter()
                 first_step_time = first_step_time or now
                 last_step_time = now
-                sink().on_step(record)
+                log.sink.on_step(record)
                 for finding in doctor.update(record):
                     say(f"  doctor, flagged at step {record.step}: {finding.title}: {finding.evidence}")
                 outcome.steps_done = record.step + 1
@@ -114,11 +106,11 @@ def watch(request: WatchRequest, log_root: Path, *, say=print, show_output=True)
                     say(f"step {record.step}: loss {outcome.final_loss:.4g}, batch accuracy {record.scalars.get(ACCURACY, math.nan):.3f}")
             elif isinstance(event, Eval):
                 doctor.update_eval(event.step, event.scalars)
-                sink().on_eval(event.step, event.scalars)
+                log.sink.on_eval(event.step, event.scalars)
                 outcome.test_accuracy = event.scalars.get(ACCURACY, math.nan)
                 outcome.test_loss = event.scalars.get(LOSS, math.nan)
             elif isinstance(event, Snapshot):
-                sink().on_snapshot(event)
+                log.sink.on_snapshot(event)
             elif isinstance(event, Output):
                 outcome.output_lines += 1
                 if show_output:
@@ -126,14 +118,9 @@ def watch(request: WatchRequest, log_root: Path, *, say=print, show_output=True)
             elif isinstance(event, Started):
                 outcome.style, outcome.names = event.style, event.names
                 say(f"{event.style}: " + ", ".join(f"{tag} = {name}" for tag, name in event.names.items()))
-                texts["variables"] = json.dumps(event.names)
             elif isinstance(event, DataServed):
                 outcome.data_source = event.source
-                doctor.history.meta["data_source"] = texts["data_source"] = event.source
                 say(f"data: {event.source}")
-            elif isinstance(event, ConfigSeen):
-                doctor.history.meta["config"] = texts["config"] = json.dumps(event.config)
-                sink()
             elif isinstance(event, Notice):
                 outcome.notices.append(event.text)
                 say(f"tblab: {event.text}")
@@ -152,15 +139,14 @@ def watch(request: WatchRequest, log_root: Path, *, say=print, show_output=True)
         run.stop()
         for event in events:  # the records the script sent while stopping
             if isinstance(event, Step):
-                sink().on_step(event.record)
+                log.sink.on_step(event.record)
                 doctor.update(event.record)
             elif isinstance(event, Ended):
                 outcome.reason = "stopped"
         raise
     finally:
         run.stop()
-        for made in sinks:
-            made.close()
+        log.close()
         if first_step_time is not None and last_step_time > first_step_time:
             outcome.steps_per_second = (outcome.steps_done - 1) / (last_step_time - first_step_time)
         doctor.finish()

@@ -1,0 +1,42 @@
+"""WatchLog: the TensorBoard side of a watched script, shared by `tblab watch` and the lab.
+
+The event files are opened at the first record, so the data source and the config the
+script reported before training are in the run's text summary; the doctor's History
+gets the same metadata."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from core.runs.watch import ConfigSeen, DataServed, Started
+from core.schema.history import History
+
+
+class WatchLog:
+    def __init__(self, logdir: Path, texts: dict[str, str], history: History):
+        self.logdir, self.texts, self.history = logdir, dict(texts), history
+        self._sink = None
+
+    def note(self, event) -> None:
+        """Keep what a Started / DataServed / ConfigSeen event tells about the run."""
+        if isinstance(event, DataServed):
+            self.texts["data_source"] = self.history.meta["data_source"] = event.source
+        elif isinstance(event, ConfigSeen):
+            self.texts["config"] = self.history.meta["config"] = json.dumps(event.config)
+        elif isinstance(event, Started):
+            self.texts["variables"] = json.dumps(event.names)
+
+    @property
+    def sink(self):
+        """The run's TensorBoardSink, opened on first use."""
+        if self._sink is None:
+            from core.system.rundir import prepare_logdir
+            from core.tensorboard.sink import TensorBoardSink
+
+            self._sink = TensorBoardSink(prepare_logdir(self.logdir), self.texts)
+        return self._sink
+
+    def close(self) -> None:
+        if self._sink is not None:
+            self._sink.close()
