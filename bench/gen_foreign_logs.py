@@ -22,7 +22,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from foreign_logs import keras_writer, loop_writer, mnist_sample
+from foreign_logs import keras_writer, loop_writer, mnist_sample, tutorial_writer
 from foreign_logs.inputs import prepare
 from foreign_logs.suite import suite
 
@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(logdir, ignore_errors=True)
         data = prepare(spec, x_train, y_train, x_test, y_test)
         began = time.perf_counter()
-        writer = keras_writer if spec.writer == "keras" else loop_writer
+        writer = {"keras": keras_writer, "keras_defaults": keras_writer, "tutorial": tutorial_writer}.get(spec.writer, loop_writer)
         outcome = writer.write(spec, str(logdir), *data)
         outcome["seconds"] = round(time.perf_counter() - began, 2)
         manifest["runs"][spec.name] = {"label": spec.label, "writer": spec.writer, **outcome, "spec": asdict(spec)}

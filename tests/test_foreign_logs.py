@@ -1,8 +1,10 @@
 """Logs written by programs that are not tblab (issue 14): a frozen subset of the
 bench/gen_foreign_logs.py suite, the tag-meaning parsing and the derived signals.
 
-The fixtures are real event files from Keras' TensorBoard callback and from hand-written
-tf.summary loops in three naming styles; their manifest says what is wrong with each.
+The fixtures are real event files from Keras' TensorBoard callback (with histograms, and as
+most people leave it: per-epoch scalars and the model config), from hand-written tf.summary
+loops in three naming styles and from TensorFlow's TF1 tutorial (legacy protos, `train/` and
+`test/`, `cross_entropy_1`); their manifest says what is wrong with each.
 """
 
 from __future__ import annotations
@@ -15,10 +17,13 @@ import pytest
 
 from core.doctor import diagnose
 from core.doctor import thresholds as T
+from core.doctor.derived import mean_slope, saturated_share
+from core.doctor.evidence import kendall_tau
+from core.schema.history import HistogramSnapshot
 from core.tensorboard.layers import deaverage_running_means, name_by_size, numbered_order, output_layers, steps_per_epoch
 from core.tensorboard.model_config import summarise_keras
 from core.tensorboard.reader import find_runs, read_run
-from core.tensorboard.tag_styles import PLAIN, TRAIN, map_histogram, map_scalar
+from core.tensorboard.tag_styles import KERAS, PLAIN, TRAIN, detect_style, map_histogram, map_scalar
 
 FIXTURES = Path(__file__).parent / "fixtures" / "foreign_logs"
 MANIFEST = json.loads((FIXTURES / "manifest.json").read_text())["runs"]
@@ -130,6 +135,27 @@ def test_histogram_tags_are_read_by_meaning(tag, name):
     assert map_histogram(tag, PLAIN) == name
 
 
+@pytest.mark.parametrize("tag,name", [  # TensorFlow's TF1 tutorial, mnist_with_summaries.py
+    ("cross_entropy_1", "loss"),
+    ("accuracy_1", "accuracy"),
+    ("train/cross_entropy", "loss"),
+    ("layer1/weights/summaries/mean_1", "layer1/weights/summaries/mean_1"),  # not a metric: kept
+    ("w0_1", "w0_1"),
+])
+def test_tf1_tutorial_scalars_are_read_by_meaning(tag, name):
+    assert map_scalar(tag, TRAIN, PLAIN).name == name
+
+
+def test_tf1_tutorial_histograms_are_read_by_meaning_and_not_taken_for_keras():
+    tags = {"layer1/weights/summaries/histogram", "layer1/biases/summaries/histogram", "layer1/activations",
+            "layer1/Wx_plus_b/pre_activations"}
+    assert detect_style({"cross_entropy_1", "accuracy_1"}, tags, set()) == PLAIN
+    assert detect_style(set(), {"dense_1/kernel/histogram"}, set()) == KERAS
+    assert map_histogram("layer1/weights/summaries/histogram", PLAIN) == "weights/layer1/kernel"
+    assert map_histogram("layer1/biases/summaries/histogram", PLAIN) == "weights/layer1/bias"
+    assert map_histogram("layer1/activations", PLAIN) == "activations/layer1"
+
+
 def test_kernel_and_bias_are_told_apart_by_size():
     counts = {"layer1": 78400.0, "layer1_offset": 100.0, "layer2": 1000.0, "layer2_offset": 10.0}
     assert name_by_size(counts) == {
@@ -189,3 +215,49 @@ def test_the_keras_model_config_is_summarised_neutrally():
     assert model["output_activation"] == "softmax" and model["from_logits"] is True
     assert model["optimizer"] == "SGD" and model["learning_rate"] == 0.5
     assert summarise_keras("not json") is None
+
+
+# --- derived signals ---------------------------------------------------------------------
+
+
+def _histogram(values: np.ndarray, edges: np.ndarray) -> HistogramSnapshot:
+    counts, _ = np.histogram(values, edges)
+    return HistogramSnapshot(0, edges, counts.astype(float))
+
+
+def test_mean_slope_is_the_share_of_the_gradient_sigmoid_units_pass_back():
+    rng = np.random.default_rng(0)
+    edges = np.linspace(0, 1, 31)
+    middle = _histogram(1 / (1 + np.exp(-rng.normal(0, 0.5, 5000))), edges)  # a variance-scaled start
+    pinned = _histogram(1 / (1 + np.exp(-rng.normal(0, 8.0, 5000))), edges)  # weights far too large
+    assert mean_slope(middle, "sigmoid") > 0.9
+    assert mean_slope(pinned, "sigmoid") < T.SATURATED_SLOPE
+    assert mean_slope(middle, "relu") != mean_slope(middle, "relu")  # NaN: not a bounded activation
+
+
+def test_a_coarse_bucket_ending_at_the_asymptote_counts_as_saturated():
+    """TF1's exponential buckets are ~9% wide next to 1: half the outputs at exactly 0 and 1
+    must read as saturated although the top bucket's centre is 0.96."""
+    edges = np.array([0.0, 1e-12, 0.5, 0.9172, 1.0])
+    snap = HistogramSnapshot(0, edges, np.array([50.0, 0.0, 0.0, 50.0]))
+    assert saturated_share(snap, "sigmoid") == 1.0 and saturated_share(snap, "sigmoid", upper_only=True) == 0.5
+    assert mean_slope(snap, "sigmoid") == 0.0
+
+
+def test_kendall_tau_measures_a_steady_fall():
+    assert kendall_tau([5, 4, 3, 2, 1]) == -1.0
+    assert kendall_tau([1, 2, 3]) == 1.0
+    noise = np.random.default_rng(1).normal(2.3, 0.02, 10).tolist()
+    assert abs(kendall_tau(noise)) < T.STEADY_DESCENT_TAU
+
+
+def test_a_log_holding_only_a_graph_says_the_program_stopped_before_its_first_summary(tmp_path):
+    """What a TF1 script leaves when its first histogram summary meets NaN: the graph, no values."""
+    import tensorflow as tf
+    from tensorboard.compat.proto import event_pb2
+
+    with tf.io.TFRecordWriter(str(tmp_path / "events.out.tfevents.1.host")) as writer:
+        writer.write(event_pb2.Event(wall_time=1.0, file_version="brain.Event:2").SerializeToString())
+        writer.write(event_pb2.Event(wall_time=1.0, graph_def=tf.Graph().as_graph_def().SerializeToString()).SerializeToString())
+    history = read_run(tmp_path)
+    assert not history.train and any("graph but no values" in warning for warning in history.warnings)

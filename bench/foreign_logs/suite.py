@@ -10,12 +10,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-WRITERS = ("keras", "flat", "split", "scoped")
+WRITERS = ("keras", "flat", "split", "scoped", "tutorial", "keras_defaults")
 # keras : Keras' TensorBoard callback (train/ + validation/, model config in the `keras` tag)
 # flat  : one folder; loss, accuracy, test_accuracy, grad_norm_w0 / grad_norm_b0 ...
 # split : train/ + test/ folders; loss, accuracy; w0_grad_norm ...; histograms layer1, layer1_offset
 # scoped: one folder; train_loss, train_acc, test_acc; gradnorm/w0 ...; histograms `weights` (first
 #         layer) and `logits`
+# tutorial: TensorFlow's TF1 `mnist_with_summaries` example: train/ + test/, legacy protos,
+#         cross_entropy_1, accuracy_1, layerN/weights/summaries/..., activations; no gradient norms
+# keras_defaults: Keras' callback as most people leave it, `TensorBoard(logdir)`: epoch_loss and
+#         epoch_accuracy once per epoch (train/ + validation/) and the model config; no histograms
 
 CATEGORIES = (
     "nonfinite", "exploding", "vanishing", "dead_relu", "saturated", "input_scale", "input_noise",
@@ -124,8 +128,9 @@ def suite() -> list[RunSpec]:
     runs = []
     for k, writer in enumerate(WRITERS):
         for index, category in enumerate(CATEGORIES):
+            variant = k if k < 4 else index % 4  # writers past the fourth mix the four variants
             runs.append(_for_writer(RunSpec(name=f"{writer}/{category}", writer=writer, label=category,
-                                            seed=100 * k + index, **_failing(category, k)), k, index))
+                                            seed=100 * k + index, **_failing(category, variant)), k, index))
         for h in range(4):
             act, hidden, opt, lr, batch = _HEALTHY[(4 * k + h) % len(_HEALTHY)]
             spec = RunSpec(name=f"{writer}/healthy_{h}", writer=writer, label=HEALTHY, hidden=hidden, activation=act,
@@ -135,6 +140,8 @@ def suite() -> list[RunSpec]:
 
 
 def _for_writer(spec: RunSpec, k: int, index: int) -> RunSpec:
+    if spec.writer == "keras_defaults":
+        return replace(spec, histogram_freq=0, update_freq="epoch", functional=index % 2 == 0)
     if spec.writer == "keras":
         freq, update, functional = _KERAS_LOGGING[index % len(_KERAS_LOGGING)]
         return replace(spec, histogram_freq=freq, update_freq=update, functional=functional)

@@ -8,7 +8,8 @@ tblab's own instruments (dead_fraction, update_ratio, input/*) are missing.
   init gain         a kernel's std x sqrt(fan in): how much a layer scales the size of its
                     input at the start (1 for He with ReLU); fan in = kernel count / bias count
   activation kind   from the model config, else from an activation histogram's range
-  saturation        share of an activation histogram piled at a sigmoid/tanh asymptote
+  saturation        share of an activation histogram piled at a sigmoid/tanh asymptote,
+                    and the slope its units average (the share of the gradient they pass)
 
 Everything here is an inference: rules that use it say so in their evidence and carry a
 lower confidence than a measured fact.
@@ -198,13 +199,51 @@ def _share_at_zero(snap: HistogramSnapshot) -> float:
 def saturated_share(snap: HistogramSnapshot, kind: str, upper_only: bool = False) -> float:
     """Share of a sigmoid/tanh activation histogram within SATURATION_BAND of an asymptote
     (of the upper one only, with upper_only)."""
-    counts = np.asarray(snap.counts, dtype=np.float64)
-    edges = np.asarray(snap.edges, dtype=np.float64)
-    total = counts.sum()
-    if total <= 0 or kind not in SATURATING:
+    masses = _near_asymptote(snap, kind)
+    if masses is None:
         return math.nan
+    low, high, total = masses
+    return float((high if upper_only else low + high) / total)
+
+
+def mean_slope(snap: HistogramSnapshot, kind: str) -> float:
+    """The activation's slope averaged over a sigmoid/tanh activation histogram, relative to its
+    peak (sigmoid h(1 - h) / (1/4), tanh 1 - h^2): the share of the gradient the average unit
+    passes back. Values at an asymptote (see _near_asymptote) pass none."""
+    masses = _near_asymptote(snap, kind)
+    if masses is None:
+        return math.nan
+    counts, centers, pinned = _buckets(snap, kind)
+    h = np.clip(centers, 0.0, 1.0) if kind == "sigmoid" else np.clip(centers, -1.0, 1.0)
+    slope = 4 * h * (1 - h) if kind == "sigmoid" else 1 - h * h
+    return float((slope * counts)[~pinned].sum() / masses[2])
+
+
+def _near_asymptote(snap: HistogramSnapshot, kind: str) -> tuple[float, float, float] | None:
+    """(mass near the lower asymptote, near the upper one, total) of an activation histogram."""
+    if kind not in SATURATING:
+        return None
+    counts, centers, pinned = _buckets(snap, kind)
+    total = counts.sum()
+    if total <= 0:
+        return None
     lows, highs = (0.0, 1.0) if kind == "sigmoid" else (-1.0, 1.0)
     band = T.SATURATION_BAND * (highs - lows)
-    centers = (edges[:-1] + edges[1:]) / 2
-    near = (centers >= highs - band) if upper_only else (centers <= lows + band) | (centers >= highs - band)
-    return float(counts[near].sum() / total)
+    low = (centers <= lows + band) | (pinned & (centers < (lows + highs) / 2))
+    high = (centers >= highs - band) | (pinned & (centers > (lows + highs) / 2))
+    return float(counts[low].sum()), float(counts[high].sum()), float(total)
+
+
+def _buckets(snap: HistogramSnapshot, kind: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(counts, bucket centers, pinned) of an activation histogram. A bucket is pinned when it
+    ends exactly at an asymptote: it holds values equal to it in float32, saturated beyond any
+    slope. TF1's histograms (exponential buckets, empty ones dropped) can be ~9% wide there,
+    too coarse for a 2% band to resolve by bucket centers, so such a bucket counts whole."""
+    counts = np.asarray(snap.counts, dtype=np.float64)
+    edges = np.asarray(snap.edges, dtype=np.float64)
+    lows, highs = (0.0, 1.0) if kind == "sigmoid" else (-1.0, 1.0)
+    pinned = np.zeros(counts.shape, dtype=bool)
+    if counts.size:
+        pinned[0] = abs(edges[0] - lows) <= 1e-6
+        pinned[-1] |= abs(edges[-1] - highs) <= 1e-6
+    return counts, (edges[:-1] + edges[1:]) / 2, pinned

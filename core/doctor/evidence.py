@@ -87,3 +87,10 @@ def hist_l2(snap: HistogramSnapshot) -> float:
 def hist_range(snap: HistogramSnapshot) -> tuple[float, float]:
     edges = np.asarray(snap.edges, dtype=np.float64)
     return (float(edges[0]), float(edges[-1])) if edges.size else (math.nan, math.nan)
+
+
+def kendall_tau(values: list[float]) -> float:
+    """Kendall's rank correlation of values with their order: -1 when every later value is
+    lower than every earlier one, 0 with no trend."""
+    pairs = [(b > a) - (b < a) for i, a in enumerate(values) for b in values[i + 1:]]
+    return float(sum(pairs) / len(pairs)) if pairs else 0.0

@@ -69,7 +69,7 @@ RULES: tuple[Rule, ...] = (
          (f"{ACTIVATION_STD}/*", KERNEL_GRAD_NORMS, LOSS, f"hist:{WEIGHTS}/*"),
          "per-layer gradient norms `grad_norm/<layer>/kernel`", check_exploding),
     Rule("vanishing", "Vanishing gradients",
-         (KERNEL_GRAD_NORMS, f"hist:{GRADIENTS}/*", f"hist:{WEIGHTS}/*"),
+         (KERNEL_GRAD_NORMS, f"hist:{GRADIENTS}/*", f"hist:{WEIGHTS}/*", "meta:model"),
          "per-layer gradient norms `grad_norm/<layer>/kernel`", check_vanishing),
     Rule("symmetric_init", "Weights start identical (e.g. all zero)",
          (layer_tag(WEIGHT_NORM, "*", KERNEL), f"hist:{WEIGHTS}/*", "meta:model"),
@@ -91,7 +91,7 @@ RULES: tuple[Rule, ...] = (
          "a test-set `accuracy` beside the training one", check_input_noise),
     Rule("lr_too_high", "Learning rate too high", (f"{UPDATE_RATIO}/*", LOSS),
          "a `loss` scalar", check_lr_too_high),
-    Rule("lr_too_low", "Learning rate too low", (f"{UPDATE_RATIO}/*", f"hist:{WEIGHTS}/*", KERNEL_GRAD_NORMS),
+    Rule("lr_too_low", "Learning rate too low", (f"{UPDATE_RATIO}/*", f"hist:{WEIGHTS}/*", KERNEL_GRAD_NORMS, LOSS),
          "per-step update sizes `update_ratio/<layer>/kernel`", check_lr_too_low),
     Rule("shuffled_labels", "Labels carry no information about the images", (f"val:{ACCURACY}",),
          "a test-set `accuracy` beside the training one", check_shuffled_labels),
@@ -111,7 +111,8 @@ EXPLAINED_BY: dict[str, tuple[str, ...]] = {
     "vanishing": ("saturated", "dead_relu", "symmetric_init"),
     "loss_at_chance": ("dead_relu", "vanishing", "saturated", "nonfinite", "exploding", "input_scale",
                        "input_noise", "lr_too_low", "loss_floor", "symmetric_init", "lr_too_high", "shuffled_labels"),
-    "lr_too_low": ("vanishing", "dead_relu", "saturated", "loss_floor", "symmetric_init", "nonfinite"),
+    "lr_too_low": ("vanishing", "dead_relu", "saturated", "loss_floor", "symmetric_init", "nonfinite", "shuffled_labels",
+                   "input_scale"),
     "shuffled_labels": ("input_noise", "nonfinite"),
 }
 

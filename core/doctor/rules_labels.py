@@ -26,8 +26,10 @@ def check_shuffled_labels(view: RunView) -> Verdict | None:
     test = float(median(val))
     if float(np.max(val)) > chance + T.LABELS_TEST_MARGIN:
         return None
-    steps, acc = view.tail(ACCURACY, T.WINDOW)
-    _, loss = view.tail(LOSS, T.WINDOW)
+    # "Now" is the last few epochs of a per-epoch log, not its last 20.
+    window = T.EPOCH_MIN_RECORDS if view.per_epoch else T.WINDOW
+    steps, acc = view.tail(ACCURACY, window)
+    _, loss = view.tail(LOSS, window)
     if finite(acc).size < view.min_records or (loss.size and not finite(loss).size):
         return None
     train = float(median(acc))

@@ -10,7 +10,7 @@ import numpy as np
 from core.doctor import thresholds as T
 from core.doctor.context import batch_size, input_stats, inputs_raw, kernel_grad_ladder, noise_like, window_median
 from core.doctor.derived import weight_movements
-from core.doctor.evidence import finite, fmt, hist_range, median, orders, pct
+from core.doctor.evidence import finite, fmt, hist_range, kendall_tau, median, orders, pct
 from core.doctor.findings import Verdict
 from core.doctor.rules_signal import weight_histogram_growth
 from core.doctor.view import RunView
@@ -313,7 +313,9 @@ def check_lr_too_low(view: RunView) -> Verdict | None:
     if ratios and max(ratios.values()) >= T.LR_LOW_UPDATE_RATIO:
         return None
     recent = view.recent(LOSS, T.LR_LOW_MIN_STEPS)
-    _, start = view.head(LOSS)
+    head_steps, start = view.head(LOSS)
+    if view.per_epoch:  # the start of a per-epoch log is its first few epochs
+        head_steps, start = head_steps[: T.EPOCH_MIN_RECORDS], start[: T.EPOCH_MIN_RECORDS]
     if recent is None or not finite(start).size:
         return None
     steps, loss = recent
@@ -324,7 +326,7 @@ def check_lr_too_low(view: RunView) -> Verdict | None:
     if not ratios:
         if view.layered(UPDATE_RATIO, KERNEL):
             return None  # logged, and exactly 0: no gradient at all, not a small step
-        if steps[0] <= view.head(LOSS)[0][-1]:
+        if steps[0] <= head_steps[-1]:
             return None  # the start and "now" still overlap: too early to call progress slow
         return _lr_too_low_inferred(view, first, now, gained, int(steps[0]))
     layer, top = max(ratios.items(), key=lambda item: item[1])
@@ -354,11 +356,12 @@ def _lr_too_low_inferred(view: RunView, first: float, now: float, gained: float,
         layer, top, _ = max(moved, key=lambda item: item[1])
         sign = (f"inferred from the weight histograms: no kernel moved more than {fmt(top)} of its spread ({layer}) "
                 f"over the run (healthy nets: 1-90%)")
-    else:
-        steady = _steady_gradients(view)
-        if not steady or moved:
-            return None
+    elif (steady := _steady_gradients(view)) and not moved:
         sign = f"inferred from the gradient norms: {steady}"
+    elif (descent := _steady_descent(view)) and not moved and not view.layered(GRAD_NORM, KERNEL):
+        sign = f"inferred from the loss alone: {descent}"
+    else:
+        return None
     return Verdict(
         severity="warning",
         step=onset,
@@ -371,6 +374,28 @@ def _lr_too_low_inferred(view: RunView, first: float, now: float, gained: float,
         fixes=("lr_up",),
         confidence=T.CONFIDENCE_INFERRED - 0.1,
     )
+
+
+def _steady_descent(view: RunView) -> str:
+    """A loss that falls steadily, train and test alike, yet slowly: what small steps on a sound
+    model do. A model that cannot learn (dead units, vanishing gradients) leaves the loss flat
+    with noise, and labels that carry no information let the training loss creep down while the
+    test loss rises. The optimizer's learning rate is quoted when the model config has it."""
+    trends = {}
+    for name, (_, values) in (("training", view.tail(LOSS)), ("test", view.val_tail(LOSS))):
+        values = finite(values)
+        if values.size < T.EPOCH_MIN_RECORDS:
+            continue
+        chunks = [float(median(chunk)) for chunk in np.array_split(values, min(T.DESCENT_CHUNKS, values.size))]
+        trends[name] = (kendall_tau(chunks), chunks[0], chunks[-1])
+    if "training" not in trends or any(tau > -T.STEADY_DESCENT_TAU for tau, _, _ in trends.values()):
+        return ""
+    text = " and ".join(f"the {name} loss falls {fmt(first)} -> {fmt(last)} almost every time it is logged"
+                        f" (Kendall's tau {tau:.2f})" for name, (tau, first, last) in trends.items())
+    model = view.model()
+    if model.get("learning_rate"):
+        text += f"; {model.get('optimizer', 'the optimizer')} runs at learning rate {fmt(model['learning_rate'])}"
+    return text
 
 
 def _steady_gradients(view: RunView) -> str:

@@ -343,7 +343,7 @@ def weight_histogram_growth(view: RunView) -> tuple[str, str] | None:
 def check_vanishing(view: RunView) -> Verdict | None:
     ladder = kernel_grad_ladder(view)
     if len(ladder) < 2:
-        return _frozen_early_layers(view)
+        return _frozen_early_layers(view) or _vanishing_from_config(view)
     first_layer, first_norm = ladder[0]
     top_layer, top_norm = max(ladder, key=lambda item: item[1])
     hidden = [n for l, n in ladder if l not in view.output_layers]
@@ -378,6 +378,58 @@ def check_vanishing(view: RunView) -> Verdict | None:
         confidence=min(0.95, 0.5 + 0.08 * gap),
         # ReLU alone keeps the old small init, which shrinks a deep ReLU net's signal instead: with He init.
         repair=("activation", "init") if saturating else (),
+    )
+
+
+# Backpropagation through a hidden layer multiplies the gradient's size by the activation's
+# slope (rms over units: sigmoid at most 1/4, tanh at most 1, ReLU sqrt(1/2) with half the units
+# active) times the next kernel's std x sqrt(its units).
+_SLOPE_BOUND = {"sigmoid": 0.25, "tanh": 1.0, "relu": math.sqrt(0.5)}
+
+
+def _vanishing_from_config(view: RunView) -> Verdict | None:
+    """Logs with the model config but neither gradients nor weight histograms: the init and the
+    activations predict the gradient's shrink toward the input (an upper bound on what passes
+    back, from the slopes' maxima), and the loss has stayed at chance, as it does when the
+    first layers never learn."""
+    layers = view.model().get("layers", [])
+    hidden = layers[:-1]
+    if len(hidden) < 2 or any(layer.get("activation") not in _SLOPE_BOUND for layer in hidden):
+        return None
+    factors = []
+    for layer, following in zip(hidden, layers[1:]):
+        std, units = following.get("kernel_std"), following.get("units")
+        if not std or not units:
+            return None
+        factors.append(_SLOPE_BOUND[layer["activation"]] * std * math.sqrt(units))
+    shrink = float(np.prod(factors))
+    _, loss = view.tail(LOSS, T.EPOCH_MIN_RECORDS if view.per_epoch else T.WINDOW)
+    stuck = loss.size and finite(loss).size and median(finite(loss)) >= (1 - T.LR_LOW_PROGRESS) * view.chance_loss
+    if shrink <= 0 or -math.log10(shrink) < T.VANISH_ORDERS or not stuck:
+        return None
+    kind = hidden[0]["activation"]
+    typical = float(np.exp(np.mean(np.log(factors))))
+    return Verdict(
+        severity="critical",
+        step=view.first_step(),
+        layers=tuple(layer.get("name", "") for layer in hidden[: max(1, len(hidden) // 2)]),
+        evidence=(
+            f"inferred from the model config (no gradients or weights logged): {len(hidden)} {kind} layers whose "
+            f"next kernels start with std {fmt(hidden[1].get('kernel_std'))}-{fmt(layers[-1].get('kernel_std'))}; "
+            f"backpropagation multiplies the gradient by at most slope x std x sqrt(units) ~{typical:.2g} per layer, "
+            f"so the first layer gets ~{fmt(shrink)} of the output layer's ({-math.log10(shrink):.1f} orders of "
+            f"magnitude); the loss stays at {fmt(float(median(finite(loss))))} (chance {fmt(view.chance_loss)})"
+        ),
+        explanation=(
+            "Backpropagation multiplies the gradient by each layer's weights and activation slope on its way "
+            "to the input. A sigmoid's slope is at most 1/4, so with small weights every layer shrinks the "
+            "gradient several times over: the first layers get almost nothing and never learn. ReLU (slope 1) "
+            "with He init, or fewer layers, keeps the gradient alive. (Log per-layer gradient norms to measure "
+            "it directly.)"
+        ),
+        fixes=("activation", "init", "depth") if kind in ("sigmoid", "tanh") else ("init", "depth"),
+        confidence=T.CONFIDENCE_INFERRED,
+        repair=("activation", "init") if kind in ("sigmoid", "tanh") else (),
     )
 
 

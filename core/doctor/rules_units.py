@@ -8,7 +8,7 @@ import numpy as np
 
 from core.doctor import thresholds as T
 from core.doctor.context import inputs_raw, window_median
-from core.doctor.derived import SATURATING, hidden_activation, kernel_gains, saturated_share, weight_movements
+from core.doctor.derived import SATURATING, hidden_activation, kernel_gains, mean_slope, saturated_share, weight_movements
 from core.doctor.evidence import finite, fmt, hist_range, median, pct
 from core.doctor.findings import Verdict
 from core.doctor.view import RunView
@@ -247,17 +247,24 @@ def _saturated_from_histograms(view: RunView) -> tuple[list[tuple[str, float, in
         kind = _bounded_by_loss(view)
     if kind not in SATURATING:
         return [], ""
-    found = []
+    found, parts = [], []
     for layer, tag in view.hist_layered(ACTIVATIONS, hidden_only=True):
-        snaps = view.hists(tag)[-3:]
-        shares = [saturated_share(s, kind) for s in snaps]
-        shares = [x for x in shares if math.isfinite(x)]
-        if shares and median(np.asarray(shares)) >= T.SATURATED_FRACTION:
-            found.append((layer, float(median(np.asarray(shares))), snaps[0].step))
+        snaps = view.hists(tag)
+        share = _median_finite([saturated_share(s, kind) for s in snaps[-3:]])
+        # At the start, not now: a healthy layer can drift towards its asymptotes over a long run.
+        slope = _median_finite([mean_slope(s, kind) for s in snaps[:3]])
+        if share >= T.SATURATED_FRACTION:
+            found.append((layer, share, snaps[-3:][0].step))
+            parts.append(f"{layer}: {pct(share)} of the {kind} outputs in its activation histogram lie within "
+                         f"{pct(T.SATURATION_BAND)} of an asymptote")
+        elif slope <= T.SATURATED_SLOPE:
+            found.append((layer, share, snaps[0].step))
+            parts.append(f"{layer}: from step {snaps[0].step} its units pass back on average {pct(slope)} of the "
+                         f"gradient a {kind} can (its slope averaged over the activation histogram; a variance-scaled "
+                         f"init starts above {pct(T.HEALTHY_START_SLOPE)}), {pct(share)} of them within "
+                         f"{pct(T.SATURATION_BAND)} of an asymptote")
     if found:
-        text = "; ".join(f"{layer}: {pct(share)} of the {kind} outputs in its activation histogram lie within "
-                         f"{pct(T.SATURATION_BAND)} of an asymptote" for layer, share, _ in found)
-        return found, "inferred from the activation histograms: " + text
+        return found, "inferred from the activation histograms: " + "; ".join(parts)
     if view.hist_layered(ACTIVATIONS, hidden_only=True):
         return [], ""  # the activations were logged and are not saturated: the weights cannot overrule them
     gains = kernel_gains(view)
@@ -275,6 +282,11 @@ def _saturated_from_histograms(view: RunView) -> tuple[list[tuple[str, float, in
                 "Glorot init gives at most 1.41"
             )
     return [], ""
+
+
+def _median_finite(values: list[float]) -> float:
+    kept = [value for value in values if math.isfinite(value)]
+    return float(median(np.asarray(kept))) if kept else math.nan
 
 
 def check_symmetric_init(view: RunView) -> Verdict | None:

@@ -84,6 +84,7 @@ class RawHalf:
     histograms: dict[str, list[RawHistogram]] = field(default_factory=dict)
     texts: dict[str, str] = field(default_factory=dict)
     other_tags: set[str] = field(default_factory=set)
+    graph: bool = False  # the writer logged its graph (FileWriter(logdir, sess.graph), Keras' write_graph)
     warnings: list[str] = field(default_factory=list)
 
 
@@ -150,7 +151,13 @@ def read_run(
     raw = {half: _read_half(half, files, run_dir) for half, files in halves.items()}
     history = _build_history(name or run_dir.resolve().name, raw, max_histograms_per_tag)
     if not (history.train or history.val or history.histograms):
-        history.warnings.append(f"no values in the event files of {run_dir} (empty, or only a file header)")
+        if any(half.graph for half in raw.values()):
+            history.warnings.append(
+                f"the event files of {run_dir} hold the model's graph but no values: the program stopped before "
+                "its first summary (a TF1 script stops there when a histogram summary meets NaN or Inf: "
+                "'Nan in summary histogram')")
+        else:
+            history.warnings.append(f"no values in the event files of {run_dir} (empty, or only a file header)")
     return history
 
 
@@ -231,6 +238,8 @@ def _read_file(path: Path, shown_name: str, raw: RawHalf, plugins: dict[str, str
             events += 1
             if event.HasField("summary"):
                 _add_summary(event, raw, plugins)
+            elif event.HasField("graph_def") or event.HasField("meta_graph_def"):
+                raw.graph = True
     except (OSError, tf.errors.OpError) as error:
         raw.warnings.append(f"{shown_name}: cannot read ({_first_line(error)})")
         return
@@ -356,9 +365,12 @@ def _build_history(name: str, halves: dict[str, RawHalf], max_histograms: int | 
     per_batch = style == tag_styles.KERAS and tag_styles.keras_per_batch(set(train.scalars))
     reading = _Reading(style, per_batch, _iteration_marks(halves) if per_batch else [], max_histograms)
     renamed: set[str] = set()
+    # The train half's histograms first: a test-set writer that logs the same histograms (TF1's
+    # mnist_with_summaries evaluates its merged summary on the test set) only fills gaps.
+    for half in (tag_styles.TRAIN, tag_styles.VAL):
+        _add_histograms(history, halves[half], reading, renamed, gaps_only=half == tag_styles.VAL)
     for half, raw in halves.items():
         _add_scalars(history, half, raw, reading, renamed)
-        _add_histograms(history, raw, reading, renamed)
         for tag, text in raw.texts.items():
             if (key := tag_styles.map_text(tag)) is not None:
                 history.meta[key] = text
@@ -397,9 +409,11 @@ def _add_scalars(history: History, half: str, raw: RawHalf, reading: _Reading, r
         _note_rename(renamed, tag, final, target.section)
 
 
-def _add_histograms(history: History, raw: RawHalf, reading: _Reading, renamed: set[str]) -> None:
+def _add_histograms(history: History, raw: RawHalf, reading: _Reading, renamed: set[str], gaps_only: bool) -> None:
     for tag, written in raw.histograms.items():
         mapped = tag_styles.map_histogram(tag, reading.style)
+        if gaps_only and (mapped in history.histograms or tag in history.histograms):
+            continue
         if reading.per_batch and tag.endswith("/histogram"):  # Keras writes weights at epoch end
             placed = tag_styles.place_at_iterations([snap.wall_time for snap in written], reading.marks)
             written = [RawHistogram(step, snap.wall_time, snap.tensor) for step, snap in zip(placed, written)]

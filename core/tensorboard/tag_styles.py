@@ -23,7 +23,9 @@ in the section of its half.
   Keras: epoch_learning_rate                        learning_rate
   Keras: [<model>/]<layer>/<weight>/histogram       histogram weights/<layer>/<weight>
   Keras 3 early: kernel/histogram, once per layer   weights/layer_<i>/kernel, i in write order
-  loss, acc, accuracy, lr, learning_rate            loss, accuracy, learning_rate of the half
+  loss, acc, accuracy, lr, learning_rate,           loss, accuracy, learning_rate of the half
+    cross_entropy, xent; with TF1's suffix:
+    accuracy_1, cross_entropy_1
   <split>/<metric>, <metric>/<split>,               loss/accuracy/learning_rate of <split>:
   <split>_<metric>, <metric>_<split>                  train, training -> train;
     e.g. train/loss, Loss/train, val_acc,             val, valid, validation, test, eval,
@@ -42,6 +44,8 @@ in the section of its half.
   histogram activations/<layer>, <layer>/activations  activations/<layer>
     hidden1_activations, activations_h1               activations/hidden1, activations/h1
   histogram logits, output/logits, logits_out       logits (what the loss was handed)
+  histogram layer1/weights/summaries/histogram      weights/layer1/kernel (TF1 tutorial scopes
+    layer1/biases/summaries/histogram                 `summaries`, `histogram` are dropped), .../bias
   histogram weights, kernel, w (one, no layer)      weights/first_layer/kernel (a lone weight histogram
                                                       is the first layer's, as notebooks log it)
   histograms named by a layer only (layer1,         weights/layer1/kernel and .../bias: the larger
@@ -86,6 +90,9 @@ _SPLITS = {
 }
 _METRICS = {
     "loss": "loss",
+    "cross_entropy": "loss",
+    "crossentropy": "loss",
+    "xent": "loss",
     "accuracy": "accuracy",
     "acc": "accuracy",
     "learning_rate": "learning_rate",
@@ -112,6 +119,11 @@ _WEIGHT_NAMES = {
     "embeddings": "embeddings",
 }
 _VARIABLE_SUFFIX = re.compile(r"(?:[:_]\d+)$")  # kernel:0 (TF1 names), kernel_0 (':' not allowed in tags)
+# TF1 makes a summary's name unique in its graph: `accuracy` becomes `accuracy_1` when a name
+# scope `accuracy` exists (TensorFlow's mnist_with_summaries logs cross_entropy_1, accuracy_1).
+_TF1_UNIQUE_SUFFIX = re.compile(r"_\d+$")
+# Scopes TF1 tutorials wrap summaries in (`layer1/weights/summaries/histogram`): they name no layer.
+_SUMMARY_SCOPES = {"summaries", "summary", "histogram", "histograms"}
 # "grad norm" as one phrase inside a tag: grad/grads/gradient(s) then norm(s), or norm (of) grad;
 # joined by nothing or one separator, and not inside a longer word.
 _SEPARATORS = "_-./ "
@@ -154,11 +166,16 @@ def detect_style(scalar_tags: set[str], histogram_tags: set[str], text_tags: set
     text_tags = {strip_scopes(tag) for tag in text_tags}
     if "config" in text_tags or any(tag in scalar_tags for tag in _TBLAB_SIGNATURE):
         return TBLAB
-    if any(_KERAS_SCALAR.match(tag) for tag in scalar_tags) or any(
-        tag.endswith("/histogram") for tag in histogram_tags
-    ):
+    if any(_KERAS_SCALAR.match(tag) for tag in scalar_tags) or any(map(_is_keras_histogram, histogram_tags)):
         return KERAS
     return PLAIN
+
+
+def _is_keras_histogram(tag: str) -> bool:
+    """Keras' `[<layer>/]<weight>/histogram` (`dense_1/kernel/histogram`), not a tutorial's
+    `layer1/weights/summaries/histogram`."""
+    parts = tag.split("/")
+    return len(parts) >= 2 and parts[-1] == "histogram" and _weight_name(parts[-2]) is not None
 
 
 def keras_per_batch(train_scalar_tags: set[str]) -> bool:
@@ -256,7 +273,7 @@ def _map_keras_scalar(tag: str, half: str, per_batch: bool) -> ScalarTarget | No
 def _map_plain_scalar(tag: str, half: str) -> ScalarTarget:
     if grad_norm := _grad_norm_name(tag):
         return ScalarTarget(half, grad_norm)
-    parts = tag.lower().split("/")
+    parts = [_metric_word(part) for part in tag.lower().split("/")]
     if len(parts) == 1:
         word = parts[0]
         if word in _METRICS:
@@ -272,6 +289,12 @@ def _map_plain_scalar(tag: str, half: str) -> ScalarTarget:
         if first in _METRICS and second in _SPLITS:
             return ScalarTarget(_SPLITS[second], _METRICS[first])
     return ScalarTarget(half, tag)
+
+
+def _metric_word(word: str) -> str:
+    """`accuracy_1` -> `accuracy`: a metric word with a TF1 uniqueness suffix (other words unchanged)."""
+    base = _TF1_UNIQUE_SUFFIX.sub("", word)
+    return base if base != word and any(base.endswith(metric) for metric in _METRICS) else word
 
 
 def _grad_norm_name(tag: str) -> str | None:
@@ -290,6 +313,7 @@ def _grad_norm_name(tag: str) -> str | None:
 def _map_plain_histogram(tag: str) -> str:
     # PyTorch names parameters fc1.weight and logs their gradients as fc1.weight.grad.
     parts = tag.split("/") if "/" in tag else tag.split(".")
+    parts = [part for part in parts if _TF1_UNIQUE_SUFFIX.sub("", part.lower()) not in _SUMMARY_SCOPES] or parts
     if any(part.lower() in _LOGITS_WORDS for part in parts) or any(
         word.lower() in _LOGITS_WORDS for word in re.split(r"[_\-]", parts[-1])
     ):
