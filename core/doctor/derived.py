@@ -210,13 +210,14 @@ def mean_slope(snap: HistogramSnapshot, kind: str) -> float:
     """The activation's slope averaged over a sigmoid/tanh activation histogram, relative to its
     peak (sigmoid h(1 - h) / (1/4), tanh 1 - h^2): the share of the gradient the average unit
     passes back. Values at an asymptote (see _near_asymptote) pass none."""
-    masses = _near_asymptote(snap, kind)
-    if masses is None:
+    if kind not in SATURATING:
         return math.nan
     counts, centers, pinned = _buckets(snap, kind)
+    if counts.sum() <= 0:
+        return math.nan
     h = np.clip(centers, 0.0, 1.0) if kind == "sigmoid" else np.clip(centers, -1.0, 1.0)
     slope = 4 * h * (1 - h) if kind == "sigmoid" else 1 - h * h
-    return float((slope * counts)[~pinned].sum() / masses[2])
+    return float((slope * counts)[~pinned].sum() / counts.sum())
 
 
 def _near_asymptote(snap: HistogramSnapshot, kind: str) -> tuple[float, float, float] | None:

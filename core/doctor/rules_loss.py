@@ -387,11 +387,11 @@ def _steady_descent(view: RunView) -> str:
         if values.size < T.EPOCH_MIN_RECORDS:
             continue
         chunks = [float(median(chunk)) for chunk in np.array_split(values, min(T.DESCENT_CHUNKS, values.size))]
-        trends[name] = (kendall_tau(chunks), chunks[0], chunks[-1])
-    if "training" not in trends or any(tau > -T.STEADY_DESCENT_TAU for tau, _, _ in trends.values()):
+        trends[name] = (kendall_tau(chunks), chunks[0], chunks[-1], len(chunks))
+    if "training" not in trends or any(trend[0] > -T.STEADY_DESCENT_TAU for trend in trends.values()):
         return ""
-    text = " and ".join(f"the {name} loss falls {fmt(first)} -> {fmt(last)} almost every time it is logged"
-                        f" (Kendall's tau {tau:.2f})" for name, (tau, first, last) in trends.items())
+    text = " and ".join(f"the {name} loss falls steadily, {fmt(first)} -> {fmt(last)} (Kendall's tau {tau:.2f} over "
+                        f"{count} consecutive stretches)" for name, (tau, first, last, count) in trends.items())
     model = view.model()
     if model.get("learning_rate"):
         text += f"; {model.get('optimizer', 'the optimizer')} runs at learning rate {fmt(model['learning_rate'])}"

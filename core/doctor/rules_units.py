@@ -250,9 +250,9 @@ def _saturated_from_histograms(view: RunView) -> tuple[list[tuple[str, float, in
     found, parts = [], []
     for layer, tag in view.hist_layered(ACTIVATIONS, hidden_only=True):
         snaps = view.hists(tag)
-        share = _median_finite([saturated_share(s, kind) for s in snaps[-3:]])
+        share = median(np.asarray([saturated_share(s, kind) for s in snaps[-3:]]))
         # At the start, not now: a healthy layer can drift towards its asymptotes over a long run.
-        slope = _median_finite([mean_slope(s, kind) for s in snaps[:3]])
+        slope = median(np.asarray([mean_slope(s, kind) for s in snaps[:3]]))
         if share >= T.SATURATED_FRACTION:
             found.append((layer, share, snaps[-3:][0].step))
             parts.append(f"{layer}: {pct(share)} of the {kind} outputs in its activation histogram lie within "
@@ -282,11 +282,6 @@ def _saturated_from_histograms(view: RunView) -> tuple[list[tuple[str, float, in
                 "Glorot init gives at most 1.41"
             )
     return [], ""
-
-
-def _median_finite(values: list[float]) -> float:
-    kept = [value for value in values if math.isfinite(value)]
-    return float(median(np.asarray(kept))) if kept else math.nan
 
 
 def check_symmetric_init(view: RunView) -> Verdict | None:
