@@ -266,6 +266,11 @@ def check_lr_too_high(view: RunView) -> Verdict | None:
             signs.append(f"the loss starts at {fmt(head[0])} and jumps to {fmt(jump)} within the first "
                          f"{head.size} updates: the first steps threw the weights far from a sane start")
     late = finite(loss[steps >= view.first_step() + warmup])
+    if view.per_epoch and late.size >= T.EPOCH_MIN_RECORDS:
+        best, now = float(np.min(late[:-1])), float(late[-1])
+        if now >= T.LR_REBOUND * best and now >= T.LR_REBOUND_FLOOR * chance:
+            signs.append(f"the epoch loss bottomed out at {fmt(best)} and climbed back to {fmt(now)} while still "
+                         f"{pct(now / chance)} of chance: the steps are too large for it to settle")
     if late.size >= view.min_records:
         peak = float(np.max(late[-T.WINDOW:]))
         if peak >= T.LR_SPIKE_LOSS * chance:

@@ -156,6 +156,11 @@ LR_HEALTHY_GROWTH = 1.3  # quoted in the evidence
 LR_MIN_WEIGHT_NORM = 0.01  # below this a kernel is (near) zero: growth from it is an init problem
 LR_SPIKE_LOSS = 3.0  # times ln K: a loss this far above chance after warm-up is a jump
 LR_DIVERGE_FACTOR = 1.5  # recent loss median this many times the earlier median: diverging
+# Per-epoch logs: the last epoch's mean loss this far above the best earlier one, while still
+# above LR_REBOUND_FLOOR x chance. An epoch mean's batch noise is ~1%; a net at a sane step size
+# only falls (or bumps at a loss near 0, which the floor leaves out).
+LR_REBOUND = 1.1
+LR_REBOUND_FLOOR = 0.5
 LR_WARMUP_RECORDS = 20  # the first steps of any run are noisy; judge after them
 # Below this on every kernel, weights barely move: 0.01% per step.
 LR_LOW_UPDATE_RATIO = 1e-4
