@@ -120,9 +120,7 @@ class StepBlocks:
                 lambda i, ended, *_: tf.logical_and(i < steps, tf.logical_not(ended)),
                 body,
                 (tf.constant(0), tf.constant(False), tf.TensorArray(tf.float32, size=0, dynamic_size=True), norms, last),
-                shape_invariants=(
-                    tf.TensorShape([]), tf.TensorShape([]), tf.TensorShape(None), [tf.TensorShape([])] * len(norms), last_shapes,
-                ),
+                shape_invariants=(tf.TensorShape([]), tf.TensorShape([]), tf.TensorShape(None), norms.shape, last_shapes),
             )
             step_counter.assign_add(tf.cast(done, tf.int64))
             if not snapshots:

@@ -74,15 +74,16 @@ def squared_l2_norms(tensors: list[tf.Tensor]) -> tf.Tensor:
     return 2.0 * tf.stack([tf.nn.l2_loss(tensor) for tensor in tensors])
 
 
-def l2_norms(tensors: list[tf.Tensor]) -> list[tf.Tensor]:
-    """Each tensor's L2 norm, one sqrt for all of them."""
-    return tf.unstack(tf.sqrt(squared_l2_norms(tensors)))
+def l2_norms(tensors: list[tf.Tensor]) -> tf.Tensor:
+    """[len(tensors)] L2 norms, one sqrt for all of them. One vector, not a scalar each: in
+    the step loop every carried tensor costs a few executor ops per step."""
+    return tf.sqrt(squared_l2_norms(tensors))
 
 
-def gradient_norms(grads: list[tf.Tensor]) -> tuple[list[tf.Tensor], tf.Tensor]:
-    """Each gradient's L2 norm, and the global norm of them all (tf.linalg.global_norm's sum)."""
+def gradient_norms(grads: list[tf.Tensor]) -> tuple[tf.Tensor, tf.Tensor]:
+    """[len(grads)] gradient L2 norms, and the global norm of them all (tf.linalg.global_norm's sum)."""
     squares = squared_l2_norms(grads)
-    return tf.unstack(tf.sqrt(squares)), tf.sqrt(tf.reduce_sum(squares))
+    return tf.sqrt(squares), tf.sqrt(tf.reduce_sum(squares))
 
 
 def mean_std(tensor: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
@@ -101,16 +102,17 @@ def step_statistics(
     fwd: Forward,
     loss: tf.Tensor,
     grads: list[tf.Tensor],
-    grad_norms: list[tf.Tensor],
+    grad_norms: tf.Tensor,
     grad_norm_global: tf.Tensor,
     weights: list[tf.Tensor],
-    weight_norms_before: list[tf.Tensor],
-    update_norms: list[tf.Tensor],
-) -> tuple[tf.Tensor, list[tf.Tensor]]:
+    weight_norms_before: tf.Tensor,
+    update_norms: tf.Tensor,
+) -> tuple[tf.Tensor, tf.Tensor]:
     """One step's statistics as a float32 row in statistic_names() order, and the weights'
     norms (the next step's `weight_norms_before`). Per variable, in `names` order: the
     gradients and their norms, the weights after the step, their norms before it, and the
-    norms of the updates the optimizer subtracted; and the global gradient norm."""
+    norms of the updates the optimizer subtracted (norms as [variables] vectors); and the
+    global gradient norm."""
     predictions = tf.argmax(fwd.logits, axis=1, output_type=tf.int32)
     stats = {
         LOSS: loss,
@@ -118,10 +120,11 @@ def step_statistics(
         GRAD_NORM_GLOBAL: grad_norm_global,
     }
     weight_norms = l2_norms(weights)
-    for name, grad_norm, weight_norm, before, update in zip(names, grad_norms, weight_norms, weight_norms_before, update_norms):
+    ratios = update_ratios(update_norms, weight_norms_before)
+    for name, grad_norm, weight_norm, ratio in zip(names, tf.unstack(grad_norms), tf.unstack(weight_norms), tf.unstack(ratios)):
         stats[layer_tag(GRAD_NORM, name)] = grad_norm
         stats[layer_tag(WEIGHT_NORM, name)] = weight_norm
-        stats[layer_tag(UPDATE_RATIO, name)] = update_ratio(update, before)
+        stats[layer_tag(UPDATE_RATIO, name)] = ratio
     for layer, z, h in zip(layers, fwd.pre_activations, fwd.activations):
         stats[layer_tag(ACTIVATION_MEAN, layer.name)], stats[layer_tag(ACTIVATION_STD, layer.name)] = mean_std(h)
         if activation in RELU_LIKE:
@@ -131,28 +134,29 @@ def step_statistics(
     stats[INPUT_MIN], stats[INPUT_MAX] = tf.reduce_min(x), tf.reduce_max(x)
     stats[INPUT_MEAN], stats[INPUT_STD] = mean_std(x)
     # Every grad and weight norm: finite only if all of their tensor's values are.
-    stats[NONFINITE_COUNT] = nonfinite_total(loss, fwd.logits, grads, weights, [*grad_norms, *weight_norms])
+    stats[NONFINITE_COUNT] = nonfinite_total(loss, fwd.logits, grads, weights, tf.concat([grad_norms, weight_norms], 0))
     order = statistic_names(activation, [layer.name for layer in layers[: len(fwd.activations)]], names)
     assert set(order) == stats.keys(), "statistic_names and step_statistics disagree"
     return tf.stack([tf.cast(stats[name], tf.float32) for name in order]), weight_norms
 
 
-def update_ratio(update_norm: tf.Tensor, before_norm: tf.Tensor) -> tf.Tensor:
-    """||new - old|| / ||old|| of one variable, from the norm of the update the optimizer
+def update_ratios(update_norms: tf.Tensor, before_norms: tf.Tensor) -> tf.Tensor:
+    """||new - old|| / ||old|| per variable, from the norm of the update the optimizer
     subtracted: no copy of the old weights. The two agree to float rounding except for
     updates near the weights' float32 resolution (ratios under ~1e-6, vanishing gradients),
     where new - old shows the part rounding kept and this the update asked for.
     0/0 (zero init biases) counts as 0; weights already non-finite give NaN, as new - old does."""
-    ratio = tf.math.divide_no_nan(update_norm, before_norm)
-    return tf.where(tf.math.is_finite(before_norm), ratio, tf.constant(math.nan))
+    ratios = tf.math.divide_no_nan(update_norms, before_norms)
+    return tf.where(tf.math.is_finite(before_norms), ratios, tf.constant(math.nan))
 
 
-def nonfinite_total(loss, logits, grads, weights, norms) -> tf.Tensor:
+def nonfinite_total(loss, logits, grads, weights, norms: tf.Tensor) -> tf.Tensor:
     """NaN/Inf values in the loss, logits, gradients and weights, counted only when there
     can be any: a NaN or Inf makes its tensor's L2 norm (and the logits' sum) non-finite,
     so finite norms prove the count is 0 without the ~60 ops of counting (13% of a step).
-    A norm that merely overflows takes the counting branch, which then counts right."""
-    guards = tf.stack([loss, tf.reduce_sum(logits), *norms])
+    A norm that merely overflows takes the counting branch, which then counts right.
+    `norms`: the gradients' and weights' norms, one vector."""
+    guards = tf.concat([tf.stack([loss, tf.reduce_sum(logits)]), norms], 0)
 
     def count():
         total = nonfinite_count(loss) + nonfinite_count(logits)
