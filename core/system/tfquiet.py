@@ -60,9 +60,9 @@ def stderr_fd_to_file(log_path: str | Path, *, keep_python_stderr: bool = False)
 
 # tblab's own training processes (`tblab run`, the lab, experiments, sweeps' workers) give
 # TensorFlow one intra-op and one inter-op thread. A step of its MLPs is ~100 small ops; handing
-# them between threads cost more than it saved: on 2 cores, 1 thread each trained ~20% faster
-# and used ~1/3 less CPU per step, with bit-identical numbers (bench/train_speed.py). The
-# index stream's prefetch keeps a thread of its own. A user's own scripts (tblab watch) keep
+# them between threads cost more than it saved: on 2 cores, 1 thread each trained 15-25% faster
+# and used 10-30% less CPU per step, with bit-identical numbers (bench/train_speed.py (b), (c)).
+# The index stream's prefetch keeps a thread of its own. A user's own scripts (tblab watch) keep
 # TensorFlow's defaults, and TF_NUM_INTRAOP_THREADS / TF_NUM_INTEROP_THREADS still win.
 TRAINING_THREADS = 1
 _THREAD_SETTINGS = (
