@@ -7,9 +7,11 @@
 (d) Keras fit with keras.callbacks.TensorBoard(histogram_freq=1, update_freq="batch");
 (e) tblab, fully instrumented, one step per compiled call (K = 1): what the K-step blocks save.
 Same 784-100-100-10 ReLU MLP, batch 128, SGD lr 0.1, same data; one process,
-interleaved rounds, medians of steady-state steps/s (tracing excluded). Each run also
-reports its process CPU time per step (all threads): on a machine shared with other
-work, wall-clock speed swings with the load, CPU time much less.
+interleaved rounds, medians of steady-state steps/s (tracing excluded). The process gives
+TensorFlow the thread pools tblab trains with (core.system.tfquiet.TRAINING_THREADS: one
+intra-op and one inter-op thread); they are per process, so (a) and (d) get them too.
+Each run also reports its process CPU time per step (all threads): on a machine shared
+with other work, wall-clock speed swings with the load, CPU time much less.
 
     python bench/train_speed.py [--rounds 5] [--steps 1000] [--data PATH] [--only abcde]
 """
@@ -22,9 +24,9 @@ import tempfile
 import time
 from dataclasses import dataclass
 
-from core.system.tfquiet import import_tensorflow_quietly
+from core.system.tfquiet import TRAINING_THREADS, import_tensorflow_quietly
 
-tf = import_tensorflow_quietly()
+tf = import_tensorflow_quietly(threads=TRAINING_THREADS)
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402

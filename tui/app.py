@@ -336,6 +336,9 @@ class LabApp(App):
     def preload_tf(self) -> None:
         try:
             import core.train.loop  # noqa: F401  (the import is the work: TensorFlow loads now, off the UI thread)
+            from core.system.tfquiet import TRAINING_THREADS, import_tensorflow_quietly
+
+            import_tensorflow_quietly(threads=TRAINING_THREADS)  # imported already: only caps its threads
         except Exception as error:
             self.post_message(TensorFlowReady(f"{type(error).__name__}: {error}"))
             return

@@ -109,6 +109,9 @@ def run_training(spec: RunSpec, post: Post, stop: threading.Event, data: DataCac
         post(RunPhase(spec.run_id, "loading", "importing TensorFlow"))
         import core.train.loop  # noqa: F401  (TensorFlow loads here, on this thread, never before the first frame)
         from core.runs.recipe import record_run
+        from core.system.tfquiet import TRAINING_THREADS, import_tensorflow_quietly
+
+        import_tensorflow_quietly(threads=TRAINING_THREADS)  # imported already: only caps its threads
 
         post(RunPhase(spec.run_id, "loading", "reading MNIST"))
         mnist = data.get()

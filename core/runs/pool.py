@@ -200,10 +200,10 @@ class _signals_ignored_in_new_workers:
 def _init_worker(parent_pid: int, stop_event, initializer, initargs) -> None:
     global _worker_stop
     from core.system.children import guard_worker
-    from core.system.tfquiet import import_tensorflow_quietly
+    from core.system.tfquiet import TRAINING_THREADS, import_tensorflow_quietly
 
     guard_worker(parent_pid)
     _worker_stop = stop_event
-    import_tensorflow_quietly(threads=1)  # J workers on J cores do not fight over threads
+    import_tensorflow_quietly(threads=TRAINING_THREADS)  # and J workers on J cores do not fight over threads
     if initializer is not None:
         initializer(*initargs)

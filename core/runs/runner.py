@@ -23,7 +23,7 @@ from core.schema.json_safe import dumps
 from core.schema.scenario import Scenario
 from core.schema.tags import LOSS
 from core.system.rundir import run_logdir
-from core.system.tfquiet import import_tensorflow_quietly, stderr_fd_to_file
+from core.system.tfquiet import TRAINING_THREADS, import_tensorflow_quietly, stderr_fd_to_file
 
 DEFAULT_LOG_ROOT = Path("logs")
 RUN_LOG = "tblab-run.log"  # in the log root: TensorFlow's own C++ log lines, unless --verbose
@@ -82,8 +82,7 @@ def _train_and_report(request: RunRequest, config, data, logdir: Path, *, as_jso
 
     if request.verbose:
         import tensorflow  # noqa: F401  (with its own log lines, as asked)
-    else:
-        import_tensorflow_quietly(Path(request.log_root) / RUN_LOG)
+    import_tensorflow_quietly(Path(request.log_root) / RUN_LOG, threads=TRAINING_THREADS)
     try:
         result = record_run(
             config, data=data, logdir=logdir, run_name=request.scenario.name,

@@ -58,17 +58,45 @@ def stderr_fd_to_file(log_path: str | Path, *, keep_python_stderr: bool = False)
         os.close(saved_fd)
 
 
+# tblab's own training processes (`tblab run`, the lab, experiments, sweeps' workers) give
+# TensorFlow one intra-op and one inter-op thread. A step of its MLPs is ~100 small ops; handing
+# them between threads cost more than it saved: on 2 cores, 1 thread each trained 15-25% faster
+# and used 10-30% less CPU per step, with bit-identical numbers (bench/train_speed.py (b), (c)).
+# The index stream's prefetch keeps a thread of its own. A user's own scripts (tblab watch) keep
+# TensorFlow's defaults, and TF_NUM_INTRAOP_THREADS / TF_NUM_INTEROP_THREADS still win.
+TRAINING_THREADS = 1
+_THREAD_SETTINGS = (
+    ("TF_NUM_INTRAOP_THREADS", "set_intra_op_parallelism_threads"),
+    ("TF_NUM_INTEROP_THREADS", "set_inter_op_parallelism_threads"),
+)
+
+
 def import_tensorflow_quietly(log_path: Path = TF_LOG, threads: int | None = None):
-    """Import TensorFlow with fd 2 sent to `log_path`; `threads` caps its thread pools."""
+    """Import TensorFlow with fd 2 sent to `log_path`; `threads` caps its thread pools
+    (see cap_threads)."""
     if "tensorflow" in sys.modules:
-        return sys.modules["tensorflow"]
+        tf = sys.modules["tensorflow"]
+        if threads is not None:
+            cap_threads(tf, threads)
+        return tf
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     with stderr_fd_to_file(log_path):
         import tensorflow as tf
 
-        if threads is not None:  # only possible before the first op
-            tf.config.threading.set_intra_op_parallelism_threads(threads)
-            tf.config.threading.set_inter_op_parallelism_threads(threads)
+        if threads is not None:
+            cap_threads(tf, threads)
         tf.constant(1.0) + 1.0  # the first op prints its own start-up lines
         tf.get_logger().setLevel("ERROR")  # retracing notes and the like are not for learners
         return tf
+
+
+def cap_threads(tf, threads: int) -> bool:
+    """Give TensorFlow `threads` intra-op and inter-op threads, each unless the environment
+    sets it. Only possible before TensorFlow's first op: False if that has run already."""
+    try:
+        for variable, setter in _THREAD_SETTINGS:
+            if variable not in os.environ:
+                getattr(tf.config.threading, setter)(threads)
+    except RuntimeError:  # "cannot be modified after initialization"
+        return False
+    return True

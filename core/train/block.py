@@ -23,7 +23,7 @@ from core.schema.config import RunConfig
 from core.schema.history import Snapshot, StepRecord
 from core.schema.tags import ACTIVATIONS, GRADIENTS, LOSS, NONFINITE_COUNT, WEIGHTS, layer_tag
 from core.train.histograms import HISTOGRAM_BUCKETS, finite_histograms
-from core.train.instrument import statistic_names, step_statistics
+from core.train.instrument import gradient_norms, l2_norms, statistic_names, step_statistics
 from core.train.model import INPUT_DIM, Dense, forward, loss_fn, variables
 from core.train.optim import Optimizer
 
@@ -57,25 +57,25 @@ class StepBlocks:
                 x += config.input_noise_std * tf.random.stateless_normal(tf.shape(x), seed=seed)
             return x, tf.gather(ds.y_train, indices)
 
-        def one_step(step):
-            """One SGD step on the iterator's next batch: its statistics row, and what a
-            snapshot of it needs (gradients, activations, first inputs)."""
+        def one_step(step, weight_norms_before):
+            """One SGD step on the iterator's next batch: its statistics row, the weights'
+            norms after it, and what a snapshot of it needs (gradients, activations, first inputs)."""
             indices = next(indices_iter)
             x, y = batch(indices, step)
             with tf.GradientTape() as tape:
                 fwd = forward(layers, x, config.activation)
                 loss = loss_fn(fwd.logits, y, config.softmax_before_loss)
             grads = tape.gradient(loss, train_vars)
-            old_values = [tf.identity(var) for var in train_vars]
-            optimizer.apply(grads, train_vars)
-            new_values = [var.read_value() for var in train_vars]
-            row = step_statistics(
-                activation=config.activation, layers=layers, names=var_names, x=x, labels=y,
-                fwd=fwd, loss=loss, grads=grads, old_values=old_values, new_values=new_values,
+            grad_norms, grad_norm_global = gradient_norms(grads)
+            update_norms = l2_norms(optimizer.apply(grads, train_vars))
+            row, weight_norms = step_statistics(
+                activation=config.activation, layers=layers, names=var_names, x=x, labels=y, fwd=fwd, loss=loss,
+                grads=grads, grad_norms=grad_norms, grad_norm_global=grad_norm_global, weights=[var.read_value() for var in train_vars],
+                weight_norms_before=weight_norms_before, update_norms=update_norms,
             )
             if not snapshots:
-                return row, ()
-            return row, (grads, list(fwd.activations), x[:IMAGES_SHOWN])
+                return row, weight_norms, ()
+            return row, weight_norms, (grads, list(fwd.activations), x[:IMAGES_SHOWN])
 
         def snapshot(last):
             """Buckets in `histogram_tags` order (weights as they are now, after the step), the
@@ -107,18 +107,20 @@ class StepBlocks:
                 last_shapes = ([var.shape for var in train_vars], [tf.TensorShape([None, n]) for n in hidden],
                                tf.TensorShape([None, INPUT_DIM]))
 
-            def body(i, _ended, rows, _last):
-                row, last = one_step(start + tf.cast(i, tf.int64))
+            def body(i, _ended, rows, weight_norms, _last):
+                row, weight_norms, last = one_step(start + tf.cast(i, tf.int64), weight_norms)
                 loss, nonfinite = row[self.stat_names.index(LOSS)], row[self.stat_names.index(NONFINITE_COUNT)]
                 bad = tf.logical_or(nonfinite > 0, tf.logical_not(tf.math.is_finite(loss)))
                 ended = tf.logical_and(bad, config.stop_on_nonfinite)
-                return i + 1, ended, rows.write(i, row), last
+                return i + 1, ended, rows.write(i, row), weight_norms, last
 
-            done, _, rows, last = tf.while_loop(
+            # Each step's weight norms are the next one's norms before its update: carried, not recomputed.
+            norms = l2_norms([var.read_value() for var in train_vars])
+            done, _, rows, _, last = tf.while_loop(
                 lambda i, ended, *_: tf.logical_and(i < steps, tf.logical_not(ended)),
                 body,
-                (tf.constant(0), tf.constant(False), tf.TensorArray(tf.float32, size=0, dynamic_size=True), last),
-                shape_invariants=(tf.TensorShape([]), tf.TensorShape([]), tf.TensorShape(None), last_shapes),
+                (tf.constant(0), tf.constant(False), tf.TensorArray(tf.float32, size=0, dynamic_size=True), norms, last),
+                shape_invariants=(tf.TensorShape([]), tf.TensorShape([]), tf.TensorShape(None), norms.shape, last_shapes),
             )
             step_counter.assign_add(tf.cast(done, tf.int64))
             if not snapshots:

@@ -70,9 +70,10 @@ def _run(preset, args) -> int:
     total = args.steps or max(config.steps for _, config in preset.variants)
     jobs = min(args.jobs, len(preset.variants))
     if jobs == 1:
-        from core.system.tfquiet import import_tensorflow_quietly
+        from core.system.tfquiet import TRAINING_THREADS, import_tensorflow_quietly
 
-        import_tensorflow_quietly()  # training runs in this process: keep TensorFlow's start-up lines off the terminal
+        # Training runs in this process: keep TensorFlow's start-up lines off the terminal.
+        import_tensorflow_quietly(threads=TRAINING_THREADS)
     started = time.perf_counter()
 
     def on_progress(label, record) -> None:
