@@ -41,3 +41,21 @@ def init_range(spec: RunSpec) -> tuple[str, float]:
         kind, scale = spec.init.split(":")
         return kind, float(scale)
     return spec.init, 0.0
+
+
+def drawn_kernel(spec: RunSpec, rng, fan_in: int, fan_out: int, output: bool) -> np.ndarray | None:
+    """The spec's own kernel init drawn in numpy (all-zero kernels include the output layer's),
+    or None where the writer's default init applies."""
+    kind, scale = init_range(spec)
+    shape = (fan_in, fan_out)
+    if kind == "zeros":
+        return np.zeros(shape)
+    if kind == "default" or output:
+        return None
+    if kind == "uniform":
+        return rng.uniform(-scale, scale, shape)
+    if kind == "normal":
+        return rng.normal(0.0, scale, shape)
+    if kind == "negative":
+        return rng.uniform(-scale, 0.0, shape)
+    raise ValueError(spec.init)

@@ -18,26 +18,18 @@ import os
 
 import numpy as np
 
-from foreign_logs.inputs import init_range, noise_std
+from foreign_logs.inputs import drawn_kernel, noise_std
 from foreign_logs.suite import RunSpec
 
 
 def _kernel(spec: RunSpec, rng, fan_in: int, fan_out: int, output: bool) -> np.ndarray:
-    kind, scale = init_range(spec)
-    if kind == "zeros":
-        return np.zeros((fan_in, fan_out))
-    if kind == "default" or output:
-        if spec.activation == "relu" and not output:
-            return rng.normal(0.0, math.sqrt(2.0 / fan_in), (fan_in, fan_out))  # He
-        limit = math.sqrt(6.0 / (fan_in + fan_out))  # Glorot
-        return rng.uniform(-limit, limit, (fan_in, fan_out))
-    if kind == "uniform":
-        return rng.uniform(-scale, scale, (fan_in, fan_out))
-    if kind == "normal":
-        return rng.normal(0.0, scale, (fan_in, fan_out))
-    if kind == "negative":
-        return rng.uniform(-scale, 0.0, (fan_in, fan_out))
-    raise ValueError(spec.init)
+    drawn = drawn_kernel(spec, rng, fan_in, fan_out, output)
+    if drawn is not None:
+        return drawn
+    if spec.activation == "relu" and not output:
+        return rng.normal(0.0, math.sqrt(2.0 / fan_in), (fan_in, fan_out))  # He
+    limit = math.sqrt(6.0 / (fan_in + fan_out))  # Glorot
+    return rng.uniform(-limit, limit, (fan_in, fan_out))
 
 
 def _variables(tf, spec: RunSpec):

@@ -22,7 +22,7 @@ import os
 
 import numpy as np
 
-from foreign_logs.inputs import init_range, noise_std
+from foreign_logs.inputs import drawn_kernel, noise_std
 from foreign_logs.suite import RunSpec
 
 TEST_EVERY = 10
@@ -30,18 +30,10 @@ KEEP_PROB = 0.9  # the tutorial's dropout
 
 
 def _initial_kernel(spec: RunSpec, rng, fan_in: int, fan_out: int, output: bool) -> np.ndarray:
-    kind, scale = init_range(spec)
-    if kind == "zeros":
-        return np.zeros((fan_in, fan_out))
-    if kind == "default" or output:
-        return rng.normal(0.0, 0.1, (fan_in, fan_out)).clip(-0.2, 0.2)  # the tutorial's truncated_normal(0.1)
-    if kind == "uniform":
-        return rng.uniform(-scale, scale, (fan_in, fan_out))
-    if kind == "normal":
-        return rng.normal(0.0, scale, (fan_in, fan_out))
-    if kind == "negative":
-        return rng.uniform(-scale, 0.0, (fan_in, fan_out))
-    raise ValueError(spec.init)
+    drawn = drawn_kernel(spec, rng, fan_in, fan_out, output)
+    if drawn is not None:
+        return drawn
+    return rng.normal(0.0, 0.1, (fan_in, fan_out)).clip(-0.2, 0.2)  # the tutorial's truncated_normal(0.1)
 
 
 def write(spec: RunSpec, logdir: str, x_train, y_train, x_test, y_test) -> dict:
