@@ -45,7 +45,7 @@ def check_loss_at_chance(view: RunView) -> Verdict | None:
     fall = float(median(loss[:half]) - median(loss[half:]))
     if abs(level - chance) > T.CHANCE_TOLERANCE or fall > T.CHANCE_TREND:
         return None
-    parts = [f"loss {level:.4f} over steps {steps[0]}-{steps[-1]} (chance: {view.chance_loss_name} = {chance:.4f})"]
+    parts = [f"loss {level:.4f} over {view.unit}s {steps[0]}-{steps[-1]} (chance: {view.chance_loss_name} = {chance:.4f})"]
     if view.has(ACCURACY):
         accuracy = window_median(view, ACCURACY, steps.size)
         if accuracy > view.chance_accuracy + T.CHANCE_ACCURACY_MARGIN:
@@ -355,7 +355,7 @@ def check_lr_too_low(view: RunView) -> Verdict | None:
 def _lr_too_low_inferred(view: RunView, first: float, now: float, gained: float, onset: int) -> Verdict | None:
     """No update ratios: every kernel's histogram (nearly) unmoved, or every kernel gradient norm
     as large at the end as at the start (the weights it depends on are not changing)."""
-    span = f"the loss went {fmt(first)} -> {fmt(now)} ({pct(gained)}) by step {view.upto}"
+    span = f"the loss went {fmt(first)} -> {fmt(now)} ({pct(gained)}) by {view.unit} {view.upto}"
     moved = weight_movements(view)
     if moved and max(m for _, m, _ in moved) < T.LR_LOW_MOVEMENT:
         layer, top, _ = max(moved, key=lambda item: item[1])

@@ -42,6 +42,7 @@ class RunView:
         self.num_classes = self.balance.num_classes if self.balance else _num_classes(history)
         # Keras logs with only epoch_* values count epochs: persistence is judged in epochs then.
         self.per_epoch = history.meta.get("step_unit") == "epoch"
+        self.unit = "epoch" if self.per_epoch else "step"  # what a record's step counts, for evidence text
         self.min_records = T.EPOCH_MIN_RECORDS if self.per_epoch else T.MIN_RECORDS
         order = [name for name in history.meta.get("layer_order", "").split(",") if name]
         self._order = {name: index for index, name in enumerate(order)}
