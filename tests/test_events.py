@@ -258,6 +258,28 @@ def test_plain_tf_summary_tags_are_mapped(tmp_path):
     assert history.layers() == ["dense_1", "dense_2"]
 
 
+def test_a_second_run_into_the_same_folder_is_read_as_tensorboard_shows_it(tmp_path):
+    """A learner fixes a bug and runs again into one log folder: the latest run replaces the
+    earlier one from the step it restarts at, and tags only the earlier run wrote are left out."""
+    run = tmp_path / "notebook"
+    for layers, loss, steps in ((4, 2.3, 30), (2, 0.5, 20)):  # a deeper broken net, then a fixed one
+        writer = tf.summary.create_file_writer(str(run))  # a new event file, as a re-run cell makes
+        with writer.as_default():
+            for step in range(steps):
+                tf.summary.scalar("loss", loss, step=step)
+                for layer in range(layers):
+                    tf.summary.scalar(f"grad_norm_w{layer}", 1.0, step=step)
+                tf.summary.histogram("hidden1_activations", np.full(4, loss), step=step)
+        writer.close()
+        time.sleep(0.01)
+    history = read_run(run)
+    assert history.series("loss").steps == list(range(20)) and set(history.series("loss").values) == {0.5}
+    assert {tag for tag in history.train if tag.startswith("grad_norm")} == {
+        "grad_norm/layer_0/kernel", "grad_norm/layer_1/kernel"}  # layers 2 and 3 were the first run's
+    assert [snap.step for snap in history.histograms["activations/hidden1"]] == list(range(20))
+    assert any("steps go back" in w for w in history.warnings) and any("earlier run" in w for w in history.warnings)
+
+
 def test_two_tags_for_one_name_keep_the_second_under_its_own_name(tmp_path):
     write_scalars(tmp_path / "run", {"loss": [1.0, 2.0], "train/loss": [3.0, 4.0]})
     history = read_run(tmp_path / "run")

@@ -14,6 +14,9 @@ into History.meta for the doctor:
                                or (epoch length unknown) left as running means
   nonfinite_histograms         {tag: first step} of histograms dropped for holding NaN/Inf
 Sibling folders train/ and val/, validation/, test/, eval/ ... are the two halves of one run.
+Several runs written into one folder (a notebook cell run again) are read as TensorBoard shows
+them: the latest run's values replace the earlier ones from the step it restarts at, and tags
+only an earlier run wrote are left out, so the doctor diagnoses the run the user just made.
 
 Records come from TensorBoard's own reader (event_file_loader.RawEventFileLoader), only
 ever given frames that fit in the file (core.tensorboard.records: a huge length crashes it);
@@ -85,6 +88,7 @@ class RawHalf:
     texts: dict[str, str] = field(default_factory=dict)
     other_tags: set[str] = field(default_factory=set)
     graph: bool = False  # the writer logged its graph (FileWriter(logdir, sess.graph), Keras' write_graph)
+    restarts: list[float] = field(default_factory=list)  # per tag whose steps went back: when its latest run began
     warnings: list[str] = field(default_factory=list)
 
 
@@ -149,6 +153,7 @@ def read_run(
     if not any(halves.values()):
         raise LogError(f"no TensorBoard event files in {run_dir}")
     raw = {half: _read_half(half, files, run_dir) for half, files in halves.items()}
+    _drop_earlier_runs(raw)
     history = _build_history(name or run_dir.resolve().name, raw, max_histograms_per_tag)
     if not (history.train or history.val or history.histograms):
         if any(half.graph for half in raw.values()):
@@ -208,13 +213,44 @@ def _read_half(half: str, files: list[Path], run_dir: Path) -> RawHalf:
     plugins: dict[str, str] = {}  # tag -> plugin; TF2 writers send the metadata only with a tag's first value
     for path in files:
         _read_file(path, path.relative_to(run_dir).as_posix(), raw, plugins)
-    backwards = sorted(tag for tag, series in raw.scalars.items() if _goes_back(series.steps))
-    if backwards:
+    # A learner who fixes a bug and runs again into the same folder: read what TensorBoard shows
+    # (it purges a tag's values from the step its steps go back to), the latest run, not a mix.
+    restarted = []
+    for tag, series in raw.scalars.items():
+        run = latest_run(series.steps)
+        if run is not None:
+            keep, restart = run
+            restarted.append(tag)
+            raw.restarts.append(series.wall_times[restart])
+            raw.scalars[tag] = RawScalars(*([column[i] for i in keep] for column in (series.steps, series.wall_times, series.values)))
+    for tag, snaps in raw.histograms.items():
+        run = latest_run([snap.step for snap in snaps])
+        if run is not None:
+            raw.histograms[tag] = [snaps[i] for i in run[0]]
+    if restarted:
         raw.warnings.append(
-            f"{half}: steps go back in {_few(backwards)} (several runs written to one folder, "
-            "or a restart); values kept in file order"
+            f"{half}: steps go back in {_few(sorted(restarted))} (a restart, or several runs written to one folder): "
+            "read as TensorBoard shows them, the values written last replace the earlier ones from the step they restart at"
         )
     return raw
+
+
+def _drop_earlier_runs(halves: dict[str, RawHalf]) -> None:
+    """After a restart, the tags only an earlier run wrote (its other layers, say): every value
+    written before the latest run began. That run begins at the earliest of the tags' last
+    restarts (they restart within one step of each other)."""
+    restarts = [time for raw in halves.values() for time in raw.restarts]
+    if not restarts:
+        return
+    began = min(restarts)
+    for raw in halves.values():
+        stale = [tag for tag, series in raw.scalars.items() if max(series.wall_times) < began]
+        stale += [tag for tag, snaps in raw.histograms.items() if max(snap.wall_time for snap in snaps) < began]
+        for tag in stale:
+            raw.scalars.pop(tag, None)
+            raw.histograms.pop(tag, None)
+        if stale:
+            raw.warnings.append(f"left out {_few(sorted(stale))}: only an earlier run in this folder wrote them")
 
 
 def _read_file(path: Path, shown_name: str, raw: RawHalf, plugins: dict[str, str]) -> None:
@@ -519,8 +555,20 @@ def _keras_layer_order(history: History) -> list[str]:
     return layers
 
 
-def _goes_back(steps: list[int]) -> bool:
-    return len(steps) > 1 and bool((np.diff(np.asarray(steps, dtype=np.int64)) < 0).any())
+def latest_run(steps: list[int]) -> tuple[list[int], int] | None:
+    """The indices of the values TensorBoard keeps when a tag's steps go back (its purge of
+    orphaned data: a value at step s written after a higher step drops every earlier value at a
+    step >= s), and the index of the last value that went back. None when none does."""
+    if len(steps) < 2 or not (np.diff(np.asarray(steps, dtype=np.int64)) < 0).any():
+        return None
+    kept: list[int] = []
+    restart = 0
+    for index, step in enumerate(steps):
+        if kept and step < steps[kept[-1]]:
+            kept = [i for i in kept if steps[i] < step]
+            restart = index
+        kept.append(index)
+    return kept, restart
 
 
 def _few(names: list[str], limit: int = 3) -> str:
