@@ -26,7 +26,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from contextlib import redirect_stderr
@@ -37,15 +36,18 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TBLAB_NO_DOWNLOAD", "1")
 
-from tests.reliability_procs import children_of, descendants, free_port, left_after, port_open
+from tests.reliability_procs import (
+    TINY,
+    children_of,
+    descendants,
+    first_matching_line,
+    free_port,
+    left_after,
+    port_open,
+    start_cli,
+)
 
 ENV = {**os.environ, "PYTHONUNBUFFERED": "1"}
-TINY = """
-from core.schema.config import RunConfig
-from core.schema.scenario import Scenario
-SCENARIO = Scenario(name="tiny", title="tiny", symptom="s", diagnosis="d",
-                    config=RunConfig(hidden_layers=1, hidden_units=8, steps={steps}, histogram_every=100, image_every=1000))
-"""
 
 
 @dataclasses.dataclass
@@ -58,23 +60,11 @@ class Row:
 
 
 def start(*args: str, group: bool = False) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "tui.cli", *args], cwd=ROOT, env=ENV, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=group)
+    return start_cli(*args, env=ENV, group=group)
 
 
 def wait_for_line(process: subprocess.Popen, pattern: str, timeout: float = 180) -> bool:
-    found = []
-
-    def read():
-        for line in process.stdout:
-            if re.search(pattern, line):
-                found.append(line)
-                return
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    reader.join(timeout)
-    return bool(found)
+    return first_matching_line(process, pattern, timeout) is not None
 
 
 def damaged_logs(tmp: Path) -> Row:

@@ -1,11 +1,48 @@
-"""Process helpers for the reliability tests: a process's descendants, and whether any is left."""
+"""Process helpers for the reliability tests and bench/reliability_table.py: starting tblab,
+waiting for its output, a process's descendants, and whether any is left."""
 
 from __future__ import annotations
 
 import os
+import re
 import socket
+import subprocess
+import sys
+import threading
 import time
 from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+# A one-layer scenario file for runs that are stopped by a signal; format it with `steps`.
+TINY = """
+from core.schema.config import RunConfig
+from core.schema.scenario import Scenario
+SCENARIO = Scenario(name="tiny", title="tiny", symptom="s", diagnosis="d",
+                    config=RunConfig(hidden_layers=1, hidden_units=8, steps={steps}, histogram_every=100, image_every=1000))
+"""
+
+
+def start_cli(*args: str, env: dict[str, str], group: bool = False) -> subprocess.Popen:
+    """`tblab ARGS` in a child with piped text output (its own session with `group`)."""
+    return subprocess.Popen([sys.executable, "-m", "tui.cli", *args], cwd=ROOT, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=group)
+
+
+def first_matching_line(process: subprocess.Popen, pattern: str, timeout: float) -> str | None:
+    """The first stdout line matching `pattern`, or None if none came within `timeout` seconds
+    (or the process ended first): a reader thread, so a silent process cannot hang the caller."""
+    found: list[str] = []
+
+    def read() -> None:
+        for line in process.stdout:
+            if re.search(pattern, line):
+                found.append(line)
+                return
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(timeout)
+    return found[0] if found else None
 
 
 def _stat(pid: int) -> tuple[int, str] | None:

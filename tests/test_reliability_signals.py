@@ -5,7 +5,6 @@ started together each get their own folder."""
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -20,38 +19,30 @@ import pytest
 from core.system.rundir import claim_fresh_folder
 from core.tensorboard.reader import read_run
 from tests.helpers import tmux, wait_for_screen
-from tests.reliability_procs import children_of, descendants, free_port, left_after, port_open
+from tests.reliability_procs import (
+    ROOT,
+    TINY,
+    children_of,
+    descendants,
+    first_matching_line,
+    free_port,
+    left_after,
+    port_open,
+    start_cli,
+)
 
-ROOT = Path(__file__).resolve().parent.parent
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "TBLAB_NO_DOWNLOAD": "1", "PYTHONUNBUFFERED": "1"}
-TINY = """
-from core.schema.config import RunConfig
-from core.schema.scenario import Scenario
-SCENARIO = Scenario(name="tiny", title="tiny", symptom="s", diagnosis="d",
-                    config=RunConfig(hidden_layers=1, hidden_units=8, steps={steps}, histogram_every=100, image_every=1000))
-"""
 
 
 def start(*args: str, group: bool = False) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "tui.cli", *args], cwd=ROOT, env=ENV, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=group)
+    return start_cli(*args, env=ENV, group=group)
 
 
 def wait_for_line(process: subprocess.Popen, pattern: str, timeout: float = 120) -> str:
     """Read stdout until a line matches (the test fails, not hangs, if the process ends first)."""
-    found: list[str] = []
-
-    def read() -> None:
-        for line in process.stdout:
-            if re.search(pattern, line):
-                found.append(line)
-                return
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    reader.join(timeout)
+    found = first_matching_line(process, pattern, timeout)
     assert found, f"{pattern!r} never printed (exit {process.poll()}): {process.stderr.read() if process.poll() is not None else ''}"
-    return found[0]
+    return found
 
 
 def test_board_stops_tensorboard_on_sigterm_sighup_and_its_own_death(tmp_path):

@@ -313,6 +313,12 @@ def _weight_growth(view: RunView) -> tuple[str, float, float, int] | None:
     return best
 
 
+_LR_LOW_WHY = (
+    "Each update changes the weights by a tiny fraction of their size, so the loss creeps down and the "
+    "run would need many times more steps. A larger learning rate (or Adam) takes bigger steps."
+)
+
+
 def check_lr_too_low(view: RunView) -> Verdict | None:
     ratios = _kernel_update_ratios(view)
     if ratios and max(ratios.values()) >= T.LR_LOW_UPDATE_RATIO:
@@ -343,10 +349,7 @@ def check_lr_too_low(view: RunView) -> Verdict | None:
             f"the largest per-step weight change is {fmt(top)} of the weights ({layer}); the loss went "
             f"{fmt(first)} -> {fmt(now)} ({pct(gained)}) in {steps[-1] - view.first_step()} steps"
         ),
-        explanation=(
-            "Each update changes the weights by a tiny fraction of their size, so the loss creeps down and the "
-            "run would need many times more steps. A larger learning rate (or Adam) takes bigger steps."
-        ),
+        explanation=_LR_LOW_WHY,
         fixes=("lr_up",),
         confidence=0.7,
     )
@@ -372,10 +375,7 @@ def _lr_too_low_inferred(view: RunView, first: float, now: float, gained: float,
         step=onset,
         layers=(),
         evidence=f"{sign}; {span} (log update_ratio/<layer>/kernel to measure the step size directly)",
-        explanation=(
-            "Each update changes the weights by a tiny fraction of their size, so the loss creeps down and the "
-            "run would need many times more steps. A larger learning rate (or Adam) takes bigger steps."
-        ),
+        explanation=_LR_LOW_WHY,
         fixes=("lr_up",),
         confidence=T.CONFIDENCE_INFERRED - 0.1,
     )

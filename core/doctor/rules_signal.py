@@ -357,7 +357,6 @@ def check_vanishing(view: RunView) -> Verdict | None:
     steps, _ = view.tail(LOSS, T.WINDOW)
     kind = activation_kind(view)
     saturating = kind in ("saturating", "unknown")
-    fixes = ("activation", "init", "depth") if saturating else ("init", "depth")
     evidence = (
         f"{first_layer} kernel gradient norm {fmt(first_norm)}, {gap:.1f} orders of magnitude below "
         f"{top_layer} ({fmt(top_norm)}); it shrinks ~{per_layer:.1f}x per layer toward the input"
@@ -368,17 +367,26 @@ def check_vanishing(view: RunView) -> Verdict | None:
         step=int(steps[0]) if steps.size else view.upto,
         layers=tuple(l for l, n in ladder if orders(n, top_norm) >= T.VANISH_ORDERS / 2),
         evidence=f"{evidence} (ladder: {ladder_text})",
-        explanation=(
-            "Backpropagation multiplies the gradient by each layer's weights and activation slope on its way "
-            "to the input. A sigmoid's slope is at most 1/4, so with small weights every layer shrinks the "
-            "gradient several times over: the first layers get almost nothing and never learn. ReLU (slope 1) "
-            "with He init, or fewer layers, keeps the gradient alive."
-        ),
-        fixes=fixes,
+        explanation=_VANISHING_WHY,
         confidence=min(0.95, 0.5 + 0.08 * gap),
-        # ReLU alone keeps the old small init, which shrinks a deep ReLU net's signal instead: with He init.
-        repair=("activation", "init") if saturating else (),
+        **_vanishing_repairs(saturating),
     )
+
+
+_VANISHING_WHY = (
+    "Backpropagation multiplies the gradient by each layer's weights and activation slope on its way "
+    "to the input. A sigmoid's slope is at most 1/4, so with small weights every layer shrinks the "
+    "gradient several times over: the first layers get almost nothing and never learn. ReLU (slope 1) "
+    "with He init, or fewer layers, keeps the gradient alive."
+)
+
+
+def _vanishing_repairs(saturating: bool) -> dict[str, tuple[str, ...]]:
+    """The fixes to offer, and the repair to verify. ReLU alone keeps the old small init, which
+    shrinks a deep ReLU net's signal instead: with He init."""
+    if saturating:
+        return {"fixes": ("activation", "init", "depth"), "repair": ("activation", "init")}
+    return {"fixes": ("init", "depth"), "repair": ()}
 
 
 # Backpropagation through a hidden layer multiplies the gradient's size by the activation's
@@ -404,8 +412,8 @@ def _vanishing_from_config(view: RunView) -> Verdict | None:
         factors.append(_SLOPE_BOUND[layer["activation"]] * std * math.sqrt(units))
     shrink = float(np.prod(factors))
     _, loss = view.tail(LOSS, T.EPOCH_MIN_RECORDS if view.per_epoch else T.WINDOW)
-    stuck = loss.size and finite(loss).size and median(finite(loss)) >= (1 - T.LR_LOW_PROGRESS) * view.chance_loss
-    if shrink <= 0 or -math.log10(shrink) < T.VANISH_ORDERS or not stuck:
+    level = median(loss)  # NaN without a finite loss: then not "stuck at chance"
+    if shrink <= 0 or -math.log10(shrink) < T.VANISH_ORDERS or not level >= (1 - T.LR_LOW_PROGRESS) * view.chance_loss:
         return None
     kind = hidden[0]["activation"]
     typical = float(np.exp(np.mean(np.log(factors))))
@@ -418,18 +426,11 @@ def _vanishing_from_config(view: RunView) -> Verdict | None:
             f"next kernels start with std {fmt(hidden[1].get('kernel_std'))}-{fmt(layers[-1].get('kernel_std'))}; "
             f"backpropagation multiplies the gradient by at most slope x std x sqrt(units) ~{typical:.2g} per layer, "
             f"so the first layer gets ~{fmt(shrink)} of the output layer's ({-math.log10(shrink):.1f} orders of "
-            f"magnitude); the loss stays at {fmt(float(median(finite(loss))))} (chance {fmt(view.chance_loss)})"
+            f"magnitude); the loss stays at {fmt(level)} (chance {fmt(view.chance_loss)})"
         ),
-        explanation=(
-            "Backpropagation multiplies the gradient by each layer's weights and activation slope on its way "
-            "to the input. A sigmoid's slope is at most 1/4, so with small weights every layer shrinks the "
-            "gradient several times over: the first layers get almost nothing and never learn. ReLU (slope 1) "
-            "with He init, or fewer layers, keeps the gradient alive. (Log per-layer gradient norms to measure "
-            "it directly.)"
-        ),
-        fixes=("activation", "init", "depth") if kind in ("sigmoid", "tanh") else ("init", "depth"),
+        explanation=_VANISHING_WHY + " (Log per-layer gradient norms to measure it directly.)",
         confidence=T.CONFIDENCE_INFERRED,
-        repair=("activation", "init") if kind in ("sigmoid", "tanh") else (),
+        **_vanishing_repairs(kind in ("sigmoid", "tanh")),
     )
 
 
@@ -468,7 +469,6 @@ def _frozen_early_layers(view: RunView) -> Verdict | None:
             "slope is at most 1/4), so the first layers never learn. ReLU with He init, or fewer layers, keeps "
             "the gradient alive. (Log per-layer gradient norms to measure it directly.)"
         ),
-        fixes=("activation", "init", "depth") if saturating else ("init", "depth"),
         confidence=T.CONFIDENCE_INFERRED,
-        repair=("activation", "init") if saturating else (),
+        **_vanishing_repairs(saturating),
     )
