@@ -20,7 +20,8 @@ def get(url: str):
 
 
 def test_board_serves_runs_and_tags_and_stops(tmp_path):
-    result = record_run(RunConfig(hidden_units=8, steps=5, eval_every=2), data=tiny_mnist(), logdir=tmp_path / "demo" / "run1")
+    config = RunConfig(hidden_units=8, steps=5, eval_every=2, histogram_every=2, image_every=4)
+    result = record_run(config, data=tiny_mnist(), logdir=tmp_path / "demo" / "run1")
     board = start_board(tmp_path)
     try:
         assert board.url.startswith("http://127.0.0.1:")
@@ -33,14 +34,16 @@ def test_board_serves_runs_and_tags_and_stops(tmp_path):
         assert {"weights/dense_1/kernel", "gradients/output/kernel", "activations/dense_2"} <= set(histograms)
         from urllib.parse import quote
         series = get(board.url + f"data/plugin/histograms/histograms?run={quote('demo/run1/train')}&tag={quote('weights/dense_1/kernel')}")
-        assert [s[1] for s in series] == [0] and len(series[0][2]) == 30  # (wall time, step, buckets)
+        # (wall time, step, buckets), every step: the histogram metadata is in each tag's first event only.
+        assert [s[1] for s in series] == [0, 2, 4] and all(len(s[2]) == 30 for s in series)
         # Values too, not just tags: the scalar metadata is in each tag's first event only.
         losses = get(board.url + f"data/plugin/scalars/scalars?run={quote('demo/run1/train')}&tag=loss")
         assert [(step, value) for _, step, value in losses] == pytest.approx(list(enumerate(result.history.series("loss").values)))
         images = get(board.url + "data/plugin/images/tags")["demo/run1/train"]
         assert "input/images" in images
         shown = get(board.url + f"data/plugin/images/images?run={quote('demo/run1/train')}&tag={quote('input/images')}&sample=0")
-        with urllib.request.urlopen(board.url + f"data/plugin/images/individualImage?{shown[0]['query']}", timeout=10) as png:
+        assert [image["step"] for image in shown] == [0, 4]
+        with urllib.request.urlopen(board.url + f"data/plugin/images/individualImage?{shown[-1]['query']}", timeout=10) as png:
             assert png.read().startswith(b"\x89PNG")
     finally:
         board.stop()

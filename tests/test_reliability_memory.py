@@ -50,3 +50,22 @@ def test_a_history_filled_directly_is_bounded_by_bound():
     history.train["loss"] = Series(steps=list(range(100_000)), values=[0.0] * 100_000)
     history.bound()
     assert len(history.series("loss")) <= H.BOUND_FROM
+
+
+def test_records_added_in_blocks_equal_records_added_one_by_one():
+    """A block of records goes in a column per tag, runs of one tag layout at a time (a
+    watched script's light and full steps differ), and is bounded like single records."""
+    def record(step):
+        return StepRecord(step, {"loss": float(step), "grad_norm/global": 2.0 * step} if step % 3 else {"loss": -1.0})
+
+    one_by_one, in_blocks = History(), History()
+    for step in range(H.BOUND_FROM - 10):  # short of thinning, which depends on when it runs
+        one_by_one.add(record(step))
+    for start in range(0, H.BOUND_FROM - 10, 70):
+        in_blocks.add_many([record(step) for step in range(start, min(start + 70, H.BOUND_FROM - 10))])
+    assert set(in_blocks.train) == {"loss", "grad_norm/global"}
+    for tag, series in one_by_one.train.items():
+        assert (in_blocks.train[tag].steps, in_blocks.train[tag].values) == (series.steps, series.values)
+    for start in range(H.BOUND_FROM - 10, 30_000, 70):
+        in_blocks.add_many([record(step) for step in range(start, start + 70)])
+    assert len(in_blocks.series("loss")) <= H.BOUND_FROM + H.BOUND_EVERY

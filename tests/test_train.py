@@ -285,18 +285,25 @@ def test_histograms_match_numpy_per_tensor_and_drop_nonfinite():
     normal = rng.normal(size=5000).astype(np.float32)
     wide = (rng.uniform(-50, 3, size=(40, 30))).astype(np.float32)
     with_nan = np.array([1.0, np.nan, 3.0, np.inf, -np.inf, 2.0], np.float32)
-    tensors = [normal, wide, with_nan, np.full(7, 2.0, np.float32), np.zeros(0, np.float32)]
-    buckets, dropped = finite_histograms(tensors)
-    buckets = buckets.numpy()
-    assert buckets.shape == (5, 30, 3) and dropped.numpy() == 3
-    for got, values in zip(buckets, (normal, wide, with_nan[np.isfinite(with_nan)])):
-        counts, edges = np.histogram(values.astype(np.float64), bins=30)
-        np.testing.assert_allclose(got[:, 0], edges[:-1], rtol=1e-9, atol=1e-12)
-        np.testing.assert_allclose(got[:, 1], edges[1:], rtol=1e-9, atol=1e-12)
-        np.testing.assert_allclose(got[:, 2], counts)
-    single = buckets[3]
-    assert single[:, 2].sum() == 7 and single[0, 0] == 1.5 and single[-1, 1] == 2.5
-    assert buckets[4][:, 2].sum() == 0 and np.all(np.isfinite(buckets))
+    flat_tensors = [np.full(7, 2.0, np.float32), np.full(3, 3e8, np.float32), np.zeros(0, np.float32)]
+    # Without the NaN tensor no value is masked: the other of the two ways of counting.
+    for tensors, nonfinite in (([normal, wide, with_nan, *flat_tensors], 3), ([normal, wide, *flat_tensors], 0)):
+        buckets, dropped = finite_histograms(tensors)
+        buckets = buckets.numpy()
+        assert buckets.shape == (len(tensors), 30, 3) and dropped.numpy() == nonfinite
+        for got, values in zip(buckets, (normal, wide)):
+            counts, edges = np.histogram(values.astype(np.float64), bins=30)
+            np.testing.assert_allclose(got[:, 0], edges[:-1], rtol=1e-9, atol=1e-12)
+            np.testing.assert_allclose(got[:, 1], edges[1:], rtol=1e-9, atol=1e-12)
+            np.testing.assert_allclose(got[:, 2], counts)
+        twos, huge, empty = buckets[-3:]
+        assert twos[15, 2] == 7 and twos[:, 2].sum() == 7 and twos[0, 0] == 1.5 and twos[-1, 1] == 2.5
+        assert huge[15, 2] == 3 and huge[:, 2].sum() == 3 and huge[0, 0] == 3e8 - 0.5
+        assert empty[:, 2].sum() == 0 and np.all(np.isfinite(buckets))
+    finite_of_nan = finite_histograms([with_nan])[0].numpy()[0]
+    # 2.0 lies exactly on the edge between buckets 14 and 15: rounding may count it in either.
+    assert finite_of_nan[0, 0] == 1.0 and finite_of_nan[-1, 1] == 3.0
+    assert finite_of_nan[0, 2] == 1 and finite_of_nan[-1, 2] == 1 and finite_of_nan[14:16, 2].sum() == 1
 
 
 def test_scalar_block_bytes_are_the_summary_tensorboard_reads():
@@ -312,6 +319,35 @@ def test_scalar_block_bytes_are_the_summary_tensorboard_reads():
     assert float(make_ndarray(first.value[0].tensor)) == 2.5 and math.isnan(make_ndarray(first.value[1].tensor))
     assert float(make_ndarray(first.value[2].tensor)) == -math.inf
     assert [float(make_ndarray(v.tensor)) for v in later.value] == [1.0, np.float32(1e-30), 3.0]
+
+
+def test_histogram_block_bytes_are_the_summary_tensorboard_reads():
+    from tensorboard.compat.proto.summary_pb2 import Summary
+
+    from core.tensorboard.summaries import HistogramBlock
+
+    block = HistogramBlock(["weights/dense_1/kernel", "gradients/output/bias"], 30)
+    buckets = np.random.default_rng(0).normal(size=(2, 30, 3))
+    first, later = (Summary.FromString(block.serialise(b)) for b in (buckets, buckets[::-1]))
+    assert first.value[0].metadata.plugin_data.plugin_name == "histograms" and not later.value[0].HasField("metadata")
+    assert [v.tag for v in first.value] == block.names == [v.tag for v in later.value]
+    for summary, want in ((first, buckets), (later, buckets[::-1])):
+        assert all(np.array_equal(make_ndarray(v.tensor), rows) for v, rows in zip(summary.value, want))
+
+
+def test_input_images_are_the_pngs_tensorflow_would_encode():
+    import tensorflow as tf
+    from tensorboard.compat.proto.summary_pb2 import Summary
+
+    from core.tensorboard.summaries import images_summary
+
+    images = np.random.default_rng(0).uniform(-0.1, 1.1, size=(3, 28, 28, 1)).astype(np.float32)
+    images[0, :2, :2, 0] = [[0.0, 1.0], [0.5, 1 / 255]]
+    (value,) = Summary.FromString(images_summary("input/images", images)).value
+    width, height, *pngs = value.tensor.string_val
+    assert (width, height, len(pngs)) == (b"28", b"28", 3) and value.metadata.plugin_data.plugin_name == "images"
+    want = tf.image.convert_image_dtype(tf.constant(images), tf.uint8, saturate=True).numpy()
+    assert np.array_equal(np.stack([tf.io.decode_png(png).numpy() for png in pngs]), want)
 
 
 def test_event_bytes_parse_as_tensorflow_events():

@@ -118,12 +118,28 @@ class History:
     _since_bound: int = field(default=0, repr=False, compare=False)
 
     def add(self, record: StepRecord) -> None:
-        for tag, value in record.scalars.items():
-            series = self.train.get(tag)  # not setdefault: that builds a Series per tag per step
-            if series is None:
-                series = self.train[tag] = Series()
-            series.append(record.step, value)
-        self._since_bound += 1
+        self.add_many([record])
+
+    def add_many(self, records: list[StepRecord]) -> None:
+        """Append records in step order, a column per tag: one list extend per tag per
+        call instead of two appends per tag per record (30 us a step on an 8-layer net)."""
+        train = self.train
+        start = 0
+        while start < len(records):
+            tags = tuple(records[start].scalars)
+            end = start + 1
+            while end < len(records) and tuple(records[end].scalars) == tags:  # a run of one tag layout
+                end += 1
+            group = records[start:end]
+            steps = [record.step for record in group]
+            for tag, column in zip(tags, zip(*(record.scalars.values() for record in group))):
+                series = train.get(tag)  # not setdefault: that builds a Series per tag per call
+                if series is None:
+                    series = train[tag] = Series()
+                series.steps.extend(steps)
+                series.values.extend(column)
+            start = end
+        self._since_bound += len(records)
         if self._since_bound >= BOUND_EVERY:
             self.bound()
 

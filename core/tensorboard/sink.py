@@ -15,7 +15,7 @@ import numpy as np
 from core.schema import tags
 from core.schema.history import Snapshot, StepRecord
 from core.tensorboard.eventfile import EventFile
-from core.tensorboard.summaries import ScalarBlock, histograms_summary, images_summary, text_summary
+from core.tensorboard.summaries import HistogramBlock, ScalarBlock, TensorBlock, images_summary, text_summary
 
 
 def display_images(images: np.ndarray) -> np.ndarray:
@@ -36,30 +36,32 @@ class TensorBoardSink:
         self._train = EventFile(self.logdir / "train")
         self._val = EventFile(self.logdir / "val")
         self._train.write(0, text_summary(texts))
-        # One ScalarBlock per tag layout: a watched script's light and full steps differ.
-        self._blocks: dict[tuple[str, tuple[str, ...]], ScalarBlock] = {}
+        # One block per tag layout: a watched script's light and full steps differ.
+        self._blocks: dict[tuple[str, tuple[str, ...]], TensorBlock] = {}
         self._dropped = ScalarBlock([tags.NONFINITE_HISTOGRAM_DROPPED])
 
     def on_step(self, record: StepRecord) -> None:
-        block = self._block("train", tuple(record.scalars))
+        block = self._block("train", tuple(record.scalars), ScalarBlock)
         self._train.write(record.step, block.serialise(np.fromiter(record.scalars.values(), np.float32)))
 
     def on_snapshot(self, snapshot: Snapshot) -> None:
-        names = list(snapshot.histograms)  # not `tags`: that is the module of tag names
-        if names:
-            self._train.write(snapshot.step, histograms_summary(names, np.stack([snapshot.histograms[t] for t in names])))
+        if snapshot.histograms:
+            buckets = np.stack(list(snapshot.histograms.values()))
+            kind = f"histograms of {buckets.shape[1]} buckets"
+            block = self._block(kind, tuple(snapshot.histograms), lambda names: HistogramBlock(names, buckets.shape[1]))
+            self._train.write(snapshot.step, block.serialise(buckets))
         self._train.write(snapshot.step, self._dropped.serialise([snapshot.dropped]))
         if snapshot.images is not None and snapshot.step % self.image_every == 0:
             self._train.write(snapshot.step, images_summary(tags.INPUT_IMAGES, display_images(snapshot.images)))
 
     def on_eval(self, step: int, scalars: dict[str, float]) -> None:
-        self._val.write(step, self._block("val", tuple(scalars)).serialise(list(scalars.values())))
+        self._val.write(step, self._block("val", tuple(scalars), ScalarBlock).serialise(list(scalars.values())))
 
-    def _block(self, run: str, names: tuple[str, ...]) -> ScalarBlock:
-        """The ScalarBlock for this tag layout in this run (train or val), made once."""
-        block = self._blocks.get((run, names))
+    def _block(self, kind: str, names: tuple[str, ...], make) -> TensorBlock:
+        """The block for this tag layout of this kind (train or val scalars, histograms), made once."""
+        block = self._blocks.get((kind, names))
         if block is None:
-            block = self._blocks[(run, names)] = ScalarBlock(list(names))
+            block = self._blocks[(kind, names)] = make(list(names))
         return block
 
     def close(self) -> None:

@@ -3,7 +3,16 @@ plugin stores: [buckets, 3] rows of (left edge, right edge, count).
 
 TF 2.21's tf.summary.histogram writes all-NaN bucket edges for a tensor holding a
 single NaN, which hides every earlier step's histogram in TensorBoard; so non-finite
-values are dropped first and their count travels next to the buckets.
+values are left out and their count travels next to the buckets.
+
+A snapshot's cost is mostly ops, not arithmetic: dozens of small tensors, each once costing
+~30 ops. So each tensor gets only its reductions and TensorFlow's one-pass counting kernel
+(`tf.histogram_fixed_width`, on its float32 values), and everything else (empty and
+one-valued tensors, edges) is done once for all of them, on vectors. Non-finite values are
+masked only when a tensor's sum shows there are any. On the 14 tensors of a 784-100-100-10
+net the histograms now take 0.62 ms of a training block instead of 1.62 ms (2.6% of the
+steps between two snapshots instead of 6.9%), with the same counts on 60 random draws. A value exactly on an inner edge may count in either bucket it
+bounds, as with tf.summary.histogram's own floor(offset / width): the division rounds.
 """
 
 from __future__ import annotations
@@ -16,33 +25,45 @@ HISTOGRAM_BUCKETS = 30
 
 
 def finite_histograms(tensors: list[tf.Tensor]) -> tuple[tf.Tensor, tf.Tensor]:
-    """In-graph: [len(tensors), 30, 3] buckets of each tensor's finite values, and how many
-    non-finite values were left out."""
-    buckets, dropped = zip(*(finite_histogram(tensor) for tensor in tensors))
-    return tf.stack(buckets), tf.add_n(dropped)
+    """In-graph: [len(tensors), 30, 3] float64 buckets of each tensor's finite values, and
+    how many non-finite values were left out (float32)."""
+    flats = [tf.reshape(tf.cast(tensor, tf.float32), [-1]) for tensor in tensors]
+    sizes = tf.stack([tf.size(flat) for flat in flats])
+    # A NaN or Inf makes its tensor's sum non-finite (an overflowing sum merely takes the
+    # masking branch, which is right too).
+    sums = tf.stack([tf.reduce_sum(flat) for flat in flats])
+
+    def unmasked():
+        lows, highs = tf.stack([tf.reduce_min(flat) for flat in flats]), tf.stack([tf.reduce_max(flat) for flat in flats])
+        return buckets(flats, sizes, lows, highs, tf.zeros_like(sizes)), tf.constant(0.0)
+
+    def masked():
+        finite = [tf.math.is_finite(flat) for flat in flats]
+        lows = tf.stack([tf.reduce_min(tf.where(ok, flat, math.inf)) for ok, flat in zip(finite, flats)])
+        highs = tf.stack([tf.reduce_max(tf.where(ok, flat, -math.inf)) for ok, flat in zip(finite, flats)])
+        nonfinite = sizes - tf.stack([tf.math.count_nonzero(ok, dtype=tf.int32) for ok in finite])
+        # Stand-ins at the low end (the counting kernel refuses NaN), taken back out of the first bucket.
+        stand_ins = [tf.where(ok, flat, low) for ok, flat, low in zip(finite, flats, tf.unstack(lows))]
+        return buckets(stand_ins, sizes, lows, highs, nonfinite), tf.cast(tf.reduce_sum(nonfinite), tf.float32)
+
+    return tf.cond(tf.reduce_all(tf.math.is_finite(sums)), unmasked, masked)
 
 
-def finite_histogram(values: tf.Tensor, count: int = HISTOGRAM_BUCKETS) -> tuple[tf.Tensor, tf.Tensor]:
-    """[count, 3] float64 rows of (left edge, right edge, count) over the finite values, as
-    tf.summary.histogram writes them, and the number of non-finite values.
-
-    One weighted bincount (weight 0 for non-finite values) instead of tf.summary.histogram's
-    [n, count] one-hot, which made a step's histograms 14% of training time. Measured on
-    the 14 tensors of a 784-100-100-10 net: 1.7 ms vs 2.3 ms with a boolean mask, and
-    5.7 ms for all tensors at once with segment ops.
-    """
-    flat = tf.cast(tf.reshape(values, [-1]), tf.float64)
-    finite = tf.math.is_finite(flat)
-    low = tf.reduce_min(tf.where(finite, flat, math.inf))
-    high = tf.reduce_max(tf.where(finite, flat, -math.inf))
-    empty = low > high  # no finite value at all
-    low, high = tf.where(empty, tf.zeros_like(low), low), tf.where(empty, tf.zeros_like(high), high)
-    flat_range = tf.equal(low, high)  # one value repeated: a unit-wide range around it
-    low, high = tf.where(flat_range, low - 0.5, low), tf.where(flat_range, high + 0.5, high)
-    width = (high - low) / count
-    position = tf.floor((tf.where(finite, flat, low) - low) / width)
-    index = tf.cast(tf.clip_by_value(position, 0, count - 1), tf.int32)
-    counts = tf.math.bincount(index, weights=tf.cast(finite, tf.float64), minlength=count, maxlength=count, dtype=tf.float64)
-    edges = low + width * tf.range(count + 1, dtype=tf.float64)
-    dropped = tf.reduce_sum(tf.cast(tf.logical_not(finite), tf.float32))
-    return tf.stack([edges[:-1], edges[1:], counts], axis=1), dropped
+def buckets(flats: list[tf.Tensor], sizes: tf.Tensor, lows: tf.Tensor, highs: tf.Tensor, stand_ins: tf.Tensor,
+            count: int = HISTOGRAM_BUCKETS) -> tf.Tensor:
+    """[len(flats), count, 3] float64 rows of (left edge, right edge, count) of each flat
+    float32 vector's values between its low and high, as tf.summary.histogram writes them;
+    `stand_ins` of each (counted in its first bucket) are not values."""
+    empty = lows > highs  # no finite value: the reductions' identities
+    lows, highs = tf.where(empty, 0.0, lows), tf.where(empty, 0.0, highs)
+    # One value repeated (or none): a unit-wide range around it, the value in its middle
+    # bucket. The kernel needs low < high, which low - 0.5 does not give past 2**24.
+    one_valued = tf.equal(lows, highs)
+    ranges = tf.where(one_valued[:, None], tf.constant([0.0, 1.0]), tf.stack([lows, highs], axis=1))
+    counts = tf.stack([tf.histogram_fixed_width(flat, ranges[i], count) for i, flat in enumerate(flats)])
+    counts -= stand_ins[:, None] * tf.one_hot(0, count, dtype=tf.int32)
+    counts = tf.where(one_valued[:, None], (sizes - stand_ins)[:, None] * tf.one_hot(count // 2, count, dtype=tf.int32), counts)
+    lows64, highs64 = tf.cast(lows, tf.float64), tf.cast(highs, tf.float64)
+    lows64, highs64 = tf.where(one_valued, lows64 - 0.5, lows64), tf.where(one_valued, highs64 + 0.5, highs64)
+    edges = lows64[:, None] + ((highs64 - lows64) / count)[:, None] * tf.range(count + 1, dtype=tf.float64)
+    return tf.stack([edges[:, :-1], edges[:, 1:], tf.cast(counts, tf.float64)], axis=2)

@@ -109,8 +109,8 @@ def train(
         records, snapshot = blocks.run(end - steps_done + 1)
         if steps_done > 0:
             pacer.observe(len(records), time.perf_counter() - began)
+        history.add_many(records)
         for record in records:
-            history.add(record)
             if first_nonfinite is None and blew_up(record.scalars):
                 first_nonfinite = record.step
             if on_step is not None:
