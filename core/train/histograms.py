@@ -7,12 +7,14 @@ values are left out and their count travels next to the buckets.
 
 A snapshot's cost is mostly ops, not arithmetic: dozens of small tensors, each once costing
 ~30 ops. So each tensor gets only its reductions and TensorFlow's one-pass counting kernel
-(`tf.histogram_fixed_width`, on its float32 values), and everything else (empty and
-one-valued tensors, edges) is done once for all of them, on vectors. Non-finite values are
-masked only when a tensor's sum shows there are any. On the 14 tensors of a 784-100-100-10
-net the histograms now take 0.62 ms of a training block instead of 1.62 ms (2.6% of the
-steps between two snapshots instead of 6.9%), with the same counts on 60 random draws. A value exactly on an inner edge may count in either bucket it
-bounds, as with tf.summary.histogram's own floor(offset / width): the division rounds.
+(`tf.histogram_fixed_width`, on its float32 values), and the rest (empty and one-valued
+tensors, edges) is done once for all of them, on vectors. Values are masked only when some
+tensor's sum shows a NaN or Inf. On the 14 tensors of a 784-100-100-10 net the histograms
+take 0.62 ms of a training block instead of 1.62 ms (2.6% of the steps between two
+snapshots instead of 6.9%), with the same counts on 60 random draws; fewer ops also trace
+faster (an 8-layer net's first step: 1.12 s instead of 1.26 s). A value exactly on an inner
+edge may count in either bucket it bounds, as with tf.summary.histogram's own
+floor(offset / width): the division rounds.
 """
 
 from __future__ import annotations
