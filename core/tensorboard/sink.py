@@ -8,6 +8,7 @@ tblab run, or a watched script.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -57,7 +58,7 @@ class TensorBoardSink:
     def on_eval(self, step: int, scalars: dict[str, float]) -> None:
         self._val.write(step, self._block("val", tuple(scalars), ScalarBlock).serialise(list(scalars.values())))
 
-    def _block(self, kind: str, names: tuple[str, ...], make) -> TensorBlock:
+    def _block(self, kind: str, names: tuple[str, ...], make: Callable[[list[str]], TensorBlock]) -> TensorBlock:
         """The block for this tag layout of this kind (train or val scalars, histograms), made once."""
         block = self._blocks.get((kind, names))
         if block is None:

@@ -45,8 +45,8 @@ def finite_histograms(tensors: list[tf.Tensor]) -> tuple[tf.Tensor, tf.Tensor]:
         highs = tf.stack([tf.reduce_max(tf.where(ok, flat, -math.inf)) for ok, flat in zip(finite, flats)])
         nonfinite = sizes - tf.stack([tf.math.count_nonzero(ok, dtype=tf.int32) for ok in finite])
         # Stand-ins at the low end (the counting kernel refuses NaN), taken back out of the first bucket.
-        stand_ins = [tf.where(ok, flat, low) for ok, flat, low in zip(finite, flats, tf.unstack(lows))]
-        return buckets(stand_ins, sizes, lows, highs, nonfinite), tf.cast(tf.reduce_sum(nonfinite), tf.float32)
+        filled = [tf.where(ok, flat, low) for ok, flat, low in zip(finite, flats, tf.unstack(lows))]
+        return buckets(filled, sizes, lows, highs, nonfinite), tf.cast(tf.reduce_sum(nonfinite), tf.float32)
 
     return tf.cond(tf.reduce_all(tf.math.is_finite(sums)), unmasked, masked)
 
