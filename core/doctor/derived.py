@@ -28,7 +28,8 @@ from core.doctor.view import RunView
 from core.schema.history import HistogramSnapshot
 from core.schema.tags import ACTIVATIONS, BIAS, KERNEL, WEIGHTS, layer_tag
 
-SATURATING = ("sigmoid", "tanh")
+ASYMPTOTES = {"sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0)}  # the outputs' (low, high) limits
+SATURATING = tuple(ASYMPTOTES)
 
 
 def hist_std(snap: HistogramSnapshot) -> float:
@@ -215,7 +216,7 @@ def mean_slope(snap: HistogramSnapshot, kind: str) -> float:
     counts, centers, pinned = _buckets(snap, kind)
     if counts.sum() <= 0:
         return math.nan
-    h = np.clip(centers, 0.0, 1.0) if kind == "sigmoid" else np.clip(centers, -1.0, 1.0)
+    h = np.clip(centers, *ASYMPTOTES[kind])
     slope = 4 * h * (1 - h) if kind == "sigmoid" else 1 - h * h
     return float((slope * counts)[~pinned].sum() / counts.sum())
 
@@ -228,7 +229,7 @@ def _near_asymptote(snap: HistogramSnapshot, kind: str) -> tuple[float, float, f
     total = counts.sum()
     if total <= 0:
         return None
-    lows, highs = (0.0, 1.0) if kind == "sigmoid" else (-1.0, 1.0)
+    lows, highs = ASYMPTOTES[kind]
     band = T.SATURATION_BAND * (highs - lows)
     low = (centers <= lows + band) | (pinned & (centers < (lows + highs) / 2))
     high = (centers >= highs - band) | (pinned & (centers > (lows + highs) / 2))
@@ -242,7 +243,7 @@ def _buckets(snap: HistogramSnapshot, kind: str) -> tuple[np.ndarray, np.ndarray
     too coarse for a 2% band to resolve by bucket centers, so such a bucket counts whole."""
     counts = np.asarray(snap.counts, dtype=np.float64)
     edges = np.asarray(snap.edges, dtype=np.float64)
-    lows, highs = (0.0, 1.0) if kind == "sigmoid" else (-1.0, 1.0)
+    lows, highs = ASYMPTOTES[kind]
     pinned = np.zeros(counts.shape, dtype=bool)
     if counts.size:
         pinned[0] = abs(edges[0] - lows) <= 1e-6
