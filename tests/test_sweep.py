@@ -41,17 +41,3 @@ def test_sweep_runs_every_fix_and_reports_crashes_as_rows(tmp_path: Path):
     assert [r.expected for r in tiny_rows] == [False, False, True]
     table = markdown_table(rows, baseline_accuracy=0.9)
     assert table.count("\n") == len(rows) + 1 and "boom in the worker" in table
-
-
-def test_report_has_evidence_doctor_and_rerun_fixes(tmp_path: Path):
-    from core.runs.report import build_report
-    from core.schema.scenario import find_scenario
-
-    text = build_report([find_scenario("fail3")], find_scenario("baseline"), steps=40, log_root=tmp_path, data_path=None, workers=2)
-    assert "## fail3" in text and "offline sample" in text
-    assert "dead ReLU units (mean over the run): dense_1 100%, dense_2 100%" in text
-    assert "**Dead ReLU units**" in text  # the doctor, reading the event files back
-    fix_row = next(line for line in text.splitlines() if line.startswith("| init |"))
-    before, after = (float(x) for x in fix_row.split("|")[4].split("->"))
-    assert before <= 0.11 < after
-    assert "```" in text  # the before/after loss plot

@@ -54,7 +54,7 @@ def symptom(entry: Entry) -> str:
     ev, steps = evidence(entry.before.history), _steps(entry.before)
     said = f"The script ran {steps} steps. The loss started at {fmt(ev.first_loss)}"
     if ev.first_nonfinite_step is not None:
-        said += f" and was non-finite (NaN or Inf) from step {ev.first_nonfinite_step} on."
+        said += f" and was non-finite (not a number, or infinite) from step {ev.first_nonfinite_step} on."
     elif abs(ev.final_loss - CHANCE_LOSS) < 0.1:
         said += f" and stayed at chance (ln 10 = {CHANCE_LOSS:.2f}): {fmt(ev.final_loss)} over the last 10% of the steps."
     elif abs(ev.final_loss - SOFTMAX_FLOOR) < 0.1:

@@ -1,0 +1,152 @@
+"""The hand-in `tblab report` writes: figures that decode at their stated size, a notebook
+that validates, log axes for a run that goes non-finite, no machine paths, no `nan`, and
+the script's own variable names in the text."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core.runs.handin.attempts import SCRIPT, Attempt, JobRow, Target
+from core.runs.handin.choose import choose
+from core.runs.handin.diff import script_change
+from core.runs.handin.names import fmt, plain, rename
+from core.runs.handin.sections import Entry, section, summary_table
+from core.schema.history import History, StepRecord
+from core.schema.tags import ACCURACY, LOSS, NONFINITE_COUNT
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+NAN_TOKEN = re.compile(r"\bnan\b", re.IGNORECASE)
+
+
+def _history(steps: int, loss, blow_up_at: int | None = None) -> History:
+    history = History(run="synthetic")
+    for step in range(steps):
+        value = float(loss(step))
+        if blow_up_at is not None and step >= blow_up_at:
+            value = math.nan
+        scalars = {LOSS: value, ACCURACY: 0.1 if blow_up_at else min(0.9, 0.1 + step / steps),
+                   NONFINITE_COUNT: float(blow_up_at is not None and step >= blow_up_at)}
+        for i, layer in enumerate(("dense_1", "dense_2", "output")):
+            scalars[f"grad_norm/{layer}/kernel"] = (100.0 if blow_up_at else 0.5) * 2.0 ** i
+        history.add(StepRecord(step, scalars))
+    history.add_val(steps - 1, {ACCURACY: 0.1 if blow_up_at else 0.9})
+    return history
+
+
+def _attempt(history: History, fixes=(), accuracy=math.nan) -> Attempt:
+    from core.doctor import diagnose
+
+    return Attempt(JobRow(tuple(fixes), accuracy, "", history.last_step() + 1), history, diagnose(history))
+
+
+def _png_size(path: Path) -> tuple[int, int]:
+    from matplotlib import image
+
+    height, width = image.imread(path).shape[:2]
+    return width, height
+
+
+def test_a_run_that_goes_nonfinite_is_drawn_on_log_axes_and_decodes_at_its_size(tmp_path: Path):
+    from core.runs.handin.figures import curves, ladder, needs_log
+
+    exploded = _history(40, lambda s: 3.0 * 10 ** s, blow_up_at=25)
+    healthy = _history(40, lambda s: 2.3 / (1 + s))
+    figure = curves(tmp_path, "curves.png", "fail1.py", exploded, healthy)
+    assert figure.log_y[0] is True
+    assert _png_size(tmp_path / figure.name) == (figure.width, figure.height)
+    plain_run = curves(tmp_path, "plain.png", "baseline.py", healthy, None)
+    assert plain_run.log_y[0] is False  # 2.3 -> 0.06 spans under three decades: linear
+    assert needs_log(np.array([1.0, 2e4])) and not needs_log(np.array([1.0, 999.0]))
+    rungs = ladder(tmp_path, "ladder.png", "fail1.py", exploded, healthy, (0, 0), {"dense_1": "w0", "output": "wout"})
+    assert rungs.log_y == (True,) and _png_size(tmp_path / rungs.name) == (rungs.width, rungs.height)
+
+
+def test_text_names_layers_as_the_script_does_and_never_says_nan():
+    names = {"dense_1": "w0", "dense_2": "w1", "output": "wout"}
+    assert rename("dense_1 gradient norm 3e-08, 6 orders below output; the output layer", names) == \
+        "w0 gradient norm 3e-08, 6 orders below wout; the output layer"
+    assert not NAN_TOKEN.search(plain("loss is nan/inf; dense_1 nan, weights inf"))
+    assert fmt(math.nan) == "non-finite" and fmt(None) == "none" and fmt(2000) == "2000"
+
+
+def test_section_says_real_steps_names_and_no_nan(tmp_path: Path):
+    before = _attempt(_history(60, lambda s: 3.0 * 10 ** s, blow_up_at=20), accuracy=0.1)
+    after = _attempt(_history(60, lambda s: 2.3 / (1 + s)), ("init",), 0.85)
+    entry = Entry(Target(SCRIPT, str(EXAMPLES / "fail1.py"), "fail1.py"), before, [after],
+                  names={"dense_1": "w0", "dense_2": "w1", "output": "wout"})
+    entry.choice = choose(before, [after])
+    text = section(entry) + summary_table([entry])
+    assert entry.choice.fix is after
+    assert "from step 20" in text and "60 steps" in text and "2000" not in text
+    assert "w0" in text and "dense_1" not in text
+    assert not NAN_TOKEN.search(text)
+    assert "0.100 -> 0.850" in text
+
+
+def test_fix_diffs_point_at_the_learners_lines():
+    source = (EXAMPLES / "fail5.py").read_text()
+    change = script_change(source, "fail5.py", ("logits",), "he", {})
+    assert "-    return tf.nn.softmax(tf.matmul(h2, W3) + b3)" in change.diff
+    assert "+    return tf.matmul(h2, W3) + b3" in change.diff and not change.words
+    noise = script_change((EXAMPLES / "fail4.py").read_text(), "fail4.py", ("no_noise", "normalize"), "he", {})
+    assert "+    x_noisy = x  # no noise" in noise.diff
+    assert noise.words and noise.words[0].startswith("normalize")  # no line to point at: said in words
+    sigmoid = script_change((EXAMPLES / "fail2.py").read_text(), "fail2.py", ("activation", "init"), "glorot", {})
+    assert "tf.nn.relu" in sigmoid.diff and "HeNormal" in sigmoid.diff  # ReLU gets He, as the fix does
+
+
+def test_notebook_validates(tmp_path: Path):
+    import nbformat
+
+    from core.runs.handin.notebook import write_handin
+
+    ipynb, md = write_handin(tmp_path, ["# title", "| a | b |\n|---|---|\n| 1 | 2 |"])
+    book = nbformat.read(str(ipynb), as_version=4)
+    nbformat.validate(book)
+    assert book.nbformat == 4 and all(cell.cell_type == "markdown" for cell in book.cells)
+    assert md.read_text().startswith("# title")
+
+
+def test_report_on_a_watched_script_end_to_end(tmp_path: Path):
+    """Real runs (tiny): fail3.py as handed out and with the doctor's fix, under tblab watch."""
+    import nbformat
+
+    from core.runs.report import HandinRequest, build_handin
+
+    out = tmp_path / "handin"
+    target = Target(SCRIPT, str(EXAMPLES / "fail3.py"), "fail3.py")
+    result = build_handin(HandinRequest((target,), out, steps=60, log_root=tmp_path / "logs", workers=2))
+    assert not result.stopped
+    nbformat.validate(nbformat.read(str(out / "report.ipynb"), as_version=4))
+    text = (out / "report.md").read_text()
+    notebook_text = (out / "report.ipynb").read_text()
+    for written in (text, notebook_text):
+        assert str(tmp_path) not in written and "/tmp/" not in written and not re.search(r"\]\(/", written)
+        assert not NAN_TOKEN.search(written)
+    assert "W1" in text and "W2" in text and "dense_1" not in text  # the script's own names
+    assert "| fail3.py |" in text and "```diff" in text and "HeNormal" in text
+    entry = result.entries[0]
+    assert entry.choice is not None and entry.choice.fix is not None and entry.choice.fix.fixes == ("init",)
+    for figure in entry.figures:
+        assert _png_size(out / "figures" / figure.name) == (figure.width, figure.height)
+        assert f"](figures/{figure.name})" in text
+    assert json.loads(notebook_text)["nbformat"] == 4
+
+
+@pytest.mark.parametrize("bad", ["file", "missing-script"])
+def test_report_command_rejects_bad_input_in_one_line(tmp_path: Path, bad: str, capsys):
+    from tui.cli import main
+
+    if bad == "file":
+        (tmp_path / "f").write_text("x")
+        code = main(["report", "--out", str(tmp_path / "f")])
+    else:
+        code = main(["report", str(tmp_path / "nope.py"), "--out", str(tmp_path / "out")])
+    assert code == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
