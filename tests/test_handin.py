@@ -137,6 +137,39 @@ def test_report_on_a_watched_script_end_to_end(tmp_path: Path):
         assert _png_size(out / "figures" / figure.name) == (figure.width, figure.height)
         assert f"](figures/{figure.name})" in text
     assert json.loads(notebook_text)["nbformat"] == 4
+    _lab_handin_from_the_same_runs(tmp_path, entry)
+
+
+def _lab_handin_from_the_same_runs(tmp_path: Path, entry):
+    """The lab's key adds a before/after pair; `--from-lab` writes it without new runs."""
+    from types import SimpleNamespace
+
+    from core.runs.handin.labfile import HandinFileError, add_lab_pair, handin_path, read_pairs
+    from core.runs.report import build_from_lab
+
+    log_root = tmp_path / "logs"
+    slot = SimpleNamespace(name="fail3.py", script=SimpleNamespace(path=EXAMPLES / "fail3.py"), scenario=None)
+    runs = [SimpleNamespace(logdir=a.row.logdir, fixes=a.fixes, test_accuracy=a.row.test_accuracy, active=False)
+            for a in (entry.before, entry.choice.fix)]
+    with pytest.raises(HandinFileError):
+        add_lab_pair(log_root, slot, None, runs[1])  # no run before this one: nothing to pair
+    add_lab_pair(log_root, slot, *runs)
+    assert str(tmp_path) not in handin_path(log_root).read_text()  # log folders relative to the log root
+    assert [p.after.fixes for p in read_pairs(log_root)] == [("init",)]
+    out = tmp_path / "from-lab"
+    result = build_from_lab(log_root, out)
+    text = (out / "report.md").read_text()
+    assert result.entries[0].choice.fix is not None and "W1" in text and str(tmp_path) not in text
+    assert "chosen in the lab" in text
+
+
+def test_only_the_report_loads_matplotlib():
+    import subprocess
+    import sys
+
+    code = "import sys, tui.cli, core.runs.report, tui.commands.report; print('matplotlib' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
 
 
 @pytest.mark.parametrize("bad", ["file", "missing-script"])

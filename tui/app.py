@@ -206,6 +206,18 @@ class LabApp(App):
 
         self.push_screen(ExperimentsScreen())
 
+    def action_handin(self) -> None:
+        """Key h: the selected run and the one before it, a before/after pair for `tblab report --from-lab`."""
+        from core.runs.handin.labfile import HandinFileError, add_lab_pair
+
+        slot = self.sync_selection()
+        try:
+            path = add_lab_pair(self.state.log_root, slot, slot and slot.previous, slot and slot.current)
+        except HandinFileError as error:
+            self.notify(str(error), severity="warning", timeout=6)
+            return
+        self.notify(f"{slot.name} added to the hand-in ({path.name}): tblab report --from-lab --out DIR", timeout=6)
+
     def register_stop(self, stop: threading.Event) -> None:
         """A background job's stop Event (an experiment run), set when the lab quits."""
         self._stops.append(stop)

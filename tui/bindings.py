@@ -18,6 +18,8 @@ APP_BINDINGS = [
             id="view.orderings"),
     Binding("p", "experiments", "Experiments", tooltip="the bonus experiments and the tf.data pipeline speeds",
             id="view.experiments"),
+    Binding("h", "handin", "Hand in", show=False, id="run.handin",
+            tooltip="add this run and the one before it to the hand-in (tblab report --from-lab)"),
     Binding("q", "quit", "Quit", id="app.quit"),
 ]
 FIX_GROUP = Binding.Group("fixes", compact=True)

@@ -53,6 +53,7 @@ class HandinRequest:
     log_root: Path = Path("logs")
     data_path: str | None = None
     workers: int = 1
+    from_lab: bool = False  # pairs of runs the learner made in the lab, not runs made here
 
 
 @dataclass
@@ -110,10 +111,12 @@ def run_all(request: HandinRequest, on_row=None) -> HandinResult:
 
 
 def _change(entry: Entry):
-    from core.runs.handin.diff import scenario_change, script_change
+    from core.runs.handin.diff import FixChange, scenario_change, script_change
 
     shown = entry.choice.fix or entry.tried[0]
     path = Path(entry.target.path)
+    if not path.is_file():
+        return FixChange("", (f"{path.name} is no longer there to show the lines of",))
     source = path.read_text(errors="replace")
     if entry.target.kind == SCENARIO:
         from core.schema.scenario import load_scenario_file
@@ -162,11 +165,13 @@ def _figures(entry: Entry, folder: Path) -> list:
 def header(result: HandinResult, request: HandinRequest) -> str:
     sources = sorted({e.before.history.meta.get("data_source", "") for e in result.entries if e.before.ok} - {""})
     steps = f"{request.steps} steps each" if request.steps else "each script's own number of steps"
+    made = ("the runs chosen in the lab: for each script, a run before and a run after a fix"
+            if request.from_lab else f"runs made for this report ({steps}, seed 0): each script as handed out, then "
+            "with the doctor's fixes")
     lines = [
         "# Hand-in: why the MNIST scripts fail, and what repairs them", "",
-        f"Written by `tblab report` on {dt.date.today().isoformat()}. Every number comes from runs made for this "
-        f"report ({steps}, seed 0): each script as handed out, then with the doctor's fixes applied by tblab "
-        "(your file is not edited; each diff shows the edit a fix stands for). The doctor read each run's "
+        f"Written by `tblab report` on {dt.date.today().isoformat()}. Every number comes from {made}, applied by "
+        "tblab (your file is not edited; each diff shows the edit a fix stands for). The doctor read each run's "
         "TensorBoard event files.",
     ]
     if sources:
@@ -193,3 +198,23 @@ def write_report(result: HandinResult, request: HandinRequest) -> HandinResult:
 
 def build_handin(request: HandinRequest, on_row=None) -> HandinResult:
     return write_report(run_all(request, on_row), request)
+
+
+def build_from_lab(log_root: Path, out_dir: Path) -> HandinResult:
+    """The hand-in from the lab's pairs (core.runs.handin.labfile): no new runs, each pair's
+    event files read back. Raises HandinFileError for an unreadable hand-in file."""
+    from core.runs.handin.attempts import JobRow, read_attempt
+    from core.runs.handin.images import logged_names
+    from core.runs.handin.labfile import read_pairs
+
+    entries = []
+    for pair in read_pairs(log_root):
+        names = logged_names(pair.before.logdir)
+        before, after = (read_attempt(JobRow(run.fixes, run.test_accuracy, run.logdir, names=names))
+                         for run in (pair.before, pair.after))
+        entry = Entry(Target(pair.kind, pair.path, pair.name), before, [after] if after.fixes else [], layer_names(names))
+        entry.choice = choose(before, entry.tried) if entry.tried else None
+        entries.append(entry)
+    request = HandinRequest(tuple(e.target for e in entries), out_dir, log_root=log_root, from_lab=True)
+    result = HandinResult(entries)
+    return write_report(result, request) if entries else result

@@ -1,9 +1,11 @@
-"""The input images a run logged (TensorBoard's image plugin: a string tensor
-[width, height, png, ...]), read back from its event files for the hand-in's grid."""
+"""What the hand-in reads back from a run's event files besides its History: the input
+images it logged (TensorBoard's image plugin: a string tensor [width, height, png, ...])
+for the grid, and the script's variable names a watched run logged as text."""
 
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import numpy as np
@@ -17,18 +19,44 @@ def _pngs(value) -> list[bytes]:
     return list(value.tensor.string_val[2:])
 
 
-def first_images(logdir: str | Path, limit: int = 8) -> np.ndarray | None:
-    """[k, h, w] floats in [0, 1]: the first logged input batch of the run, None if it logged none."""
-    from matplotlib import image as mpimg
+VARIABLES_TEXT = "variables"  # core.runs.watch_log: {tag name: the script's name}
+
+
+def _values(logdir: str | Path, tag: str):
+    """Each summary value with this tag, oldest file first."""
     from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
 
     for path in sorted(Path(logdir).rglob("events.out.tfevents.*")):
         try:
             for event in EventFileLoader(str(path)).Load():
                 for value in event.summary.value:
-                    if value.tag == INPUT_IMAGES:
-                        pictures = [mpimg.imread(io.BytesIO(png), format="png") for png in _pngs(value)[:limit]]
-                        return np.stack([p if p.ndim == 2 else p[..., 0] for p in pictures]) if pictures else None
-        except Exception:  # a truncated or foreign file: no grid, not a broken report
+                    if value.tag == tag:
+                        yield value
+        except Exception:  # a truncated or foreign file: nothing from it, not a broken report
             continue
+
+
+def logged_names(logdir: str | Path) -> dict[str, str]:
+    """{dense_1/kernel: W1, ...} from a watched run's text summary; {} when it has none."""
+    for value in _values(logdir, VARIABLES_TEXT):
+        try:
+            names = json.loads(value.tensor.string_val[0].decode())
+        except (IndexError, ValueError, UnicodeDecodeError):
+            continue
+        if isinstance(names, dict):
+            return {str(k): str(v) for k, v in names.items()}
+    return {}
+
+
+def first_images(logdir: str | Path, limit: int = 8) -> np.ndarray | None:
+    """[k, h, w] floats in [0, 1]: the first logged input batch of the run, None if it logged none."""
+    from matplotlib import image as mpimg
+
+    for value in _values(logdir, INPUT_IMAGES):
+        try:
+            pictures = [mpimg.imread(io.BytesIO(png), format="png") for png in _pngs(value)[:limit]]
+        except (OSError, ValueError):
+            continue
+        if pictures:
+            return np.stack([p if p.ndim == 2 else p[..., 0] for p in pictures])
     return None
