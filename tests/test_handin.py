@@ -65,6 +65,20 @@ def test_a_run_that_goes_nonfinite_is_drawn_on_log_axes_and_decodes_at_its_size(
     assert needs_log(np.array([1.0, 2e4])) and not needs_log(np.array([1.0, 999.0]))
     rungs = ladder(tmp_path, "ladder.png", "fail1.py", exploded, healthy, (0, 0), {"dense_1": "w0", "output": "wout"})
     assert rungs.log_y == (True,) and _png_size(tmp_path / rungs.name) == (rungs.width, rungs.height)
+    assert figure.overlaps == plain_run.overlaps == rungs.overlaps == 0  # titles, labels, legends apart
+
+
+def test_overlapping_text_is_counted():
+    from core.runs.handin.figures import _pyplot, count_overlaps
+
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(3, 2))
+    ax.set_title("a title")
+    ax.plot([0, 1], label="a legend on top of the title")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, 1.15))
+    fig.canvas.draw()
+    assert count_overlaps(fig) >= 1
+    plt.close(fig)
 
 
 def test_text_names_layers_as_the_script_does_and_never_says_nan():
@@ -93,7 +107,7 @@ def test_fix_diffs_point_at_the_learners_lines():
     source = (EXAMPLES / "fail5.py").read_text()
     change = script_change(source, "fail5.py", ("logits",), "he", {})
     assert "-    return tf.nn.softmax(tf.matmul(h2, W3) + b3)" in change.diff
-    assert "+    return tf.matmul(h2, W3) + b3" in change.diff and not change.words
+    assert "+    return tf.matmul(h2, W3) + b3  # logits" in change.diff and not change.words
     noise = script_change((EXAMPLES / "fail4.py").read_text(), "fail4.py", ("no_noise", "normalize"), "he", {})
     assert "+    x_noisy = x  # no noise" in noise.diff
     assert noise.words and noise.words[0].startswith("normalize")  # no line to point at: said in words
@@ -134,6 +148,7 @@ def test_report_on_a_watched_script_end_to_end(tmp_path: Path):
     entry = result.entries[0]
     assert entry.choice is not None and entry.choice.fix is not None and entry.choice.fix.fixes == ("init",)
     for figure in entry.figures:
+        assert figure.overlaps == 0
         assert _png_size(out / "figures" / figure.name) == (figure.width, figure.height)
         assert f"](figures/{figure.name})" in text
     assert json.loads(notebook_text)["nbformat"] == 4

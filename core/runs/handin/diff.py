@@ -48,7 +48,8 @@ def _edit_line(line: str, fix: str, initializer: str) -> str:
             return _INIT_CALL.sub(lambda m: f"tf.keras.initializers.{name}(seed=0)({m[2]})", line)
         return _KERAS_INIT.sub(f"tf.keras.initializers.{name}(seed=0)", line)
     if fix == "logits" and "softmax(" in line and "cross_entropy" not in line:
-        return _strip_call(line, "tf.nn.softmax(")
+        code, hash_, _ = _strip_call(line, "tf.nn.softmax(").partition("#")
+        return code.rstrip() + ("  # logits: the loss applies softmax itself" if hash_ else "")
     if fix == "no_noise" and "Variable" not in line:
         return _NOISE.sub(lambda m: f"{m[1]}{m[2]}  # no noise", line)
     if fix in ("lr_down", "lr_up"):

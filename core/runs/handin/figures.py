@@ -33,6 +33,7 @@ class Figure:
     height: int
     log_y: tuple[bool, ...]  # per panel
     caption: str
+    overlaps: int = 0  # pairs of titles, labels and legends that overlap as drawn (0: none)
 
 
 def _pyplot():
@@ -54,12 +55,30 @@ def needs_log(*arrays: np.ndarray) -> bool:
     return bool(len(positive) > 1 and positive.max() / positive.min() > 10 ** DECADES)
 
 
+def _text_boxes(fig) -> list:
+    """The drawn extents of the figure's titles, axis labels and legends."""
+    renderer = fig.canvas.get_renderer()
+    texts = [fig._suptitle] + [sub._suptitle for sub in fig.subfigs]
+    legends = []
+    for ax in fig.axes:
+        texts += [ax.title, ax._left_title, ax._right_title, ax.xaxis.label, ax.yaxis.label]
+        legends.append(ax.get_legend())
+    boxes = [t.get_window_extent(renderer) for t in texts if t is not None and t.get_visible() and t.get_text()]
+    return boxes + [legend.get_window_extent(renderer) for legend in legends if legend is not None]
+
+
+def count_overlaps(fig) -> int:
+    boxes = [box.expanded(0.98, 0.9) for box in _text_boxes(fig)]  # touching edges are not an overlap
+    return sum(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+
+
 def _save(fig, plt, folder: Path, name: str, log_y: tuple[bool, ...], caption: str, title: str) -> Figure:
     fig.suptitle(f"{title}   ({_dt.date.today().isoformat()})", fontsize=FONT)
     fig.savefig(folder / name, dpi=DPI)
     width, height = (int(round(v * DPI)) for v in fig.get_size_inches())
+    overlaps = count_overlaps(fig)
     plt.close(fig)
-    return Figure(name, width, height, log_y, caption)
+    return Figure(name, width, height, log_y, caption, overlaps)
 
 
 def _runs(before: History, after: History | None) -> list[tuple[str, History]]:
@@ -112,11 +131,11 @@ def _accuracy_panel(ax, runs) -> bool:
 
 def curves(folder: Path, name: str, title: str, before: History, after: History | None) -> Figure:
     plt = _pyplot()
-    fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(WIDTH, HEIGHT + 1.0), layout="constrained")
+    fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(WIDTH, HEIGHT + 1.6), layout="constrained")
     runs = _runs(before, after)
     log = (_loss_panel(loss_ax, runs), _accuracy_panel(acc_ax, runs))
     for ax in (loss_ax, acc_ax):
-        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, frameon=False)
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=1, frameon=False)
     caption = "Loss and accuracy, before and after the fix" + (" (loss on a log axis)" if log[0] else "")
     return _save(fig, plt, folder, name, log, caption, title)
 

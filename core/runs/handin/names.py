@@ -8,8 +8,9 @@ import re
 from core.schema.tags import OUTPUT_LAYER
 
 _DENSE = re.compile(r"\bdense_\d+\b")
-# "output" the layer ("6 orders below output"), not the word ("the output layer", "outputs")
-_OUTPUT = re.compile(rf"\b{OUTPUT_LAYER}\b(?! (layer|of|is|the|unit))")
+# "output" the layer ("6 orders below output (0.44)", "output kernel"), not the word ("the output
+# layer", "units output 0", "outputs")
+_OUTPUT = re.compile(rf"\b{OUTPUT_LAYER}\b(?=\s*(?:[,;:()]|$)|\s(?:kernel|bias|gradient|weight))")
 _NONFINITE = re.compile(r"(?<![\w.])[-+]?(nan|inf|infinity)(?![\w])", re.IGNORECASE)
 
 
@@ -40,7 +41,9 @@ def rename(text: str, mapping: dict[str, str]) -> str:
 
 def plain(text: str) -> str:
     """No `nan` / `inf` tokens for a learner to puzzle over: they read as non-finite."""
+    text = re.sub(r"\s*\((nan|NaN)\s*/\s*(inf|Inf)\)", "", text)  # "non-finite loss (NaN/Inf)"
     text = re.sub(r"\b(nan|NaN)\s*/\s*(inf|Inf)\b", "non-finite", text)
+    text = re.sub(r"(?<![\w.])nan%", "an unknown share", text, flags=re.IGNORECASE)
     return _NONFINITE.sub("non-finite", text)
 
 

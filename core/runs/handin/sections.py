@@ -41,11 +41,15 @@ def _fixes(fixes: tuple[str, ...]) -> str:
     return " + ".join(f"`{fix}`" for fix in fixes) or "none"
 
 
+def _at_chance(ev) -> bool:
+    return abs(ev.final_loss - CHANCE_LOSS) < 0.05 and ev.train_accuracy < 0.2
+
+
 def short_symptom(entry: Entry) -> str:
     ev = evidence(entry.before.history)
     if ev.first_nonfinite_step is not None:
         return f"loss non-finite from step {ev.first_nonfinite_step}"
-    if abs(ev.final_loss - CHANCE_LOSS) < 0.1:
+    if _at_chance(ev):
         return f"loss at chance for all {_steps(entry.before)} steps"
     return f"loss {fmt(ev.final_loss)} after {_steps(entry.before)} steps"
 
@@ -55,7 +59,7 @@ def symptom(entry: Entry) -> str:
     said = f"The script ran {steps} steps. The loss started at {fmt(ev.first_loss)}"
     if ev.first_nonfinite_step is not None:
         said += f" and was non-finite (not a number, or infinite) from step {ev.first_nonfinite_step} on."
-    elif abs(ev.final_loss - CHANCE_LOSS) < 0.1:
+    elif _at_chance(ev):
         said += f" and stayed at chance (ln 10 = {CHANCE_LOSS:.2f}): {fmt(ev.final_loss)} over the last 10% of the steps."
     elif abs(ev.final_loss - SOFTMAX_FLOOR) < 0.1:
         said += (f" and levelled off at {fmt(ev.final_loss)}, at the floor a softmax applied twice puts under the loss "
