@@ -198,3 +198,24 @@ def test_report_command_rejects_bad_input_in_one_line(tmp_path: Path, bad: str, 
         code = main(["report", str(tmp_path / "nope.py"), "--out", str(tmp_path / "out")])
     assert code == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_ctrl_c_writes_up_the_runs_that_finished(tmp_path: Path):
+    import os
+    import signal
+
+    from tests.reliability_procs import TINY, descendants, first_matching_line, left_after, start_cli
+
+    (tmp_path / "quick.py").write_text(TINY.format(steps=40).replace('name="tiny"', 'name="quick"'))
+    (tmp_path / "slow.py").write_text(TINY.format(steps=500_000).replace('name="tiny"', 'name="slow"'))
+    out = tmp_path / "handin"
+    process = start_cli("report", str(tmp_path / "quick.py"), str(tmp_path / "slow.py"), "--jobs", "2",
+                        "--out", str(out), "--logdir", str(tmp_path / "logs"), env=dict(os.environ), group=True)
+    assert first_matching_line(process, r"quick .*test accuracy", timeout=240)
+    workers = descendants(process.pid)
+    os.killpg(process.pid, signal.SIGINT)  # Ctrl-C in a terminal reaches the whole process group
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130 and "Traceback" not in stderr, stderr
+    assert left_after(workers) == set()
+    text = (out / "report.md").read_text()
+    assert "Stopped before it finished" in text and "## quick" in text and "## slow" not in text

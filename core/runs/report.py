@@ -97,6 +97,8 @@ def run_all(request: HandinRequest, on_row=None) -> HandinResult:
     for entry in entries:
         entry.names = layer_names(entry.before.row.names)
     if stopped:
+        for entry in entries:
+            entry.stopped = True
         return HandinResult(entries, True)
     plans = {id(e): candidates(e.before.diagnosis, _applicable(e.target), _expected(e.target)) if e.before.ok else []
              for e in entries}
@@ -107,6 +109,7 @@ def run_all(request: HandinRequest, on_row=None) -> HandinResult:
             entry.tried.append(attempt)
     for entry in entries:
         entry.choice = choose(entry.before, entry.tried) if entry.tried else None
+        entry.stopped = stopped
     return HandinResult(entries, stopped)
 
 

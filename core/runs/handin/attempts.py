@@ -122,6 +122,7 @@ def run_jobs(jobs: list[HandinJob], workers: int, on_row=None) -> list[Attempt]:
     """The jobs on `workers` processes, as Attempts in job order. On Ctrl-C the pool stops and
     KeyboardInterrupt is re-raised with `.attempts`: the finished ones (None for the rest)."""
     from core.runs.pool import run_in_pool
+    from core.runs.sweep import STOPPED
 
     started = time.perf_counter()
 
@@ -132,7 +133,7 @@ def run_jobs(jobs: list[HandinJob], workers: int, on_row=None) -> list[Attempt]:
     try:
         outcome = run_in_pool(run_job, jobs, workers, on_result=notify)
     except KeyboardInterrupt as interrupt:
-        done = interrupt.pool_run.results
+        done = {i: row for i, row in interrupt.pool_run.results.items() if not row.error.startswith(STOPPED)}
         interrupt.attempts = [read_attempt(done[i]) if i in done else None for i in range(len(jobs))]
         raise
     return [read_attempt(outcome.results[i]) if i in outcome.results

@@ -31,6 +31,7 @@ class Entry:
     change: FixChange | None = None
     figures: list[Figure] = field(default_factory=list)
     note: str = ""
+    stopped: bool = False  # the report was stopped before this script's fixed runs finished
 
 
 def _steps(attempt: Attempt) -> int:
@@ -99,6 +100,8 @@ def _text(text: str, entry: Entry) -> str:
 
 def fix_part(entry: Entry) -> list[str]:
     choice = entry.choice
+    if entry.stopped and not entry.tried:
+        return ["The report was stopped before a fixed run of this script finished."]
     if choice is None or not entry.tried:
         return ["No fix was tried: the doctor suggested none that applies to this script."]
     lines = []
