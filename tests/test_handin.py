@@ -151,6 +151,8 @@ def test_report_on_a_watched_script_end_to_end(tmp_path: Path):
         assert figure.overlaps == 0
         assert _png_size(out / "figures" / figure.name) == (figure.width, figure.height)
         assert f"](figures/{figure.name})" in text
+        svg = (out / "figures" / figure.name).with_suffix(".svg").read_text()
+        assert "<svg" in svg and str(tmp_path) not in svg
     assert json.loads(notebook_text)["nbformat"] == 4
     _lab_handin_from_the_same_runs(tmp_path, entry)
 

@@ -2,8 +2,9 @@
 lazily so other commands never pay for it. Every figure uses constrained layout and a
 legend outside the axes, so no text overlaps; sizes are for reading at 100 dpi.
 
-Each function writes one PNG and returns a Figure: its file name (relative to the
-figures folder), its size in pixels, and which panels have a log y-axis.
+Each function writes one PNG (and the same figure as SVG) and returns a Figure: its file
+name (relative to the figures folder), its size in pixels, which panels have a log y-axis,
+and how many of its titles, labels and legends overlap as drawn (0).
 """
 
 from __future__ import annotations
@@ -69,14 +70,15 @@ def _text_boxes(fig) -> list:
 
 def count_overlaps(fig) -> int:
     boxes = [box.expanded(0.98, 0.9) for box in _text_boxes(fig)]  # touching edges are not an overlap
-    return sum(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+    return int(sum(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:]))
 
 
 def _save(fig, plt, folder: Path, name: str, log_y: tuple[bool, ...], caption: str, title: str) -> Figure:
     fig.suptitle(f"{title}   ({_dt.date.today().isoformat()})", fontsize=FONT)
     fig.savefig(folder / name, dpi=DPI)
+    overlaps = count_overlaps(fig)  # as the PNG was drawn
+    fig.savefig((folder / name).with_suffix(".svg"))  # the same figure, sharp at any zoom
     width, height = (int(round(v * DPI)) for v in fig.get_size_inches())
-    overlaps = count_overlaps(fig)
     plt.close(fig)
     return Figure(name, width, height, log_y, caption, overlaps)
 
