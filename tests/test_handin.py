@@ -221,3 +221,24 @@ def test_ctrl_c_writes_up_the_runs_that_finished(tmp_path: Path):
     assert left_after(workers) == set()
     text = (out / "report.md").read_text()
     assert "Stopped before it finished" in text and "## quick" in text and "## slow" not in text
+
+
+async def test_lab_key_h_adds_the_last_two_runs_to_the_handin(tmp_path: Path):
+    from core.runs.handin.labfile import handin_path, read_pairs
+    from tests.tui_canned import RunEnded, canned_results, feed_run
+    from tui.app import LabApp
+
+    app = LabApp(canned_results(), log_root=tmp_path, preload_tensorflow=False)
+    async with app.run_test(size=(120, 34)) as pilot:
+        await feed_run(pilot, 0, (), healthy=False, steps=200)
+        after = await feed_run(pilot, 0, ("activation",), healthy=True, steps=200, end=None)
+        await pilot.press("h")  # the after run is still going: nothing is added
+        await pilot.pause()
+        assert not handin_path(tmp_path).exists()
+        app.post_message(RunEnded(after, "finished", "200 steps", test_accuracy=0.9))
+        await pilot.pause()
+        await pilot.press("h")
+        await pilot.pause()
+    [pair] = read_pairs(tmp_path)
+    assert pair.before.fixes == () and pair.after.fixes == ("activation",)
+    assert pair.after.test_accuracy == 0.9 and pair.kind == "scenario"
