@@ -189,13 +189,15 @@ def test_only_the_report_loads_matplotlib():
     assert out.stdout.strip() == "False"
 
 
-@pytest.mark.parametrize("bad", ["file", "missing-script"])
+@pytest.mark.parametrize("bad", ["file", "missing-script", "md-name"])
 def test_report_command_rejects_bad_input_in_one_line(tmp_path: Path, bad: str, capsys):
     from tui.cli import main
 
     if bad == "file":
         (tmp_path / "f").write_text("x")
         code = main(["report", "--out", str(tmp_path / "f")])
+    elif bad == "md-name":
+        code = main(["report", "--out", str(tmp_path / "REPORT.md")])
     else:
         code = main(["report", str(tmp_path / "nope.py"), "--out", str(tmp_path / "out")])
     assert code == 2

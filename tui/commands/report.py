@@ -30,6 +30,8 @@ def out_dir_problem(path: Path) -> str:
     """Why DIR cannot hold the hand-in ("" when it can), before any run starts."""
     if path.exists() and not path.is_dir():
         return f"--out {path} is a file; give a folder"
+    if path.suffix.lower() in (".md", ".ipynb") and not path.exists():
+        return f"--out {path}: give a folder; the hand-in is DIR/report.ipynb, DIR/report.md and DIR/figures/"
     for folder in (path, *path.parents):
         if folder.exists():
             if not folder.is_dir():
@@ -82,6 +84,9 @@ def run(args) -> int:
         print(f"tblab: {problem}", file=sys.stderr)
         return 2
     if args.from_lab:
+        if args.targets:
+            print("tblab: --from-lab writes the lab's pairs; give it no scripts", file=sys.stderr)
+            return 2
         return _from_lab(args)
     try:
         targets = resolve_targets(args.targets)
