@@ -95,7 +95,11 @@ def test_section_says_real_steps_names_and_no_nan(tmp_path: Path):
     entry = Entry(Target(SCRIPT, str(EXAMPLES / "fail1.py"), "fail1.py"), before, [after],
                   names={"dense_1": "w0", "dense_2": "w1", "output": "wout"})
     entry.choice = choose(before, [after])
+    from core.runs.handin.figures import curves
+
+    entry.figures = [curves(tmp_path, "fail1-curves.png", "fail1.py", before.history, after.history)]
     text = section(entry) + summary_table([entry])
+    assert entry.figures[0].log_y[0] and "(loss on a log axis)](figures/fail1-curves.png)" in text
     assert entry.choice.fix is after
     assert "from step 20" in text and "60 steps" in text and "2000" not in text
     assert "w0" in text and "dense_1" not in text
