@@ -87,6 +87,11 @@ def test_text_names_layers_as_the_script_does_and_never_says_nan():
         "w0 gradient norm 3e-08, 6 orders below wout; the output layer"
     assert not NAN_TOKEN.search(plain("loss is nan/inf; dense_1 nan, weights inf"))
     assert fmt(math.nan) == "non-finite" and fmt(None) == "none" and fmt(2000) == "2000"
+    from core.runs.handin.names import layer_names
+
+    watched = {"dense_1/kernel": "W1", "dense_1/bias": "b1", "dense_2/kernel": "weights[2]",
+               "output/kernel": "sequential/dense_8/kernel"}  # a global, a list item, a Keras variable's path
+    assert layer_names(watched) == {"dense_1": "W1", "dense_2": "weights[2]", "output": "dense_8"}
 
 
 def test_section_says_real_steps_names_and_no_nan(tmp_path: Path):

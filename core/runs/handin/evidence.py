@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from dataclasses import dataclass
 
 import numpy as np
@@ -83,16 +84,21 @@ def evidence(history: History) -> Evidence:
     )
 
 
-def ladder_at(history: History, step: int) -> dict[str, float]:
-    """Each layer's kernel gradient norm at the recorded step nearest `step` (NaN when not finite)."""
+def ladder_at(history: History, step: int) -> tuple[int, dict[str, float]]:
+    """The recorded step nearest `step` that has kernel gradient norms, and each layer's
+    norm there (NaN when not finite): one step for every rung, as the doctor reads a ladder."""
+    series = {layer: history.series(layer_tag(GRAD_NORM, layer, KERNEL)) for layer in history.layers()}
+    series = {layer: s for layer, s in series.items() if s.steps}
+    if not series:
+        return step, {}
+    steps = np.asarray(next(iter(series.values())).steps)
+    chosen = int(steps[int(np.argmin(np.abs(steps - step)))])
     out = {}
-    for layer in history.layers():
-        series = history.series(layer_tag(GRAD_NORM, layer, KERNEL))
-        if not series.steps:
-            continue
-        index = int(np.argmin(np.abs(np.asarray(series.steps) - step)))
-        out[layer] = float(series.values[index])
-    return out
+    for layer, s in series.items():
+        index = bisect_left(s.steps, chosen)
+        if index < len(s.steps) and s.steps[index] == chosen:
+            out[layer] = float(s.values[index])
+    return chosen, out
 
 
 def ladder_step(history: History, wanted: int) -> int:

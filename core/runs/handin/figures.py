@@ -146,7 +146,7 @@ def ladder(folder: Path, name: str, title: str, before: History, after: History 
            steps: tuple[int, int], names: dict[str, str]) -> Figure | None:
     """Each layer's kernel gradient norm at one step, input side first, on a log axis."""
     runs = _runs(before, after)
-    ladders = [(label, ladder_at(history, step), step) for (label, history), step in zip(runs, steps)]
+    ladders = [(label, *reversed(ladder_at(history, step))) for (label, history), step in zip(runs, steps)]
     layers = list(ladders[0][1])
     if not layers:
         return None

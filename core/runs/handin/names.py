@@ -21,7 +21,8 @@ def layer_names(tag_names: dict[str, str]) -> dict[str, str]:
     for tag, name in tag_names.items():
         layer, _, part = tag.partition("/")
         if part == "kernel" and name:
-            mapping[layer] = name
+            # A Keras variable's path (sequential/dense_1/kernel): its layer's own name, dense_1.
+            mapping[layer] = name.split(":")[0].removesuffix("/kernel").rsplit("/", 1)[-1] if "/" in name else name
     return mapping
 
 

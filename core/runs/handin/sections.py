@@ -62,13 +62,17 @@ def symptom(entry: Entry) -> str:
         said += f" and was non-finite (not a number, or infinite) from step {ev.first_nonfinite_step} on."
     elif _at_chance(ev):
         said += f" and stayed at chance (ln 10 = {CHANCE_LOSS:.2f}): {fmt(ev.final_loss)} over the last 10% of the steps."
-    elif abs(ev.final_loss - SOFTMAX_FLOOR) < 0.1:
+    elif _found(entry.before, "loss_floor"):
         said += (f" and levelled off at {fmt(ev.final_loss)}, at the floor a softmax applied twice puts under the loss "
                  f"(ln(1 + 9/e) = {SOFTMAX_FLOOR:.3f}).")
     else:
         said += f" and ended at {fmt(ev.final_loss)} (mean of the last 10% of the steps)."
     said += f" Batch accuracy at the end: {accuracy(ev.train_accuracy)}; {_test_phrase(entry.before)}."
     return said
+
+
+def _found(attempt: Attempt, finding_id: str) -> bool:
+    return attempt.diagnosis is not None and attempt.diagnosis.get(finding_id) is not None
 
 
 def _test_phrase(attempt: Attempt) -> str:
@@ -154,7 +158,7 @@ def section(entry: Entry) -> str:
     if extra:
         parts += ["", *extra]
     if entry.names:
-        parts += ["", "Layers by your variable names (input side first): " + ", ".join(entry.names.values()) + "."]
+        parts += ["", "Layers as your script names them (input side first): " + ", ".join(entry.names.values()) + "."]
     for figure in entry.figures:
         parts += ["", f"![{figure.caption}]({FIGURES}/{figure.name})", "", f"*{figure.caption}.*"]
     return "\n".join(parts) + "\n"
@@ -168,7 +172,7 @@ def summary_table(entries: list[Entry]) -> str:
             continue
         primary = entry.before.diagnosis.primary if entry.before.diagnosis else None
         fix = entry.choice.fix if entry.choice else None
-        after = accuracy(test_accuracy(fix)) if fix else "no fix repaired it"
+        after = accuracy(test_accuracy(fix)) if fix else "no fix repaired it" if entry.tried else "no fix tried"
         lines.append(f"| {entry.target.name} | {short_symptom(entry)} | {plain(primary.title) if primary else 'no finding'} | "
                      f"{_fixes(fix.fixes) if fix else ''} | {accuracy(test_accuracy(entry.before))} -> {after} |")
     return "\n".join(lines)
