@@ -153,7 +153,7 @@ def test_report_on_a_watched_script_end_to_end(tmp_path: Path):
         assert str(tmp_path) not in written and "/tmp/" not in written and not re.search(r"\]\(/", written)
         assert not NAN_TOKEN.search(written)
     assert "W1" in text and "W2" in text and "dense_1" not in text  # the script's own names
-    assert "| fail3.py |" in text and "```diff" in text and "HeNormal" in text
+    assert "| fail3.py |" in text and "```diff" in text and "HeNormal" in text and "\nData: " in text
     entry = result.entries[0]
     assert entry.choice is not None and entry.choice.fix is not None and entry.choice.fix.fixes == ("init",)
     for figure in entry.figures:

@@ -166,7 +166,7 @@ def _figures(entry: Entry, folder: Path) -> list:
 
 
 def header(result: HandinResult, request: HandinRequest) -> str:
-    sources = sorted({e.before.history.meta.get("data_source", "") for e in result.entries if e.before.ok} - {""})
+    sources = sorted({e.before.history.facts.data_source for e in result.entries if e.before.ok} - {""})
     steps = f"{request.steps} steps each" if request.steps else "each script's own number of steps"
     made = ("the runs chosen in the lab: for each script, a run before and a run after a fix"
             if request.from_lab else f"runs made for this report ({steps}, seed 0): each script as handed out, then "
