@@ -17,11 +17,10 @@ from pathlib import Path
 
 from core.runs.handin.attempts import SCENARIO, SCRIPT, Attempt, HandinJob, Target, run_jobs
 from core.runs.handin.choose import candidates, choose
-from core.runs.handin.evidence import Evidence, evidence  # noqa: F401 - also the experiments' evidence
+from core.runs.handin.evidence import Evidence, evidence  # noqa: F401 - the experiments import them from here
+from core.runs.handin.names import layer_names
 from core.runs.handin.notebook import write_handin
 from core.runs.handin.sections import FIGURES, Entry, section, summary_table
-from core.runs.handin.names import layer_names
-from core.schema.tags import CHANCE_LOSS, SOFTMAX_FLOOR  # noqa: F401
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 INPUT_FINDINGS = ("input_noise", "input_scale")  # findings whose evidence is the input statistics

@@ -73,7 +73,8 @@ def resolve_targets(names: list[str]):
 
 def _say_row(job, row, seconds: float) -> None:
     fixes = "+".join(job.fixes) or "as-is"
-    result = row.error or (f"test accuracy {row.test_accuracy:.4f}" if row.test_accuracy == row.test_accuracy else "no test accuracy")
+    measured = row.test_accuracy == row.test_accuracy  # not NaN
+    result = row.error or (f"test accuracy {row.test_accuracy:.4f}" if measured else "no test accuracy")
     print(f"  {job.target.name:<16} {fixes:<22} {result}  ({seconds:.0f} s)", flush=True)
 
 
@@ -122,6 +123,7 @@ def _from_lab(args) -> int:
         print(f"tblab: {error}", file=sys.stderr)
         return 2
     if not result.entries:
-        print(f"tblab: the lab's hand-in ({handin_path(args.logdir)}) holds no runs yet: press h in the lab after a fix", file=sys.stderr)
+        print(f"tblab: the lab's hand-in ({handin_path(args.logdir)}) holds no runs yet: press h in the lab after a fix",
+              file=sys.stderr)
         return 2
     return _done(result, args.out)

@@ -158,8 +158,11 @@ def ladder(folder: Path, name: str, title: str, before: History, after: History 
         keep = np.isfinite(ys) & (ys > 0)
         ax.plot(x[keep], ys[keep], "o-", label=f"{label} (step {step})", **STYLE[label])
     ax.set_yscale("log")
-    ax.set_xticks(x, [shown(layer, names) for layer in layers], rotation=30 if len(layers) > 6 else 0, ha="right" if len(layers) > 6 else "center")
-    ax.set(title="gradient norm of each layer's weights (log scale)", xlabel="layer (input side first)", ylabel="gradient L2 norm")
+    crowded = len(layers) > 6
+    labels = [shown(layer, names) for layer in layers]
+    ax.set_xticks(x, labels, rotation=30 if crowded else 0, ha="right" if crowded else "center")
+    ax.set(title="gradient norm of each layer's weights (log scale)", xlabel="layer (input side first)",
+           ylabel="gradient L2 norm")
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     caption = "Gradient-norm ladder: " + "; ".join(f"{label} at step {step}" for label, _, step in ladders)
     return _save(fig, plt, folder, name, (True,), caption, title)
@@ -182,7 +185,8 @@ def units(folder: Path, name: str, title: str, before: History, after: History |
         x = np.arange(len(layers))
         width = 0.8 / len(means)
         for i, (label, values) in enumerate(means):
-            ax.bar(x + i * width - 0.4 + width / 2, [values.get(layer, 0.0) for layer in layers], width, label=label, **STYLE[label])
+            heights = [values.get(layer, 0.0) for layer in layers]
+            ax.bar(x + i * width - 0.4 + width / 2, heights, width, label=label, **STYLE[label])
         ax.set_xticks(x, [shown(layer, names) for layer in layers], rotation=30 if len(layers) > 4 else 0)
         ax.set_ylim(0, 1)
         ax.set(title=f"{what} per layer (mean over the run)", ylabel="fraction")

@@ -94,7 +94,8 @@ def cause(entry: Entry) -> list[str]:
              "", f"What it saw: {_text(primary.evidence, entry)}.", "", _text(primary.explanation, entry) + "."]
     others = [f for f in diagnosis.findings if f is not primary]
     if others:
-        lines += ["", "It also noted: " + "; ".join(f"{plain(f.title.lower())} ({_text(f.evidence, entry)})" for f in others) + "."]
+        noted = "; ".join(f"{plain(f.title.lower())} ({_text(f.evidence, entry)})" for f in others)
+        lines += ["", f"It also noted: {noted}."]
     return lines
 
 
@@ -112,7 +113,8 @@ def fix_part(entry: Entry) -> list[str]:
     if choice.first_failed is not None:
         tried = choice.first_failed
         lines.append(f"The doctor's first fix, {_fixes(tried.fixes)}, did not repair the run "
-                     f"({_outcome(entry.before, tried)}); " + ("the next one that did is below." if choice.fix else "neither did the others."))
+                     f"({_outcome(entry.before, tried)}); "
+                     + ("the next one that did is below." if choice.fix else "neither did the others."))
     shown = choice.fix or entry.tried[0]
     lines.append(f"{'The fix' if choice.fix else 'The fix tried'}: {_fixes(shown.fixes)} "
                  f"({'; '.join(FIXES[f].label for f in shown.fixes)}). The change to your script:")
