@@ -206,14 +206,12 @@ def build_from_lab(log_root: Path, out_dir: Path) -> HandinResult:
     """The hand-in from the lab's pairs (core.runs.handin.labfile): no new runs, each pair's
     event files read back. Raises HandinFileError for an unreadable hand-in file."""
     from core.runs.handin.attempts import JobRow, read_attempt
-    from core.runs.handin.images import logged_names
     from core.runs.handin.labfile import read_pairs
 
     entries = []
     for pair in read_pairs(log_root):
-        names = logged_names(pair.before.logdir)
-        before, after = (read_attempt(JobRow(run.fixes, run.test_accuracy, run.logdir, names=names))
-                         for run in (pair.before, pair.after))
+        before, after = (read_attempt(JobRow(run.fixes, run.test_accuracy, run.logdir)) for run in (pair.before, pair.after))
+        names = dict(before.history.facts.variables) if before.history is not None else {}  # what the watch logged
         entry = Entry(Target(pair.kind, pair.path, pair.name), before, [after] if after.fixes else [], layer_names(names))
         entry.choice = choose(before, entry.tried) if entry.tried else None
         entries.append(entry)

@@ -30,13 +30,15 @@ def out_dir_problem(path: Path) -> str:
     """Why DIR cannot hold the hand-in ("" when it can), before any run starts."""
     if path.exists() and not path.is_dir():
         return f"--out {path} is a file; give a folder"
-    if path.suffix.lower() in (".md", ".ipynb") and not path.exists():
-        return f"--out {path}: give a folder; the hand-in is DIR/report.ipynb, DIR/report.md and DIR/figures/"
-    for folder in (path, *path.parents):
+    for folder in (path, *path.parents):  # the nearest part of the path that exists
         if folder.exists():
             if not folder.is_dir():
                 return f"--out {path}: {folder} is a file, not a folder"
-            return "" if os.access(folder, os.W_OK | os.X_OK) else f"--out {path}: {folder} is not writable"
+            if not os.access(folder, os.W_OK | os.X_OK):
+                return f"--out {path}: {folder} is not writable"
+            break
+    if path.suffix.lower() in (".md", ".ipynb") and not path.exists():
+        return f"--out {path}: give a folder; the hand-in is DIR/report.ipynb, DIR/report.md and DIR/figures/"
     return ""
 
 

@@ -1,11 +1,9 @@
-"""What the hand-in reads back from a run's event files besides its History: the input
-images it logged (TensorBoard's image plugin: a string tensor [width, height, png, ...])
-for the grid, and the script's variable names a watched run logged as text."""
+"""The input images a run logged (TensorBoard's image plugin: a string tensor
+[width, height, png, ...]), read back from its event files for the hand-in's grid."""
 
 from __future__ import annotations
 
 import io
-import json
 from pathlib import Path
 
 import numpy as np
@@ -17,9 +15,6 @@ def _pngs(value) -> list[bytes]:
     if value.HasField("image"):
         return [value.image.encoded_image_string]
     return list(value.tensor.string_val[2:])
-
-
-VARIABLES_TEXT = "variables"  # core.runs.watch_log: {tag name: the script's name}
 
 
 def _values(logdir: str | Path, tag: str):
@@ -34,18 +29,6 @@ def _values(logdir: str | Path, tag: str):
                         yield value
         except Exception:  # a truncated or foreign file: nothing from it, not a broken report
             continue
-
-
-def logged_names(logdir: str | Path) -> dict[str, str]:
-    """{dense_1/kernel: W1, ...} from a watched run's text summary; {} when it has none."""
-    for value in _values(logdir, VARIABLES_TEXT):
-        try:
-            names = json.loads(value.tensor.string_val[0].decode())
-        except (IndexError, ValueError, UnicodeDecodeError):
-            continue
-        if isinstance(names, dict):
-            return {str(k): str(v) for k, v in names.items()}
-    return {}
 
 
 def first_images(logdir: str | Path, limit: int = 8) -> np.ndarray | None:
