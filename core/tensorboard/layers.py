@@ -57,6 +57,8 @@ def numbered_order(tags: list[str]) -> list[str]:
         if name == FIRST_LAYER:
             return (-math.inf, 0)
         match = _LAST_NUMBER.search(name)
+        if match is None and any(re.fullmatch(re.escape(name) + r"[_\-]?\d+", other) for other in first_seen):
+            return (-1, first_seen[name])  # Keras names dense, dense_1, dense_2: the unnumbered one is first
         return (int(match[1]) if match else math.inf, first_seen[name])
 
     return sorted(first_seen, key=key)

@@ -26,7 +26,7 @@ METRIC_WORDS = {
     "lr": LEARNING_RATE, "learningrate": LEARNING_RATE,
 }
 # Two words that name one metric when they follow each other.
-METRIC_PAIRS = {("cross", "entropy"): LOSS, ("learning", "rate"): LEARNING_RATE, ("log", "loss"): LOSS}
+METRIC_PAIRS = {("cross", "entropy"): LOSS, ("x", "ent"): LOSS, ("x", "entropy"): LOSS, ("learning", "rate"): LEARNING_RATE, ("log", "loss"): LOSS}
 GRAD_WORDS = {"grad", "grads", "gradient", "gradients", "dw", "dweights"}
 NORM_WORDS = {"norm", "norms", "l2", "l2norm", "magnitude", "mag"}
 GRAD_NORM_WORDS = {"gradnorm", "gradnorms", "gnorm", "gradientnorm", "gradientnorms"}
@@ -52,6 +52,7 @@ OWN_VARIABLE = re.compile(
     r"^(w|weights?|kernel|b|bias(?:es)?)[_\-]?(\d+|out|output|in|input|o|h\d*|hidden\d*|fc\d*|final|last|first)$",
     re.IGNORECASE)
 INPUT_WORDS = {"input", "inputs", "x", "images", "image", "pixels", "pixel", "features", "data", "batch", "raw"}
+_TIMING_WORDS = {"time", "sec", "secs", "seconds", "ms", "duration", "throughput", "speed", "memory", "examples"}
 _SEPARATORS = re.compile(r"[^A-Za-z0-9]+")
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 _TF_VARIABLE_SUFFIX = re.compile(r":\d+(?=/|$)")
@@ -116,3 +117,10 @@ def is_grad_norm(found: list[str]) -> bool:
     """The words name a gradient's norm: a grad word and a norm word, or one word for both."""
     return any(w in GRAD_NORM_WORDS for w in found) or (
         any(base_word(w) in GRAD_WORDS for w in found) and any(w in NORM_WORDS for w in found))
+
+
+def names_a_quantity(tag: str) -> bool:
+    """The tag's words name a metric or some other quantity (`l2_loss`, `step_time`, `lr`), so its
+    content must not be taken for a loss or an accuracy that no tag names."""
+    return any(base_word(word) in METRIC_WORDS or word in OTHER_QUANTITY_WORDS or word in _TIMING_WORDS
+               for word in words(tag))

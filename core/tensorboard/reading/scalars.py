@@ -18,6 +18,7 @@ from core.schema.tags import ACCURACY, LOSS, NUM_CLASSES, chance_loss
 from core.tensorboard import tag_styles
 from core.tensorboard.reading.decode import RawHalf, RawScalars
 from core.tensorboard.reading.names import printable
+from core.tensorboard.vocabulary import names_a_quantity
 from core.tensorboard.reading.roles import BY_CONTENT, BY_NAME, BY_USER, BY_WORDS, TEST, Role, is_role, role_name
 
 CONTENT_MIN_RECORDS = 5  # a role is read from content only with this many values to go by
@@ -108,7 +109,8 @@ def _claim(section: dict, name: str, raw_tag: str, half: str, warnings: list[str
 
 def _roles_by_content(history: History, roles: list[Role]) -> None:
     """The loss and the accuracy of a log that names neither, recognised by what they hold."""
-    unplaced = [tag for tag in history.train if not is_role(tag)]
+    # A tag whose words name some other quantity (`l2_loss`, `step_time_ms`...) is not a candidate.
+    unplaced = [tag for tag in history.train if not is_role(tag) and not names_a_quantity(_source(roles, tag))]
     if LOSS not in history.train:
         lows, highs = (bound * chance_loss(NUM_CLASSES) for bound in LOSS_START_BAND)
         found = [tag for tag in unplaced if _starts_near_and_falls(history.train[tag], lows, highs)]
@@ -140,15 +142,19 @@ def _against(series: Series, loss: Series) -> bool:
     pairs = pairs[np.isfinite(pairs).all(axis=1)]
     if len(pairs) < CONTENT_MIN_RECORDS or pairs[:, 0].min() < 0 or pairs[:, 0].max() > 1:
         return False
-    ranks = np.argsort(np.argsort(pairs, axis=0), axis=0).astype(np.float64)
-    if ranks[:, 0].std() == 0 or ranks[:, 1].std() == 0:
+    ranks = np.stack([np.unique(pairs[:, i], return_inverse=True)[1] for i in (0, 1)], axis=1).astype(np.float64)
+    if ranks[:, 0].std() == 0 or ranks[:, 1].std() == 0:  # a constant moves with nothing
         return False
     return float(np.corrcoef(ranks[:, 0], ranks[:, 1])[0, 1]) <= AGAINST_LOSS
 
 
+def _source(roles: list[Role], key: str) -> str:
+    return next((r.tag for r in roles if r.role == key), key)
+
+
 def _rename(history: History, roles: list[Role], tag: str, role: str) -> None:
     history.train[role] = history.train.pop(tag)
-    source = next((r.tag for r in roles if r.role == tag), tag)
+    source = _source(roles, tag)
     roles[:] = [r for r in roles if r.role != tag] + [Role(role, source, BY_CONTENT)]
     history.warnings.append(f"{printable(source)} read as the {role} from what it holds (no tag is named so)")
 
