@@ -73,6 +73,7 @@ import re
 from dataclasses import dataclass
 
 from core.schema.class_balance import META_KEY as CLASS_BALANCE_KEY
+from core.schema.tags import ACTIVATIONS, GRAD_NORM, KERNEL, NONFINITE_COUNT, WEIGHT_NORM, WEIGHTS, layer_tag
 from core.tensorboard.vocabulary import (
     GRAD_NORM_WORDS,
     GRAD_WORDS,
@@ -114,7 +115,7 @@ _GLOBAL_WORDS = {"global", "total", "all", "model", "overall"}
 _NORM_NOISE = GRAD_WORDS | NORM_WORDS | GRAD_NORM_WORDS | NEUTRAL_WORDS | {"of"}
 _LOGITS_WORDS = {"logits", "logit"}
 _KERAS_SCALAR = re.compile(r"^(?:batch|epoch)_.+$|^evaluation_.+_vs_iterations$")
-_TBLAB_SIGNATURE = ("nonfinite/count",)  # a name only tblab writes
+_TBLAB_SIGNATURE = (NONFINITE_COUNT,)  # a name only tblab writes
 _CONTROL_FLOW_SCOPES = re.compile(r"^(?:(?:while|cond)(?:_\d+)?/)+")
 _KIND_WORDS = {
     "weights": "weights",
@@ -192,7 +193,7 @@ def map_histogram(tag: str, style: str) -> str:
 def _map_histogram_unscoped(tag: str, style: str) -> str:
     if style == KERAS and tag.endswith("/histogram"):
         parts = tag[: -len("/histogram")].split("/")
-        return "weights/" + "/".join(_variable_parts(parts))
+        return layer_tag(WEIGHTS, "/".join(_variable_parts(parts)))
     return _map_plain_histogram(tag)
 
 
@@ -258,12 +259,12 @@ def _keras_metric(name: str) -> str | None:
 def _map_plain_scalar(tag: str, half: str) -> ScalarTarget:
     found = words(tag)
     if is_grad_norm(found) or _names_gradient_of_variable(tag, found):
-        return ScalarTarget(half, _norm_name("grad_norm", tag))
+        return ScalarTarget(half, _norm_name(GRAD_NORM, tag))
     meaning = metric_meaning(tag)
     if meaning is not None and meaning.extras == 0:
         return ScalarTarget(meaning.split or half, meaning.metric)
     if _names_weight_norm(found):
-        return ScalarTarget(half, _norm_name("weight_norm", tag))
+        return ScalarTarget(half, _norm_name(WEIGHT_NORM, tag))
     return ScalarTarget(half, tag)
 
 
@@ -295,10 +296,10 @@ def _names_weight_norm(found: list[str]) -> bool:
 
 def _norm_name(family: str, tag: str) -> str:
     """`<family>/<var>` for a norm tag, the norm's words taken out; `<family>/global` without a variable."""
-    rest = _strip_words(tag, _NORM_NOISE | ({"weight", "weights"} if family == "weight_norm" else set()))
+    rest = _strip_words(tag, _NORM_NOISE | ({"weight", "weights"} if family == WEIGHT_NORM else set()))
     if not rest or rest.lower() in _GLOBAL_WORDS:
-        return f"{family}/global"
-    return f"{family}/" + "/".join(_variable_parts(rest.split("/"), weight_default="kernel"))
+        return layer_tag(family, "global")
+    return layer_tag(family, "/".join(_variable_parts(rest.split("/"), weight_default=KERNEL)))
 
 
 def _strip_words(tag: str, removable: set[str]) -> str:
@@ -353,12 +354,12 @@ def _map_one_word_histogram(tag: str) -> str:
     """`hidden1_activations`, `grad_w0`, `w0`, `weights`: the kind word is one of the `_`-joined
     words; a lone weight word is the first layer's kernel (notebooks log `weights` of layer 1)."""
     if _weight_name(tag) == "kernel":
-        return "weights/first_layer/kernel"
+        return layer_tag(WEIGHTS, "first_layer", KERNEL)
     if OWN_VARIABLE.match(tag):
         return _kind_name("weights", [tag])
-    words = re.split(r"[_\-]", tag)
-    if len(words) >= 2:
-        for kind_word, rest in ((words[-1], words[:-1]), (words[0], words[1:])):
+    pieces = re.split(r"[_\-]", tag)
+    if len(pieces) >= 2:
+        for kind_word, rest in ((pieces[-1], pieces[:-1]), (pieces[0], pieces[1:])):
             kind = _KIND_WORDS.get(kind_word.lower())
             if kind is not None:
                 return _kind_name(kind, ["_".join(rest)])
@@ -367,7 +368,7 @@ def _map_one_word_histogram(tag: str) -> str:
 
 def _kind_name(kind: str, rest: list[str]) -> str:
     if kind == "activations":
-        return "activations/" + "/".join(rest)
+        return layer_tag(ACTIVATIONS, "/".join(rest))
     return f"{kind}/" + "/".join(_variable_parts(rest, weight_default="kernel" if kind == "weights" else None))
 
 
