@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from core.schema.tags import (
     ACCURACY,
+    BIAS,
     ACTIVATIONS,
     GRADIENTS,
     INPUT_STATS,
@@ -23,6 +24,7 @@ from core.schema.tags import (
     NONFINITE_COUNT,
     WEIGHTS,
 )
+from core.tensorboard.layers import layer_of
 from core.tensorboard.reading.names import printable
 
 META_KEY = "reading"  # History.meta key of the Reading (JSON)
@@ -69,22 +71,39 @@ class Reading:
             return cls()
 
     def lines(self, limit: int = 8) -> list[str]:
-        """The reading in a few lines: the roles read from other names first, then how many kept theirs."""
+        """The reading in a few lines: the whole-run roles, then each per-layer family by its
+        kernels (input side first), then how many tags kept their names and what was not placed."""
         renamed = [r for r in self.roles if r.role != r.tag]
-        shown = [f"{r.role} <- {printable(r.tag, 80)}" + ("" if r.how in (BY_NAME, BY_WORDS) else f" (by {r.how})")
-                 for r in renamed[:limit]]
+        whole = [r for r in renamed if layer_of(r.role.removeprefix(TEST)) is None]
         lines = []
-        if shown:
-            more = len(renamed) - limit
-            lines.append("read as: " + "; ".join(shown) + (f"; and {more} more (--json lists all)" if more > 0 else ""))
+        if whole:
+            lines.append("read as: " + "; ".join(_shown(r) for r in whole[:limit]) + _more(len(whole) - limit))
+        families: dict[str, list[Role]] = {}
+        for r in renamed:
+            found = layer_of(r.role.removeprefix(TEST))
+            if found is not None:
+                families.setdefault(found[0], []).append(r)
+        for family, members in families.items():
+            kernels = [r for r in members if not r.role.endswith(f"/{BIAS}")]
+            shown = ", ".join(f"{layer_of(r.role)[1]} <- {printable(r.tag, 60)}" for r in kernels[:limit])
+            biases = len(members) - len(kernels)
+            lines.append(f"{family}: {shown}{_more(len(kernels) - limit)}" + (f" (+ {biases} biases)" if biases else ""))
         same = len(self.roles) - len(renamed)
         if same:
             lines.append(f"{same} tags read under their own name" if renamed else f"all {same} tags read under their own name")
         if self.unplaced:
             names = ", ".join(printable(tag, 60) for tag in self.unplaced[:limit])
-            more = len(self.unplaced) - limit
-            lines.append(f"not placed: {names}" + (f" and {more} more" if more > 0 else ""))
+            lines.append(f"not placed: {names}{_more(len(self.unplaced) - limit)}")
         return lines
+
+
+def _shown(role: Role) -> str:
+    how = "" if role.how in (BY_NAME, BY_WORDS) else f" (by {role.how})"
+    return f"{role.role} <- {printable(role.tag, 80)}{how}"
+
+
+def _more(count: int) -> str:
+    return f" and {count} more (--json lists all)" if count > 0 else ""
 
 
 def role_name(section_is_val: bool, key: str) -> str:
