@@ -367,8 +367,8 @@ def _map_one_word_histogram(tag: str) -> str:
 
 
 def _kind_name(kind: str, rest: list[str]) -> str:
-    if kind == "activations":
-        return layer_tag(ACTIVATIONS, "/".join(rest))
+    if kind == "activations":  # the layer is the innermost scope (`sequential/dense_1`: dense_1), as for weights
+        return layer_tag(ACTIVATIONS, rest[-1] if rest and rest[-1] else "/".join(rest))
     return f"{kind}/" + "/".join(_variable_parts(rest, weight_default="kernel" if kind == "weights" else None))
 
 
