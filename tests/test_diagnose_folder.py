@@ -62,8 +62,8 @@ def test_a_crafted_text_tag_costs_that_tag_with_a_warning_never_the_loss(root, n
     tag = CRAFTED[name][0]
     assert any(("Keras model config" if tag == "keras" else f"text tag {tag}") in w for w in history.warnings), \
         history.warnings
-    assert "model" not in history.meta and "class_balance" not in history.meta
-    config = json.loads(history.meta.get("config", "{}"))
+    assert not history.facts.model and history.facts.class_balance is None
+    config = history.facts.config
     assert isinstance(config, dict) and "learning_rate" not in config and "steps" not in config
 
 

@@ -13,7 +13,7 @@ import tensorflow as tf
 
 from core.tensorboard.layers import layer_of
 from core.tensorboard.reader import read_run
-from core.tensorboard.reading.roles import BY_CONTENT, BY_USER, Reading, parse_override
+from core.tensorboard.reading.roles import BY_CONTENT, BY_USER, parse_override
 from tests.student_logs import SIZES, STEPS, STYLES, write_student_run
 
 
@@ -28,7 +28,7 @@ def runs(tmp_path_factory) -> dict[str, Path]:
 @pytest.mark.parametrize("style", sorted(STYLES))
 def test_every_naming_style_is_read_into_the_same_roles(runs, style):
     history = read_run(runs[style])
-    reading = Reading.from_json(history.meta["reading"])
+    reading = history.facts.reading
     loss_name, acc_name, test_name, _, _ = STYLES[style]
     assert reading.tag_of("loss") == loss_name
     assert reading.tag_of("accuracy") == acc_name
@@ -39,22 +39,22 @@ def test_every_naming_style_is_read_into_the_same_roles(runs, style):
     biases = [tag for tag in history.histograms if tag.endswith("/bias")]
     assert len(kernels) == len(biases) == len(SIZES) - 1, sorted(history.histograms)
     # Each bias sits in its kernel's layer; the layers run input side first (fan-in x fan-out).
-    order = history.meta["layer_order"].split(",")
+    order = list(history.facts.layer_order)
     assert len(order) == len(SIZES) - 1, order
     assert {layer_of(tag)[1] for tag in biases} == set(order)
     sizes = [history.histograms[f"weights/{layer}/kernel"][0].counts.sum() for layer in order]
     assert sizes == [SIZES[i] * SIZES[i + 1] for i in range(len(SIZES) - 1)]
     grads = [tag for tag in history.train if tag.startswith("grad_norm/") and tag.endswith("/kernel")]
     assert {layer_of(tag)[1] for tag in grads} == set(order)
-    assert history.meta["output_layers"].split(",")[-1] == order[-1]
+    assert history.facts.output_layers[-1] == order[-1]
 
 
 def test_layers_keep_the_logs_own_names(runs):
     history = read_run(runs["tf_vname"])
-    assert history.meta["layer_order"] == "w0,w1,wout"
+    assert history.facts.layer_order == ("w0", "w1", "wout")
     assert "weights/w0/bias" in history.histograms and "grad_norm/wout/bias" in history.train
-    assert read_run(runs["pytorch"]).meta["layer_order"] == "fc1,fc2,fc3"
-    assert read_run(runs["keras_sequential"]).meta["layer_order"] == "dense,dense_1,dense_2"
+    assert read_run(runs["pytorch"]).facts.layer_order == ("fc1", "fc2", "fc3")
+    assert read_run(runs["keras_sequential"]).facts.layer_order == ("dense", "dense_1", "dense_2")
 
 
 def test_a_single_end_of_run_accuracy_in_the_same_folder_is_the_test_accuracy(tmp_path):
@@ -67,14 +67,14 @@ def test_a_single_end_of_run_accuracy_in_the_same_folder_is_the_test_accuracy(tm
     writer.close()
     history = read_run(tmp_path / "run")
     assert history.val["accuracy"].values == [pytest.approx(0.88)]
-    assert Reading.from_json(history.meta["reading"]).tag_of("test/accuracy") == "final_acc"
+    assert history.facts.reading.tag_of("test/accuracy") == "final_acc"
 
 
 def test_loss_and_accuracy_are_recognised_by_content_when_no_name_says_so(tmp_path):
     write_student_run(tmp_path / "run", "tf_vname", loss_tag="objective", acc_tag="score", end_test=False,
                       classes=10)  # ln K of MNIST's 10 classes: what a foreign log's loss is judged by
     history = read_run(tmp_path / "run")
-    reading = Reading.from_json(history.meta["reading"])
+    reading = history.facts.reading
     assert reading.tag_of("loss") == "objective" and reading.tag_of("accuracy") == "score"
     assert {r.how for r in reading.roles if r.role in ("loss", "accuracy")} == {BY_CONTENT}
 
@@ -88,7 +88,7 @@ def test_a_value_that_is_no_loss_is_not_taken_for_one(tmp_path):
     writer.close()
     history = read_run(tmp_path / "run")
     assert "loss" not in history.train
-    assert set(Reading.from_json(history.meta["reading"]).unplaced) == {"step_time", "l2_loss"}
+    assert set(history.facts.reading.unplaced) == {"step_time", "l2_loss"}
 
 
 def test_percent_accuracies_are_read_as_fractions(tmp_path):
@@ -105,7 +105,7 @@ def test_percent_accuracies_are_read_as_fractions(tmp_path):
 
 def test_tag_override_fills_a_role_with_the_users_tag(runs):
     history = read_run(runs["tf_vname"], overrides={"loss": "accuracy", "accuracy": "loss"})
-    reading = Reading.from_json(history.meta["reading"])
+    reading = history.facts.reading
     assert reading.tag_of("loss") == "accuracy" and reading.tag_of("accuracy") == "loss"
     assert {r.how for r in reading.roles if r.role in ("loss", "accuracy")} == {BY_USER}
     assert history.train["loss"].values[-1] > 0.8  # the accuracy's values, as asked

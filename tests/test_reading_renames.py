@@ -50,7 +50,7 @@ GRAMMARS = {
 
 
 def _variable_layers(history: History) -> list[str]:
-    order = history.meta.get("layer_order", "").split(",")
+    order = history.facts.layer_order
     found = {layer_of(key)[1] for key in [*history.train, *history.histograms]
              if layer_of(key) and layer_of(key)[0] in ("grad_norm", "weights")}
     return [layer for layer in order if layer in found]

@@ -82,13 +82,12 @@ def _overrides(args) -> dict[str, str] | None:
 
 def _diagnose_one(history, args, data) -> dict:
     from core.doctor import diagnose
-    from core.tensorboard.reading.roles import META_KEY, Reading
 
     diagnosis = diagnose(history)
     # The History itself is not kept: a folder of 500 runs holds one run's values at a time.
     report = {"run": history.run, "read": bool(history.train or history.val or history.histograms),
-              "warnings": list(history.warnings), "diagnosis": diagnosis, "style": history.meta.get("style", ""),
-              "reading": Reading.from_json(history.meta.get(META_KEY)), "verification": None, "note": ""}
+              "warnings": list(history.warnings), "diagnosis": diagnosis, "style": history.facts.style,
+              "reading": history.facts.reading, "verification": None, "note": ""}
     if args.verify:
         report["verification"], report["note"] = _verify(history, diagnosis, args.steps, data)
     return report
@@ -96,13 +95,14 @@ def _diagnose_one(history, args, data) -> dict:
 
 def _text(report, explain: bool) -> list[str]:
     from core.doctor.render import render_diagnosis
+    from core.tensorboard.reading.roles import reading_lines
 
     if not report["read"]:
         # Nothing was read (empty, header-only or unreadable files): say so, not "no problem found".
         return [f"run {report['run']}: nothing to diagnose, no values could be read",
                 *(f"  warning: {warning}" for warning in report["warnings"])]
     lines = render_diagnosis(report["diagnosis"], style=report["style"], explain=explain)
-    lines += [f"  {line}" for line in report["reading"].lines()]
+    lines += [f"  {line}" for line in reading_lines(report["reading"])]
     if report["verification"] is not None:
         lines.append(f"  re-run: {report['verification'].summary()}")
     elif report["note"]:
@@ -184,7 +184,7 @@ def _verify(history, diagnosis, steps, data):
     # log's last step, which a crafted log can set to 2^62).
     steps = steps or config.steps
     before = None
-    if steps == logged_steps(history) and history.meta.get("data_source") == data.source:
+    if steps == logged_steps(history) and history.facts.data_source == data.source:
         before = Outcome.of(history, diagnosis, steps)  # the logged run is the "before"
     return verify(config, diagnosis, before=before, steps=steps, data=data), ""
 
