@@ -109,3 +109,11 @@ def test_the_progress_bar_draws_on_a_terminal_only(capsys):
     bar.clear()
     err = capsys.readouterr().err
     assert "[" + "#" * 15 + "-" * 15 + "] 5/10 run[2J" in err and "\x1b[2J" not in err
+
+
+def test_an_over_long_or_missing_folder_name_is_a_one_line_error(tmp_path, capsys):
+    assert main(["diagnose", str(tmp_path / ("x" * 300))]) == 2
+    assert main(["diagnose", str(tmp_path / "nope\x1b[2J")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and all(line.startswith("tblab: ") for line in err) and "\x1b" not in "".join(err)
+    assert "File name too long" in err[0]

@@ -33,7 +33,7 @@ def run(args) -> int:
     overrides = _overrides(args)
     if overrides is None:
         return 2
-    if args.logdir.is_dir():
+    if _is_folder(args.logdir):
         import_tensorflow_quietly()  # TensorBoard's reader loads it, with start-up lines on stderr
     data = _load_data(args) if args.verify else None
     if args.verify and data is None:
@@ -60,6 +60,13 @@ def run(args) -> int:
     elif len(reports) > 1:
         print("\n".join(summary_table(reports)))
     return 0
+
+
+def _is_folder(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except OSError:  # a name too long: the reader says so in one line
+        return False
 
 
 def _overrides(args) -> dict[str, str] | None:
