@@ -1,69 +1,45 @@
 """Which program wrote a TensorBoard log, and how its tag names map onto tblab's.
 
-Pure functions on tag names (no TensorFlow, no files), so core/events.py can
-read any log folder into one History and the doctor can reason in one vocabulary.
+Pure functions on tag names (no TensorFlow, no files). A tag is read by its words
+(core/tensorboard/vocabulary.py), never by a list of spellings: any separator (`/ _ - . :`),
+capitalisation (camelCase, Title/Case), scope (`metrics/`, `summaries/`, `while/`) and
+TensorFlow suffix (`:0`, `_1`). "half" is the folder a value came from (train/, or val/,
+test/ ...; a run without such folders is all train half). Anything that names no role keeps
+its tag, in the section of its half, and the Reading lists it as not placed.
 
-Mapping ("half" is the folder a value came from: train/, or val/ / validation/;
-a run without such folders is all train half). Matching is case-insensitive.
-Anything not listed keeps its original tag (less the control-flow scopes below),
-in the section of its half.
-
-  written as                                        read as
+  words in the tag                                  read as
   ------------------------------------------------  --------------------------------------------
-  tblab: loss, accuracy, grad_norm/..., weights/... unchanged (already tblab's names)
-  tblab: text `config`, `data_source`               facts.config, facts.data_source
-  Keras: batch_loss, batch_accuracy                 train loss, accuracy at each batch (step)
-  Keras: batch_acc, batch_(sparse_)categorical_accuracy  train accuracy
-  Keras: epoch_loss, epoch_accuracy (train/)        train loss, accuracy, if no batch_* tags
-                                                    (meta step_unit = "epoch"); else kept as is
-  Keras: epoch_loss, epoch_accuracy (validation/)   val loss, accuracy, if no batch_* tags;
-                                                    else kept as is
-  Keras: evaluation_loss_vs_iterations (and _accuracy)  val loss, accuracy if batch_* tags exist
-                                                    (their steps are iterations); else kept as is
-  Keras: epoch_learning_rate                        learning_rate
+  tblab's own names (loss, grad_norm/..., weights/...)  unchanged
+  a loss word (loss, xent, cross entropy, ce, nll,  loss / accuracy / learning_rate of the split
+    cost), an accuracy word (acc, accuracy,            the tag names (train, val, test, eval, dev
+    correct), a rate (lr, learning rate); with or      ...), else of its half: `metrics/loss`,
+    without a split word and neutral words            `Loss/train`, `test_acc`, `Train/XEnt`
+  the same among other words (`final_test_acc`)     that role only if no tag names it outright
+  a word for another quantity (l2_loss, loss_scale,  not a loss or accuracy: kept
+    top5_accuracy, num_correct)
+  a grad word and a norm word (grad, gradient(s);    grad_norm/<var>, grad_norm/global when no
+    norm, l2, magnitude), or a grad word and a        variable is left: `grad_norm_w0`,
+    variable (`gradients/w0:0`)                       `w0/GradNorm`, `gradient_magnitude/fc1.weight`
+  a norm word and a variable (`w0_norm`)            weight_norm/<var>
+  Keras: batch_*, epoch_*, evaluation_*_vs_iterations  per batch / per epoch (see `_map_keras_scalar`)
   Keras: [<model>/]<layer>/<weight>/histogram       histogram weights/<layer>/<weight>
   Keras 3 early: kernel/histogram, once per layer   weights/layer_<i>/kernel, i in write order
-  loss, acc, accuracy, lr, learning_rate,           loss, accuracy, learning_rate of the half
-    cross_entropy, xent; with TF1's suffix:
-    accuracy_1, cross_entropy_1
-  <split>/<metric>, <metric>/<split>,               loss/accuracy/learning_rate of <split>:
-  <split>_<metric>, <metric>_<split>                  train, training -> train;
-    e.g. train/loss, Loss/train, val_acc,             val, valid, validation, test, eval,
-    test/accuracy, training/loss                      evaluation, dev -> val
-  grad + norm words and a variable, in any order     grad_norm/<var>
-    and separator: grad_norm/<var>, <var>/grad_norm,
-    grad_norm_w0, w0_grad_norm, gradnorm/w0,
-    gradient_norm-dense_1/kernel, norm_of_grad/w0
-  grad_norm, gradient_norm, global_grad_norm        grad_norm/global
-  variables w0, W_1, kernel2, b0, bias_3 ...        layer_<n>/kernel, layer_<n>/bias (the number is
-                                                      kept: it orders the layers)
-  histogram weights/<var>, <var>/weights,           weights/<var>
-    <layer>/kernel, <layer>/bias, <layer>/biases
-  histogram grad/<var>, grads/<var>,                gradients/<var>
-    gradients/<var>, <var>/grad, <var>/gradients
-  histogram activations/<layer>, <layer>/activations  activations/<layer>
-    hidden1_activations, activations_h1               activations/hidden1, activations/h1
+  histogram of a variable (`w0:0`, `dense_3/kernel:0`,  weights/<layer>/kernel or .../bias; a bias
+    `sequential/dense/bias:0`, `fc1.weight`, `W_1`,     `b0` joins its kernel `w0`'s layer (reader)
+    `layer1/weights/summaries/histogram`)
+  histogram with a kind word: grad(s), gradient(s),  gradients/<var>, activations/<layer>
+    activation(s) (`h1_activations`, `fc1.weight.grad`)
   histogram logits, output/logits, logits_out       logits (what the loss was handed)
-  histogram layer1/weights/summaries/histogram      weights/layer1/kernel (TF1 tutorial scopes
-    layer1/biases/summaries/histogram                 `summaries`, `histogram` are dropped), .../bias
-  histogram weights, kernel, w (one, no layer)      weights/first_layer/kernel (a lone weight histogram
-                                                      is the first layer's, as notebooks log it)
-  histograms named by a layer only (layer1,         weights/layer1/kernel and .../bias: the larger
-    layer1_offset, fc2, fc2_b)                        tensor (bucket counts add up to its size) is the
-                                                      kernel, see `kernel_or_bias` (core/tensorboard/reader.py)
-  histogram fc1.weight, fc1.bias, fc1.weight.grad   weights/fc1/kernel, weights/fc1/bias,
-    (PyTorch parameter names)                         gradients/fc1/kernel
+  histogram weights, kernel, w (one, no layer)      weights/first_layer/kernel
+  histograms named by a layer only (layer1,         kernel and bias told apart by size (bucket
+    layer1_offset, fc2, fc2_b)                        counts add up to the tensor's size)
 
-Leading scopes that tf.function control flow adds to tags written inside it
-(`while/`, `cond/`, `while/cond_1/`) are dropped before matching. For
-histograms the first kind word found (weights, grad(s), gradient(s),
-activation(s)) decides, so outer name scopes do not matter either.
-<var> is reduced to `<layer>/<weight>`: the last two path parts when the last is
-a weight name, with `kernel_0`/`kernel:0`/`weights` -> kernel and
-`bias_0`/`biases` -> bias (`layer1/weights` -> layer1/kernel). Keras writes
-epoch-stepped values (epoch_*, histograms); when it also wrote batch_* values,
-those are placed at the iteration the epoch ended (see `place_at_iterations`),
-so a run's steps stay one unit.
+A variable keeps the log's own name as its layer (`w0`, `wout`, `fc1`, `dense_3`), so the
+evidence speaks as the learner's code does; <var> is reduced to `<layer>/<weight>` (the last
+two path parts when the last is a weight word: kernel, weight(s), w, bias(es), b). Keras
+writes epoch-stepped values (epoch_*, histograms); when it also wrote batch_* values, those
+are placed at the iteration the epoch ended (see `place_at_iterations`), so a run's steps
+stay one unit.
 """
 
 from __future__ import annotations
