@@ -136,3 +136,20 @@ def test_an_input_histogram_gives_the_input_statistics(tmp_path):
     history = read_run(tmp_path / "run")
     assert history.train["input/std"].values[0] == pytest.approx(5, rel=0.2)
     assert history.train["input/min"].values[0] < -10 < 10 < history.train["input/max"].values[0]
+
+
+def test_activation_histograms_are_recognised_by_their_shape_where_no_name_says_so(tmp_path):
+    rng = np.random.default_rng(2)
+    writer = tf.summary.create_file_writer(str(tmp_path / "run"))
+    with writer.as_default():
+        for step in range(0, STEPS, 5):
+            tf.summary.scalar("loss", 2.3, step=step)
+            tf.summary.histogram("relu1", np.maximum(rng.normal(size=640), 0), step=step)  # half at 0
+            tf.summary.histogram("layer2/out", 1 / (1 + np.exp(-rng.normal(size=640))), step=step)  # in (0, 1)
+            tf.summary.histogram("hidden1", rng.normal(size=640), step=step)  # both signs: not told apart
+            tf.summary.histogram("softmax", rng.dirichlet(np.ones(10), 64).ravel(), step=step)  # the output
+    writer.close()
+    history = read_run(tmp_path / "run")
+    assert {"activations/relu1", "activations/out"} <= set(history.histograms)
+    assert {"hidden1", "softmax"} <= set(history.histograms)
+    assert {r.how for r in history.facts.reading.roles if r.role.startswith("activations/")} == {BY_CONTENT}
