@@ -18,6 +18,7 @@ from typing import Literal
 
 from core.schema.class_balance import META_KEY as CLASS_BALANCE_TEXT
 from core.schema.class_balance import ClassBalance
+from core.schema.reading import Reading
 
 # The text tags a run's facts are written under (the tag is the field's name).
 CONFIG_TEXT, DATA_SOURCE_TEXT, RUN_TEXT, VARIABLES_TEXT = "config", "data_source", "run", "variables"
@@ -50,6 +51,7 @@ class RunFacts:
     deaveraged: str = ""  # what Keras running means were turned back into per-batch values
     running_means: tuple[str, ...] = ()  # tags left as Keras running means
     num_classes: int | None = None  # stated by a log that says so; else the class balance's, else MNIST's
+    reading: Reading = field(default_factory=Reading)  # which tag fills which role (core/schema/reading.py)
 
     def but(self, **changes) -> RunFacts:
         """These facts with some changed."""

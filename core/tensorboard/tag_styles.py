@@ -1,69 +1,45 @@
 """Which program wrote a TensorBoard log, and how its tag names map onto tblab's.
 
-Pure functions on tag names (no TensorFlow, no files), so core/tensorboard/reader.py can
-read any log folder into one History and the doctor can reason in one vocabulary.
+Pure functions on tag names (no TensorFlow, no files). A tag is read by its words
+(core/tensorboard/vocabulary.py), never by a list of spellings: any separator (`/ _ - . :`),
+capitalisation (camelCase, Title/Case), scope (`metrics/`, `summaries/`, `while/`) and
+TensorFlow suffix (`:0`, `_1`). "half" is the folder a value came from (train/, or val/,
+test/ ...; a run without such folders is all train half). Anything that names no role keeps
+its tag, in the section of its half, and the Reading lists it as not placed.
 
-Mapping ("half" is the folder a value came from: train/, or val/ / validation/;
-a run without such folders is all train half). Matching is case-insensitive.
-Anything not listed keeps its original tag (less the control-flow scopes below),
-in the section of its half.
-
-  written as                                        read as
+  words in the tag                                  read as
   ------------------------------------------------  --------------------------------------------
-  tblab: loss, accuracy, grad_norm/..., weights/... unchanged (already tblab's names)
-  tblab: text `config`, `data_source`               facts.config, facts.data_source
-  Keras: batch_loss, batch_accuracy                 train loss, accuracy at each batch (step)
-  Keras: batch_acc, batch_(sparse_)categorical_accuracy  train accuracy
-  Keras: epoch_loss, epoch_accuracy (train/)        train loss, accuracy, if no batch_* tags
-                                                    (meta step_unit = "epoch"); else kept as is
-  Keras: epoch_loss, epoch_accuracy (validation/)   val loss, accuracy, if no batch_* tags;
-                                                    else kept as is
-  Keras: evaluation_loss_vs_iterations (and _accuracy)  val loss, accuracy if batch_* tags exist
-                                                    (their steps are iterations); else kept as is
-  Keras: epoch_learning_rate                        learning_rate
+  tblab's own names (loss, grad_norm/..., weights/...)  unchanged
+  a loss word (loss, xent, cross entropy, ce, nll,  loss / accuracy / learning_rate of the split
+    cost), an accuracy word (acc, accuracy,            the tag names (train, val, test, eval, dev
+    correct), a rate (lr, learning rate); with or      ...), else of its half: `metrics/loss`,
+    without a split word and neutral words            `Loss/train`, `test_acc`, `Train/XEnt`
+  the same among other words (`final_test_acc`)     that role only if no tag names it outright
+  a word for another quantity (l2_loss, loss_scale,  not a loss or accuracy: kept
+    top5_accuracy, num_correct)
+  a grad word and a norm word (grad, gradient(s);    grad_norm/<var>, grad_norm/global when no
+    norm, l2, magnitude), or a grad word and a        variable is left: `grad_norm_w0`,
+    variable (`gradients/w0:0`)                       `w0/GradNorm`, `gradient_magnitude/fc1.weight`
+  a norm word and a variable (`w0_norm`)            weight_norm/<var>
+  Keras: batch_*, epoch_*, evaluation_*_vs_iterations  per batch / per epoch (see `_map_keras_scalar`)
   Keras: [<model>/]<layer>/<weight>/histogram       histogram weights/<layer>/<weight>
   Keras 3 early: kernel/histogram, once per layer   weights/layer_<i>/kernel, i in write order
-  loss, acc, accuracy, lr, learning_rate,           loss, accuracy, learning_rate of the half
-    cross_entropy, xent; with TF1's suffix:
-    accuracy_1, cross_entropy_1
-  <split>/<metric>, <metric>/<split>,               loss/accuracy/learning_rate of <split>:
-  <split>_<metric>, <metric>_<split>                  train, training -> train;
-    e.g. train/loss, Loss/train, val_acc,             val, valid, validation, test, eval,
-    test/accuracy, training/loss                      evaluation, dev -> val
-  grad + norm words and a variable, in any order     grad_norm/<var>
-    and separator: grad_norm/<var>, <var>/grad_norm,
-    grad_norm_w0, w0_grad_norm, gradnorm/w0,
-    gradient_norm-dense_1/kernel, norm_of_grad/w0
-  grad_norm, gradient_norm, global_grad_norm        grad_norm/global
-  variables w0, W_1, kernel2, b0, bias_3 ...        layer_<n>/kernel, layer_<n>/bias (the number is
-                                                      kept: it orders the layers)
-  histogram weights/<var>, <var>/weights,           weights/<var>
-    <layer>/kernel, <layer>/bias, <layer>/biases
-  histogram grad/<var>, grads/<var>,                gradients/<var>
-    gradients/<var>, <var>/grad, <var>/gradients
-  histogram activations/<layer>, <layer>/activations  activations/<layer>
-    hidden1_activations, activations_h1               activations/hidden1, activations/h1
+  histogram of a variable (`w0:0`, `dense_3/kernel:0`,  weights/<layer>/kernel or .../bias; a bias
+    `sequential/dense/bias:0`, `fc1.weight`, `W_1`,     `b0` joins its kernel `w0`'s layer (reader)
+    `layer1/weights/summaries/histogram`)
+  histogram with a kind word: grad(s), gradient(s),  gradients/<var>, activations/<layer>
+    activation(s) (`h1_activations`, `fc1.weight.grad`)
   histogram logits, output/logits, logits_out       logits (what the loss was handed)
-  histogram layer1/weights/summaries/histogram      weights/layer1/kernel (TF1 tutorial scopes
-    layer1/biases/summaries/histogram                 `summaries`, `histogram` are dropped), .../bias
-  histogram weights, kernel, w (one, no layer)      weights/first_layer/kernel (a lone weight histogram
-                                                      is the first layer's, as notebooks log it)
-  histograms named by a layer only (layer1,         weights/layer1/kernel and .../bias: the larger
-    layer1_offset, fc2, fc2_b)                        tensor (bucket counts add up to its size) is the
-                                                      kernel, see `kernel_or_bias` (core/tensorboard/reader.py)
-  histogram fc1.weight, fc1.bias, fc1.weight.grad   weights/fc1/kernel, weights/fc1/bias,
-    (PyTorch parameter names)                         gradients/fc1/kernel
+  histogram weights, kernel, w (one, no layer)      weights/first_layer/kernel
+  histograms named by a layer only (layer1,         kernel and bias told apart by size (bucket
+    layer1_offset, fc2, fc2_b)                        counts add up to the tensor's size)
 
-Leading scopes that tf.function control flow adds to tags written inside it
-(`while/`, `cond/`, `while/cond_1/`) are dropped before matching. For
-histograms the first kind word found (weights, grad(s), gradient(s),
-activation(s)) decides, so outer name scopes do not matter either.
-<var> is reduced to `<layer>/<weight>`: the last two path parts when the last is
-a weight name, with `kernel_0`/`kernel:0`/`weights` -> kernel and
-`bias_0`/`biases` -> bias (`layer1/weights` -> layer1/kernel). Keras writes
-epoch-stepped values (epoch_*, histograms); when it also wrote batch_* values,
-those are placed at the iteration the epoch ended (see `place_at_iterations`),
-so a run's steps stay one unit.
+A variable keeps the log's own name as its layer (`w0`, `wout`, `fc1`, `dense_3`), so the
+evidence speaks as the learner's code does; <var> is reduced to `<layer>/<weight>` (the last
+two path parts when the last is a weight word: kernel, weight(s), w, bias(es), b). Keras
+writes epoch-stepped values (epoch_*, histograms); when it also wrote batch_* values, those
+are placed at the iteration the epoch ended (see `place_at_iterations`), so a run's steps
+stay one unit.
 """
 
 from __future__ import annotations
@@ -73,38 +49,23 @@ import re
 from dataclasses import dataclass
 
 from core.schema.class_balance import META_KEY as CLASS_BALANCE_KEY
-from core.schema.tags import ACTIVATIONS, GRAD_NORM, GRAD_NORM_GLOBAL, KERNEL, NONFINITE_COUNT, WEIGHTS, layer_tag
+from core.schema.tags import ACTIVATIONS, GRAD_NORM, KERNEL, NONFINITE_COUNT, WEIGHT_NORM, WEIGHTS, layer_tag
+from core.tensorboard.vocabulary import (
+    GRAD_NORM_WORDS,
+    GRAD_WORDS,
+    NEUTRAL_WORDS,
+    NORM_WORDS,
+    OWN_VARIABLE,
+    base_word,
+    drop_tf_suffixes,
+    is_grad_norm,
+    metric_meaning,
+    words,
+)
 
 TBLAB, KERAS, PLAIN = "tblab", "keras", "plain"
 TRAIN, VAL = "train", "val"
 
-_SPLITS = {
-    "train": TRAIN,
-    "training": TRAIN,
-    "val": VAL,
-    "valid": VAL,
-    "validation": VAL,
-    "test": VAL,
-    "eval": VAL,
-    "evaluation": VAL,
-    "dev": VAL,
-}
-_METRICS = {
-    "loss": "loss",
-    "cross_entropy": "loss",
-    "crossentropy": "loss",
-    "xent": "loss",
-    "accuracy": "accuracy",
-    "acc": "accuracy",
-    "learning_rate": "learning_rate",
-    "lr": "learning_rate",
-}
-# Keras metric names that are the plain classification accuracy.
-_KERAS_METRICS = {
-    **_METRICS,
-    "sparse_categorical_accuracy": "accuracy",
-    "categorical_accuracy": "accuracy",
-}
 _WEIGHT_NAMES = {
     "kernel": "kernel",
     "weights": "kernel",
@@ -119,22 +80,15 @@ _WEIGHT_NAMES = {
     "moving_variance": "moving_variance",
     "embeddings": "embeddings",
 }
-_VARIABLE_SUFFIX = re.compile(r"(?:[:_]\d+)$")  # kernel:0 (TF1 names), kernel_0 (':' not allowed in tags)
+_VARIABLE_SUFFIX = re.compile(r"(?:[:_]\d+)$")  # noqa: E501  # kernel:0 (TF1 names), kernel_0 (':' not allowed in tags)
 # TF1 makes a summary's name unique in its graph: `accuracy` becomes `accuracy_1` when a name
 # scope `accuracy` exists (TensorFlow's mnist_with_summaries logs cross_entropy_1, accuracy_1).
 _TF1_UNIQUE_SUFFIX = re.compile(r"_\d+$")
 # Scopes TF1 tutorials wrap summaries in (`layer1/weights/summaries/histogram`): they name no layer.
 _SUMMARY_SCOPES = {"summaries", "summary", "histogram", "histograms"}
-# "grad norm" as one phrase inside a tag: grad/grads/gradient(s) then norm(s), or norm (of) grad;
-# joined by nothing or one separator, and not inside a longer word.
-_SEPARATORS = "_-./ "
-_GRAD_NORM_PHRASE = re.compile(
-    r"(?<![a-z])(?:grad(?:ient)?s?[_\-./ ]?(?:l2[_\-./ ]?)?norms?|(?:l2[_\-./ ]?)?norms?[_\-./ ]?(?:of[_\-./ ]?)?grad(?:ient)?s?)(?![a-z])",
-    re.IGNORECASE,
-)
 _GLOBAL_WORDS = {"global", "total", "all", "model", "overall"}
-# A variable named by a weight word and a layer number: w0, W_1, kernel2, b0, bias_3, weights-1.
-_NUMBERED_VARIABLE = re.compile(r"^(w|weights?|kernel|b|bias(?:es)?)[_\-]?(\d+)$", re.IGNORECASE)
+# Words of a norm tag that are not the variable's name.
+_NORM_NOISE = GRAD_WORDS | NORM_WORDS | GRAD_NORM_WORDS | NEUTRAL_WORDS | {"of"}
 _LOGITS_WORDS = {"logits", "logit"}
 _KERAS_SCALAR = re.compile(r"^(?:batch|epoch)_.+$|^evaluation_.+_vs_iterations$")
 _TBLAB_SIGNATURE = (NONFINITE_COUNT,)  # a name only tblab writes
@@ -157,8 +111,9 @@ class ScalarTarget:
 
 
 def strip_scopes(tag: str) -> str:
-    """The tag without the `while/` and `cond/` scopes TensorFlow adds inside tf.function loops and ifs."""
-    return _CONTROL_FLOW_SCOPES.sub("", tag)
+    """The tag without the `while/` and `cond/` scopes TensorFlow adds inside tf.function loops
+    and ifs, and without the `:0` output index of variable names (`tf.summary.histogram(v.name, v)`)."""
+    return drop_tf_suffixes(_CONTROL_FLOW_SCOPES.sub("", tag))
 
 
 def detect_style(scalar_tags: set[str], histogram_tags: set[str], text_tags: set[str]) -> str:
@@ -256,59 +211,95 @@ def place_at_iterations(wall_times: list[float], marks: list[tuple[float, int]])
 
 def _map_keras_scalar(tag: str, half: str, per_batch: bool) -> ScalarTarget | None:
     if match := re.match(r"^evaluation_(.+)_vs_iterations$", tag):
-        metric = _KERAS_METRICS.get(match[1].lower())
+        metric = _keras_metric(match[1])
         if per_batch and metric in ("loss", "accuracy"):
             return ScalarTarget(VAL, metric)
         return ScalarTarget(VAL, tag)
     if tag.startswith("batch_"):
-        metric = _KERAS_METRICS.get(tag[len("batch_") :].lower())
+        metric = _keras_metric(tag[len("batch_") :])
         return ScalarTarget(half, metric or tag)
     if tag.startswith("epoch_"):
-        metric = _KERAS_METRICS.get(tag[len("epoch_") :].lower())
+        metric = _keras_metric(tag[len("epoch_") :])
         if metric == "learning_rate" or (metric and not per_batch):
             return ScalarTarget(half, metric, epoch_stepped=True)
         return ScalarTarget(half, tag, epoch_stepped=True)
     return None
 
 
+def _keras_metric(name: str) -> str | None:
+    """The metric a Keras metric name is (`sparse_categorical_accuracy` is the accuracy), or None."""
+    meaning = metric_meaning(name)
+    return meaning.metric if meaning is not None and meaning.extras == 0 and meaning.split is None else None
+
+
 def _map_plain_scalar(tag: str, half: str) -> ScalarTarget:
-    if grad_norm := _grad_norm_name(tag):
-        return ScalarTarget(half, grad_norm)
-    parts = [_metric_word(part) for part in tag.lower().split("/")]
-    if len(parts) == 1:
-        word = parts[0]
-        if word in _METRICS:
-            return ScalarTarget(half, _METRICS[word])
-        for split_word, split in _SPLITS.items():
-            for metric_word, metric in _METRICS.items():
-                if word in (f"{split_word}_{metric_word}", f"{metric_word}_{split_word}"):
-                    return ScalarTarget(split, metric)
-    if len(parts) == 2:
-        first, second = parts
-        if first in _SPLITS and second in _METRICS:
-            return ScalarTarget(_SPLITS[first], _METRICS[second])
-        if first in _METRICS and second in _SPLITS:
-            return ScalarTarget(_SPLITS[second], _METRICS[first])
+    found = words(tag)
+    if is_grad_norm(found) or _names_gradient_of_variable(tag, found):
+        return ScalarTarget(half, _norm_name(GRAD_NORM, tag))
+    meaning = metric_meaning(tag)
+    if meaning is not None and meaning.extras == 0:
+        return ScalarTarget(meaning.split or half, meaning.metric)
+    if _names_weight_norm(found):
+        return ScalarTarget(half, _norm_name(WEIGHT_NORM, tag))
     return ScalarTarget(half, tag)
 
 
-def _metric_word(word: str) -> str:
-    """`accuracy_1` -> `accuracy`: a metric word with a TF1 uniqueness suffix (other words unchanged)."""
-    base = _TF1_UNIQUE_SUFFIX.sub("", word)
-    return base if base != word and any(base.endswith(metric) for metric in _METRICS) else word
-
-
-def _grad_norm_name(tag: str) -> str | None:
-    """grad_norm/<var> for a tag made of the words grad(ient) and norm plus a variable, in any
-    order and with any separator; grad_norm/global when no variable (or `global`) is left."""
-    match = _GRAD_NORM_PHRASE.search(tag)
-    if match is None:
+def scalar_candidate(tag: str, half: str) -> tuple[ScalarTarget, int] | None:
+    """For a tag whose words name a metric among other words (`final_test_acc`, `loss_train_avg10`):
+    where it would go and how many words are unexplained. The reader gives it the metric's name
+    only when no tag names that metric outright (core/tensorboard/reading/roles.py)."""
+    meaning = metric_meaning(strip_scopes(tag))
+    if meaning is None or meaning.extras == 0:
         return None
-    rest = (tag[: match.start()].rstrip(_SEPARATORS) + "/" + tag[match.end():].lstrip(_SEPARATORS)).strip("/")
-    rest = re.sub(r"/+", "/", rest).strip(_SEPARATORS)
+    return ScalarTarget(meaning.split or half, meaning.metric), meaning.extras
+
+
+def _names_gradient_of_variable(tag: str, found: list[str]) -> bool:
+    """A scalar named by a grad word and a variable (`gradients/w0`, `grad/dense/kernel:0`): a
+    scalar summary of a whole gradient is a reduction of it, and people log its norm."""
+    if not any(base_word(word) in GRAD_WORDS for word in found):
+        return False
+    rest = _strip_words(tag, _NORM_NOISE)
+    return bool(rest) and _variable_named(rest)
+
+
+def _names_weight_norm(found: list[str]) -> bool:
+    """`weight_norm/w0`, `w0_norm`, `norm/dense/kernel`: a norm word and a weight or variable."""
+    if not any(word in NORM_WORDS for word in found):
+        return False
+    return any(_WEIGHT_NAMES.get(base_word(word)) in ("kernel", "bias") or OWN_VARIABLE.match(word) for word in found)
+
+
+def _norm_name(family: str, tag: str) -> str:
+    """`<family>/<var>` for a norm tag, the norm's words taken out; `<family>/global` without a variable."""
+    rest = _strip_words(tag, _NORM_NOISE | ({"weight", "weights"} if family == WEIGHT_NORM else set()))
     if not rest or rest.lower() in _GLOBAL_WORDS:
-        return GRAD_NORM_GLOBAL
-    return layer_tag(GRAD_NORM, "/".join(_variable_parts(rest.split("/"))))
+        return layer_tag(family, "global")
+    return layer_tag(family, "/".join(_variable_parts(rest.split("/"), weight_default=KERNEL)))
+
+
+def _strip_words(tag: str, removable: set[str]) -> str:
+    """tag without the path parts and tokens whose words are all in removable, keeping the
+    separators between the tokens left (`fc1.bias_grad_norm` -> `fc1.bias`)."""
+    kept_parts = []
+    for part in drop_tf_suffixes(tag).split("/"):
+        pieces = re.split(r"([^A-Za-z0-9]+)", part)
+        tokens, separators = pieces[0::2], pieces[1::2]
+        text = ""
+        for index, token in enumerate(tokens):
+            found = words(token)
+            if not found or all(base_word(word) in removable or word in removable for word in found):
+                continue
+            text += (separators[index - 1] if text and index else "") + token
+        if text:
+            kept_parts.append(text)
+    return "/".join(kept_parts)
+
+
+def _variable_named(rest: str) -> bool:
+    """The rest of a tag names a variable: its last part is a weight word or a numbered variable."""
+    last = re.split(r"[/.]", rest)[-1]
+    return _weight_name(last) is not None or bool(OWN_VARIABLE.match(last))
 
 
 def _map_plain_histogram(tag: str) -> str:
@@ -340,11 +331,11 @@ def _map_one_word_histogram(tag: str) -> str:
     words; a lone weight word is the first layer's kernel (notebooks log `weights` of layer 1)."""
     if _weight_name(tag) == "kernel":
         return layer_tag(WEIGHTS, "first_layer", KERNEL)
-    if _NUMBERED_VARIABLE.match(tag):
+    if OWN_VARIABLE.match(tag):
         return _kind_name("weights", [tag])
-    words = re.split(r"[_\-]", tag)
-    if len(words) >= 2:
-        for kind_word, rest in ((words[-1], words[:-1]), (words[0], words[1:])):
+    pieces = re.split(r"[_\-]", tag)
+    if len(pieces) >= 2:
+        for kind_word, rest in ((pieces[-1], pieces[:-1]), (pieces[0], pieces[1:])):
             kind = _KIND_WORDS.get(kind_word.lower())
             if kind is not None:
                 return _kind_name(kind, ["_".join(rest)])
@@ -352,8 +343,8 @@ def _map_one_word_histogram(tag: str) -> str:
 
 
 def _kind_name(kind: str, rest: list[str]) -> str:
-    if kind == "activations":
-        return layer_tag(ACTIVATIONS, "/".join(rest))
+    if kind == "activations":  # the layer is the innermost scope (`sequential/dense_1`: dense_1), as for weights
+        return layer_tag(ACTIVATIONS, rest[-1] if rest and rest[-1] else "/".join(rest))
     return f"{kind}/" + "/".join(_variable_parts(rest, weight_default="kernel" if kind == "weights" else None))
 
 
@@ -368,10 +359,9 @@ def _variable_parts(parts: list[str], weight_default: str | None = None) -> list
     """
     if len(parts) == 1 and "." in parts[0]:  # PyTorch parameter names: fc1.weight, layers.0.bias
         parts = parts[0].split(".")
-    numbered = _NUMBERED_VARIABLE.match(parts[-1]) if len(parts) == 1 else None
-    if numbered:  # w0 -> layer_0/kernel, b0 -> layer_0/bias: the number names the layer (not in dense/kernel_0)
-        weight = "bias" if numbered[1].lower().startswith("b") else "kernel"
-        return [f"layer_{int(numbered[2])}", weight]
+    own = OWN_VARIABLE.match(parts[-1]) if len(parts) == 1 else None
+    if own:  # w0 -> w0/kernel, b0 -> b0/bias (the reader puts b0 beside w0): the log's own names
+        return [parts[-1], "bias" if own[1].lower().startswith("b") else "kernel"]
     weight = _weight_name(parts[-1])
     if weight is None:
         return [*parts, weight_default] if weight_default and len(parts) == 1 else list(parts)
