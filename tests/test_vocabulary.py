@@ -133,8 +133,7 @@ SAME_NET = textwrap.dedent('''
 ''')
 
 
-# Nets whose units sit clear of the dead/saturated boundaries: a unit a float rounding away
-# from one can count differently in graph and eager matmuls (thread counts change the sums).
+# Nets with many dead or saturated units; the two producers must agree on them.
 @pytest.mark.parametrize("changes, prefix", [
     ({"activation": "leaky_relu", "init": "uniform(-0.1,0)"}, tags.DEAD_FRACTION),  # watch once counted relu only
     ({"activation": "relu", "init": "uniform(-0.1,0)"}, tags.DEAD_FRACTION),
@@ -155,6 +154,8 @@ def test_a_scenario_run_and_the_same_net_watched_measure_the_same_units(tmp_path
     for layer in ("dense_1", "dense_2"):
         tag = tags.layer_tag(prefix, layer)
         assert tag in scenario.train and tag in watched.train, (tag, sorted(watched.train))
-        assert watched.series(tag).values[0] == scenario.series(tag).values[0], tag
-    if prefix == tags.DEAD_FRACTION:
-        assert max(scenario.series(tags.layer_tag(prefix, layer)).values[0] for layer in ("dense_1", "dense_2")) > 0
+        # One unit's share apart at most: a unit a rounding away from the boundary may count
+        # differently in graph and eager matmuls; counting another family's units would not.
+        assert abs(watched.series(tag).values[0] - scenario.series(tag).values[0]) <= 1 / config.hidden_units + 1e-9, tag
+    # the nets are chosen so that the measure is far from 0: a family left uncounted would show
+    assert max(scenario.series(tags.layer_tag(prefix, layer)).values[0] for layer in ("dense_1", "dense_2")) > 0.25
