@@ -153,7 +153,7 @@ async def test_toggling_a_fix_mid_run_restarts_with_the_new_config(tmp_path):
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("space")
         first = app.state.selected.current
-        await wait_for(pilot, lambda: first.last_step >= 1)
+        await wait_for(pilot, lambda: first.last_step >= 50)  # long enough to be the "before"
         await pilot.press("l")
         second = app.state.selected.current
         assert second is not first and second.config.learning_rate == pytest.approx(100.0)

@@ -101,11 +101,30 @@ def test_state_applies_toggles_and_rotates_current_to_previous(tmp_path):
     first.set_state("stopped")  # what the app does to a run replaced before it started
     _, second = state.new_run(slot)
     assert slot.current is second and slot.previous is None  # the first drew nothing: not worth keeping
-    second.add_records(records(5, 8, healthy=True))
+    second.add_records(records(60, 8, healthy=True))
     _, third = state.new_run(slot)
-    assert slot.previous is second and slot.current is third
-    assert first.run_id not in state.runs  # dropped: no slot shows it
-    assert third.fixes == ("activation",) and "activation" in third.logdir
+    assert slot.previous is None  # the same config as the current run: no comparison
+    assert first.run_id not in state.runs  # dropped: it can never be "before"
+    state.toggle("init")
+    _, fourth = state.new_run(slot)
+    assert slot.previous is second and slot.current is fourth  # third drew nothing: second stays "before"
+    third.add_records(records(10, 8, healthy=True))
+    third.set_state("stopped")
+    _, fifth = state.new_run(slot)
+    assert slot.previous is second  # stopped after 10 steps: aborted, not a comparison
+    assert third.run_id not in state.runs
+    assert fifth.fixes == ("activation", "init") and "activation" in fifth.logdir
+
+
+def test_a_short_run_that_reached_its_end_is_a_before(tmp_path):
+    state = LabState(canned_results(), tmp_path, steps=20)
+    slot = state.selected
+    _, first = state.new_run(slot)
+    first.add_records(records(20, 8, healthy=False))
+    first.set_state("finished")
+    state.toggle("activation")
+    state.new_run(slot)
+    assert slot.previous is first
 
 
 def test_state_refuses_to_run_a_broken_scenario(tmp_path):

@@ -46,12 +46,12 @@ async def test_start_toggle_save_and_stop_a_watched_script(tmp_path):
         slot = app.state.selected
         await pilot.press("space")
         first = slot.current
-        await wait_for(pilot, lambda: first.last_step >= 5 and any("step 0: loss" in line for line in slot.script.output))
+        await wait_for(pilot, lambda: first.last_step >= 50 and any("step 0: loss" in line for line in slot.script.output))
         assert "loss" in text(app.query_one(ScenarioInfo)).split("output")[1]  # the script's own output, in the lab
         await pilot.press("l")  # a fix mid-run restarts the script with it
         second = slot.current
         assert second is not first and second.fixes == ("lr_down",)
-        await wait_for(pilot, lambda: second.last_step >= 5)
+        await wait_for(pilot, lambda: second.last_step >= 50)  # long enough to be the next "before"
         assert slot.previous is first and not first.active
         now = time.time() + 5
         os.utime(script, (now, now))  # the learner saves the file

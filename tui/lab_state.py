@@ -1,8 +1,9 @@
 """LabState: what the lab knows, apart from how it is drawn.
 
 The scenarios and their load errors, which one is selected, the fixes toggled
-for each, which diagnoses were revealed, and each scenario's current and
-previous RunTrace (the previous one is drawn dimmed: before / after a fix).
+for each, which diagnoses were revealed, and each scenario's current RunTrace and
+its "before" (drawn dimmed: before / after a fix): the newest earlier run that
+completed with a different config, never a run aborted by the next toggle.
 Plain Python, so the rules are tested without a terminal.
 """
 
@@ -17,12 +18,29 @@ from core.schema.config import RunConfig
 from core.schema.fixes import FIXES
 from core.schema.scenario import LoadResult, Scenario
 from core.system.rundir import run_logdir
-from tui.run_trace import RunTrace
+from tui.run_trace import RunState, RunTrace
 from tui.run_worker import RunSpec
 
 
 SCRIPT_STEPS_SHOWN = 2000  # a script's length is unknown before it ends; the course's scripts run 2000 steps
 OUTPUT_LINES_KEPT = 200
+# A run stopped before this many steps (a second fix toggled right after the first) is no
+# comparison: it is never "before". A run that reached its own end counts however short.
+MIN_BEFORE_STEPS = 50
+EARLIER_RUNS_KEPT = 3  # completed earlier runs kept per scenario, newest last
+
+
+def completed(trace: RunTrace) -> bool:
+    """Long enough to compare against: MIN_BEFORE_STEPS steps, or the run's own end."""
+    return trace.last_step + 1 >= MIN_BEFORE_STEPS or (trace.state is RunState.FINISHED and trace.has_data)
+
+
+def before_run(current: RunTrace | None, earlier: list[RunTrace]) -> RunTrace | None:
+    """The newest completed earlier run whose config differs from the current run's."""
+    for trace in reversed(earlier):
+        if completed(trace) and (current is None or trace.config_key != current.config_key):
+            return trace
+    return None
 
 
 @dataclass
@@ -59,9 +77,21 @@ class ScenarioSlot:
     toggled: set[str] = field(default_factory=set)
     revealed: bool = False
     current: RunTrace | None = None
-    previous: RunTrace | None = None
+    earlier: list[RunTrace] = field(default_factory=list)  # runs before the current one, newest last
     steps: int | None = None  # the lab's --steps, overriding the scenario's
     script: ScriptSlot | None = None  # a plain training script, watched (tblab watch) instead of trained
+
+    @property
+    def previous(self) -> RunTrace | None:
+        """The run drawn dimmed behind the current one ("before")."""
+        return before_run(self.current, self.earlier)
+
+    def retire_current(self) -> None:
+        """The current run becomes an earlier one; runs that can never be "before" are dropped."""
+        if self.current is not None:
+            self.earlier.append(self.current)
+        kept = [t for t in self.earlier if t.active or completed(t)]
+        self.earlier = kept[-EARLIER_RUNS_KEPT:]
 
     @property
     def broken(self) -> bool:
@@ -116,15 +146,16 @@ class LabState:
         return fix_name in slot.toggled
 
     def new_run(self, slot: ScenarioSlot) -> tuple[RunSpec, RunTrace]:
-        """Start a trace for a new run of `slot`; its last run (if it drew anything) becomes `previous`."""
+        """Start a trace for a new run of `slot`; its last run joins the earlier ones."""
         config = slot.effective_config()
         if config is None:
             raise ValueError(f"{slot.name}: cannot run a scenario that failed to load")
         fixes = tuple(name for name in FIXES if name in slot.toggled)
         run_id, self.next_run_id = self.next_run_id, self.next_run_id + 1
         trace = RunTrace(run_id=run_id, scenario_key=slot.key, config=config, name=slot.name, fixes=fixes)
-        if slot.current is not None and slot.current.has_data:
-            slot.previous = slot.current
+        source = _mtime(slot.script.path) if slot.script is not None else 0.0  # a saved script is a new config
+        trace.config_key = (config, fixes, source)
+        slot.retire_current()
         slot.current = trace
         self.runs[run_id] = trace
         self._forget_unshown()
@@ -135,13 +166,13 @@ class LabState:
         if slot.script is not None:
             slot.script.output.clear()
             slot.script.error = ""
-            slot.script.mtime = _mtime(slot.script.path)
+            slot.script.mtime = source
         trace.logdir = str(spec.logdir)
         return spec, trace
 
     def _forget_unshown(self) -> None:
-        """Drop traces no slot shows any more (a third run pushes the first one out)."""
-        shown = {id(t) for s in self.slots for t in (s.current, s.previous) if t is not None}
+        """Drop traces no slot keeps any more (aborted runs, and the oldest completed ones)."""
+        shown = {id(t) for s in self.slots for t in (s.current, *s.earlier) if t is not None}
         self.runs = {rid: t for rid, t in self.runs.items() if id(t) in shown or t.active}
 
 

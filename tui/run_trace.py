@@ -79,6 +79,7 @@ class RunTrace:
     steps_per_second: float = 0.0
     test_accuracy: float = math.nan
     stopping: bool = False  # asked to stop; the worker ends at the next step
+    config_key: tuple = ()  # what makes two runs the same experiment (tui/lab_state.py): config, fixes, file
     version: int = 0  # bumped on every change, so views redraw only when needed
     _rate_mark: tuple[float, int] | None = None
 
