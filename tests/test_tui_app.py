@@ -195,7 +195,7 @@ async def test_the_command_palette_offers_what_is_possible_now_and_every_fix():
     async with app.run_test(size=SIZE) as pilot:
         idle = await palette_titles(pilot)
         assert {"Start run", "Reveal diagnosis", "Start TensorBoard", "Toggle fix: ReLU activation (a)"} <= set(idle)
-        assert "Stop run" not in idle and "Restart run" not in idle  # nothing runs: greyed in the footer, absent here
+        assert "Stop run" not in idle and "Rerun" in idle  # nothing runs: no Stop; `r` always runs
         await pilot.press("ctrl+p")
         await pilot.press(*"relu")
         await pilot.pause(0.3)
@@ -207,7 +207,7 @@ async def test_the_command_palette_offers_what_is_possible_now_and_every_fix():
         app.runs = LabRuns(lambda body, name: None, lambda spec, stop: None)  # that run counts as going
         app.runs.launch(RunSpec(trace.run_id, trace.name, trace.config, trace.fixes, Path(trace.logdir)))
         going = await palette_titles(pilot)
-        assert {"Stop run", "Restart run"} <= set(going) and "Start run" not in going
+        assert {"Stop run", "Rerun"} <= set(going) and "Start run" not in going
         assert [t for t in await palette_titles(pilot, "stop") if "Stop" in t] == ["Stop run"]
         await pilot.press("down", "down", "question_mark")
         assert "Reveal diagnosis" not in await palette_titles(pilot)  # the broken scenario: nothing to reveal or run

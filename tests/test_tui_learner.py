@@ -9,6 +9,16 @@ from tests.test_tui_app import SIZE, wait_for
 from tui.app import make_app
 from tui.widgets.accuracy_plot import AccuracyPlot
 from tui.widgets.loss_plot import LossPlot
+from tui.widgets.scenario_list import ScenarioList
+from tui.widgets.status_line import StatusLine
+
+
+def text(widget) -> str:
+    return str(widget.render())
+
+
+def list_line(app, index: int = 0) -> str:
+    return str(app.query_one(ScenarioList).get_option_at_index(index).prompt)
 
 
 def fail2_lab(tmp_path, steps: int = 400):
@@ -36,5 +46,30 @@ async def test_two_fixes_in_a_row_keep_the_original_run_as_before(tmp_path):
         await pilot.pause(0.6)
         for plot in (app.query_one(LossPlot), app.query_one(AccuracyPlot)):
             assert plot.previous is original and "before: as-is" in str(plot.border_subtitle)
+        await pilot.press("q")
+    assert app.wait_for_training(timeout=30)
+
+
+async def test_after_a_run_has_ended_a_fix_key_and_r_start_a_run_at_once(tmp_path):
+    app = fail2_lab(tmp_path, steps=100)
+    async with app.run_test(size=SIZE) as pilot:
+        slot = app.state.selected
+        await pilot.press("a")  # nothing ran yet: the key only toggles
+        assert slot.current is None and slot.toggled == {"activation"}
+        await pilot.press("space")
+        first = slot.current
+        await wait_for(pilot, lambda: not first.active)
+        assert first.state == "finished"
+        assert "a fix key or r runs it again" in text(app.query_one(StatusLine))
+        assert "running" not in list_line(app) and "✓" not in list_line(app)  # no baseline ran: never "repaired"
+        await pilot.press("i")  # the run has ended: the fix key starts the new run at once
+        second = slot.current
+        assert second is not first and second.fixes == ("activation", "init") and second.active
+        await wait_for(pilot, lambda: not second.active)
+        await pilot.press("r")  # and r always runs it again
+        third = slot.current
+        assert third is not second and third.fixes == second.fixes
+        await wait_for(pilot, lambda: third.last_step >= 1)
+        assert slot.previous is first  # the same config as second: the comparison stays with the original
         await pilot.press("q")
     assert app.wait_for_training(timeout=30)

@@ -276,3 +276,36 @@ def test_the_lab_command_refuses_bad_input_in_one_line(args, message, tmp_path):
     out = subprocess.run([sys.executable, "-m", "tui.cli", *args], capture_output=True, text=True,
                          cwd=Path(__file__).parent.parent, stdin=subprocess.DEVNULL, timeout=60)
     assert out.returncode == 2 and out.stderr.strip() == message and out.stdout == ""
+
+
+def test_the_list_keeps_run_state_and_outcome_apart():
+    from tui.run_outcome import outcome
+
+    trace = RunTrace(run_id=1, scenario_key="k", config=RunConfig(steps=100))
+    assert outcome(trace).word == "starting"
+    trace.add_records(records(100, 2, healthy=True))
+    assert (outcome(trace).mark, outcome(trace).word) == ("▶", "running")
+    trace.set_state("finished")
+    trace.test_accuracy = 0.95
+    assert outcome(trace).word == "no finding"  # no baseline measured: nothing to call it repaired against
+    assert outcome(trace, baseline_accuracy=0.97) == outcome(trace, 0.97) and outcome(trace, 0.97).word == "repaired"
+    assert outcome(trace, baseline_accuracy=0.99).word == "no finding"  # 4 points short
+    trace.add_findings([VANISHING])
+    assert outcome(trace, 0.95).word == "failed: Vanishing gradients" and outcome(trace, 0.95).mark == "✗"
+    stopped = RunTrace(run_id=2, scenario_key="k", config=RunConfig(steps=100))
+    stopped.add_records(records(30, 2, healthy=True))
+    stopped.set_state("stopped")
+    assert outcome(stopped).word == "stopped at 30"
+
+
+def test_the_baseline_accuracy_comes_from_a_finished_as_is_baseline_run(tmp_path):
+    from core.schema.scenario import BUILTIN_DIR, load_file
+
+    state = LabState([load_file(BUILTIN_DIR / "baseline.py"), *canned_results()], tmp_path)
+    assert state.slots[0].name == "baseline" and state.baseline_accuracy() is None
+    _, trace = state.new_run(state.slots[0])
+    trace.add_records(records(60, 2, healthy=True))
+    trace.test_accuracy = 0.93
+    assert state.baseline_accuracy() is None  # still going
+    trace.set_state("finished")
+    assert state.baseline_accuracy() == pytest.approx(0.93)

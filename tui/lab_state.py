@@ -9,6 +9,7 @@ Plain Python, so the rules are tested without a terminal.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,7 @@ OUTPUT_LINES_KEPT = 200
 # A run stopped before this many steps (a second fix toggled right after the first) is no
 # comparison: it is never "before". A run that reached its own end counts however short.
 MIN_BEFORE_STEPS = 50
+BASELINE_NAME = "baseline"  # fails/baseline.py: the reference a fixed run is compared with
 EARLIER_RUNS_KEPT = 3  # completed earlier runs kept per scenario, newest last
 
 
@@ -104,6 +106,10 @@ class ScenarioSlot:
         plan = self.script.plan.get(fix_name)
         return (plan.applies, plan.how) if plan is not None else (False, "unknown fix")
 
+    def fix_text(self) -> str:
+        """The toggled fixes in words, for notifications."""
+        return "fixes: " + ", ".join(FIXES[n].label for n in FIXES if n in self.toggled) if self.toggled else "no fixes"
+
     def effective_config(self) -> RunConfig | None:
         """The scenario's config with the toggled fixes applied; None for a broken scenario.
         A script has no config: a default one stands in (the plots' step count)."""
@@ -136,6 +142,15 @@ class LabState:
     def select(self, index: int) -> None:
         if 0 <= index < len(self.slots):
             self.selected_index = index
+
+    def baseline_accuracy(self) -> float | None:
+        """The test accuracy of this session's last finished as-is run of the baseline scenario, if any."""
+        for slot in self.slots:
+            if slot.name == BASELINE_NAME and slot.script is None:
+                for trace in reversed([*slot.earlier, slot.current]):
+                    if trace is not None and trace.state is RunState.FINISHED and not trace.fixes:
+                        return trace.test_accuracy if math.isfinite(trace.test_accuracy) else None
+        return None
 
     def toggle(self, fix_name: str) -> bool:
         """Toggle a fix for the selected scenario; returns whether it is now on."""
