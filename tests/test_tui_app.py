@@ -75,7 +75,7 @@ async def test_fix_keys_toggle_fixes_and_change_the_config():
         assert slot.toggled == {"activation", "lr_up"}
         config = slot.effective_config()
         assert config.activation == "relu" and config.learning_rate == pytest.approx(1.0)
-        panel = text(app.query_one(FixPanel))
+        panel = app.query_one(FixPanel).render_text()
         assert "■ a ReLU activation" in panel and "■ L learning rate x 10" in panel and "□ i" in panel
         assert "8×100 relu" in text(app.query_one(ScenarioInfo)) and "lr 1" in text(app.query_one(ScenarioInfo))
         await pilot.press("a")

@@ -73,3 +73,22 @@ async def test_after_a_run_has_ended_a_fix_key_and_r_start_a_run_at_once(tmp_pat
         assert slot.previous is first  # the same config as second: the comparison stays with the original
         await pilot.press("q")
     assert app.wait_for_training(timeout=30)
+
+
+async def test_the_results_line_shows_the_test_accuracy_of_the_run_and_of_before(tmp_path):
+    app = fail2_lab(tmp_path, steps=100)
+    async with app.run_test(size=SIZE) as pilot:
+        slot = app.state.selected
+        await pilot.press("space")
+        first = slot.current
+        await wait_for(pilot, lambda: not first.active)
+        await pilot.press("a")
+        second = slot.current
+        await wait_for(pilot, lambda: not second.active)
+        await pilot.pause()
+        shown = text(app.views.results)
+        now, before = shown.splitlines()
+        assert f"test acc {second.test_accuracy:.3f}" in now and "100 steps" in now and " s · doctor: " in now
+        assert before.startswith("before: as-is") and f"test acc {first.test_accuracy:.3f}" in before
+        assert "doctor: " in before
+        await pilot.press("q")

@@ -309,3 +309,20 @@ def test_the_baseline_accuracy_comes_from_a_finished_as_is_baseline_run(tmp_path
     assert state.baseline_accuracy() is None  # still going
     trace.set_state("finished")
     assert state.baseline_accuracy() == pytest.approx(0.93)
+
+
+def test_the_doctor_suggests_only_fixes_that_can_apply_to_the_run():
+    from dataclasses import replace
+
+    finding = replace(VANISHING, fixes=("activation", "depth"))
+    everything = str(findings_content(_trace_with(finding)))
+    assert "try: a ReLU activation · d 2 hidden layers" in everything and "code change" not in everything
+    script = str(findings_content(_trace_with(finding), applies=lambda name: name != "depth"))
+    assert "try: a ReLU activation" in script and "d 2 hidden layers" not in script.split("would need")[0]
+    assert "would need a code change: d 2 hidden layers" in script
+
+
+def _trace_with(finding) -> RunTrace:
+    trace = RunTrace(run_id=1, scenario_key="k", config=RunConfig(steps=10))
+    trace.add_findings([finding])
+    return trace

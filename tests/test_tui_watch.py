@@ -30,9 +30,13 @@ async def test_a_script_is_listed_and_inapplicable_fixes_say_why(tmp_path):
         assert "my_net script: custom loop" in str(app.query_one(ScenarioList).get_option_at_index(0).prompt)
         slot = app.state.selected
         assert slot.script is not None and not slot.broken
-        panel = text(app.query_one(FixPanel))
+        panel = app.query_one(FixPanel).render_text()
         assert "ReLU activation: the script uses no sigmoid or tanh" in panel
         assert "2 hidden layers: the script builds its own layers" in panel
+        greyed = app.query_one("#fix-depth")
+        assert greyed.has_class("-greyed") and "…" not in str(greyed.render())  # wraps, whole
+        await pilot.pause()
+        assert greyed.size.height >= 1
         await pilot.press("a", "question_mark")
         assert slot.toggled == set() and not slot.revealed
         await pilot.press("l")

@@ -104,10 +104,12 @@ class LabApp(App):
         for plot in self.views.plots:
             plot.show(current, previous, softmax_floor=floor)
         self.views.inputs.show(current)
-        self.views.findings.show(current, previous)
+        self.views.findings.show(current, previous, slot.applies if slot else None)
         self.refresh_status()
 
     def refresh_status(self) -> None:
+        slot = self.state.selected
+        self.views.results.show(slot.current if slot else None, slot.previous if slot else None)
         self.views.status.show(self.status_trace(), self.board_url, "" if self.tf_state == "ready" else self.tf_state)
 
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
@@ -287,7 +289,7 @@ class LabApp(App):
         slot = self.state.selected
         if slot is not None and trace is slot.current:
             self.views.inputs.show(trace)
-            self.views.findings.show(trace, slot.previous)
+            self.views.findings.show(trace, slot.previous, slot.applies)
         if was_waiting:
             self.show_slots()
         self.refresh_status()

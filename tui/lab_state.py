@@ -110,6 +110,9 @@ class ScenarioSlot:
         """The toggled fixes in words, for notifications."""
         return "fixes: " + ", ".join(FIXES[n].label for n in FIXES if n in self.toggled) if self.toggled else "no fixes"
 
+    def applies(self, fix_name: str) -> bool:
+        return self.applicable(fix_name)[0]
+
     def effective_config(self) -> RunConfig | None:
         """The scenario's config with the toggled fixes applied; None for a broken scenario.
         A script has no config: a default one stands in (the plots' step count)."""

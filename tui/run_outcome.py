@@ -66,11 +66,3 @@ def verdict(trace: RunTrace) -> str:
         return ", ".join(titles)
     return "watching…" if trace.active else "no finding"
 
-
-def results_text(trace: RunTrace) -> str:
-    """One line: test accuracy, steps, time, the doctor's verdict."""
-    seconds = run_seconds(trace)
-    return (
-        f"test acc {number(trace.test_accuracy)} · {trace.last_step + 1} steps · "
-        f"{number(seconds, '.0f')} s · doctor: {verdict(trace)}"
-    )
