@@ -3,6 +3,9 @@ fix keys after a run, the results line, no "nan" for what was not measured, scri
 
 from __future__ import annotations
 
+import html
+import re
+
 from core.schema.scenario import BUILTIN_DIR
 from tests.helpers import tiny_mnist
 from tests.test_tui_app import SIZE, wait_for
@@ -15,6 +18,12 @@ from tui.widgets.status_line import StatusLine
 
 def text(widget) -> str:
     return str(widget.render())
+
+
+def screen_text(app) -> str:
+    """Every character on the screen, read from Textual's own screenshot."""
+    svg = app.export_screenshot()
+    return "".join(html.unescape(t) for t in re.findall(r"<text [^>]*>(.*?)</text>", svg)).replace("\xa0", " ")
 
 
 def list_line(app, index: int = 0) -> str:
@@ -92,3 +101,41 @@ async def test_the_results_line_shows_the_test_accuracy_of_the_run_and_of_before
         assert before.startswith("before: as-is") and f"test acc {first.test_accuracy:.3f}" in before
         assert "doctor: " in before
         await pilot.press("q")
+
+
+async def test_no_nan_anywhere_on_screen_during_and_after_a_healthy_run(tmp_path):
+    app = make_app(files=[BUILTIN_DIR / "baseline.py"], include_builtin=False, log_root=tmp_path / "logs",
+                   mnist=tiny_mnist(), steps=300, preload_tensorflow=False)
+    nan = re.compile(r"\bnan\b", re.I)
+    async with app.run_test(size=SIZE) as pilot:
+        assert not nan.search(screen_text(app))
+        await pilot.press("space")
+        trace = app.state.selected.current
+        await wait_for(pilot, lambda: trace.last_step >= 0)
+        assert not nan.search(screen_text(app)), screen_text(app)  # the first step: most is not measured yet
+        await wait_for(pilot, lambda: not trace.active)
+        await pilot.press("i")  # a second run: "before" is on screen too
+        second = app.state.selected.current
+        await wait_for(pilot, lambda: not second.active)
+        app.refresh_views()
+        await pilot.pause(0.6)
+        shown = screen_text(app)
+        assert "before: as-is" in shown and "test acc" in shown
+        assert not nan.search(shown), shown
+        await pilot.press("v")  # the input batch and doctor in place of the plots, and back
+        await pilot.pause(0.3)
+        assert not nan.search(screen_text(app))
+        await pilot.press("q")
+
+
+def test_a_real_nan_is_said_with_its_first_step():
+    from core.schema.config import RunConfig
+    from core.schema.history import StepRecord
+    from tui.run_trace import RunTrace
+    from tui.widgets.results_line import run_results
+
+    trace = RunTrace(run_id=1, scenario_key="k", config=RunConfig(steps=10))
+    trace.add_records([StepRecord(s, {"loss": 2.3 if s < 4 else float("nan"), "nonfinite/count": float(s >= 4)})
+                       for s in range(8)])
+    shown = str(run_results(trace))
+    assert "NaN from step 4" in shown and "test acc –" in shown

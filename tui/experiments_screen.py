@@ -8,6 +8,7 @@ or quitting the lab sets the stop Event the run checks at every step.
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import threading
@@ -22,6 +23,7 @@ from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
 from tui.messages import ExperimentDone, ExperimentLine
+from tui.run_outcome import number
 
 PIPELINE = "pipeline-speed"
 JOBS = 2  # parallel training processes for a preset's variants
@@ -140,10 +142,11 @@ class ExperimentsScreen(Screen):
         post(ExperimentLine(f"{preset.name}: {len(preset.variants)} variants x {total} steps on {jobs} processes"))
 
         def on_progress(label, record) -> None:
-            post(ExperimentLine(f"  {label:<10} step {record.step + 1:>6}/{total}  loss {record.scalars['loss']:.4g}"))
+            loss = number(record.scalars.get("loss", math.nan), ".4g", nan="NaN")
+            post(ExperimentLine(f"  {label:<10} step {record.step + 1:>6}/{total}  loss {loss}"))
 
         def on_variant(outcome) -> None:
-            status = outcome.error or f"test accuracy {outcome.test_accuracy:.4f}, {outcome.steps_done} steps"
+            status = outcome.error or f"test accuracy {number(outcome.test_accuracy, '.4f')}, {outcome.steps_done} steps"
             if outcome.stopped and not outcome.error:
                 status = f"stopped after {outcome.steps_done} steps"
             post(ExperimentLine(f"  {outcome.label:<10} done: {status} ({outcome.seconds:.0f} s)"))

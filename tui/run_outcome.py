@@ -46,9 +46,14 @@ def outcome(trace: RunTrace, baseline_accuracy: float | None = None) -> Outcome:
     return Outcome("○", "no finding", "$text")
 
 
-def number(value: float, spec: str = ".3f") -> str:
-    """A measured value, or "–" for one that was not measured (None or NaN)."""
-    return NOT_MEASURED if value is None or not math.isfinite(value) else format(value, spec)
+def number(value: float | None, spec: str = ".3f", *, nan: str = NOT_MEASURED) -> str:
+    """A measured value; None, or NaN where NaN means "not measured", reads "–". Where a NaN
+    was measured (a loss), pass nan="NaN": it is shown as such."""
+    if value is None:
+        return NOT_MEASURED
+    if math.isnan(value):
+        return nan
+    return format(value, spec)
 
 
 def run_seconds(trace: RunTrace, now: float | None = None) -> float:

@@ -20,18 +20,21 @@ def test_accuracy_text(trace: RunTrace) -> str:
     if not trace.active:
         return number(trace.test_accuracy)
     measured = trace.val.get(ACCURACY)
-    if measured is None or measured.last_step < 0:
+    if measured is None or measured.last_finite_step < 0:
         return NOT_MEASURED
-    return f"{number(measured.last_value)} (step {measured.last_step})"
+    return f"{number(measured.last_finite_value)} (step {measured.last_finite_step})"
 
 
 def run_results(trace: RunTrace) -> Content:
     """Test accuracy · steps · time (once it has ended: the status line times a run going) · verdict."""
     took = "" if trace.active else f" · {number(run_seconds(trace), '.0f')} s"
-    return Content.from_markup(
+    line = Content.from_markup(
         "test acc [b]$accuracy[/b] · $steps steps$took · doctor: $verdict",
         accuracy=test_accuracy_text(trace), steps=trace.last_step + 1, took=took, verdict=verdict(trace),
     )
+    if trace.first_nonfinite_step is not None:  # a real NaN: said as such, where it began
+        line = Content.from_markup("[b $text-error]NaN from step $step[/] · ", step=trace.first_nonfinite_step) + line
+    return line
 
 
 def results_content(current: RunTrace | None, previous: RunTrace | None) -> Content:
