@@ -139,3 +139,19 @@ def test_a_real_nan_is_said_with_its_first_step():
                        for s in range(8)])
     shown = str(run_results(trace))
     assert "NaN from step 4" in shown and "test acc –" in shown
+
+
+async def test_a_learners_script_is_named_by_file_and_folder_not_like_the_builtin(tmp_path):
+    import shutil
+    from pathlib import Path
+
+    folder = tmp_path / "my_scripts"
+    folder.mkdir()
+    shutil.copy(Path(__file__).resolve().parent.parent / "examples" / "baseline.py", folder / "fail2.py")
+    app = make_app(files=[folder / "fail2.py"], log_root=tmp_path / "logs", preload_tensorflow=False)
+    async with app.run_test(size=SIZE):
+        lines = [list_line(app, i) for i in range(app.query_one(ScenarioList).option_count)]
+        mine = [line for line in lines if "my_scripts" in line]
+        assert len(mine) == 1 and mine[0].strip().startswith("fail2.py (my_scripts/)")
+        builtin = [line for line in lines if line.strip().startswith("fail2 ")]
+        assert len(builtin) == 1 and "my_scripts" not in builtin[0]

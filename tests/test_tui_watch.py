@@ -27,7 +27,7 @@ def script_lab(tmp_path):
 async def test_a_script_is_listed_and_inapplicable_fixes_say_why(tmp_path):
     app, _ = script_lab(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
-        assert "my_net script: custom loop" in str(app.query_one(ScenarioList).get_option_at_index(0).prompt)
+        assert "my_net.py (mine/) your script: custom loop" in str(app.query_one(ScenarioList).get_option_at_index(0).prompt)
         slot = app.state.selected
         assert slot.script is not None and not slot.broken
         panel = app.query_one(FixPanel).render_text()

@@ -149,7 +149,7 @@ class LabApp(App):
             return
         verb = "Restarted" if slot.current is not None and slot.current.active else "Running"
         self.launch(slot)
-        self.notify(f"{verb} {slot.name} with {slot.fix_text()}.")
+        self.notify(f"{verb} {slot.label} with {slot.fix_text()}.")
 
     def action_stop(self) -> None:
         stopped = self.runs.stop()
@@ -184,7 +184,7 @@ class LabApp(App):
             return
         verb = "restarted" if slot.current.active else "running"  # a run going or one that ended: at once
         self.launch(slot)
-        self.notify(f"{fix.label} {'on' if on else 'off'}: {verb} {slot.name} with {slot.fix_text()}.")
+        self.notify(f"{fix.label} {'on' if on else 'off'}: {verb} {slot.label} with {slot.fix_text()}.")
 
     def action_board(self) -> None:
         if self.board is None:

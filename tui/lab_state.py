@@ -84,6 +84,15 @@ class ScenarioSlot:
     script: ScriptSlot | None = None  # a plain training script, watched (tblab watch) instead of trained
 
     @property
+    def label(self) -> str:
+        """The name the lab shows: a learner's script by its file and folder (`fail2.py (my_scripts/)`),
+        never like a built-in scenario of the same name."""
+        if self.script is None:
+            return self.name
+        path = self.script.path.resolve()
+        return f"{path.name} ({path.parent.name}/)" if path.parent.name else path.name
+
+    @property
     def previous(self) -> RunTrace | None:
         """The run drawn dimmed behind the current one ("before")."""
         return before_run(self.current, self.earlier)
@@ -170,7 +179,7 @@ class LabState:
             raise ValueError(f"{slot.name}: cannot run a scenario that failed to load")
         fixes = tuple(name for name in FIXES if name in slot.toggled)
         run_id, self.next_run_id = self.next_run_id, self.next_run_id + 1
-        trace = RunTrace(run_id=run_id, scenario_key=slot.key, config=config, name=slot.name, fixes=fixes)
+        trace = RunTrace(run_id=run_id, scenario_key=slot.key, config=config, name=slot.label, fixes=fixes)
         source = _mtime(slot.script.path) if slot.script is not None else 0.0  # a saved script is a new config
         trace.config_key = (config, fixes, source)
         slot.retire_current()

@@ -19,15 +19,15 @@ def slot_prompt(slot: ScenarioSlot, baseline_accuracy: float | None = None) -> C
         error = error if len(error) <= ERROR_CHARS else error[: ERROR_CHARS - 1] + "…"
         return Content.from_markup("[$text-error]✗ $name: $error[/]", name=slot.name, error=error)
     if slot.script is not None:
-        title = f"script: {slot.script.style}"
+        title = f"your script: {slot.script.style}"
     else:
         title = slot.scenario.title.removeprefix(f"{slot.name}:").strip()
     if slot.current is None:
-        return Content.from_markup("  [b]$name[/b] [dim]$title[/]", name=slot.name, title=title)
+        return Content.from_markup("  [b]$name[/b] [dim]$title[/]", name=slot.label, title=title)
     done = outcome(slot.current, baseline_accuracy)
     return Content.from_markup(
         f"[{done.style}]$mark[/] [b]$name[/b] [{done.style}]$word[/] [dim]$title[/]",
-        mark=done.mark, name=slot.name, word=done.word, title=title,
+        mark=done.mark, name=slot.label, word=done.word, title=title,
     )
 
 
