@@ -155,3 +155,19 @@ async def test_a_learners_script_is_named_by_file_and_folder_not_like_the_builti
         assert len(mine) == 1 and mine[0].strip().startswith("fail2.py (my_scripts/)")
         builtin = [line for line in lines if line.strip().startswith("fail2 ")]
         assert len(builtin) == 1 and "my_scripts" not in builtin[0]
+
+
+async def test_the_first_ctrl_p_right_after_a_run_opens_the_palette(tmp_path):
+    from textual.command import CommandPalette
+
+    app = fail2_lab(tmp_path, steps=60)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("space")
+        trace = app.state.selected.current
+        while trace.active:  # no pause longer than a frame: the key comes right after the end
+            await pilot.pause(0.02)
+        await pilot.press("ctrl+p")
+        await pilot.pause(0.3)
+        assert isinstance(app.screen, CommandPalette)
+        await pilot.press("escape")
+        await pilot.press("q")

@@ -326,3 +326,41 @@ def _trace_with(finding) -> RunTrace:
     trace = RunTrace(run_id=1, scenario_key="k", config=RunConfig(steps=10))
     trace.add_findings([finding])
     return trace
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread priority is Linux's")
+def test_training_runs_on_a_lower_priority_thread_than_the_ui(tmp_path):
+    from tui.lab_runs import TRAINING_NICENESS
+
+    seen = {}
+    threads = []
+
+    def spawn(body, name):
+        thread = threading.Thread(target=body, name=name)
+        threads.append(thread)
+        thread.start()
+
+    def train(spec, stop):
+        seen["niceness"] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    runs = LabRuns(spawn, train)
+    runs.launch(RunSpec(1, "s", RunConfig(steps=1), (), tmp_path))
+    threads[0].join(5)
+    assert seen["niceness"] >= TRAINING_NICENESS
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) < TRAINING_NICENESS  # this thread: untouched
+
+
+def test_the_cpu_share_of_other_programs_and_the_note_beside_a_timing():
+    from tui.machine_load import CpuMark, cpu_mark, cpu_share_of_others, load_note
+
+    cores = os.cpu_count() or 1
+    start = CpuMark(wall=10.0, busy=100.0, own=5.0)
+    # 2 s on every core: this process used 1 s of CPU, all programs together 1 + 0.5 * cores * 2
+    end = CpuMark(wall=12.0, busy=100.0 + 1.0 + cores, own=6.0)
+    assert cpu_share_of_others(start, end) == pytest.approx(0.5)
+    assert "machine was busy" in load_note(0.5) and "50%" in load_note(0.5)
+    assert "busy" not in load_note(0.05) and "5%" in load_note(0.05)
+    assert cpu_share_of_others(None, end) is None and load_note(None) == ""
+    if sys.platform.startswith("linux"):
+        mark = cpu_mark()
+        assert mark is not None and mark.busy > 0

@@ -25,7 +25,7 @@ from core.schema.scenario import BUILTIN_DIR, LoadResult, discover, load_file
 from tui.bindings import LAB_BINDINGS
 from tui.board_keeper import BoardKeeper
 from tui.lab_actions import action_possible
-from tui.lab_runs import LabRuns
+from tui.lab_runs import LabRuns, yielding
 from tui.lab_state import LabState, ScenarioSlot, saved_scripts
 from tui.messages import BoardFailed, BoardStarted, RunEnded, RunPhase, ScriptOutput, StepBatch, TensorFlowReady
 from tui.palette import LabCommands
@@ -250,9 +250,9 @@ class LabApp(App):
         if spec.script is not None:
             from tui.watch_worker import run_script
 
-            run_script(spec, self.post_message, stop)
+            run_script(spec, yielding(self.post_message), stop)
         else:
-            run_training(spec, self.post_message, stop, self.data)
+            run_training(spec, yielding(self.post_message), stop, self.data)
 
     def _end_trace(self, run_id: int, state: RunState, detail: str) -> None:
         trace = self.state.runs.get(run_id)

@@ -168,13 +168,17 @@ class ExperimentsScreen(Screen):
         self.post_message(ExperimentLine("loading TensorFlow…"))
         from core.lessons.pipeline_speed import measure, render_text
 
+        from tui.machine_load import cpu_mark, cpu_share_of_others, load_note
+
+        before = cpu_mark()
         result = measure(
             rounds=PIPELINE_ROUNDS, steps=min(PIPELINE_STEPS, steps or PIPELINE_STEPS), warmup=PIPELINE_WARMUP,
             examples=PIPELINE_EXAMPLES, on_progress=lambda text: self.post_message(ExperimentLine(text)),
             stop=self.stop,
         )
+        note = load_note(cpu_share_of_others(before, cpu_mark()))
         width = max(60, self.size.width - TEXT_MARGIN)
-        return render_text(result, width=width)
+        return render_text(result, width=width) + (f"\n{note}" if note else "")
 
     def on_experiment_line(self, message: ExperimentLine) -> None:
         self.lines.append(message.text)
