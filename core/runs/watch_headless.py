@@ -29,6 +29,7 @@ from core.runs.watch import (
     WatchRequest,
 )
 from core.runs.watch_log import WatchLog
+from core.schema.facts import RunFacts
 from core.schema.history import blew_up
 from core.schema.json_safe import dumps, json_safe
 from core.schema.tags import ACCURACY, LOSS
@@ -80,8 +81,8 @@ def watch(request: WatchRequest, log_root: Path, *, say=print, show_output=True)
     outcome.logdir = str(logdir)
     doctor = LiveDoctor()
     doctor.history.run = request.script.stem
-    texts = {"run": request.script.stem, "script": str(request.script), "fixes": ",".join(request.fixes)}
-    log = WatchLog(logdir, texts, doctor.history)
+    facts = RunFacts(run=request.script.stem, script=str(request.script), fixes=tuple(request.fixes))
+    log = WatchLog(logdir, facts, doctor.history)
     outcome.history = doctor.history
     for name in request.fixes:
         say(f"fix {name}: {run.plan[name].how}")
