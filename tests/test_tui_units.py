@@ -151,6 +151,12 @@ class Threads:
     def spawn(self, body, name):
         self.bodies.append((name, body))
 
+    def run(self, index: int) -> None:
+        """Run a kept body on a thread of its own, as the app would (it lowers its thread's priority)."""
+        thread = threading.Thread(target=self.bodies[index][1])
+        thread.start()
+        thread.join(10)
+
     def train(self, spec, stop):
         self.trained.append((spec.run_id, stop.is_set()))
 
@@ -166,7 +172,7 @@ def test_lab_runs_start_one_thread_and_queue_the_next_launch(tmp_path):
     assert runs.launch(spec(2, tmp_path)) == Launched(waits_for=1)  # run 1 asked to stop, 2 waits
     assert runs.launch(spec(3, tmp_path)) == Launched(replaced=2, waits_for=1)  # 2 never starts
     assert [name for name, _ in threads.bodies] == ["run 1"]
-    threads.bodies[0][1]()  # run 1's thread returns
+    threads.run(0)  # run 1's thread returns
     assert threads.trained == [(1, True)] and runs.wait(0)
     assert runs.ended(1).run_id == 3 and runs.active_id == 3
     assert runs.ended(1) is None  # a late message from a replaced run changes nothing

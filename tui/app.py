@@ -87,14 +87,6 @@ class LabApp(App):
             self.call_after_refresh(self.preload_tf)  # after the first frame is on screen
 
     # --- what the widgets show -----------------------------------------------------
-    def status_trace(self):
-        """The selected scenario's run if it is starting or going, else whatever run is going."""
-        slot = self.state.selected
-        if slot is not None and slot.current is not None and slot.current.active:
-            return slot.current
-        running = self.state.runs.get(self.runs.active_id)
-        return running or (slot.current if slot else None)
-
     def refresh_views(self) -> None:
         slot = self.state.selected
         self.views.info.show_slot(slot)
@@ -110,7 +102,7 @@ class LabApp(App):
     def refresh_status(self) -> None:
         slot = self.state.selected
         self.views.results.show(slot.current if slot else None, slot.previous if slot else None)
-        self.views.status.show(self.status_trace(), self.board_url, "" if self.tf_state == "ready" else self.tf_state)
+        self.views.status.show(self.state.status_trace(self.runs.active_id), self.board_url, "" if self.tf_state == "ready" else self.tf_state)
 
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         self.sync_selection()
@@ -154,9 +146,9 @@ class LabApp(App):
     def action_stop(self) -> None:
         stopped = self.runs.stop()
         if stopped.dropped is not None:
-            self._end_trace(stopped.dropped, RunState.STOPPED, "stopped before it started")
+            self.state.end_trace(stopped.dropped, RunState.STOPPED, "stopped before it started")
         if stopped.stopping is not None:
-            self._mark_stopping(stopped.stopping)
+            self.state.mark_stopping(stopped.stopping)
         self.refresh_views()
         self.refresh_bindings()
 
@@ -225,9 +217,9 @@ class LabApp(App):
         spec, trace = self.state.new_run(slot)
         launched = self.runs.launch(spec)
         if launched.replaced is not None:  # superseded before it started
-            self._end_trace(launched.replaced, RunState.STOPPED, "replaced by a newer run")
+            self.state.end_trace(launched.replaced, RunState.STOPPED, "replaced by a newer run")
         if launched.waits_for is not None:
-            self._mark_stopping(launched.waits_for)
+            self.state.mark_stopping(launched.waits_for)
             trace.detail = f"waiting for run {launched.waits_for} to stop"
         self.show_slots()
         self.refresh_views()
@@ -239,12 +231,6 @@ class LabApp(App):
     def _spawn_training(self, body, name: str) -> None:
         self.run_worker(body, name=name, group="training", thread=True, exit_on_error=False)
 
-    def _mark_stopping(self, run_id: int) -> None:
-        trace = self.state.runs.get(run_id)
-        if trace is not None:
-            trace.stopping = True
-            trace.version += 1
-
     def _train(self, spec: RunSpec, stop: threading.Event) -> None:
         """The worker's body: a scenario trains in this process, a plain script is watched."""
         if spec.script is not None:
@@ -253,11 +239,6 @@ class LabApp(App):
             run_script(spec, yielding(self.post_message), stop)
         else:
             run_training(spec, yielding(self.post_message), stop, self.data)
-
-    def _end_trace(self, run_id: int, state: RunState, detail: str) -> None:
-        trace = self.state.runs.get(run_id)
-        if trace is not None:
-            trace.set_state(state, detail)
 
     def on_run_phase(self, message: RunPhase) -> None:
         trace = self.state.runs.get(message.run_id)

@@ -197,6 +197,26 @@ class LabState:
         trace.logdir = str(spec.logdir)
         return spec, trace
 
+    def status_trace(self, active_id: int | None) -> RunTrace | None:
+        """The selected scenario's run if it is starting or going, else whatever run is going."""
+        slot = self.selected
+        if slot is not None and slot.current is not None and slot.current.active:
+            return slot.current
+        return self.runs.get(active_id) or (slot.current if slot else None)
+
+    def mark_stopping(self, run_id: int) -> None:
+        """The run was asked to stop (it ends at its next step)."""
+        trace = self.runs.get(run_id)
+        if trace is not None:
+            trace.stopping = True
+            trace.version += 1
+
+    def end_trace(self, run_id: int, state: RunState, detail: str) -> None:
+        """A run that ends without a word from its worker (replaced or stopped before it started)."""
+        trace = self.runs.get(run_id)
+        if trace is not None:
+            trace.set_state(state, detail)
+
     def _forget_unshown(self) -> None:
         """Drop traces no slot keeps any more (aborted runs, and the oldest completed ones)."""
         shown = {id(t) for s in self.slots for t in (s.current, *s.earlier) if t is not None}
