@@ -286,6 +286,7 @@ class LabApp(App):
             slot.script.error = message.error
         if slot is self.state.selected:
             self.views.info.show_slot(slot)
+            self.views.info_scroll.scroll_end(animate=False)  # the newest output in sight
 
     def rerun_saved_scripts(self) -> None:
         """Edit, save, watch it recover: a saved script runs again, its last run dimmed behind."""

@@ -39,13 +39,14 @@ class Views:
     status: StatusLine = field(default_factory=lambda: StatusLine(id="status"))
     work: Vertical = field(default_factory=lambda: Vertical(id="work"))
     bottom: Horizontal = field(default_factory=lambda: Horizontal(id="bottom"))
+    info_scroll: VerticalScroll = field(default_factory=lambda: VerticalScroll(id="info-scroll"))
 
     def compose(self) -> ComposeResult:
         """Scenarios, their info and the fixes on the left; plots, input batch and doctor on the right."""
         with Horizontal(id="main"):
             with Vertical(id="side"):
                 yield self.scenarios
-                with VerticalScroll(id="info-scroll"):
+                with self.info_scroll:
                     yield self.info
                 yield self.fixes
             with self.work:
