@@ -102,7 +102,8 @@ class LabApp(App):
     def refresh_status(self) -> None:
         slot = self.state.selected
         self.views.results.show(slot.current if slot else None, slot.previous if slot else None)
-        self.views.status.show(self.state.status_trace(self.runs.active_id), self.board_url, "" if self.tf_state == "ready" else self.tf_state)
+        tf_state = "" if self.tf_state == "ready" else self.tf_state
+        self.views.status.show(self.state.status_trace(self.runs.active_id), self.board_url, tf_state)
 
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         self.sync_selection()
