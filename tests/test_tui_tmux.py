@@ -114,6 +114,10 @@ def test_keys_are_answered_during_a_run_while_the_cpu_is_busy(tmp_path):
         screen = wait_for_screen(session, r"running │", timeout=10)
         assert "baseline" in screen, screen  # the run kept going all along
         assert max(latencies) < KEY_ANSWER_SECONDS, latencies
+        tmux("send-keys", "-t", session, "x")
+        wait_for_screen(session, r"stopped │", timeout=60)
+        key_to_screen_seconds(session, "C-p", r"Start run", timeout=KEY_ANSWER_SECONDS)  # the first ctrl+p after a run
+        key_to_screen_seconds(session, "Escape", r"^(?![\s\S]*Start run)")
         tmux("send-keys", "-t", session, "q")
         after = wait_for_screen(session, r"TBLAB-EXITED \d+", timeout=60)
         assert "TBLAB-EXITED 0" in after, after
