@@ -5,9 +5,14 @@
     started with one key; its steps/s is training's own steady-state measure, which the
     status line shows when the run ends.
 Interleaved rounds, medians. Then `tblab` is launched on a pseudo-terminal and timed until
-its first frame (the scenario list) is drawn. Optionally writes an SVG of the lab mid-run.
+its first frame (the scenario list) is drawn. Key-to-screen latency: with a run going, Down
+and Up are pressed in turn and timed until the info pane shows the newly selected scenario,
+on the machine as it is and with a busy process on every core (the aim: 0.2 s); the load
+average printed beside each says whether "as it is" was quiet. Optionally writes an SVG of
+the lab mid-run.
 
     python bench/lab_speed.py [--rounds 3] [--steps 1500] [--scenarios baseline fail2] [--svg PATH]
+    python bench/lab_speed.py --only-keys --keys 10      # the latency figures alone
 """
 
 from __future__ import annotations
@@ -75,6 +80,47 @@ def _wait(session: str, pattern: str, timeout: float) -> str:
             return screen
         time.sleep(0.25)
     raise TimeoutError(f"{pattern!r} not on screen after {timeout} s:\n{screen}")
+
+
+def key_latencies(keys: int, logdir: Path, loaded: bool) -> list[float]:
+    """Seconds from a key to its effect on screen, `keys` times, during a baseline run."""
+    sys.path.insert(0, str(ROOT))
+    from tests.helpers import key_to_screen_seconds, start_cpu_burners, stop_cpu_burners
+
+    session = f"tblab-bench-{uuid.uuid4().hex[:8]}"
+    command = f"cd {ROOT} && PYTHONPATH={ROOT} {TBLAB} lab --steps 10000000 --logdir {logdir}; sleep 30"
+    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "120", "-y", "34", command], check=True, env=ENV)
+    burners = []
+    try:
+        _wait(session, r"space Start", 60)
+        subprocess.run(["tmux", "send-keys", "-t", session, "Space"], check=True)
+        _wait(session, r"baseline running │ \S+ ([5-9]\d|\d{3,})/", 300)
+        if loaded:
+            burners = start_cpu_burners(seconds=60 + 10 * keys)  # bounded: they stop themselves
+            time.sleep(2)
+        seconds = []
+        for index in range(keys):
+            key, shows = ("Down", r"fail1: ") if index % 2 == 0 else ("Up", r"Baseline: a 2-layer")
+            seconds.append(key_to_screen_seconds(session, key, shows))
+            time.sleep(0.3)  # keys a learner types, not a burst
+        subprocess.run(["tmux", "send-keys", "-t", session, "q"], check=True)
+        return seconds
+    finally:
+        stop_cpu_burners(burners)
+        time.sleep(1)
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+
+
+def print_latencies(keys: int, logdir: Path) -> None:
+    """The latency with a run going, on the machine as it is and with a busy process per core; the
+    load average before each says whether "as it is" was quiet (other programs count there)."""
+    for label, loaded in (("as is", False), ("loaded (+ a busy process per core)", True)):
+        load = os.getloadavg()[0]
+        seconds = key_latencies(keys, logdir, loaded)
+        print(f"key to screen, {label}: median {statistics.median(seconds):.3f} s, max {max(seconds):.3f} s "
+              f"over {len(seconds)} keys (aim <= 0.2 s); load average before: {load:.1f} on "
+              f"{os.cpu_count()} cores{' (busy: not a quiet figure)' if load > 0.5 * (os.cpu_count() or 1) else ''}",
+              flush=True)
 
 
 def first_frame_seconds(cwd: Path) -> float:
@@ -149,10 +195,15 @@ def main() -> None:
     parser.add_argument("--scenarios", nargs="+", default=["baseline", "fail2"])
     parser.add_argument("--launches", type=int, default=5, help="first-frame timings")
     parser.add_argument("--svg", type=Path, help="also write an SVG of the lab mid-run here")
+    parser.add_argument("--keys", type=int, default=20, help="keys timed for the key-to-screen latency")
+    parser.add_argument("--only-keys", action="store_true", help="only the key-to-screen latency")
     args = parser.parse_args()
     if shutil.which("tmux") is None:
         sys.exit("bench/lab_speed.py needs tmux")
     work = Path(tempfile.mkdtemp(prefix="tblab-bench-lab-"))
+    print_latencies(args.keys, work / "logs")
+    if args.only_keys:
+        return
 
     frames = [first_frame_seconds(work) for _ in range(args.launches)]
     print(f"launch to first frame: median {statistics.median(frames):.2f} s, "

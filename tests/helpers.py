@@ -42,3 +42,32 @@ def wait_for_screen(session: str, pattern: str, timeout: float) -> str:
         if time.monotonic() > deadline:
             raise AssertionError(f"{pattern!r} did not appear; the screen:\n{screen}")
         time.sleep(0.2)
+
+
+def key_to_screen_seconds(session: str, key: str, pattern: str, timeout: float = 30.0) -> float:
+    """Send one key to the tmux session; seconds until `pattern` is on its screen (polled tightly)."""
+    started = time.monotonic()
+    tmux("send-keys", "-t", session, key)
+    while True:
+        screen = tmux("capture-pane", "-p", "-t", session)
+        if re.search(pattern, screen):
+            return time.monotonic() - started
+        if time.monotonic() - started > timeout:
+            raise AssertionError(f"key {key!r}: {pattern!r} did not appear; the screen:\n{screen}")
+        time.sleep(0.01)
+
+
+def start_cpu_burners(seconds: float, count: int | None = None) -> list[subprocess.Popen]:
+    """One busy process per core (or `count`), each stopping itself after `seconds`."""
+    import os
+    import sys
+
+    code = f"import time\nend = time.monotonic() + {seconds}\nwhile time.monotonic() < end: pass\n"
+    return [subprocess.Popen([sys.executable, "-c", code]) for _ in range(count or os.cpu_count() or 1)]
+
+
+def stop_cpu_burners(burners: list[subprocess.Popen]) -> None:
+    for burner in burners:
+        if burner.poll() is None:
+            burner.kill()
+        burner.wait()

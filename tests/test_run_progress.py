@@ -64,8 +64,16 @@ def test_the_bar_shows_steps_loss_and_speed_and_findings_print_as_is():
     progress.message("  doctor, flagged at step 12: [dense_1] grew 1e3x")
     progress.finish()
     text = out.getvalue()
-    assert "300/300" in text and "loss nan" in text and re.search(r"(?<!\d)100 steps/s", text)
+    assert "300/300" in text and "loss NaN" in text and re.search(r"(?<!\d)100 steps/s", text)
     assert "[dense_1] grew 1e3x" in text  # not taken for rich markup
+
+
+def test_before_the_first_step_the_bar_shows_dashes_not_nan():
+    out = Terminal()
+    progress = RunProgress(1000, out, get_time=Clock())
+    progress._progress.refresh()
+    progress.finish()
+    assert "0/1000" in out.getvalue() and "loss –  acc –" in out.getvalue() and "nan" not in out.getvalue().lower()
 
 
 def test_off_a_terminal_a_line_every_100_steps_and_nothing_when_disabled():

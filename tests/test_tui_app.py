@@ -75,7 +75,7 @@ async def test_fix_keys_toggle_fixes_and_change_the_config():
         assert slot.toggled == {"activation", "lr_up"}
         config = slot.effective_config()
         assert config.activation == "relu" and config.learning_rate == pytest.approx(1.0)
-        panel = text(app.query_one(FixPanel))
+        panel = app.query_one(FixPanel).render_text()
         assert "■ a ReLU activation" in panel and "■ L learning rate x 10" in panel and "□ i" in panel
         assert "8×100 relu" in text(app.query_one(ScenarioInfo)) and "lr 1" in text(app.query_one(ScenarioInfo))
         await pilot.press("a")
@@ -153,7 +153,7 @@ async def test_toggling_a_fix_mid_run_restarts_with_the_new_config(tmp_path):
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("space")
         first = app.state.selected.current
-        await wait_for(pilot, lambda: first.last_step >= 1)
+        await wait_for(pilot, lambda: first.last_step >= 50)  # long enough to be the "before"
         await pilot.press("l")
         second = app.state.selected.current
         assert second is not first and second.config.learning_rate == pytest.approx(100.0)
@@ -195,7 +195,7 @@ async def test_the_command_palette_offers_what_is_possible_now_and_every_fix():
     async with app.run_test(size=SIZE) as pilot:
         idle = await palette_titles(pilot)
         assert {"Start run", "Reveal diagnosis", "Start TensorBoard", "Toggle fix: ReLU activation (a)"} <= set(idle)
-        assert "Stop run" not in idle and "Restart run" not in idle  # nothing runs: greyed in the footer, absent here
+        assert "Stop run" not in idle and "Rerun" in idle  # nothing runs: no Stop; `r` always runs
         await pilot.press("ctrl+p")
         await pilot.press(*"relu")
         await pilot.pause(0.3)
@@ -207,7 +207,7 @@ async def test_the_command_palette_offers_what_is_possible_now_and_every_fix():
         app.runs = LabRuns(lambda body, name: None, lambda spec, stop: None)  # that run counts as going
         app.runs.launch(RunSpec(trace.run_id, trace.name, trace.config, trace.fixes, Path(trace.logdir)))
         going = await palette_titles(pilot)
-        assert {"Stop run", "Restart run"} <= set(going) and "Start run" not in going
+        assert {"Stop run", "Rerun"} <= set(going) and "Start run" not in going
         assert [t for t in await palette_titles(pilot, "stop") if "Stop" in t] == ["Stop run"]
         await pilot.press("down", "down", "question_mark")
         assert "Reveal diagnosis" not in await palette_titles(pilot)  # the broken scenario: nothing to reveal or run

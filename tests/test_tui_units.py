@@ -102,11 +102,30 @@ def test_state_applies_toggles_and_rotates_current_to_previous(tmp_path):
     first.set_state("stopped")  # what the app does to a run replaced before it started
     _, second = state.new_run(slot)
     assert slot.current is second and slot.previous is None  # the first drew nothing: not worth keeping
-    second.add_records(records(5, 8, healthy=True))
+    second.add_records(records(60, 8, healthy=True))
     _, third = state.new_run(slot)
-    assert slot.previous is second and slot.current is third
-    assert first.run_id not in state.runs  # dropped: no slot shows it
-    assert third.fixes == ("activation",) and "activation" in third.logdir
+    assert slot.previous is None  # the same config as the current run: no comparison
+    assert first.run_id not in state.runs  # dropped: it can never be "before"
+    state.toggle("init")
+    _, fourth = state.new_run(slot)
+    assert slot.previous is second and slot.current is fourth  # third drew nothing: second stays "before"
+    third.add_records(records(10, 8, healthy=True))
+    third.set_state("stopped")
+    _, fifth = state.new_run(slot)
+    assert slot.previous is second  # stopped after 10 steps: aborted, not a comparison
+    assert third.run_id not in state.runs
+    assert fifth.fixes == ("activation", "init") and "activation" in fifth.logdir
+
+
+def test_a_short_run_that_reached_its_end_is_a_before(tmp_path):
+    state = LabState(canned_results(), tmp_path, steps=20)
+    slot = state.selected
+    _, first = state.new_run(slot)
+    first.add_records(records(20, 8, healthy=False))
+    first.set_state("finished")
+    state.toggle("activation")
+    state.new_run(slot)
+    assert slot.previous is first
 
 
 def test_state_refuses_to_run_a_broken_scenario(tmp_path):
@@ -133,6 +152,12 @@ class Threads:
     def spawn(self, body, name):
         self.bodies.append((name, body))
 
+    def run(self, index: int) -> None:
+        """Run a kept body on a thread of its own, as the app would (it lowers its thread's priority)."""
+        thread = threading.Thread(target=self.bodies[index][1])
+        thread.start()
+        thread.join(10)
+
     def train(self, spec, stop):
         self.trained.append((spec.run_id, stop.is_set()))
 
@@ -148,7 +173,7 @@ def test_lab_runs_start_one_thread_and_queue_the_next_launch(tmp_path):
     assert runs.launch(spec(2, tmp_path)) == Launched(waits_for=1)  # run 1 asked to stop, 2 waits
     assert runs.launch(spec(3, tmp_path)) == Launched(replaced=2, waits_for=1)  # 2 never starts
     assert [name for name, _ in threads.bodies] == ["run 1"]
-    threads.bodies[0][1]()  # run 1's thread returns
+    threads.run(0)  # run 1's thread returns
     assert threads.trained == [(1, True)] and runs.wait(0)
     assert runs.ended(1).run_id == 3 and runs.active_id == 3
     assert runs.ended(1) is None  # a late message from a replaced run changes nothing
@@ -256,3 +281,91 @@ def test_the_lab_command_refuses_bad_input_in_one_line(args, message, tmp_path):
     out = subprocess.run([sys.executable, "-m", "tui.cli", *args], capture_output=True, text=True,
                          cwd=Path(__file__).parent.parent, stdin=subprocess.DEVNULL, timeout=60)
     assert out.returncode == 2 and out.stderr.strip() == message and out.stdout == ""
+
+
+def test_the_list_keeps_run_state_and_outcome_apart():
+    from tui.run_outcome import outcome
+
+    trace = RunTrace(run_id=1, scenario_key="k", config=RunConfig(steps=100))
+    assert outcome(trace).word == "starting"
+    trace.add_records(records(100, 2, healthy=True))
+    assert (outcome(trace).mark, outcome(trace).word) == ("▶", "running")
+    trace.set_state("finished")
+    trace.test_accuracy = 0.95
+    assert outcome(trace).word == "no finding"  # no baseline measured: nothing to call it repaired against
+    assert outcome(trace, baseline_accuracy=0.97) == outcome(trace, 0.97) and outcome(trace, 0.97).word == "repaired"
+    assert outcome(trace, baseline_accuracy=0.99).word == "no finding"  # 4 points short
+    trace.add_findings([VANISHING])
+    assert outcome(trace, 0.95).word == "failed: Vanishing gradients" and outcome(trace, 0.95).mark == "✗"
+    stopped = RunTrace(run_id=2, scenario_key="k", config=RunConfig(steps=100))
+    stopped.add_records(records(30, 2, healthy=True))
+    stopped.set_state("stopped")
+    assert outcome(stopped).word == "stopped at 30"
+
+
+def test_the_baseline_accuracy_comes_from_a_finished_as_is_baseline_run(tmp_path):
+    from core.schema.scenario import BUILTIN_DIR, load_file
+
+    state = LabState([load_file(BUILTIN_DIR / "baseline.py"), *canned_results()], tmp_path)
+    assert state.slots[0].name == "baseline" and state.baseline_accuracy() is None
+    _, trace = state.new_run(state.slots[0])
+    trace.add_records(records(60, 2, healthy=True))
+    trace.test_accuracy = 0.93
+    assert state.baseline_accuracy() is None  # still going
+    trace.set_state("finished")
+    assert state.baseline_accuracy() == pytest.approx(0.93)
+
+
+def test_the_doctor_suggests_only_fixes_that_can_apply_to_the_run():
+    from dataclasses import replace
+
+    finding = replace(VANISHING, fixes=("activation", "depth"))
+    everything = str(findings_content(_trace_with(finding)))
+    assert "try: a ReLU activation · d 2 hidden layers" in everything and "code change" not in everything
+    script = str(findings_content(_trace_with(finding), applies=lambda name: name != "depth"))
+    assert "try: a ReLU activation" in script and "d 2 hidden layers" not in script.split("would need")[0]
+    assert "would need a code change: d 2 hidden layers" in script
+
+
+def _trace_with(finding) -> RunTrace:
+    trace = RunTrace(run_id=1, scenario_key="k", config=RunConfig(steps=10))
+    trace.add_findings([finding])
+    return trace
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread priority is Linux's")
+def test_training_runs_on_a_lower_priority_thread_than_the_ui(tmp_path):
+    from tui.lab_runs import TRAINING_NICENESS
+
+    seen = {}
+    threads = []
+
+    def spawn(body, name):
+        thread = threading.Thread(target=body, name=name)
+        threads.append(thread)
+        thread.start()
+
+    def train(spec, stop):
+        seen["niceness"] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    runs = LabRuns(spawn, train)
+    runs.launch(RunSpec(1, "s", RunConfig(steps=1), (), tmp_path))
+    threads[0].join(5)
+    assert seen["niceness"] >= TRAINING_NICENESS
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) < TRAINING_NICENESS  # this thread: untouched
+
+
+def test_the_cpu_share_of_other_programs_and_the_note_beside_a_timing():
+    from tui.machine_load import CpuMark, cpu_mark, cpu_share_of_others, load_note
+
+    cores = os.cpu_count() or 1
+    start = CpuMark(wall=10.0, busy=100.0, own=5.0)
+    # 2 s on every core: this process used 1 s of CPU, all programs together 1 + 0.5 * cores * 2
+    end = CpuMark(wall=12.0, busy=100.0 + 1.0 + cores, own=6.0)
+    assert cpu_share_of_others(start, end) == pytest.approx(0.5)
+    assert "machine was busy" in load_note(0.5) and "50%" in load_note(0.5)
+    assert "busy" not in load_note(0.05) and "5%" in load_note(0.05)
+    assert cpu_share_of_others(None, end) is None and load_note(None) == ""
+    if sys.platform.startswith("linux"):
+        mark = cpu_mark()
+        assert mark is not None and mark.busy > 0

@@ -27,12 +27,16 @@ def script_lab(tmp_path):
 async def test_a_script_is_listed_and_inapplicable_fixes_say_why(tmp_path):
     app, _ = script_lab(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
-        assert "my_net script: custom loop" in str(app.query_one(ScenarioList).get_option_at_index(0).prompt)
+        assert "my_net.py (mine/) your script: custom loop" in str(app.query_one(ScenarioList).get_option_at_index(0).prompt)
         slot = app.state.selected
         assert slot.script is not None and not slot.broken
-        panel = text(app.query_one(FixPanel))
+        panel = app.query_one(FixPanel).render_text()
         assert "ReLU activation: the script uses no sigmoid or tanh" in panel
         assert "2 hidden layers: the script builds its own layers" in panel
+        greyed = app.query_one("#fix-depth")
+        assert greyed.has_class("-greyed") and "…" not in str(greyed.render())  # wraps, whole
+        await pilot.pause()
+        assert greyed.size.height >= 1
         await pilot.press("a", "question_mark")
         assert slot.toggled == set() and not slot.revealed
         await pilot.press("l")
@@ -46,12 +50,12 @@ async def test_start_toggle_save_and_stop_a_watched_script(tmp_path):
         slot = app.state.selected
         await pilot.press("space")
         first = slot.current
-        await wait_for(pilot, lambda: first.last_step >= 5 and any("step 0: loss" in line for line in slot.script.output))
+        await wait_for(pilot, lambda: first.last_step >= 50 and any("step 0: loss" in line for line in slot.script.output))
         assert "loss" in text(app.query_one(ScenarioInfo)).split("output")[1]  # the script's own output, in the lab
         await pilot.press("l")  # a fix mid-run restarts the script with it
         second = slot.current
         assert second is not first and second.fixes == ("lr_down",)
-        await wait_for(pilot, lambda: second.last_step >= 5)
+        await wait_for(pilot, lambda: second.last_step >= 50)  # long enough to be the next "before"
         assert slot.previous is first and not first.active
         now = time.time() + 5
         os.utime(script, (now, now))  # the learner saves the file

@@ -13,6 +13,8 @@ import threading
 from collections.abc import Iterable
 from pathlib import Path
 
+import time
+
 from textual import work
 from textual.app import App, ComposeResult
 from textual.screen import Screen
@@ -20,18 +22,19 @@ from textual.widgets import OptionList
 
 from core.schema.fixes import FIXES
 from core.schema.scenario import BUILTIN_DIR, LoadResult, discover, load_file
-from tui.bindings import LAB_ACTIONS, LAB_BINDINGS
-from tui.browser import open_in_browser
-from tui.lab_runs import LabRuns
+from tui.bindings import LAB_BINDINGS
+from tui.board_keeper import BoardKeeper
+from tui.lab_actions import action_possible
+from tui.lab_runs import LabRuns, yielding
 from tui.lab_state import LabState, ScenarioSlot, saved_scripts
 from tui.messages import BoardFailed, BoardStarted, RunEnded, RunPhase, ScriptOutput, StepBatch, TensorFlowReady
 from tui.palette import LabCommands
 from tui.run_trace import RunState
 from tui.run_worker import DataCache, RunSpec, run_training
+from tui.tf_preload import preload_tensorflow
 from tui.views import Views
 
 STOP_JOIN_SECONDS = 30.0
-SIDE_SCREENS = ("orderings", "experiments")  # screens over the lab: no lab actions behind their back
 SAVE_POLL_SECONDS = 0.5  # how often a watched script's file is checked for a save
 
 
@@ -52,13 +55,20 @@ class LabApp(App):
         self.data = DataCache(data_path, mnist)
         self.preload_tensorflow = preload_tensorflow
         self.tf_state = "not loaded"
-        self.board = None  # core.tensorboard.board.Board once started
-        self.board_url = ""
+        self.boards = BoardKeeper(Path(log_root))
         self._quitting = threading.Event()
-        self._board_lock = threading.Lock()  # the board is set on a worker thread and stopped on quit
         self.runs = LabRuns(self._spawn_training, self._train)
         self._stops: list[threading.Event] = []  # experiment runs (tui/experiments_screen.py)
         self.views = Views()
+
+    @property
+    def board(self):
+        """The running TensorBoard (core.tensorboard.board.Board), or None."""
+        return self.boards.board
+
+    @property
+    def board_url(self) -> str:
+        return self.boards.url
 
     # --- layout ------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -67,7 +77,7 @@ class LabApp(App):
     def on_mount(self) -> None:
         self.views.scenarios.border_title = "scenarios"
         self.views.fixes.border_title = "fixes"
-        self.views.scenarios.show_slots(self.state.slots)
+        self.show_slots()
         self.views.scenarios.focus()
         self.refresh_views()
         if any(slot.script is not None for slot in self.state.slots):
@@ -77,14 +87,6 @@ class LabApp(App):
             self.call_after_refresh(self.preload_tf)  # after the first frame is on screen
 
     # --- what the widgets show -----------------------------------------------------
-    def status_trace(self):
-        """The selected scenario's run if it is starting or going, else whatever run is going."""
-        slot = self.state.selected
-        if slot is not None and slot.current is not None and slot.current.active:
-            return slot.current
-        running = self.state.runs.get(self.runs.active_id)
-        return running or (slot.current if slot else None)
-
     def refresh_views(self) -> None:
         slot = self.state.selected
         self.views.info.show_slot(slot)
@@ -94,11 +96,14 @@ class LabApp(App):
         for plot in self.views.plots:
             plot.show(current, previous, softmax_floor=floor)
         self.views.inputs.show(current)
-        self.views.findings.show(current, previous)
+        self.views.findings.show(current, previous, slot.applies if slot else None)
         self.refresh_status()
 
     def refresh_status(self) -> None:
-        self.views.status.show(self.status_trace(), self.board_url, "" if self.tf_state == "ready" else self.tf_state)
+        slot = self.state.selected
+        self.views.results.show(slot.current if slot else None, slot.previous if slot else None)
+        tf_state = "" if self.tf_state == "ready" else self.tf_state
+        self.views.status.show(self.state.status_trace(self.runs.active_id), self.board_url, tf_state)
 
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         self.sync_selection()
@@ -118,26 +123,11 @@ class LabApp(App):
         return self.action_possible(action, parameters, self.screen if self.screen_stack else None)
 
     def action_possible(self, action: str, parameters: tuple[object, ...], screen: Screen | None) -> bool | None:
-        """True: the action can run now; None: it is shown greyed out; False: hidden (another screen is up).
-        The footer and the command palette (tui/palette.py) both ask here."""
-        if screen is not None and screen.id in SIDE_SCREENS:
-            return action not in LAB_ACTIONS
-        slot = self.sync_selection()
-        usable = slot is not None and not slot.broken
-        selected_active = usable and slot.current is not None and slot.current.active
-        if action == "start":
-            return (usable and not selected_active) or None
-        if action == "restart":
-            return selected_active or None
-        if action == "stop":
-            return self.runs.busy or None
-        if action == "reveal":
-            return (usable and slot.script is None and not slot.revealed) or None
-        if action == "toggle_fix":
-            return usable or None
-        if action == "board":
-            return self.board is None or None
-        return True
+        """The footer and the command palette (tui/palette.py) both ask here (tui/lab_actions.py)."""
+        return action_possible(
+            action, self.sync_selection(), screen_id=screen.id if screen is not None else None,
+            busy=self.runs.busy, board_running=self.board is not None,
+        )
 
     def action_start(self) -> None:
         slot = self.sync_selection()
@@ -146,17 +136,20 @@ class LabApp(App):
         self.launch(slot)
 
     def action_restart(self) -> None:
+        """`r` always runs the selected config again: restarts a run going, reruns one that ended."""
         slot = self.sync_selection()
-        if slot is not None and slot.current is not None and slot.current.active:
-            self.launch(slot)
-            self.notify(f"Restarted {slot.name} with {_fix_text(slot)}.")
+        if slot is None or slot.broken:
+            return
+        verb = "Restarted" if slot.current is not None and slot.current.active else "Running"
+        self.launch(slot)
+        self.notify(f"{verb} {slot.label} with {slot.fix_text()}.")
 
     def action_stop(self) -> None:
         stopped = self.runs.stop()
         if stopped.dropped is not None:
-            self._end_trace(stopped.dropped, RunState.STOPPED, "stopped before it started")
+            self.state.end_trace(stopped.dropped, RunState.STOPPED, "stopped before it started")
         if stopped.stopping is not None:
-            self._mark_stopping(stopped.stopping)
+            self.state.mark_stopping(stopped.stopping)
         self.refresh_views()
         self.refresh_bindings()
 
@@ -179,15 +172,16 @@ class LabApp(App):
         fix = FIXES[name]
         self.views.fixes.show_slot(slot)
         self.views.info.show_slot(slot)
-        if slot.current is not None and slot.current.active:
-            self.launch(slot)
-            self.notify(f"{fix.label} {'on' if on else 'off'}: restarted {slot.name} with {_fix_text(slot)}.")
-        else:
-            self.notify(f"{fix.label} {'on' if on else 'off'}: {fix.reason}.", timeout=4)
+        if slot.current is None:  # nothing ran yet: the learner is still choosing
+            self.notify(f"{fix.label} {'on' if on else 'off'}: {fix.reason}. Space runs it.", timeout=4)
+            return
+        verb = "restarted" if slot.current.active else "running"  # a run going or one that ended: at once
+        self.launch(slot)
+        self.notify(f"{fix.label} {'on' if on else 'off'}: {verb} {slot.label} with {slot.fix_text()}.")
 
     def action_board(self) -> None:
         if self.board is None:
-            self.board_url = "starting…"
+            self.boards.url = "starting…"
             self.refresh_status()
             self.start_board()
 
@@ -236,36 +230,28 @@ class LabApp(App):
         spec, trace = self.state.new_run(slot)
         launched = self.runs.launch(spec)
         if launched.replaced is not None:  # superseded before it started
-            self._end_trace(launched.replaced, RunState.STOPPED, "replaced by a newer run")
+            self.state.end_trace(launched.replaced, RunState.STOPPED, "replaced by a newer run")
         if launched.waits_for is not None:
-            self._mark_stopping(launched.waits_for)
+            self.state.mark_stopping(launched.waits_for)
             trace.detail = f"waiting for run {launched.waits_for} to stop"
-        self.views.scenarios.show_slots(self.state.slots)
+        self.show_slots()
         self.refresh_views()
         self.refresh_bindings()
 
+    def show_slots(self) -> None:
+        self.views.scenarios.show_slots(self.state.slots, self.state.baseline_accuracy())
+
     def _spawn_training(self, body, name: str) -> None:
         self.run_worker(body, name=name, group="training", thread=True, exit_on_error=False)
-
-    def _mark_stopping(self, run_id: int) -> None:
-        trace = self.state.runs.get(run_id)
-        if trace is not None:
-            trace.stopping = True
-            trace.version += 1
 
     def _train(self, spec: RunSpec, stop: threading.Event) -> None:
         """The worker's body: a scenario trains in this process, a plain script is watched."""
         if spec.script is not None:
             from tui.watch_worker import run_script
 
-            run_script(spec, self.post_message, stop)
+            run_script(spec, yielding(self.post_message), stop)
         else:
-            run_training(spec, self.post_message, stop, self.data)
-
-    def _end_trace(self, run_id: int, state: RunState, detail: str) -> None:
-        trace = self.state.runs.get(run_id)
-        if trace is not None:
-            trace.set_state(state, detail)
+            run_training(spec, yielding(self.post_message), stop, self.data)
 
     def on_run_phase(self, message: RunPhase) -> None:
         trace = self.state.runs.get(message.run_id)
@@ -297,9 +283,9 @@ class LabApp(App):
         slot = self.state.selected
         if slot is not None and trace is slot.current:
             self.views.inputs.show(trace)
-            self.views.findings.show(trace, slot.previous)
+            self.views.findings.show(trace, slot.previous, slot.applies)
         if was_waiting:
-            self.views.scenarios.show_slots(self.state.slots)
+            self.show_slots()
         self.refresh_status()
 
     def on_script_output(self, message: ScriptOutput) -> None:
@@ -313,6 +299,7 @@ class LabApp(App):
             slot.script.error = message.error
         if slot is self.state.selected:
             self.views.info.show_slot(slot)
+            self.views.info_scroll.scroll_end(animate=False)  # the newest output in sight
 
     def rerun_saved_scripts(self) -> None:
         """Edit, save, watch it recover: a saved script runs again, its last run dimmed behind."""
@@ -333,28 +320,21 @@ class LabApp(App):
         trace = self.state.runs.get(message.run_id)
         if trace is not None:
             trace.set_state(message.state, message.detail)
+            trace.ended_at = time.monotonic()
             trace.test_accuracy = message.test_accuracy
             if message.steps_per_second:  # training's own steady-state measure replaces the estimate
                 trace.steps_per_second = message.steps_per_second
             if message.state is RunState.FAILED:
                 self.notify(f"{trace.name} failed: {message.detail}", severity="error", timeout=8)
         self.runs.ended(message.run_id)
-        self.views.scenarios.show_slots(self.state.slots)
+        self.show_slots()
         self.refresh_views()
         self.refresh_bindings()
 
     # --- background: TensorFlow import, TensorBoard ------------------------------------
     @work(thread=True, group="preload", exit_on_error=False)
     def preload_tf(self) -> None:
-        try:
-            import core.train.loop  # noqa: F401  (the import is the work: TensorFlow loads now, off the UI thread)
-            from core.system.tfquiet import TRAINING_THREADS, import_tensorflow_quietly
-
-            import_tensorflow_quietly(threads=TRAINING_THREADS)  # imported already: only caps its threads
-        except Exception as error:
-            self.post_message(TensorFlowReady(f"{type(error).__name__}: {error}"))
-            return
-        self.post_message(TensorFlowReady())
+        self.post_message(TensorFlowReady(preload_tensorflow()))
 
     def on_tensor_flow_ready(self, message: TensorFlowReady) -> None:
         self.tf_state = f"failed to load: {message.error}" if message.error else "ready"
@@ -362,30 +342,19 @@ class LabApp(App):
 
     @work(thread=True, group="board", exclusive=True, exit_on_error=False)
     def start_board(self) -> None:
-        try:
-            from core.tensorboard.board import start_board
-
-            self.state.log_root.mkdir(parents=True, exist_ok=True)
-            board = start_board(self.state.log_root)
-        except Exception as error:
-            self.post_message(BoardFailed(f"{type(error).__name__}: {error}".splitlines()[0]))
-            return
-        with self._board_lock:
-            if self._quitting.is_set():  # the lab quit while TensorBoard was starting
-                board.stop()
-                return
-            self.board = board
-        self.post_message(BoardStarted(board.url, open_in_browser(board.url)))
+        message = self.boards.start()
+        if message is not None:
+            self.post_message(message)
 
     def on_board_started(self, message: BoardStarted) -> None:
-        self.board_url = message.url
+        self.boards.url = message.url
         opened = "opened in your browser" if message.browser_opened else "open it in a browser"
         self.notify(f"TensorBoard on {message.url} ({opened}).", timeout=8)
         self.refresh_status()
         self.refresh_bindings()
 
     def on_board_failed(self, message: BoardFailed) -> None:
-        self.board_url = ""
+        self.boards.url = ""
         self.notify(f"TensorBoard did not start: {message.error}", severity="error", timeout=8)
         self.refresh_status()
 
@@ -393,13 +362,10 @@ class LabApp(App):
     def shutdown_background(self) -> None:
         """Stop training and TensorBoard; safe to call more than once."""
         self.runs.close()
+        self._quitting.set()
         for stop in self._stops:
             stop.set()
-        with self._board_lock:
-            self._quitting.set()
-            board, self.board = self.board, None
-        if board is not None:
-            board.stop()
+        self.boards.close()
 
     def wait_for_training(self, timeout: float = STOP_JOIN_SECONDS) -> bool:
         """Block until the training thread has returned (event files closed); False on timeout."""
@@ -407,10 +373,6 @@ class LabApp(App):
 
     def on_unmount(self) -> None:
         self.shutdown_background()
-
-
-def _fix_text(slot: ScenarioSlot) -> str:
-    return "fixes: " + ", ".join(FIXES[n].label for n in FIXES if n in slot.toggled) if slot.toggled else "no fixes"
 
 
 def make_app(

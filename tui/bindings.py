@@ -9,7 +9,7 @@ from core.schema.fixes import FIXES
 
 APP_BINDINGS = [
     Binding("space", "start", "Start", id="run.start"),
-    Binding("r", "restart", "Restart", id="run.restart"),
+    Binding("r", "restart", "Rerun", tooltip="run the selected config again, now", id="run.restart"),
     Binding("x", "stop", "Stop", id="run.stop"),
     Binding("question_mark", "reveal", "Diagnosis", key_display="?", id="scenario.reveal"),
     Binding("t", "board", "Board", tooltip="TensorBoard on 127.0.0.1", id="board.start"),
@@ -22,7 +22,8 @@ APP_BINDINGS = [
             tooltip="add this run and the one before it to the hand-in (tblab report --from-lab)"),
     Binding("q", "quit", "Quit", id="app.quit"),
 ]
-FIX_GROUP = Binding.Group("fixes", compact=True)
+# A fix key toggles the fix and, once the scenario has run, runs it again at once with it.
+FIX_GROUP = Binding.Group("fix+run", compact=True)
 FIX_BINDINGS = [
     Binding(fix.key, f"toggle_fix('{name}')", fix.label, tooltip=fix.reason, group=FIX_GROUP, id=f"fix.{name}")
     for name, fix in FIXES.items()

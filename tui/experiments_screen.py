@@ -8,6 +8,7 @@ or quitting the lab sets the stop Event the run checks at every step.
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import threading
@@ -22,6 +23,7 @@ from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
 from tui.messages import ExperimentDone, ExperimentLine
+from tui.run_outcome import number
 
 PIPELINE = "pipeline-speed"
 JOBS = 2  # parallel training processes for a preset's variants
@@ -140,10 +142,11 @@ class ExperimentsScreen(Screen):
         post(ExperimentLine(f"{preset.name}: {len(preset.variants)} variants x {total} steps on {jobs} processes"))
 
         def on_progress(label, record) -> None:
-            post(ExperimentLine(f"  {label:<10} step {record.step + 1:>6}/{total}  loss {record.scalars['loss']:.4g}"))
+            loss = number(record.scalars.get("loss", math.nan), ".4g", nan="NaN")
+            post(ExperimentLine(f"  {label:<10} step {record.step + 1:>6}/{total}  loss {loss}"))
 
         def on_variant(outcome) -> None:
-            status = outcome.error or f"test accuracy {outcome.test_accuracy:.4f}, {outcome.steps_done} steps"
+            status = outcome.error or f"test accuracy {number(outcome.test_accuracy, '.4f')}, {outcome.steps_done} steps"
             if outcome.stopped and not outcome.error:
                 status = f"stopped after {outcome.steps_done} steps"
             post(ExperimentLine(f"  {outcome.label:<10} done: {status} ({outcome.seconds:.0f} s)"))
@@ -165,13 +168,17 @@ class ExperimentsScreen(Screen):
         self.post_message(ExperimentLine("loading TensorFlow…"))
         from core.lessons.pipeline_speed import measure, render_text
 
+        from tui.machine_load import cpu_mark, cpu_share_of_others, load_note
+
+        before = cpu_mark()
         result = measure(
             rounds=PIPELINE_ROUNDS, steps=min(PIPELINE_STEPS, steps or PIPELINE_STEPS), warmup=PIPELINE_WARMUP,
             examples=PIPELINE_EXAMPLES, on_progress=lambda text: self.post_message(ExperimentLine(text)),
             stop=self.stop,
         )
+        note = load_note(cpu_share_of_others(before, cpu_mark()))
         width = max(60, self.size.width - TEXT_MARGIN)
-        return render_text(result, width=width)
+        return render_text(result, width=width) + (f"\n{note}" if note else "")
 
     def on_experiment_line(self, message: ExperimentLine) -> None:
         self.lines.append(message.text)

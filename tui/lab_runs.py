@@ -9,11 +9,39 @@ UI thread only; the training thread sets nothing but its own done Event.
 
 from __future__ import annotations
 
+import os
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from tui.run_worker import RunSpec
+
+# Training runs at this niceness (per thread on Linux; TensorFlow's pool threads and a watched
+# script's process, started from that thread, inherit it): on a loaded machine the UI thread
+# is scheduled first, so keys are answered while training takes what is left.
+TRAINING_NICENESS = 10
+YIELD_SECONDS = 0.001  # after each message a run posts: the UI thread takes the GIL between blocks
+
+
+def lower_thread_priority(niceness: int = TRAINING_NICENESS) -> bool:
+    """Lower the calling thread's CPU priority (Linux); False where that is not possible."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), niceness)
+    except (AttributeError, OSError):  # not Linux, or not allowed: training just runs at normal priority
+        return False
+    return True
+
+
+def yielding(post: Callable[[object], object]) -> Callable[[object], None]:
+    """`post`, then a moment off the GIL: training posts one message per block of steps."""
+
+    def post_and_yield(message: object) -> None:
+        post(message)
+        time.sleep(YIELD_SECONDS)
+
+    return post_and_yield
+
 
 # Starts `body` on a thread of its own (the app's thread worker), named for the worker list.
 Spawn = Callable[[Callable[[], None], str], object]
@@ -115,6 +143,7 @@ class LabRuns:
 
         def body() -> None:
             try:
+                lower_thread_priority()
                 self._train(spec, worker.stop)
             finally:
                 worker.done.set()

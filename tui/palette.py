@@ -25,7 +25,7 @@ class PaletteCommand:
 
 COMMANDS: tuple[PaletteCommand, ...] = (
     PaletteCommand("Start run", "Train the selected scenario (space)", "start"),
-    PaletteCommand("Restart run", "Stop and start again with the current fixes (r)", "restart"),
+    PaletteCommand("Rerun", "Run the selected scenario again with the current fixes, now (r)", "restart"),
     PaletteCommand("Stop run", "Stop training; the event files are closed (x)", "stop"),
     PaletteCommand("Reveal diagnosis", "Show what is wrong with the selected scenario (?)", "reveal"),
     PaletteCommand("Start TensorBoard", "TensorBoard on 127.0.0.1 for the log folder (t)", "board"),
@@ -34,7 +34,8 @@ COMMANDS: tuple[PaletteCommand, ...] = (
                    "tanh vs ReLU, depth, initialisation, and how fast each tf.data pipeline feeds training (p)",
                    "experiments"),
     PaletteCommand("Input batch and doctor", "Show or hide the input batch and the doctor's findings (v)", "toggle_details"),
-    *(PaletteCommand(f"Toggle fix: {fix.label} ({fix.key})", fix.reason, "toggle_fix", (name,)) for name, fix in FIXES.items()),
+    *(PaletteCommand(f"Toggle fix: {fix.label} ({fix.key})", f"{fix.reason}; reruns at once once the scenario has run",
+                     "toggle_fix", (name,)) for name, fix in FIXES.items()),
 )
 
 

@@ -8,6 +8,7 @@ to TensorBoard and to the doctor.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -79,6 +80,9 @@ class RunTrace:
     steps_per_second: float = 0.0
     test_accuracy: float = math.nan
     stopping: bool = False  # asked to stop; the worker ends at the next step
+    started_at: float = 0.0  # time.monotonic() of the first step's batch
+    ended_at: float = 0.0  # and of the run's end (set by the app)
+    config_key: tuple = ()  # what makes two runs the same experiment (tui/lab_state.py): config, fixes, file
     version: int = 0  # bumped on every change, so views redraw only when needed
     _rate_mark: tuple[float, int] | None = None
 
@@ -116,6 +120,7 @@ class RunTrace:
             return
         if self.state.waiting:
             self.state, self.detail = RunState.RUNNING, ""
+            self.started_at = sent_at or time.monotonic()
         if sent_at is not None:
             self._update_rate(sent_at)
         self.version += 1

@@ -30,6 +30,8 @@ class DecimatedSeries:
         self.count = 0
         self.last_step = -1
         self.last_value = math.nan
+        self.last_finite_step = -1  # the newest value that was a number (a step may carry NaN or nothing)
+        self.last_finite_value = math.nan
 
     def __len__(self) -> int:
         return len(self._steps)
@@ -46,6 +48,7 @@ class DecimatedSeries:
             self._sizes.append(0)
         self._sizes[-1] += 1
         if math.isfinite(value):
+            self.last_finite_step, self.last_finite_value = step, value
             self._sums[-1] += value
             self._counts[-1] += 1
 

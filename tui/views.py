@@ -14,6 +14,7 @@ from tui.widgets.fix_panel import FixPanel
 from tui.widgets.grad_norm_plot import GradNormPlot
 from tui.widgets.input_view import InputView
 from tui.widgets.loss_plot import LossPlot
+from tui.widgets.results_line import ResultsLine
 from tui.widgets.scenario_info import ScenarioInfo
 from tui.widgets.scenario_list import ScenarioList
 from tui.widgets.status_line import StatusLine
@@ -34,16 +35,18 @@ class Views:
     ))
     inputs: InputView = field(default_factory=lambda: InputView(id="inputs"))
     findings: FindingsPanel = field(default_factory=lambda: FindingsPanel(id="findings"))
+    results: ResultsLine = field(default_factory=lambda: ResultsLine(id="results"))
     status: StatusLine = field(default_factory=lambda: StatusLine(id="status"))
     work: Vertical = field(default_factory=lambda: Vertical(id="work"))
     bottom: Horizontal = field(default_factory=lambda: Horizontal(id="bottom"))
+    info_scroll: VerticalScroll = field(default_factory=lambda: VerticalScroll(id="info-scroll"))
 
     def compose(self) -> ComposeResult:
         """Scenarios, their info and the fixes on the left; plots, input batch and doctor on the right."""
         with Horizontal(id="main"):
             with Vertical(id="side"):
                 yield self.scenarios
-                with VerticalScroll(id="info-scroll"):
+                with self.info_scroll:
                     yield self.info
                 yield self.fixes
             with self.work:
@@ -52,5 +55,6 @@ class Views:
                 with self.bottom:
                     yield self.inputs
                     yield self.findings
+        yield self.results
         yield self.status
         yield Footer(compact=True)

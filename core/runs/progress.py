@@ -7,11 +7,12 @@ started: start-up (imports, tracing) would otherwise drag it down for most of a 
 
 from __future__ import annotations
 
+import math
 import time
 from typing import TextIO
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TimeElapsedColumn
 from rich.text import Text
 
 from core.schema.events import Ended, Step
@@ -31,6 +32,21 @@ class RecentSpeedColumn(ProgressColumn):
         return Text(f"{speed:.0f} steps/s" if speed is not None else "- steps/s", style="progress.data.speed")
 
 
+def shown_value(value: float | None, spec: str) -> str:
+    """A metric as the bar shows it: "–" before the first step has measured it, a real NaN as "NaN"."""
+    if value is None:
+        return "–"
+    return "NaN" if math.isnan(value) else format(value, spec)
+
+
+class MetricsColumn(ProgressColumn):
+    """The newest step's loss and batch accuracy."""
+
+    def render(self, task: Task) -> Text:
+        loss, accuracy = task.fields["loss"], task.fields["accuracy"]
+        return Text(f"loss {shown_value(loss, '.4g')}  acc {shown_value(accuracy, '.3f')}")
+
+
 class RunProgress:
     """Shows a run's steps on `out`; `enabled=False` shows nothing. `get_time` is for tests."""
 
@@ -42,12 +58,12 @@ class RunProgress:
         self._last_draw = -float("inf")
         self._progress = Progress(
             BarColumn(bar_width=24), MofNCompleteColumn(),
-            TextColumn("loss {task.fields[loss]:.4g}  acc {task.fields[accuracy]:.3f}"),
+            MetricsColumn(),
             RecentSpeedColumn(), TimeElapsedColumn(),
             console=Console(file=out, highlight=False), auto_refresh=False,
             speed_estimate_period=SPEED_WINDOW_SECONDS, get_time=self._clock, disable=not self.bar,
         )
-        self._task = self._progress.add_task("train", total=total, loss=float("nan"), accuracy=float("nan"))
+        self._task = self._progress.add_task("train", total=total, loss=None, accuracy=None)
         if self.bar:
             self._progress.start()
 

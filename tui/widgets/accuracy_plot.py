@@ -17,4 +17,4 @@ class AccuracyPlot(TracePlot):
         self.plt.ylim(0, 1)
         self.plt.hline(CHANCE_ACCURACY, color=CHANCE)
         self.nonfinite_marker()
-        self.border_subtitle = legend(("train", CURRENT), ("test", TEST), ("before", PREVIOUS), ("chance", CHANCE))
+        self.border_subtitle = legend(("train", CURRENT), ("test", TEST), ("chance", CHANCE), *self.before_items())

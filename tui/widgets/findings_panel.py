@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.content import Content
@@ -10,6 +12,7 @@ from textual.widgets import Static
 from core.schema.fixes import FIXES
 from tui.run_trace import RunTrace
 
+Applies = Callable[[str], bool]  # whether a fix (by name) can apply to the run shown
 SEVERITY_STYLE = {"critical": "$text-error", "warning": "$text-warning", "info": "$text-primary"}
 
 
@@ -20,25 +23,35 @@ def layer_span(layers) -> str:
     return ", ".join(layers)
 
 
-def finding_content(finding) -> Content:
+def _fix_names(names) -> str:
+    return " · ".join(f"{FIXES[name].key} {FIXES[name].label}" for name in names)
+
+
+def finding_content(finding, applies: Applies | None = None) -> Content:
+    """A finding with its evidence; the fixes it suggests that can apply to this run (keys to
+    press), and apart from them the ones that would need a change to the learner's code."""
     style = SEVERITY_STYLE.get(finding.severity, "$text")
     where = " · ".join(part for part in (f"step {finding.step}", layer_span(finding.layers)) if part)
-    fixes = " · ".join(f"{FIXES[name].key} {FIXES[name].label}" for name in finding.fixes if name in FIXES)
+    named = [name for name in finding.fixes if name in FIXES]
+    usable = [name for name in named if applies is None or applies(name)]
     lines = [
         Content.from_markup(f"[b {style}]●[/] [b]$title[/b] [dim]$where[/]", title=finding.title, where=where),
         Content.from_markup("  $evidence", evidence=finding.evidence),
     ]
-    if fixes:
-        lines.append(Content.from_markup("  [dim]try:[/] [$accent]$fixes[/]", fixes=fixes))
+    if usable:
+        lines.append(Content.from_markup("  [dim]try:[/] [$accent]$fixes[/]", fixes=_fix_names(usable)))
+    if len(usable) < len(named):
+        others = _fix_names(name for name in named if name not in usable)
+        lines.append(Content.from_markup("  [dim]would need a code change: $fixes[/]", fixes=others))
     return Content("\n").join(lines)
 
 
-def findings_content(current: RunTrace | None, previous: RunTrace | None = None) -> Content:
+def findings_content(current: RunTrace | None, previous: RunTrace | None = None, applies: Applies | None = None) -> Content:
     """The current run's findings; the previous run's below them, dimmed (before the fix)."""
     if current is None:
         return Content.from_markup("[dim]The doctor reports here while a run trains.[/]")
     if current.findings:
-        parts = [finding_content(f) for f in current.findings]
+        parts = [finding_content(f, applies) for f in current.findings]
     else:
         parts = [Content.from_markup("[dim]$text[/]", text="watching…" if current.active else "no findings for this run.")]
     if previous is not None and previous.findings:
@@ -63,11 +76,11 @@ class FindingsPanel(VerticalScroll):
     def on_mount(self) -> None:
         self.border_title = "doctor"
 
-    def show(self, trace: RunTrace | None, previous: RunTrace | None = None) -> None:
+    def show(self, trace: RunTrace | None, previous: RunTrace | None = None, applies: Applies | None = None) -> None:
         key = (id(trace), len(trace.findings) if trace else 0, trace.active if trace else False, id(previous))
         if key == self._shown:
             return
         self._shown = key
-        self.query_one(Static).update(findings_content(trace, previous))
+        self.query_one(Static).update(findings_content(trace, previous, applies))
         self.border_title = f"doctor: {len(trace.findings)} finding(s)" if trace and trace.findings else "doctor"
         self.scroll_end(animate=False)

@@ -13,6 +13,7 @@ import numpy as np
 from rich.color import Color
 from rich.segment import Segment
 from rich.style import Style
+from textual.content import Content
 from textual.strip import Strip
 from textual.widget import Widget
 
@@ -38,6 +39,14 @@ def shrink(images: np.ndarray, factor: int) -> np.ndarray:
     k, h, w = images.shape
     return images[:, : h // factor * factor, : w // factor * factor].reshape(
         k, h // factor, factor, w // factor, factor).mean(axis=(2, 4))
+
+
+def image_caption(images: np.ndarray, step: int) -> Content:
+    """The batch's step, range and spread; a batch with no finite pixel says NaN, highlighted."""
+    finite = images[np.isfinite(images)]
+    if not finite.size:
+        return Content.from_markup("step $step · [b $text-error]every pixel NaN/Inf[/]", step=step)
+    return Content(f"step {step} · {finite.min():.3g}..{finite.max():.3g} · σ {finite.std():.3g}")
 
 
 def _grey(level: int) -> Color:
@@ -82,13 +91,7 @@ class InputView(Widget):
             return
         self._shown, self._built_at = key, time.monotonic()
         self._strips = self._layout(images) if images is not None and self.size.area else []
-        if images is not None:
-            finite = images[np.isfinite(images)]
-            low, high = (finite.min(), finite.max()) if finite.size else (np.nan, np.nan)
-            std = finite.std() if finite.size else np.nan
-            self.border_subtitle = f"step {self.trace.image_step} · {low:.3g}..{high:.3g} · σ {std:.3g}"
-        else:
-            self.border_subtitle = ""
+        self.border_subtitle = image_caption(images, self.trace.image_step) if images is not None else ""
         self.refresh()
 
     def _show_pending(self) -> None:

@@ -26,10 +26,11 @@ class LossPlot(TracePlot):
         else:
             self.plt.ylim(0, max(top, CHANCE_LOSS) * 1.05)
         self.plt.hline(CHANCE_LOSS, color=CHANCE)
-        items = [("train", CURRENT), ("test", TEST), ("before", PREVIOUS), (f"ln {NUM_CLASSES}", CHANCE)]
+        items = [("train", CURRENT), ("test", TEST), (f"ln {NUM_CLASSES}", CHANCE)]
         if self.softmax_floor:
             self.plt.hline(SOFTMAX_FLOOR, color=FLOOR)
             items.append((f"{SOFTMAX_FLOOR:.3f}", FLOOR))
+        items += self.before_items()  # last: a long config name is what the border cuts
         self.nonfinite_marker()
         self.border_subtitle = legend(*items)
         nonfinite = self.current.first_nonfinite_step if self.current else None

@@ -27,7 +27,7 @@ def info_content(slot: ScenarioSlot | None) -> Content:
     if slot.broken:
         return Content.from_markup(
             "[b $text-error]$name failed to load[/]\n$error\n[dim]Fix the file; the rest of the lab still works.[/]",
-            name=slot.name, error=slot.error,
+            name=slot.label, error=slot.error,
         )
     if slot.script is not None:
         return script_content(slot)

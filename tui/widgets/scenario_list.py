@@ -7,24 +7,28 @@ from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
 from tui.lab_state import ScenarioSlot
-from tui.run_trace import RunState
+from tui.run_outcome import outcome
 
-# The glyph before a scenario: what its latest run did.
 ERROR_CHARS = 60  # the whole error is in the info panel below the list
-RUN_MARKS = {RunState.STARTING: "▶", RunState.LOADING: "▶", RunState.RUNNING: "▶", RunState.FINISHED: "✓",
-             RunState.STOPPED: "■", RunState.FAILED: "✗"}
 
 
-def slot_prompt(slot: ScenarioSlot) -> Content:
+def slot_prompt(slot: ScenarioSlot, baseline_accuracy: float | None = None) -> Content:
+    """The scenario's name and what its latest run came to: running, failed (the finding), repaired..."""
     if slot.broken:
         error = slot.error.removeprefix(f"{slot.name}.py: ")
         error = error if len(error) <= ERROR_CHARS else error[: ERROR_CHARS - 1] + "…"
         return Content.from_markup("[$text-error]✗ $name: $error[/]", name=slot.name, error=error)
-    mark = RUN_MARKS.get(slot.current.state, " ") if slot.current else " "
     if slot.script is not None:
-        return Content.from_markup("$mark [b]$name[/b] [dim italic]script: $style[/]", mark=mark, name=slot.name, style=slot.script.style)
-    title = slot.scenario.title.removeprefix(f"{slot.name}:").strip()
-    return Content.from_markup("$mark [b]$name[/b] [dim]$title[/]", mark=mark, name=slot.name, title=title)
+        title = f"your script: {slot.script.style}"
+    else:
+        title = slot.scenario.title.removeprefix(f"{slot.name}:").strip()
+    if slot.current is None:
+        return Content.from_markup("  [b]$name[/b] [dim]$title[/]", name=slot.label, title=title)
+    done = outcome(slot.current, baseline_accuracy)
+    return Content.from_markup(
+        f"[{done.style}]$mark[/] [b]$name[/b] [{done.style}]$word[/] [dim]$title[/]",
+        mark=done.mark, name=slot.label, word=done.word, title=title,
+    )
 
 
 class ScenarioList(OptionList):
@@ -34,12 +38,12 @@ class ScenarioList(OptionList):
     ScenarioList { height: auto; max-height: 12; text-wrap: nowrap; text-overflow: ellipsis; }
     """
 
-    def show_slots(self, slots: list[ScenarioSlot]) -> None:
+    def show_slots(self, slots: list[ScenarioSlot], baseline_accuracy: float | None = None) -> None:
         """Build the options (first call) or refresh their prompts (run marks changed)."""
         if self.option_count != len(slots):
             highlighted = self.highlighted
-            self.set_options(Option(slot_prompt(slot), id=slot.key) for slot in slots)
+            self.set_options(Option(slot_prompt(slot, baseline_accuracy), id=slot.key) for slot in slots)
             self.highlighted = highlighted if highlighted is not None else (0 if slots else None)
             return
         for index, slot in enumerate(slots):
-            self.replace_option_prompt_at_index(index, slot_prompt(slot))
+            self.replace_option_prompt_at_index(index, slot_prompt(slot, baseline_accuracy))

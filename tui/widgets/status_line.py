@@ -8,6 +8,7 @@ from textual.widgets import Static
 from tui.run_trace import RunState, RunTrace
 
 BAR_CELLS = 16
+RERUN_HINT = "[dim]a fix key or [b]r[/b] runs it again[/]"
 
 
 def progress_bar(done: int, total: int, cells: int = BAR_CELLS) -> str:
@@ -35,6 +36,8 @@ def status_content(trace: RunTrace | None, board_url: str, tf_state: str) -> Con
             run.append(Content(f"{trace.steps_per_second:.0f} steps/s"))
         if trace.state is RunState.FAILED and trace.detail:
             run.append(Content.from_markup("[$text-error]$detail[/]", detail=trace.detail))
+        if not trace.active:
+            run.append(Content.from_markup(RERUN_HINT))
         if trace.logdir:
             where.append(Content.from_markup("[dim]logs[/] $logdir", logdir=trace.logdir))
         if trace.data_source:

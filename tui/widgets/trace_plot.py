@@ -40,8 +40,21 @@ def hex_color(rgb: tuple[int, int, int]) -> str:
 def legend(*items: tuple[str, tuple[int, int, int]]) -> Content:
     """A border-subtitle legend: coloured marks with names."""
     return Content(" ").join(
-        Content.from_markup(f"[{hex_color(color)}]━[/] $name", name=name) for name, color in items
+        Content.from_markup(f"[{hex_color(color)}]━[/]$name", name=name) for name, color in items
     )
+
+
+def run_name(trace: RunTrace) -> str:
+    """A run's config in a few words: its fixes, or "as-is"."""
+    return ", ".join(trace.fixes) or "as-is"
+
+
+def before_name(previous: RunTrace, current: RunTrace | None) -> str:
+    """The legend's name for the dimmed run: "before: as-is", or an earlier save of the same script."""
+    name = run_name(previous)
+    if current is not None and previous.config_key[:2] == current.config_key[:2]:
+        name += ", earlier save"  # same fixes: only the script's file changed
+    return f"before: {name}"
 
 
 class TracePlot(PlotextPlot):
@@ -130,6 +143,10 @@ class TracePlot(PlotextPlot):
         step = self.current.first_nonfinite_step if self.current else None
         if step is not None:
             self.plt.vline(step, color=NONFINITE)
+
+    def before_items(self) -> list[tuple[str, tuple[int, int, int]]]:
+        """The legend's entry for the dimmed run, named by its config; none without one."""
+        return [(before_name(self.previous, self.current), PREVIOUS)] if self.previous is not None else []
 
     def draw(self) -> None:
         """Each plot (loss, accuracy, gradient norms, unit fractions) draws its own curves."""
