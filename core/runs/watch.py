@@ -20,7 +20,6 @@ import queue
 import re
 import signal
 import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from core.schema.fixes import FIXES
+from core.system import children
 from core.schema.history import Snapshot, StepRecord
 from core.watch.protocol import FD_ENV, decode, unpack_array
 from core.watch.scan import CUSTOM_LOOP, FixPlan, ScanError, plan_fixes, scan_script
@@ -198,11 +198,11 @@ class WatchedScript:
         env["PYTHONUNBUFFERED"] = "1"  # the script's prints arrive line by line
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH", "")]))
         env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-        command = [sys.executable, "-m", "core.watch.child", self.spec.to_json(), str(self.request.script), *self.request.args]
-        try:
-            self.process = subprocess.Popen(
-                command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                pass_fds=(write_fd,), env=env, start_new_session=True,
+        command = ["-m", "core.watch.child", self.spec.to_json(), str(self.request.script), *self.request.args]
+        try:  # never imports from the working folder; leftovers of the script's group stop after it
+            self.process = children.spawn_python(
+                command, env, stdin=children.piped_stdin(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                pass_fds=(write_fd,),
             )
         finally:
             os.close(write_fd)

@@ -1,0 +1,64 @@
+"""Hostile scripts under `tblab watch`, hostile working folders under `watch` and `board`:
+nothing is imported from the working folder, nothing the script leaves behind outlives it
+or keeps tblab waiting, stdin and arguments reach the script."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from core.runs.watch import Ended, Output, WatchedScript, WatchRequest
+from tests.reliability_procs import ROOT, descendants, left_after
+from tests.reliability_scripts import write_script
+
+TBLAB = str(Path(sys.executable).parent / "tblab")
+ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "TBLAB_NO_DOWNLOAD": "1"}
+# A module that shadows numpy from the working folder: it leaves a mark if it ever runs.
+SHADOW = "import pathlib\npathlib.Path(__file__).with_name('SHADOW_RAN').write_text('ran')\nraise SystemExit('shadow numpy ran')\n"
+
+
+def tblab(*args: str, cwd: Path, stdin: str | None = None, timeout: float = 180) -> subprocess.CompletedProcess:
+    return subprocess.run([TBLAB, *args], cwd=cwd, env=ENV, input=stdin, capture_output=True, text=True,
+                          timeout=timeout, check=False)
+
+
+def events_of(script: Path, *args: str) -> tuple[list, WatchedScript, set[int]]:
+    """Every event of one watched run, the run, and the processes below us while it ran."""
+    run = WatchedScript(WatchRequest(script, args=args))
+    events, seen = [], set()
+    for event in run.start():
+        events.append(event)
+        seen |= descendants(os.getpid())
+    return events, run, seen
+
+
+def test_watch_never_imports_from_the_working_folder(tmp_path):
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    (cwd / "numpy.py").write_text(SHADOW)
+    script = write_script(tmp_path, "arguments")
+    done = tblab("watch", str(script), "--logdir", str(tmp_path / "logs"), cwd=cwd)
+    assert done.returncode == 0, done.stderr
+    assert not (cwd / "SHADOW_RAN").exists()
+    assert "finished" in done.stdout
+
+
+def test_a_grandchild_holding_the_pipes_neither_outlives_nor_holds_up_the_script(tmp_path):
+    for name in ("fork", "sleeper", "server"):
+        started = time.monotonic()
+        events, run, seen = events_of(write_script(tmp_path, name))
+        took = time.monotonic() - started
+        assert isinstance(events[-1], Ended) and events[-1].reason == "finished", (name, events[-1])
+        assert took < 45, f"{name}: watch waited {took:.0f} s for the script's leftovers"
+        assert not left_after(seen - {os.getpid()}), f"{name}: processes left"
+
+
+def test_piped_stdin_and_arguments_reach_the_script(tmp_path):
+    script = write_script(tmp_path, "stdin")
+    done = tblab("watch", str(script), "--logdir", str(tmp_path / "logs"), cwd=tmp_path, stdin="hello there\n")
+    assert "read: hello there" in done.stdout, done.stdout + done.stderr
+    events, _, _ = events_of(write_script(tmp_path, "arguments"), "a", "--b")
+    assert any(isinstance(e, Output) and e.text == "argv: ['a', '--b']" for e in events)
