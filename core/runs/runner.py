@@ -22,7 +22,8 @@ from core.schema.history import StepRecord
 from core.schema.json_safe import dumps
 from core.schema.scenario import Scenario
 from core.schema.tags import LOSS
-from core.system.rundir import run_logdir
+from core.system.names import printable
+from core.system.rundir import RunError, run_logdir
 from core.system.tfquiet import TRAINING_THREADS, import_tensorflow_quietly, stderr_fd_to_file
 
 DEFAULT_LOG_ROOT = Path("logs")
@@ -47,10 +48,10 @@ def execute(request: RunRequest, *, as_json: bool = False, out: TextIO = sys.std
     try:
         config = configure(request.scenario.config, request.fixes, steps=request.steps, seed=request.seed)
         data = load_mnist(request.data_path)
-    except (ValueError, DataError) as error:
+        logdir = run_logdir(request.log_root, request.scenario.name, request.fixes)
+    except (ValueError, DataError, RunError) as error:
         print(f"tblab: {error}", file=sys.stderr)
         return 2
-    logdir = run_logdir(request.log_root, request.scenario.name, request.fixes)
     quiet = ExitStack()
     if not request.verbose:
         # For the whole run, not just the import: TensorFlow also logs from later ops.
@@ -65,10 +66,8 @@ def execute(request: RunRequest, *, as_json: bool = False, out: TextIO = sys.std
 
 
 def _train_and_report(request: RunRequest, config, data, logdir: Path, *, as_json: bool, out: TextIO) -> int:
-    from core.system.rundir import RunError
-
     progress_out = sys.stderr if as_json else out  # looked up here: inside the fd-2 redirect
-    print(f"{request.scenario.title} | data: {data.source} | logs: {logdir}", file=progress_out)
+    print(printable(f"{request.scenario.title} | data: {data.source} | logs: {logdir}"), file=progress_out)
     progress = RunProgress(config.steps, progress_out, enabled=not as_json)
     doctor = LiveDoctor(config=config, class_balance=ClassBalance.of(data.y_train, data.y_test))
 

@@ -71,7 +71,7 @@ def run_job(job: SweepJob) -> SweepRow:
         scenario = load_scenario_file(job.scenario_path)
         expected = set(job.fixes) == set(scenario.expected_fixes) and bool(job.fixes)
         config = configure(scenario.config, job.fixes, steps=job.steps)
-        logdir = run_logdir(job.log_root, f"sweep/{scenario.name}", job.fixes)
+        logdir = run_logdir(Path(job.log_root) / "sweep", scenario.name, job.fixes)
         result = record_run(config, data=load_mnist(job.data_path), logdir=logdir, run_name=scenario.name, stop=stop)
         return SweepRow(
             job.scenario, label, expected, result.test_accuracy, result.history.series("loss").last(),
