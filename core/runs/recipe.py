@@ -72,7 +72,10 @@ def record_run(
     logdir = prepare_logdir(logdir)
     texts = {"config": config.to_json(), "data_source": data.source, "run": run_name,
              CLASS_BALANCE_KEY: ClassBalance.of(data.y_train, data.y_test).to_json()}
-    sink = TensorBoardSink(logdir, texts, image_every=config.image_every)
+    # A full disk mid-run stops the run (its steps so far are kept and the run ends as usual,
+    # with result.log_error saying why); a caller's own stop event is the one set.
+    stop = stop if stop is not None else threading.Event()
+    sink = TensorBoardSink(logdir, texts, image_every=config.image_every, on_failure=lambda error: stop.set())
     try:
         result = train(
             config, data=data, run_name=run_name, stop=stop, steps_per_call=steps_per_call,
@@ -82,4 +85,4 @@ def record_run(
         )
     finally:
         sink.close()
-    return replace(result, logdir=logdir)
+    return replace(result, logdir=logdir, log_error=str(sink.failure or ""))

@@ -97,6 +97,9 @@ def _train_and_report(request: RunRequest, config, data, logdir: Path, *, as_jso
         print(f"tblab: {how}; the event files in {logdir} are closed and readable", file=sys.stderr)
         return 128 + getattr(interrupt, "signum", 2)
     progress.finish()
+    if result.log_error:
+        print(f"tblab: {result.log_error}; the run was stopped after {result.steps_done} steps; the event "
+              "files keep what was written before", file=sys.stderr)
     report(doctor.finish(), result.steps_done - 1)
     diagnosis = doctor.diagnosis()
     summary = {
@@ -113,6 +116,7 @@ def _train_and_report(request: RunRequest, config, data, logdir: Path, *, as_jso
         "findings": [f.to_dict() for f in diagnosis.findings],
         "primary_finding": diagnosis.primary.id if diagnosis.primary else None,
         "config": json.loads(config.to_json()),
+        "log_error": result.log_error or None,
     }
     if as_json:
         print(dumps(summary), file=out)
@@ -130,4 +134,4 @@ def _train_and_report(request: RunRequest, config, data, logdir: Path, *, as_jso
         else:
             print("doctor: no finding", file=out)
         print(f"TensorBoard logs: {result.logdir}  (tblab board --logdir {request.log_root})", file=out)
-    return 0
+    return 1 if result.log_error else 0

@@ -76,7 +76,7 @@ def run_job(job: SweepJob) -> SweepRow:
         return SweepRow(
             job.scenario, label, expected, result.test_accuracy, result.history.series("loss").last(),
             result.first_nonfinite_step, time.perf_counter() - started, str(logdir),
-            error=f"{STOPPED}, at step {result.steps_done}" if result.stopped and stop is not None and stop.is_set() else "",
+            error=result.log_error or (f"{STOPPED}, at step {result.steps_done}" if result.stopped and stop is not None and stop.is_set() else ""),
         )
     except Exception as error:  # one broken run is a row, not a dead sweep
         last = traceback.format_exception_only(error)[-1].strip()

@@ -60,6 +60,7 @@ class WatchOutcome:
     output_lines: int = 0
     findings: list[dict] = field(default_factory=list)
     primary_finding: str | None = None
+    log_error: str = ""  # why the event files stopped early (a full disk); the script was stopped
     history: object = field(default=None, repr=False)
     diagnosis: object = field(default=None, repr=False)
 
@@ -81,7 +82,13 @@ def watch(request: WatchRequest, log_root: Path, *, say=print, show_output=True)
     doctor = LiveDoctor()
     doctor.history.run = request.script.stem
     texts = {"run": request.script.stem, "script": str(request.script), "fixes": ",".join(request.fixes)}
-    log = WatchLog(logdir, texts, doctor.history)
+
+    def log_failed(error) -> None:  # a full disk: stop the script, keep what was written, still summarise
+        outcome.log_error = str(error)
+        say(f"tblab: {error}; stopping the script, the event files keep what was written before")
+        run.stop()
+
+    log = WatchLog(logdir, texts, doctor.history, on_failure=log_failed)
     outcome.history = doctor.history
     for name in request.fixes:
         say(f"fix {name}: {run.plan[name].how}")

@@ -14,8 +14,9 @@ from core.schema.history import History
 
 
 class WatchLog:
-    def __init__(self, logdir: Path, texts: dict[str, str], history: History):
+    def __init__(self, logdir: Path, texts: dict[str, str], history: History, on_failure=None):
         self.logdir, self.texts, self.history = logdir, dict(texts), history
+        self.on_failure = on_failure  # called once if the event files stop taking writes (a full disk)
         self._sink = None
 
     def note(self, event) -> None:
@@ -34,7 +35,7 @@ class WatchLog:
             from core.system.rundir import prepare_logdir
             from core.tensorboard.sink import TensorBoardSink
 
-            self._sink = TensorBoardSink(prepare_logdir(self.logdir), self.texts)
+            self._sink = TensorBoardSink(prepare_logdir(self.logdir), self.texts, on_failure=self.on_failure)
         return self._sink
 
     def close(self) -> None:

@@ -18,6 +18,19 @@ class RunError(Exception):
     """A run that cannot start; the message is one line for the user."""
 
 
+class LogWriteError(RunError):
+    """The log folder stopped taking writes (a full disk, a quota, a read-only remount);
+    the message is one line for the user. Raised at the start, it is a run that cannot
+    start; mid-run, the sink catches it, stops the run and keeps what was written."""
+
+    @classmethod
+    def of(cls, path: str | Path, error: BaseException) -> LogWriteError:
+        """From an OSError or a TensorFlow error (ResourceExhaustedError: '...; No space left on device')."""
+        reason = getattr(error, "strerror", None) or str(getattr(error, "message", "") or error).rsplit("; ", 1)[-1]
+        full = "No space left" in reason or "quota" in reason.lower()
+        return cls(f"{'the disk is full: ' if full else ''}cannot write {path}: {reason.strip()}")
+
+
 def run_logdir(root: str | Path, scenario: str, fixes: list[str] | tuple[str, ...] = ()) -> Path:
     """A fresh folder like logs/fail2/20261127-141502-activation+init, created (claimed) here;
     RunError if the scenario's folder leads outside `root` (a symlink)."""

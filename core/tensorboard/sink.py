@@ -4,6 +4,10 @@
 the run's config as text; <logdir>/val gets the test-set evaluations under the same tags,
 so TensorBoard overlays train and test. It does not care who produced the records: a
 tblab run, or a watched script.
+
+When the disk fills mid-run, the sink keeps what was written, writes nothing more, and
+tells its owner once (`on_failure`, and `failure` afterwards): the producer is stopped
+by its owner and the run still ends with its summary, never a traceback from a callback.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import numpy as np
 
 from core.schema import tags
 from core.schema.history import Snapshot, StepRecord
+from core.system.rundir import LogWriteError
 from core.tensorboard.eventfile import EventFile
 from core.tensorboard.summaries import HistogramBlock, ScalarBlock, TensorBlock, images_summary, text_summary
 
@@ -31,10 +36,13 @@ def display_images(images: np.ndarray) -> np.ndarray:
 class TensorBoardSink:
     """Event files for one run. Use as on_step / on_snapshot / on_eval callbacks, then close()."""
 
-    def __init__(self, logdir: str | Path, texts: dict[str, str], image_every: int = 500):
+    def __init__(self, logdir: str | Path, texts: dict[str, str], image_every: int = 500,
+                 on_failure: Callable[[LogWriteError], None] | None = None):
         self.logdir = Path(logdir)
         self.image_every = image_every
-        self._train = EventFile(self.logdir / "train")
+        self.failure: LogWriteError | None = None
+        self._on_failure = on_failure
+        self._train = EventFile(self.logdir / "train")  # a failure here is a run that cannot start
         self._val = EventFile(self.logdir / "val")
         self._train.write(0, text_summary(texts))
         # One block per tag layout: a watched script's light and full steps differ.
@@ -42,10 +50,16 @@ class TensorBoardSink:
         self._dropped = ScalarBlock([tags.NONFINITE_HISTOGRAM_DROPPED])
 
     def on_step(self, record: StepRecord) -> None:
+        if self.failure is not None:
+            return
         block = self._block("train", tuple(record.scalars), ScalarBlock)
-        self._train.write(record.step, block.serialise(np.fromiter(record.scalars.values(), np.float32)))
+        self._guarded(self._train.write, record.step, block.serialise(np.fromiter(record.scalars.values(), np.float32)))
 
     def on_snapshot(self, snapshot: Snapshot) -> None:
+        if self.failure is None:
+            self._guarded(self._write_snapshot, snapshot)
+
+    def _write_snapshot(self, snapshot: Snapshot) -> None:
         if snapshot.histograms:
             buckets = np.stack(list(snapshot.histograms.values()))
             kind = f"histograms of {buckets.shape[1]} buckets"
@@ -56,7 +70,16 @@ class TensorBoardSink:
             self._train.write(snapshot.step, images_summary(tags.INPUT_IMAGES, display_images(snapshot.images)))
 
     def on_eval(self, step: int, scalars: dict[str, float]) -> None:
-        self._val.write(step, self._block("val", tuple(scalars), ScalarBlock).serialise(list(scalars.values())))
+        if self.failure is None:
+            self._guarded(self._val.write, step, self._block("val", tuple(scalars), ScalarBlock).serialise(list(scalars.values())))
+
+    def _guarded(self, write, *args) -> None:
+        try:
+            write(*args)
+        except LogWriteError as error:
+            self.failure = error
+            if self._on_failure is not None:
+                self._on_failure(error)
 
     def _block(self, kind: str, names: tuple[str, ...], make: Callable[[list[str]], TensorBlock]) -> TensorBlock:
         """The block for this tag layout of this kind (train or val scalars, histograms), made once."""
@@ -66,5 +89,11 @@ class TensorBoardSink:
         return block
 
     def close(self) -> None:
-        self._train.close()
-        self._val.close()
+        """Close both files; a failure while flushing the last events becomes `failure`."""
+        for events in (self._train, self._val):
+            failed_before = self.failure is not None
+            try:
+                events.close()
+            except LogWriteError as error:
+                if not failed_before:
+                    self.failure = error

@@ -45,6 +45,7 @@ class RunResult:
     data_source: str
     history: History = field(repr=False)
     logdir: Path | None = None  # set by core.runs.recipe when the run was logged
+    log_error: str = ""  # set by core.runs.recipe: why the event files stopped early (a full disk)
 
 
 def _accuracy(logits: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
