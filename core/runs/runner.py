@@ -22,6 +22,7 @@ from core.schema.history import StepRecord
 from core.schema.json_safe import dumps
 from core.schema.scenario import Scenario
 from core.schema.tags import LOSS
+from core.system.children import interruption
 from core.system.names import printable
 from core.system.rundir import RunError, run_logdir
 from core.system.tfquiet import TRAINING_THREADS, import_tensorflow_quietly, stderr_fd_to_file
@@ -93,9 +94,9 @@ def _train_and_report(request: RunRequest, config, data, logdir: Path, *, as_jso
         return 2
     except KeyboardInterrupt as interrupt:  # Ctrl-C, or SIGTERM / SIGHUP (core.system.children.Terminated)
         progress.finish()
-        how = f"stopped by {interrupt}" if hasattr(interrupt, "signum") else "interrupted"
+        code, how = interruption(interrupt)
         print(f"tblab: {how}; the event files in {logdir} are closed and readable", file=sys.stderr)
-        return 128 + getattr(interrupt, "signum", 2)
+        return code
     progress.finish()
     if result.log_error:
         print(f"tblab: {result.log_error}; the run was stopped after {result.steps_done} steps; the event "

@@ -32,6 +32,7 @@ from core.runs.watch_log import WatchLog
 from core.schema.history import blew_up
 from core.schema.json_safe import dumps, json_safe
 from core.schema.tags import ACCURACY, LOSS
+from core.system.children import Terminated, interruption
 from core.system.rundir import RunError, prepare_logdir, run_logdir
 
 PROGRESS_EVERY = 100
@@ -166,14 +167,14 @@ def watch(request: WatchRequest, log_root: Path, *, say=print, show_output=True)
 
 def execute_watch(request: WatchRequest, log_root: Path, *, as_json: bool = False, out: TextIO = sys.stdout) -> int:
     """The `tblab watch` command: exit 0 when the script trained, 1 when it failed or never
-    trained, 2 for bad input, 130 when interrupted."""
+    trained, 2 for bad input, 128 + the signal when stopped by one (130 for Ctrl-C)."""
     progress_out = sys.stderr if as_json else out
 
     def say(text: str) -> None:
         print(text, file=progress_out, flush=True)
 
     def interrupt(signum, frame):
-        raise KeyboardInterrupt
+        raise Terminated(signum)
 
     previous = {s: signal.signal(s, interrupt) for s in (signal.SIGTERM, signal.SIGHUP)}
     try:
@@ -181,9 +182,10 @@ def execute_watch(request: WatchRequest, log_root: Path, *, as_json: bool = Fals
     except (WatchError, RunError) as error:
         print(f"tblab: {error}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("tblab: interrupted; the script was stopped and the event files are closed and readable", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as stopped:
+        code, how = interruption(stopped)
+        print(f"tblab: {how}; the script was stopped and the event files are closed and readable", file=sys.stderr)
+        return code
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)

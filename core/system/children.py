@@ -61,6 +61,14 @@ class Terminated(KeyboardInterrupt):
         self.signum = signum
 
 
+def interruption(interrupt: KeyboardInterrupt) -> tuple[int, str]:
+    """The exit code and words for a command ended by a signal, the same in every command:
+    Ctrl-C is 130 "interrupted", SIGTERM 143 and SIGHUP 129 "stopped by SIGTERM / SIGHUP"."""
+    signum = getattr(interrupt, "signum", signal.SIGINT)
+    words = "interrupted" if signum == signal.SIGINT else f"stopped by {signal.Signals(signum).name}"
+    return 128 + signum, words
+
+
 def spawn(command: list[str], **popen_kwargs) -> subprocess.Popen:
     """Start `command` as an owned child in a new process group (stdin from /dev/null unless given)."""
     popen_kwargs.setdefault("stdin", subprocess.DEVNULL)

@@ -13,12 +13,12 @@ from tui.commands import count_problem
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser("report", help="write the hand-in report from real runs")
-    p.add_argument("--out", type=Path, default=Path("REPORT.md"))
+    p.add_argument("--out", type=Path, default=Path("REPORT.md"), help="the Markdown file to write (default: REPORT.md)")
     p.add_argument("--steps", type=int, help="steps per run (default: each scenario's, 2000)")
-    p.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
-    p.add_argument("--scenarios", type=Path, default=BUILTIN_DIR)
+    p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="parallel processes (default: cores)")
+    p.add_argument("--scenarios", type=Path, default=BUILTIN_DIR, help="scenario folder (default: fails/)")
     p.add_argument("--only", action="append", default=[], help="only these scenarios (repeatable)")
-    p.add_argument("--logdir", type=Path, default=DEFAULT_LOG_ROOT)
+    p.add_argument("--logdir", type=Path, default=DEFAULT_LOG_ROOT, help="log root (default: logs)")
     p.add_argument("--data", help="a Keras mnist.npz or a folder of the four IDX files")
     p.set_defaults(func=run)
 
