@@ -62,3 +62,20 @@ def test_piped_stdin_and_arguments_reach_the_script(tmp_path):
     assert "read: hello there" in done.stdout, done.stdout + done.stderr
     events, _, _ = events_of(write_script(tmp_path, "arguments"), "a", "--b")
     assert any(isinstance(e, Output) and e.text == "argv: ['a', '--b']" for e in events)
+
+
+def test_a_script_that_never_trains_is_stopped_after_the_idle_timeout(tmp_path):
+    from core.runs.watch_headless import watch
+
+    said: list[str] = []
+    started = time.monotonic()
+    outcome = watch(WatchRequest(write_script(tmp_path, "never_trains")), tmp_path / "logs", say=said.append, idle_timeout=2)
+    assert time.monotonic() - started < 40
+    assert outcome.reason == "idle" and outcome.steps_done == 0 and "--idle-timeout" in outcome.message
+    assert any(line.startswith("tblab: no training step for 2 s (--idle-timeout 2)") for line in said), said
+    done = tblab("watch", str(write_script(tmp_path, "never_trains")), "--idle-timeout", "2", "--logdir",
+                 str(tmp_path / "logs"), cwd=tmp_path)
+    assert done.returncode == 1 and "no training step for 2 s" in done.stdout, done.stdout + done.stderr
+    assert "0 steps (idle)" in done.stdout
+    leftover = subprocess.run(["pgrep", "-f", "never_trains.py"], capture_output=True, text=True, check=False)
+    assert not leftover.stdout.strip()  # the stopped script left nothing running

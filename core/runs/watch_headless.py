@@ -33,6 +33,7 @@ from core.schema.history import blew_up
 from core.schema.json_safe import dumps, json_safe
 from core.schema.tags import ACCURACY, LOSS
 from core.system.children import Terminated, interruption
+from core.system.idle import IdleWatchdog
 from core.system.rundir import RunError, prepare_logdir, run_logdir
 
 PROGRESS_EVERY = 100
@@ -70,8 +71,10 @@ class WatchOutcome:
         return json_safe(data)
 
 
-def watch(request: WatchRequest, log_root: Path, *, say=print, show_output=True) -> WatchOutcome:
-    """Run the script to its end (or --steps); raises WatchError / RunError before it starts."""
+def watch(request: WatchRequest, log_root: Path, *, say=print, show_output=True,
+          idle_timeout: float | None = None) -> WatchOutcome:
+    """Run the script to its end (or --steps, or `idle_timeout` seconds without a training
+    step); raises WatchError / RunError before it starts."""
     run = WatchedScript(request)
     from core.system.tfquiet import import_tensorflow_quietly
 
@@ -95,11 +98,18 @@ def watch(request: WatchRequest, log_root: Path, *, say=print, show_output=True)
         say(f"fix {name}: {run.plan[name].how}")
     first_step_time = last_step_time = None
     events = run.start()
+
+    def went_idle(seconds: float) -> None:  # on the watchdog's thread; run.stop() is safe from any thread
+        say(f"tblab: no training step for {seconds:.0f} s (--idle-timeout {idle_timeout:g}): stopping the script")
+        run.stop()
+
+    idle = IdleWatchdog(idle_timeout, went_idle)
     try:
         for event in events:
             log.note(event)
             if isinstance(event, Step):
                 record = event.record
+                idle.poke()
                 now = time.perf_counter()
                 first_step_time = first_step_time or now
                 last_step_time = now
@@ -153,8 +163,12 @@ def watch(request: WatchRequest, log_root: Path, *, say=print, show_output=True)
                 outcome.reason = "stopped"
         raise
     finally:
+        idle.close()
         run.stop()
         log.close()
+        if idle.fired:
+            outcome.reason = "idle"
+            outcome.message = f"stopped after {idle_timeout:g} s without a training step (--idle-timeout)"
         if first_step_time is not None and last_step_time > first_step_time:
             outcome.steps_per_second = (outcome.steps_done - 1) / (last_step_time - first_step_time)
         doctor.finish()
@@ -165,7 +179,8 @@ def watch(request: WatchRequest, log_root: Path, *, say=print, show_output=True)
     return outcome
 
 
-def execute_watch(request: WatchRequest, log_root: Path, *, as_json: bool = False, out: TextIO = sys.stdout) -> int:
+def execute_watch(request: WatchRequest, log_root: Path, *, as_json: bool = False, out: TextIO = sys.stdout,
+                  idle_timeout: float | None = None) -> int:
     """The `tblab watch` command: exit 0 when the script trained, 1 when it failed or never
     trained, 2 for bad input, 128 + the signal when stopped by one (130 for Ctrl-C)."""
     progress_out = sys.stderr if as_json else out
@@ -178,7 +193,7 @@ def execute_watch(request: WatchRequest, log_root: Path, *, as_json: bool = Fals
 
     previous = {s: signal.signal(s, interrupt) for s in (signal.SIGTERM, signal.SIGHUP)}
     try:
-        outcome = watch(request, log_root, say=say)
+        outcome = watch(request, log_root, say=say, idle_timeout=idle_timeout)
     except (WatchError, RunError) as error:
         print(f"tblab: {error}", file=sys.stderr)
         return 2
