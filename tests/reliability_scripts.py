@@ -39,6 +39,11 @@ SCRIPTS = {
     # a server left running (it would run for ever)
     "server": _script("", "import subprocess, sys\n"
                           "subprocess.Popen([sys.executable, '-m', 'http.server', '0', '--bind', '127.0.0.1'])\n"),
+    # starts a server and a sleeper, then trains until stopped: for signals to tblab
+    "serves_and_trains": _script("import subprocess, sys\n"
+                                 "subprocess.Popen([sys.executable, '-m', 'http.server', '0', '--bind', '127.0.0.1'])\n"
+                                 "subprocess.Popen(['sleep', '600'])\nprint('serving', flush=True)\n",
+                                 steps=10**9),
     # waits on a loop without ever computing a gradient
     "never_trains": "import time\nprint('waiting', flush=True)\nwhile True:\n    time.sleep(0.2)\n",
     # reads what was piped to it

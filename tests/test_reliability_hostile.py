@@ -5,13 +5,16 @@ or keeps tblab waiting, stdin and arguments reach the script."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from core.runs.watch import Ended, Output, WatchedScript, WatchRequest
-from tests.reliability_procs import ROOT, descendants, left_after
+from tests.reliability_procs import descendants, left_after
 from tests.reliability_scripts import write_script
 
 TBLAB = str(Path(sys.executable).parent / "tblab")
@@ -79,3 +82,18 @@ def test_a_script_that_never_trains_is_stopped_after_the_idle_timeout(tmp_path):
     assert "0 steps (idle)" in done.stdout
     leftover = subprocess.run(["pgrep", "-f", "never_trains.py"], capture_output=True, text=True, check=False)
     assert not leftover.stdout.strip()  # the stopped script left nothing running
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+def test_a_signal_to_tblab_watch_stops_the_script_and_everything_it_started(tmp_path, sig):
+    from tests.reliability_procs import first_matching_line
+
+    script = write_script(tmp_path, "serves_and_trains")
+    process = subprocess.Popen([TBLAB, "watch", str(script), "--logdir", str(tmp_path / "logs")], cwd=tmp_path, env=ENV,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert first_matching_line(process, r"^step 100:", 180), process.stderr.read() if process.poll() is not None else ""
+    started = descendants(process.pid)
+    assert len(started) >= 3  # the script, its server and its sleeper (and the guard's exec'd python)
+    process.send_signal(sig)
+    assert process.wait(60) == 128 + sig
+    assert not left_after(started), f"left after {signal.Signals(sig).name}"

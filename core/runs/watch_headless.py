@@ -104,8 +104,12 @@ def watch(request: WatchRequest, log_root: Path, *, say=print, show_output=True,
         run.stop()
 
     idle = IdleWatchdog(idle_timeout, went_idle)
+    first_event = True
     try:
         for event in events:
+            if first_event:  # the clock starts once the script runs, not during the child's TensorFlow import
+                idle.poke()
+                first_event = False
             log.note(event)
             if isinstance(event, Step):
                 record = event.record
