@@ -15,6 +15,7 @@ import threading
 import time
 import traceback
 
+from core.schema.facts import RunFacts
 from core.schema.tags import ACCURACY
 from tui.messages import RunEnded, RunPhase, ScriptOutput
 from tui.run_worker import BATCH_SECONDS, Post, RecordBatcher, RunSpec
@@ -59,8 +60,8 @@ def run_script(spec: RunSpec, post: Post, stop: threading.Event) -> None:
         return
     post(RunPhase(spec.run_id, "loading", "starting the script", logdir=str(spec.logdir)))
     doctor = batcher.doctor = LiveDoctor()
-    texts = {"run": spec.scenario, "script": str(spec.script), "fixes": ",".join(spec.fixes)}
-    log = WatchLog(spec.logdir, texts, doctor.history)
+    facts = RunFacts(run=spec.scenario, script=str(spec.script), fixes=tuple(spec.fixes))
+    log = WatchLog(spec.logdir, facts, doctor.history)
     stopper = threading.Thread(target=lambda: (stop.wait(), run.stop()), daemon=True)
     ended = None
     test_accuracy = math.nan

@@ -3,7 +3,6 @@ exploding activations or gradients, vanishing gradients."""
 
 from __future__ import annotations
 
-import json
 import math
 from bisect import bisect_left
 
@@ -160,7 +159,7 @@ def _first_bad_snapshots(snaps: list) -> list[int]:
 
 def _noted_nonfinite(view: RunView) -> dict[str, int]:
     try:
-        noted = json.loads(view.history.meta.get("nonfinite_histograms") or "{}")
+        noted = view.history.facts.nonfinite_histograms
     except ValueError:
         return {}
     return {tag: int(step) for tag, step in noted.items()} if isinstance(noted, dict) else {}

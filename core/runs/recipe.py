@@ -15,8 +15,6 @@ from pathlib import Path
 import numpy as np
 
 from core.data.mnist import Mnist
-from core.schema.class_balance import META_KEY as CLASS_BALANCE_KEY
-from core.schema.class_balance import ClassBalance
 from core.schema.config import RunConfig
 from core.schema.fixes import apply_fixes
 from core.schema.history import StepRecord
@@ -61,7 +59,7 @@ def record_run(
     # Imported here, not at the top: TensorFlow loads with it, and `tblab run` checks its
     # arguments and the lab draws its first frame before that.
     from core.tensorboard.sink import TensorBoardSink
-    from core.train.loop import train
+    from core.train.loop import scenario_facts, train
 
     images = None if on_images is None else (lambda snapshot: on_images(snapshot.step, snapshot.images))
     if logdir is None:
@@ -70,12 +68,11 @@ def record_run(
             steps_per_call=steps_per_call,
         )
     logdir = prepare_logdir(logdir)
-    texts = {"config": config.to_json(), "data_source": data.source, "run": run_name,
-             CLASS_BALANCE_KEY: ClassBalance.of(data.y_train, data.y_test).to_json()}
     # A full disk mid-run stops the run (its steps so far are kept and the run ends as usual,
     # with result.log_error saying why); a caller's own stop event is the one set.
     stop = stop if stop is not None else threading.Event()
-    sink = TensorBoardSink(logdir, texts, image_every=config.image_every, on_failure=lambda error: stop.set())
+    sink = TensorBoardSink(logdir, scenario_facts(config, data, run_name), image_every=config.image_every,
+                           on_failure=lambda error: stop.set())
     try:
         result = train(
             config, data=data, run_name=run_name, stop=stop, steps_per_call=steps_per_call,

@@ -170,12 +170,12 @@ def verify(
 
 def logged_config(history: History) -> RunConfig | None:
     """The RunConfig a tblab run logged (None for other programs' logs, or an unreadable one:
-    bad JSON, a list where an object belongs, a value of the wrong type or out of range)."""
-    text = history.meta.get("config")
-    if not text or not isinstance(text, str):
+    a value of the wrong type or out of range, or no mapping at all)."""
+    logged = history.facts.config
+    if not logged:
         return None
     try:
-        return RunConfig.from_json(text)
+        return RunConfig.from_dict(logged)
     except (ValueError, TypeError, AttributeError, RecursionError, OverflowError):
         return None
 

@@ -29,6 +29,7 @@ from core.runs.watch import (
     WatchRequest,
 )
 from core.runs.watch_log import WatchLog
+from core.schema.facts import RunFacts
 from core.schema.history import blew_up
 from core.schema.json_safe import dumps, json_safe
 from core.schema.tags import ACCURACY, LOSS
@@ -85,14 +86,14 @@ def watch(request: WatchRequest, log_root: Path, *, say=print, show_output=True,
     outcome.logdir = str(logdir)
     doctor = LiveDoctor()
     doctor.history.run = request.script.stem
-    texts = {"run": request.script.stem, "script": str(request.script), "fixes": ",".join(request.fixes)}
+    facts = RunFacts(run=request.script.stem, script=str(request.script), fixes=tuple(request.fixes))
 
     def log_failed(error) -> None:  # a full disk: stop the script, keep what was written, still summarise
         outcome.log_error = str(error)
         say(f"tblab: {error}; stopping the script, the event files keep what was written before")
         run.stop()
 
-    log = WatchLog(logdir, texts, doctor.history, on_failure=log_failed)
+    log = WatchLog(logdir, facts, doctor.history, on_failure=log_failed)
     outcome.history = doctor.history
     for name in request.fixes:
         say(f"fix {name}: {run.plan[name].how}")

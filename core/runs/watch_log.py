@@ -2,31 +2,33 @@
 
 The event files are opened at the first record, so the data source and the config the
 script reported before training are in the run's text summary; the doctor's History
-gets the same metadata."""
+gets the same facts."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from core.runs.watch import ConfigSeen, DataServed, Started
+from core.schema.facts import RunFacts
 from core.schema.history import History
 
 
 class WatchLog:
-    def __init__(self, logdir: Path, texts: dict[str, str], history: History, on_failure=None):
-        self.logdir, self.texts, self.history = logdir, dict(texts), history
+    def __init__(self, logdir: Path, facts: RunFacts, history: History, on_failure=None):
+        self.logdir, self.facts, self.history = logdir, facts, history
         self.on_failure = on_failure  # called once if the event files stop taking writes (a full disk)
         self._sink = None
 
     def note(self, event) -> None:
         """Keep what a Started / DataServed / ConfigSeen event tells about the run."""
         if isinstance(event, DataServed):
-            self.texts["data_source"] = self.history.meta["data_source"] = event.source
+            self.facts = self.facts.but(data_source=event.source)
+            self.history.facts = self.history.facts.but(data_source=event.source)
         elif isinstance(event, ConfigSeen):
-            self.texts["config"] = self.history.meta["config"] = json.dumps(event.config)
+            self.facts = self.facts.but(config=dict(event.config))
+            self.history.facts = self.history.facts.but(config=dict(event.config))
         elif isinstance(event, Started):
-            self.texts["variables"] = json.dumps(event.names)
+            self.facts = self.facts.but(variables=dict(event.names), loop=event.style)
 
     @property
     def sink(self):
@@ -35,7 +37,7 @@ class WatchLog:
             from core.system.rundir import prepare_logdir
             from core.tensorboard.sink import TensorBoardSink
 
-            self._sink = TensorBoardSink(prepare_logdir(self.logdir), self.texts, on_failure=self.on_failure)
+            self._sink = TensorBoardSink(prepare_logdir(self.logdir), self.facts, on_failure=self.on_failure)
         return self._sink
 
     def close(self) -> None:

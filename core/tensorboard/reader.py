@@ -6,7 +6,7 @@ doctor can diagnose any log folder. Damaged files give warnings, never a crash.
 
 Other programs' logs are read by meaning (core/tensorboard/tag_styles.py for names,
 core/tensorboard/layers.py for what names cannot say), and what the reader recovers goes
-into History.meta for the doctor:
+into History.facts (core/schema/facts.py) for the doctor:
   layer_order, output_layers   the layers, input side first, and which is the output one
   model                        the model's own config, when Keras' callback wrote it
                                (core/tensorboard/model_config.py)
@@ -27,7 +27,6 @@ while we must keep every value and say which file was damaged.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import struct
@@ -409,27 +408,25 @@ def _build_history(name: str, halves: dict[str, RawHalf], max_histograms: int | 
         _add_scalars(history, half, raw, reading, renamed)
         for tag, text in raw.texts.items():
             if (key := tag_styles.map_text(tag)) is not None:
-                history.meta[key] = text
+                history.facts = history.facts.with_text(key, text)
             elif tag == KERAS_MODEL_TEXT and (model := summarise_keras(text)) is not None:
-                history.meta["model"] = json.dumps(model)
+                history.facts = history.facts.but(model=model)
     if per_batch:
         _deaverage_keras_batches(history, reading.marks, halves[tag_styles.TRAIN])
     _name_layers_by_size(history, renamed)
 
     epoch_only = style == tag_styles.KERAS and not per_batch and any(t.startswith("epoch_") for t in scalar_tags)
-    history.meta["style"] = style
-    history.meta["step_unit"] = "epoch" if epoch_only else "step"
     all_tags = scalar_tags | histogram_tags | text_tags | train.other_tags | val.other_tags
-    history.meta["raw_tags"] = ",".join(sorted(all_tags))
-    history.meta["tag_map"] = ",".join(sorted(renamed))
+    history.facts = history.facts.but(style=style, step_unit="epoch" if epoch_only else "step",
+                                      raw_tags=tuple(sorted(all_tags)), tag_map=tuple(sorted(renamed)))
     order = _keras_layer_order(history) if style == tag_styles.KERAS else []
     order = order or _numbered_layer_order(history)
     if order:
-        history.meta["layer_order"] = ",".join(order)
+        history.facts = history.facts.but(layer_order=tuple(order))
     if style != tag_styles.TBLAB:
         outputs = _output_layers(history, order)
         if outputs:
-            history.meta["output_layers"] = ",".join(outputs)
+            history.facts = history.facts.but(output_layers=tuple(outputs))
     return history
 
 
@@ -458,8 +455,8 @@ def _add_histograms(history: History, raw: RawHalf, reading: _Reading, renamed: 
             nonfinite: dict[str, int] = {}
             snapshots = _decode_snapshots(final, snaps, reading.max_histograms, history.warnings, nonfinite)
             if nonfinite:
-                noted = json.loads(history.meta.get("nonfinite_histograms", "{}"))
-                history.meta["nonfinite_histograms"] = json.dumps({**noted, **nonfinite})
+                noted = history.facts.nonfinite_histograms
+                history.facts = history.facts.but(nonfinite_histograms={**noted, **nonfinite})
             if snapshots:  # a tag whose every snapshot was unusable is only in raw_tags and warnings
                 history.histograms[final] = snapshots
                 _note_rename(renamed, tag, final, "")
@@ -597,10 +594,10 @@ def _deaverage_keras_batches(history: History, marks: list[tuple[float, int]], t
             for tag, values in per_batch.items():
                 # k * m_k - (k - 1) * m_(k-1) carries float32 rounding x k: keep accuracies in [0, 1].
                 found[tag].values = list(np.clip(values, 0.0, 1.0)) if tag == "accuracy" else values
-            history.meta["deaveraged"] = f"loss, accuracy (Keras running means over {period}-batch epochs)"
+            history.facts = history.facts.but(deaveraged=f"loss, accuracy (Keras running means over {period}-batch epochs)")
             return
     # Left as running means over the epoch so far: they lag the test-set values early in each epoch.
-    history.meta["running_means"] = ",".join(found)
+    history.facts = history.facts.but(running_means=tuple(found))
 
 
 def _name_layers_by_size(history: History, renamed: set[str]) -> None:

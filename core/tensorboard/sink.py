@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from core.schema import tags
+from core.schema.facts import RunFacts
 from core.schema.history import Snapshot, StepRecord
 from core.system.rundir import LogWriteError
 from core.tensorboard.eventfile import EventFile
@@ -36,7 +37,7 @@ def display_images(images: np.ndarray) -> np.ndarray:
 class TensorBoardSink:
     """Event files for one run. Use as on_step / on_snapshot / on_eval callbacks, then close()."""
 
-    def __init__(self, logdir: str | Path, texts: dict[str, str], image_every: int = 500,
+    def __init__(self, logdir: str | Path, facts: RunFacts, image_every: int = 500,
                  on_failure: Callable[[LogWriteError], None] | None = None):
         self.logdir = Path(logdir)
         self.image_every = image_every
@@ -44,7 +45,7 @@ class TensorBoardSink:
         self._on_failure = on_failure
         self._train = EventFile(self.logdir / "train")  # a failure here is a run that cannot start
         self._val = EventFile(self.logdir / "val")
-        self._train.write(0, text_summary(texts))
+        self._train.write(0, text_summary(facts.texts()))  # read back by core/tensorboard/reader.py
         # One block per tag layout: a watched script's light and full steps differ.
         self._blocks: dict[tuple[str, tuple[str, ...]], TensorBlock] = {}
         self._dropped = ScalarBlock([tags.NONFINITE_HISTOGRAM_DROPPED])

@@ -11,7 +11,7 @@ in the section of its half.
   written as                                        read as
   ------------------------------------------------  --------------------------------------------
   tblab: loss, accuracy, grad_norm/..., weights/... unchanged (already tblab's names)
-  tblab: text `config`, `data_source`               meta["config"], meta["data_source"]
+  tblab: text `config`, `data_source`               facts.config, facts.data_source
   Keras: batch_loss, batch_accuracy                 train loss, accuracy at each batch (step)
   Keras: batch_acc, batch_(sparse_)categorical_accuracy  train accuracy
   Keras: epoch_loss, epoch_accuracy (train/)        train loss, accuracy, if no batch_* tags
@@ -230,7 +230,7 @@ def lacks_layer(name: str) -> bool:
 
 
 def map_text(tag: str) -> str | None:
-    """The History.meta key of a text tag, or None if it is not one tblab uses."""
+    """The RunFacts text tag a text tag is (core/schema/facts.py), or None if it is not one tblab reads."""
     tag = strip_scopes(tag)
     return tag if tag in ("config", "data_source", CLASS_BALANCE_KEY) else None
 

@@ -22,10 +22,10 @@ from pathlib import Path
 import tensorflow as tf
 
 from core.data.mnist import Mnist
-from core.schema.class_balance import META_KEY as CLASS_BALANCE_KEY
-from core.schema.class_balance import ClassBalance
 from core.data.pipeline import make_datasets
+from core.schema.class_balance import ClassBalance
 from core.schema.config import RunConfig
+from core.schema.facts import RunFacts
 from core.schema.history import History, Snapshot, StepRecord, blew_up
 from core.schema.tags import ACCURACY, LOSS
 from core.train.block import StepBlocks
@@ -46,6 +46,13 @@ class RunResult:
     history: History = field(repr=False)
     logdir: Path | None = None  # set by core.runs.recipe when the run was logged
     log_error: str = ""  # set by core.runs.recipe: why the event files stopped early (a full disk)
+
+
+def scenario_facts(config: RunConfig, data: Mnist, run_name: str = "") -> RunFacts:
+    """What a scenario run states about itself: its config, its data, the data's class
+    balance (the doctor's fingerprints depend on it)."""
+    return RunFacts(run=run_name, config=config.to_dict(), data_source=data.source,
+                    class_balance=ClassBalance.of(data.y_train, data.y_test), loop="tblab")
 
 
 def _accuracy(logits: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
@@ -81,10 +88,7 @@ def train(
         logits = forward(layers, ds.x_test, config.activation).logits
         return loss_fn(logits, ds.y_test, config.softmax_before_loss), _accuracy(logits, ds.y_test)
 
-    history = History(run=run_name, meta={
-        "config": config.to_json(), "data_source": ds.source,
-        CLASS_BALANCE_KEY: ClassBalance.of(data.y_train, data.y_test).to_json(),  # the doctor's fingerprints
-    })
+    history = History(run=run_name, facts=scenario_facts(config, data, run_name))
 
     def run_eval(step: int) -> dict[str, float]:
         loss, accuracy = evaluate()

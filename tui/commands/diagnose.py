@@ -43,7 +43,7 @@ def run(args) -> int:
     reports = []
     for history in histories:
         diagnosis = diagnose(history)
-        report = {"diagnosis": diagnosis, "style": history.meta.get("style", ""), "verification": None, "note": ""}
+        report = {"diagnosis": diagnosis, "style": history.facts.style, "verification": None, "note": ""}
         if args.verify:
             report["verification"], report["note"] = _verify(history, diagnosis, args.steps, data)
         reports.append(report)
@@ -88,7 +88,7 @@ def _verify(history, diagnosis, steps, data):
     if steps is None:
         return None, refusal
     before = None
-    if steps == logged_steps(history) and history.meta.get("data_source") == data.source:
+    if steps == logged_steps(history) and history.facts.data_source == data.source:
         before = Outcome.of(history, diagnosis, steps)  # the logged run is the "before"
     return verify(config, diagnosis, before=before, steps=steps, data=data), ""
 
