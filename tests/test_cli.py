@@ -132,7 +132,8 @@ def test_script_arguments_after_the_double_dash(tmp_path, capsys):
     from tui.cli import main
 
     script = write_script(tmp_path, "arguments")
-    assert main(["watch", str(script), "--steps", "3", "--logdir", str(tmp_path / "logs"), "--", "a", "--b", "--"]) == 0
-    assert "| argv: ['a', '--b', '--']" in capsys.readouterr().out
+    code = main(["watch", str(script), "--steps", "3", "--logdir", str(tmp_path / "logs"), "--", "a", "--b", "--"])
+    captured = capsys.readouterr()
+    assert code == 0 and "| argv: ['a', '--b', '--']" in captured.out, captured.out + captured.err
     code, err, _ = _before_tensorflow("run", "fail2", "--", "x")
     assert code == 2 and "arguments after -- go to a watched script" in err

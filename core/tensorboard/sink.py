@@ -1,13 +1,15 @@
-"""TensorBoardSink: a consumer of the record stream that writes it as TensorBoard event files.
+"""TensorBoardSink: a sink of the run event stream that writes it as TensorBoard event files.
 
-<logdir>/train gets every step's scalars, the histogram snapshots, the input images and
-the run's config as text; <logdir>/val gets the test-set evaluations under the same tags,
-so TensorBoard overlays train and test. It does not care who produced the records: a
-tblab run, or a watched script.
+<logdir>/train gets the run's facts as text tags (RunFacts.texts, read back by
+core/tensorboard/reader.py), every step's scalars, the histogram snapshots and the input
+images; <logdir>/val gets the test-set evaluations under the same tags, so TensorBoard
+overlays train and test. The files are opened at RunStarted. It does not care who
+produced the events: a tblab run, or a watched script.
 
 When the disk fills mid-run, the sink keeps what was written, writes nothing more, and
-tells its owner once (`on_failure`, and `failure` afterwards): the producer is stopped
-by its owner and the run still ends with its summary, never a traceback from a callback.
+tells its owner once (`on_failure`, and `failure` afterwards): the owner stops the
+producer and the run still ends with its summary, never a traceback from a sink. A file
+that cannot be opened at RunStarted raises LogWriteError: a run that cannot start.
 """
 
 from __future__ import annotations
@@ -18,8 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from core.schema import tags
-from core.schema.facts import RunFacts
-from core.schema.history import Snapshot, StepRecord
+from core.schema.events import Eval, RunStarted, Step
+from core.schema.history import Snapshot
 from core.system.rundir import LogWriteError
 from core.tensorboard.eventfile import EventFile
 from core.tensorboard.summaries import HistogramBlock, ScalarBlock, TensorBlock, images_summary, text_summary
@@ -35,30 +37,48 @@ def display_images(images: np.ndarray) -> np.ndarray:
 
 
 class TensorBoardSink:
-    """Event files for one run. Use as on_step / on_snapshot / on_eval callbacks, then close()."""
+    """Event files for one run (a sink: see core/schema/events.py); close() when it ends."""
 
-    def __init__(self, logdir: str | Path, facts: RunFacts, image_every: int = 500,
+    def __init__(self, logdir: str | Path, image_every: int = 500,
                  on_failure: Callable[[LogWriteError], None] | None = None):
         self.logdir = Path(logdir)
         self.image_every = image_every
         self.failure: LogWriteError | None = None
         self._on_failure = on_failure
-        self._train = EventFile(self.logdir / "train")  # a failure here is a run that cannot start
-        self._val = EventFile(self.logdir / "val")
-        self._train.write(0, text_summary(facts.texts()))  # read back by core/tensorboard/reader.py
+        self._train: EventFile | None = None
+        self._val: EventFile | None = None
         # One block per tag layout: a watched script's light and full steps differ.
         self._blocks: dict[tuple[str, tuple[str, ...]], TensorBlock] = {}
         self._dropped = ScalarBlock([tags.NONFINITE_HISTOGRAM_DROPPED])
 
-    def on_step(self, record: StepRecord) -> None:
-        if self.failure is not None:
-            return
-        block = self._block("train", tuple(record.scalars), ScalarBlock)
-        self._guarded(self._train.write, record.step, block.serialise(np.fromiter(record.scalars.values(), np.float32)))
+    def on_started(self, event: RunStarted) -> None:
+        self._train = EventFile(self.logdir / "train")
+        self._val = EventFile(self.logdir / "val")
+        self._train.write(0, text_summary(event.facts.texts()))
+
+    def on_step(self, event: Step) -> None:
+        if self.failure is None:
+            self._guarded(self._write_step, event.record)
 
     def on_snapshot(self, snapshot: Snapshot) -> None:
         if self.failure is None:
             self._guarded(self._write_snapshot, snapshot)
+
+    def on_eval(self, event: Eval) -> None:
+        if self.failure is None:
+            self._guarded(self._write_eval, event)
+
+    def _guarded(self, write, event) -> None:
+        try:
+            write(event)
+        except LogWriteError as error:
+            self.failure = error
+            if self._on_failure is not None:
+                self._on_failure(error)
+
+    def _write_step(self, record) -> None:
+        block = self._block("train", tuple(record.scalars), ScalarBlock)
+        self._train.write(record.step, block.serialise(np.fromiter(record.scalars.values(), np.float32)))
 
     def _write_snapshot(self, snapshot: Snapshot) -> None:
         if snapshot.histograms:
@@ -70,17 +90,9 @@ class TensorBoardSink:
         if snapshot.images is not None and snapshot.step % self.image_every == 0:
             self._train.write(snapshot.step, images_summary(tags.INPUT_IMAGES, display_images(snapshot.images)))
 
-    def on_eval(self, step: int, scalars: dict[str, float]) -> None:
-        if self.failure is None:
-            self._guarded(self._val.write, step, self._block("val", tuple(scalars), ScalarBlock).serialise(list(scalars.values())))
-
-    def _guarded(self, write, *args) -> None:
-        try:
-            write(*args)
-        except LogWriteError as error:
-            self.failure = error
-            if self._on_failure is not None:
-                self._on_failure(error)
+    def _write_eval(self, event: Eval) -> None:
+        block = self._block("val", tuple(event.scalars), ScalarBlock)
+        self._val.write(event.step, block.serialise(list(event.scalars.values())))
 
     def _block(self, kind: str, names: tuple[str, ...], make: Callable[[list[str]], TensorBlock]) -> TensorBlock:
         """The block for this tag layout of this kind (train or val scalars, histograms), made once."""
@@ -92,9 +104,9 @@ class TensorBoardSink:
     def close(self) -> None:
         """Close both files; a failure while flushing the last events becomes `failure`."""
         for events in (self._train, self._val):
-            failed_before = self.failure is not None
+            if events is None:
+                continue
             try:
                 events.close()
             except LogWriteError as error:
-                if not failed_before:
-                    self.failure = error
+                self.failure = self.failure or error
