@@ -97,8 +97,6 @@ RULES: tuple[Rule, ...] = (
          "a test-set `accuracy` beside the training one", check_shuffled_labels),
 )
 
-RULES_BY_ID = {rule.id: rule for rule in RULES}
-
 # finding -> the findings that would explain it. A finding explained by another finding
 # present in the same run is a symptom; the primary finding is the best-ranked one that
 # nothing else explains.

@@ -1,7 +1,7 @@
 """Read TensorBoard log folders from disk into History, whoever wrote them.
 
 tblab's own runs, Keras' TensorBoard callback and plain tf.summary / legacy
-writers all end up in one History (tag mapping: core/tag_styles.py), so the
+writers all end up in one History (tag mapping: core/tensorboard/tag_styles.py), so the
 doctor can diagnose any log folder. Damaged files give warnings, never a crash.
 
 Other programs' logs are read by meaning (core/tensorboard/tag_styles.py for names,

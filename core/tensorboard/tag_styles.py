@@ -1,6 +1,6 @@
 """Which program wrote a TensorBoard log, and how its tag names map onto tblab's.
 
-Pure functions on tag names (no TensorFlow, no files), so core/events.py can
+Pure functions on tag names (no TensorFlow, no files), so core/tensorboard/reader.py can
 read any log folder into one History and the doctor can reason in one vocabulary.
 
 Mapping ("half" is the folder a value came from: train/, or val/ / validation/;
