@@ -44,6 +44,23 @@ SCRIPTS = {
                                  "subprocess.Popen([sys.executable, '-m', 'http.server', '0', '--bind', '127.0.0.1'])\n"
                                  "subprocess.Popen(['sleep', '600'])\nprint('serving', flush=True)\n",
                                  steps=10**9),
+    # two models of different widths, trained in turn: steps tblab cannot record as one model
+    "two_models": "\n".join([
+        "import tensorflow as tf",
+        "def model(hidden):",
+        "    return [tf.Variable(tf.random.normal([784, hidden], stddev=0.05)), tf.Variable(tf.zeros([hidden])),",
+        "            tf.Variable(tf.random.normal([hidden, 10], stddev=0.05)), tf.Variable(tf.zeros([10]))]",
+        "A, B = model(80), model(30)",
+        "for step in range(10):",
+        "    for params in (A, B):",
+        "        x, y = tf.random.uniform([16, 784]), tf.random.uniform([16], 0, 10, dtype=tf.int32)",
+        "        with tf.GradientTape() as tape:",
+        "            h = tf.nn.relu(tf.matmul(x, params[0]) + params[1])",
+        "            logits = tf.matmul(h, params[2]) + params[3]",
+        "            loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits))",
+        "        for v, g in zip(params, tape.gradient(loss, params)):",
+        "            v.assign_sub(0.1 * g)",
+        "print('trained', flush=True)", ""]),
     # waits on a loop without ever computing a gradient
     "never_trains": "import time\nprint('waiting', flush=True)\nwhile True:\n    time.sleep(0.2)\n",
     # reads what was piped to it

@@ -97,3 +97,15 @@ def test_a_signal_to_tblab_watch_stops_the_script_and_everything_it_started(tmp_
     process.send_signal(sig)
     assert process.wait(60) == 128 + sig
     assert not left_after(started), f"left after {signal.Signals(sig).name}"
+
+
+def test_steps_that_cannot_be_recorded_are_counted_and_reported(tmp_path):
+    import json
+
+    done = tblab("watch", str(write_script(tmp_path, "two_models")), "--json", "--logdir", str(tmp_path / "logs"), cwd=tmp_path)
+    outcome = json.loads(done.stdout)
+    assert outcome["reason"] == "finished" and outcome["steps_done"] == 20
+    assert 0 < outcome["unrecorded"] < 20 and f"{outcome['unrecorded']} of 20 steps could not be recorded" in outcome["message"]
+    assert sum("could not record a step" in line for line in done.stderr.splitlines()) == 1  # shown once, then counted
+    done = tblab("watch", str(write_script(tmp_path, "two_models")), "--logdir", str(tmp_path / "logs"), cwd=tmp_path)
+    assert f"20 steps (finished with {outcome['unrecorded']} steps unrecorded)" in done.stdout, done.stdout

@@ -74,6 +74,7 @@ class _FactsSeen:
 class _ChildEnded:
     steps: int
     reason: str
+    unrecorded: int = 0
 
 
 def _event(message: dict):
@@ -101,7 +102,7 @@ def _event(message: dict):
     if kind == "error":
         return Output(message["text"], "error")  # the traceback, trimmed to the script's own frames
     if kind == "end":
-        return _ChildEnded(int(message["steps"]), message["reason"])
+        return _ChildEnded(int(message["steps"]), message["reason"], int(message.get("unrecorded", 0)))
     return None
 
 
@@ -205,14 +206,14 @@ class WatchedScript:
 
     def _stream(self, readers) -> Iterator[RunEvent]:
         open_pipes = 3
-        steps, reason, error_seen, started = 0, "", False, False
+        steps, reason, error_seen, started, unrecorded = 0, "", False, False, 0
         while open_pipes:
             event = self._events.get()
             if isinstance(event, tuple):  # a pipe closed
                 open_pipes -= 1
                 continue
             if isinstance(event, _ChildEnded):
-                steps, reason = event.steps, event.reason
+                steps, reason, unrecorded = event.steps, event.reason, event.unrecorded
                 continue
             if isinstance(event, _FactsSeen):
                 self.facts = self.facts.but(**event.changes)  # after RunStarted: kept here, not sent again
@@ -235,7 +236,10 @@ class WatchedScript:
                        "(custom loops, run eagerly) and Keras Model.fit")
         elif reason == "killed":
             message = f"the script's process ended without a word (exit status {returncode})"
-        yield Ended(reason, steps, message, returncode, self._dropped_output)
+        elif unrecorded:
+            message = (f"{unrecorded} of {steps} steps could not be recorded: their values are missing from the "
+                       "plots, the event files and the doctor (see the first notice)")
+        yield Ended(reason, steps, message, returncode, self._dropped_output, unrecorded)
 
     # --- stopping -----------------------------------------------------------------------
     def stop(self, grace: float = STOP_GRACE_SECONDS) -> None:

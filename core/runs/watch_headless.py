@@ -50,6 +50,7 @@ class WatchOutcome:
     output_lines: int = 0
     findings: list[dict] = field(default_factory=list)
     primary_finding: str | None = None
+    unrecorded: int = 0  # steps that ran but could not be recorded
     log_error: str = ""  # why the event files stopped early (a full disk); the script was stopped
     history: object = field(default=None, repr=False)
     diagnosis: object = field(default=None, repr=False)
@@ -104,6 +105,7 @@ class OutcomeSink:
     def on_ended(self, event: Ended) -> None:
         outcome = self.outcome
         outcome.reason = event.reason
+        outcome.unrecorded = event.unrecorded
         outcome.steps_done = max(outcome.steps_done, event.steps)
         outcome.message = event.message
         if event.dropped_output:
@@ -229,9 +231,10 @@ def execute_watch(request: WatchRequest, log_root: Path, *, as_json: bool = Fals
         print(dumps(outcome.to_json()), file=out)
     else:
         nonfinite = outcome.first_nonfinite_step
+        unrecorded = f" with {outcome.unrecorded} steps unrecorded" if outcome.unrecorded else ""
         accuracy = "not seen (the script never evaluated the whole test set)" if math.isnan(outcome.test_accuracy) else f"{outcome.test_accuracy:.4f}"
         print(
-            f"{outcome.steps_done} steps ({outcome.reason}) | test accuracy {accuracy} | final loss {outcome.final_loss:.4g} | "
+            f"{outcome.steps_done} steps ({outcome.reason}{unrecorded}) | test accuracy {accuracy} | final loss {outcome.final_loss:.4g} | "
             f"first non-finite step {'none' if nonfinite is None else nonfinite} | {outcome.steps_per_second:.0f} steps/s",
             file=out,
         )
@@ -239,7 +242,8 @@ def execute_watch(request: WatchRequest, log_root: Path, *, as_json: bool = Fals
             fixes = " ".join(f"--fix {f}" for f in diagnosis.primary.first_repair)
             print(f"doctor: {diagnosis.primary.title}; try: tblab watch {request.script} {fixes}", file=out)
         elif outcome.steps_done:
-            print("doctor: no finding", file=out)
+            recorded = f" in the {outcome.steps_done - outcome.unrecorded} steps recorded" if outcome.unrecorded else ""
+            print(f"doctor: no finding{recorded}", file=out)
         print(f"TensorBoard logs: {outcome.logdir}  (tblab board --logdir {log_root})", file=out)
     trained = outcome.steps_done > 0 and outcome.reason in ("finished", "steps")
     return 0 if trained else 1
