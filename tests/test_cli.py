@@ -127,13 +127,13 @@ def test_jobs_are_capped_at_the_core_count(tmp_path):
     assert code == 2 and "--scenarios" in err and "no such folder" in err
 
 
-def test_script_arguments_after_the_double_dash(tmp_path, capsys):
+def test_script_arguments_after_the_double_dash(tmp_path, capfd):
     from tests.reliability_scripts import write_script
     from tui.cli import main
 
     script = write_script(tmp_path, "arguments")
     code = main(["watch", str(script), "--steps", "3", "--logdir", str(tmp_path / "logs"), "--", "a", "--b", "--"])
-    captured = capsys.readouterr()
+    captured = capfd.readouterr()  # fd-level: the summary's stream was bound when its module was imported
     assert code == 0 and "| argv: ['a', '--b', '--']" in captured.out, captured.out + captured.err
     code, err, _ = _before_tensorflow("run", "fail2", "--", "x")
     assert code == 2 and "arguments after -- go to a watched script" in err

@@ -158,9 +158,9 @@ def watch(request: WatchRequest, log_root: Path, *, say=print, show_output=True,
     for name in request.fixes:
         say(f"fix {name}: {run.plan[name].how}")
     idle = IdleWatchdog(idle_timeout, went_idle)
-    events = _poking(run.start(), idle)
+    events = run.start()
     try:
-        consume(events, [board, doctor_sink, summary])
+        consume(events, [board, doctor_sink, summary, _IdleClock(idle)])
     except KeyboardInterrupt:
         run.stop()
         consume(events, [board, doctor_sink, _Stopped(outcome)])  # the records the script sent while stopping
@@ -182,15 +182,24 @@ def watch(request: WatchRequest, log_root: Path, *, say=print, show_output=True,
     return outcome
 
 
-def _poking(events, idle: IdleWatchdog):
-    """The events, poking the idle watchdog at the first (the script runs: the child's
-    TensorFlow import is not idle time) and at every training step."""
-    first = True
-    for event in events:
-        if first or isinstance(event, Step):
-            idle.poke()
-            first = False
-        yield event
+class _IdleClock:
+    """A sink that pokes the idle watchdog at every training step, and at the script's first
+    sign of life (the child's TensorFlow import is not idle time)."""
+
+    def __init__(self, idle: IdleWatchdog) -> None:
+        self.idle, self.alive = idle, False
+
+    def on_output(self, event: Output) -> None:
+        if not self.alive:
+            self.alive = True
+            self.idle.poke()
+
+    def on_started(self, event: RunStarted) -> None:
+        self.alive = True
+        self.idle.poke()
+
+    def on_step(self, event: Step) -> None:
+        self.idle.poke()
 
 
 def _say_findings(say):
