@@ -210,10 +210,11 @@ def _say_findings(say):
     return report
 
 
-def execute_watch(request: WatchRequest, log_root: Path, *, as_json: bool = False, out: TextIO = sys.stdout,
+def execute_watch(request: WatchRequest, log_root: Path, *, as_json: bool = False, out: TextIO | None = None,
                   idle_timeout: float | None = None) -> int:
     """The `tblab watch` command: exit 0 when the script trained, 1 when it failed or never
     trained, 2 for bad input, 128 + the signal when stopped by one (130 for Ctrl-C)."""
+    out = out if out is not None else sys.stdout  # looked up now, not when this module was imported
     progress_out = sys.stderr if as_json else out
 
     def say(text: str) -> None:
