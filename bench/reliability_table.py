@@ -9,7 +9,10 @@
   CLI arguments: survived = one line on stderr, exit 2, no run folder;
 - signals: SIGINT / SIGTERM / SIGHUP / SIGKILL to board, run, sweep and (in tmux) the lab:
   survived = the expected exit code and no process left (the processes-left column);
-- concurrency: N runs started together: survived = N folders, one event file each.
+- concurrency: N runs started together: survived = N folders, one event file each;
+- hostile scripts, traversing names, a full disk (bench/reliability_hostile.py): survived =
+  the expected exit code, nothing imported from the working folder, no process left, and
+  the bytes-outside column counts what was written outside the log root.
 --memory adds bench/memory_long_run.py's 200k-step headless run (about 4 minutes).
 """
 
@@ -57,6 +60,7 @@ class Row:
     survived: int = 0
     left: int = 0
     note: str = ""
+    outside: int = 0  # bytes written outside the log root
 
 
 def start(*args: str, group: bool = False) -> subprocess.Popen:
@@ -265,26 +269,34 @@ def _screen(tmux, session: str, pattern: str, timeout: float = 180) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--memory", action="store_true", help="also the 200k-step headless run (about 4 minutes)")
+    parser.add_argument("--only", action="append", default=[], help="only these measures, by function name (repeatable)")
     args = parser.parse_args()
+    from bench.reliability_hostile import MEASURES as HOSTILE
+
+    hostile = [lambda tmp, m=m: m(tmp, ENV, Row) for m in HOSTILE]
+    for wrapper, measure in zip(hostile, HOSTILE):
+        wrapper.__name__ = measure.__name__
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="tblab-reliability-") as tmp_name:
         tmp = Path(tmp_name)
         rows = []
-        for measure in (damaged_logs, bad_configs, bad_arguments, board_signals, run_signals, sweep_signals, concurrency, lab_signals):
+        measures = (damaged_logs, bad_configs, bad_arguments, board_signals, run_signals, sweep_signals, concurrency,
+                    lab_signals, *hostile)
+        for measure in (m for m in measures if not args.only or m.__name__ in args.only):
             folder = tmp / measure.__name__
             folder.mkdir()
             rows.append(measure(folder))
             print(f"  {rows[-1].what}: {rows[-1].survived}/{rows[-1].tried}", file=sys.stderr, flush=True)
-    print("| inputs | tried | survived | processes left | note |")
-    print("|---|---|---|---|---|")
+    print("| inputs | tried | survived | processes left | bytes outside the log root | note |")
+    print("|---|---|---|---|---|---|")
     for row in rows:
-        print(f"| {row.what} | {row.tried} | {row.survived} | {row.left} | {row.note} |")
-    tried, survived, left = (sum(getattr(r, k) for r in rows) for k in ("tried", "survived", "left"))
-    print(f"| **total** | **{tried}** | **{survived}** | **{left}** | {time.monotonic() - started:.0f} s |")
+        print(f"| {row.what} | {row.tried} | {row.survived} | {row.left} | {row.outside} | {row.note} |")
+    tried, survived, left, outside = (sum(getattr(r, k) for r in rows) for k in ("tried", "survived", "left", "outside"))
+    print(f"| **total** | **{tried}** | **{survived}** | **{left}** | **{outside}** | {time.monotonic() - started:.0f} s |")
     if args.memory:
         print()
         subprocess.run([sys.executable, str(ROOT / "bench" / "memory_long_run.py")], cwd=ROOT, check=False)
-    return 0 if survived == tried and left == 0 else 1
+    return 0 if survived == tried and left == 0 and outside == 0 else 1
 
 
 if __name__ == "__main__":

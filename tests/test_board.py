@@ -58,3 +58,16 @@ def test_busy_port_is_a_clear_error(tmp_path):
         sock.listen()
         with pytest.raises(BoardError, match=f"port {sock.getsockname()[1]} .* busy"):
             start_board(tmp_path, port=sock.getsockname()[1])
+
+
+def test_board_never_imports_from_the_working_folder(tmp_path, monkeypatch):
+    (tmp_path / "numpy.py").write_text("import pathlib\npathlib.Path(__file__).with_name('RAN').write_text('x')\nraise SystemExit(1)\n")
+    (tmp_path / "logs").mkdir()
+    monkeypatch.chdir(tmp_path)
+    board = start_board(tmp_path / "logs")
+    try:
+        with urllib.request.urlopen(board.url + "data/runs", timeout=5) as reply:
+            assert json.loads(reply.read()) == []
+    finally:
+        board.stop()
+    assert not (tmp_path / "RAN").exists()

@@ -159,3 +159,42 @@ def test_a_text_file_as_data_is_not_called_pickled(tmp_path, capsys):
     assert main(["run", "baseline", "--steps", "5", "--data", str(text), "--logdir", str(tmp_path / "logs")]) == 2
     err = capsys.readouterr().err
     assert "pickle" not in err and "not a readable .npz" in err
+
+
+# --- diagnose --verify: the log never says how long to train --------------------------------
+def _failing_history(config_text: str, last_step: int | None = None):
+    from core.schema.history import StepRecord
+    from tests.test_doctor import build, vanishing_records
+
+    history = build(vanishing_records(hidden=2))
+    history.facts = history.facts.with_text("config", config_text)  # as read back from a text tag
+    if last_step is not None:
+        history.add(StepRecord(last_step, {"loss": 2.3}))
+    return history
+
+
+@pytest.mark.parametrize("last_step", [2**62, 10**8])
+def test_verify_never_takes_its_length_from_the_log(last_step):
+    from core.doctor import diagnose
+    from core.runs.verify import DEFAULT_STEPS_LIMIT
+    from tests.helpers import tiny_mnist
+    from tui.commands.diagnose import _verify
+
+    huge = RunConfig(hidden_layers=2, steps=10**8).to_json()
+    history = _failing_history(huge, last_step)
+    verification, note = _verify(history, diagnose(history), None, data=tiny_mnist())
+    assert verification is None and "pass --steps" in note and str(DEFAULT_STEPS_LIMIT) in note
+    # the logged config's own steps, when modest, are the default; the log's last step never is
+    small = _failing_history(RunConfig(hidden_layers=1, hidden_units=8, steps=4).to_json(), last_step)
+    verification, note = _verify(small, diagnose(small), None, data=tiny_mnist())
+    assert note == "" and verification.after.steps == 4
+    verification, _ = _verify(history, diagnose(history), 3, data=tiny_mnist())  # the user's --steps
+    assert verification.after.steps == 3
+
+
+# (a nesting bomb such as "[" * 100000 is the text-tag reader's to bound: core/schema/facts.py)
+@pytest.mark.parametrize("text", ["[1, 2]", '{"steps": 1e400}', '{"steps": "many"}', '{"steps": 2.5}', "null", "{"])
+def test_a_crafted_logged_config_means_no_config(text):
+    from core.runs.verify import logged_config
+
+    assert logged_config(_failing_history(text)) is None

@@ -37,6 +37,9 @@ IDX_LABELS_MAGIC = 2049  # unsigned bytes, 1 dimension
 SAMPLE_FILE = "mnist_5k.csv.gz"
 SAMPLE_TRAIN_PER_CLASS = 400
 SAMPLE_TEST_PER_CLASS = 100
+# The offline sample's fixed order: a permutation from NumPy's legacy RandomState, whose
+# stream NumPy keeps the same across versions, so the order never changes under us.
+SAMPLE_ORDER_SEED = 20231
 DOWNLOAD_BODY_LIMIT_S = 120.0  # once connected, 11 MB must arrive within this
 NO_DOWNLOAD_ENV = "TBLAB_NO_DOWNLOAD"
 
@@ -335,8 +338,9 @@ def load_offline_sample(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray,
     """Parse the 5000-digit CSV (784 pixels then the label per row) and split it 4000 / 1000.
 
     The split is stratified and fixed: per class, the first 400 rows in file order
-    train and the next 100 test. Both sets are interleaved by class (0, 1, ..., 9, 0,
-    1, ...) so any slice is balanced and no random generator is involved.
+    train and the next 100 test. Each set is then put in one fixed permutation, the kind
+    of order real MNIST has: not sorted or interleaved by class, so a script that does not
+    shuffle sees batches as unbalanced as real MNIST's, not a perfectly balanced 0, 1, ..., 9.
     """
     try:
         table = np.loadtxt(path, delimiter=",", dtype=np.int64, ndmin=2)
@@ -353,8 +357,9 @@ def load_offline_sample(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray,
         raise DataError(f"{path}: expected at least {per_class} digits per class; found {counts.tolist()}")
 
     rows_by_class = np.stack([np.flatnonzero(labels == digit)[:per_class] for digit in range(10)])
-    train_rows = rows_by_class[:, :SAMPLE_TRAIN_PER_CLASS].T.reshape(-1)
-    test_rows = rows_by_class[:, SAMPLE_TRAIN_PER_CLASS:].T.reshape(-1)
+    order = np.random.RandomState(SAMPLE_ORDER_SEED)
+    train_rows = order.permutation(rows_by_class[:, :SAMPLE_TRAIN_PER_CLASS].reshape(-1))
+    test_rows = order.permutation(rows_by_class[:, SAMPLE_TRAIN_PER_CLASS:].reshape(-1))
     arrays = (
         pixels[train_rows].astype(np.uint8),
         labels[train_rows].astype(np.int32),

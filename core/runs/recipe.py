@@ -75,7 +75,10 @@ def run_scenario(
     board = None
     if logdir is not None:
         logdir = prepare_logdir(logdir)
-        board = TensorBoardSink(logdir, image_every=config.image_every)
+        # A full disk mid-run stops the run: its steps so far are kept, and it ends as usual
+        # with result.log_error saying why (a caller's own stop event is the one set).
+        stop = stop if stop is not None else threading.Event()
+        board = TensorBoardSink(logdir, image_every=config.image_every, on_failure=lambda error: stop.set())
     events = run_events(config, data=data, run_name=run_name, snapshots=snapshots or board is not None, stop=stop,
                         steps_per_call=steps_per_call)
     try:
@@ -83,4 +86,6 @@ def run_scenario(
     finally:
         if board is not None:
             board.close()
-    return replace(result, logdir=logdir) if logdir is not None else result
+    if logdir is None:
+        return result
+    return replace(result, logdir=logdir, log_error=str(board.failure or ""))

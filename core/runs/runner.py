@@ -21,7 +21,9 @@ from core.runs.sinks import DoctorSink
 from core.schema.json_safe import dumps
 from core.schema.scenario import Scenario
 from core.schema.tags import LOSS
-from core.system.rundir import run_logdir
+from core.system.children import interruption
+from core.system.names import printable
+from core.system.rundir import RunError, run_logdir
 from core.system.tfquiet import TRAINING_THREADS, import_tensorflow_quietly, stderr_fd_to_file
 
 DEFAULT_LOG_ROOT = Path("logs")
@@ -46,10 +48,10 @@ def execute(request: RunRequest, *, as_json: bool = False, out: TextIO = sys.std
     try:
         config = configure(request.scenario.config, request.fixes, steps=request.steps, seed=request.seed)
         data = load_mnist(request.data_path)
-    except (ValueError, DataError) as error:
+        logdir = run_logdir(request.log_root, request.scenario.name, request.fixes)
+    except (ValueError, DataError, RunError) as error:
         print(f"tblab: {error}", file=sys.stderr)
         return 2
-    logdir = run_logdir(request.log_root, request.scenario.name, request.fixes)
     quiet = ExitStack()
     if not request.verbose:
         # For the whole run, not just the import: TensorFlow also logs from later ops.
@@ -64,10 +66,8 @@ def execute(request: RunRequest, *, as_json: bool = False, out: TextIO = sys.std
 
 
 def _train_and_report(request: RunRequest, config, data, logdir: Path, *, as_json: bool, out: TextIO) -> int:
-    from core.system.rundir import RunError
-
     progress_out = sys.stderr if as_json else out  # looked up here: inside the fd-2 redirect
-    print(f"{request.scenario.title} | data: {data.source} | logs: {logdir}", file=progress_out)
+    print(printable(f"{request.scenario.title} | data: {data.source} | logs: {logdir}"), file=progress_out)
     progress = RunProgress(config.steps, progress_out, enabled=not as_json)
     doctor = LiveDoctor()
 
@@ -87,16 +87,19 @@ def _train_and_report(request: RunRequest, config, data, logdir: Path, *, as_jso
         return 2
     except KeyboardInterrupt as interrupt:  # Ctrl-C, or SIGTERM / SIGHUP (core.system.children.Terminated)
         progress.finish()
-        how = f"stopped by {interrupt}" if hasattr(interrupt, "signum") else "interrupted"
+        code, how = interruption(interrupt)
         print(f"tblab: {how}; the event files in {logdir} are closed and readable", file=sys.stderr)
-        return 128 + getattr(interrupt, "signum", 2)
+        return code
+    if result.log_error:
+        print(f"tblab: {result.log_error}; the run was stopped after {result.steps_done} steps; the event "
+              "files keep what was written before", file=sys.stderr)
     diagnosis = doctor.diagnosis()
     summary = run_summary(request, config, result, diagnosis)
     if as_json:
         print(dumps(summary), file=out)
     else:
         _print_summary(request, result, summary, diagnosis, out)
-    return 0
+    return 1 if result.log_error else 0
 
 
 def run_summary(request: RunRequest, config, result, diagnosis) -> dict:
@@ -115,6 +118,7 @@ def run_summary(request: RunRequest, config, result, diagnosis) -> dict:
         "findings": [f.to_dict() for f in diagnosis.findings],
         "primary_finding": diagnosis.primary.id if diagnosis.primary else None,
         "config": json.loads(config.to_json()),
+        "log_error": result.log_error or None,
     }
 
 

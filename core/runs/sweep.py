@@ -71,12 +71,12 @@ def run_job(job: SweepJob) -> SweepRow:
         scenario = load_scenario_file(job.scenario_path)
         expected = set(job.fixes) == set(scenario.expected_fixes) and bool(job.fixes)
         config = configure(scenario.config, job.fixes, steps=job.steps)
-        logdir = run_logdir(job.log_root, f"sweep/{scenario.name}", job.fixes)
+        logdir = run_logdir(Path(job.log_root) / "sweep", scenario.name, job.fixes)
         result = record_run(config, data=load_mnist(job.data_path), logdir=logdir, run_name=scenario.name, stop=stop)
         return SweepRow(
             job.scenario, label, expected, result.test_accuracy, result.history.series("loss").last(),
             result.first_nonfinite_step, time.perf_counter() - started, str(logdir),
-            error=f"{STOPPED}, at step {result.steps_done}" if result.stopped and stop is not None and stop.is_set() else "",
+            error=result.log_error or (f"{STOPPED}, at step {result.steps_done}" if result.stopped and stop is not None and stop.is_set() else ""),
         )
     except Exception as error:  # one broken run is a row, not a dead sweep
         last = traceback.format_exception_only(error)[-1].strip()

@@ -1,6 +1,10 @@
 """Proof by re-running: apply the doctor's suggested fix to a tblab run's config, train
 again for the same number of steps, and compare before and after.
 
+The re-run trains at most what the user allows: the logged config's own steps, up to
+DEFAULT_STEPS_LIMIT, or `--steps`; never a number taken from how far the log goes (a log
+whose last step is 2**62 or 1e8 is data, not an instruction).
+
 A fix counts as verified when the finding it was suggested for is gone from the
 re-run and the test accuracy did not get worse. TensorFlow is imported only when a
 run is actually trained.
@@ -22,6 +26,7 @@ from core.schema.history import History
 ACCURACY_SLACK = 0.01  # a re-run may land this much lower by batch-order noise and still count
 MIN_GAIN = 0.05  # a failing run's repair must gain at least this much test accuracy ...
 GOOD_ENOUGH = 0.85  # ... unless it was already this good (a run that "works somewhat")
+DEFAULT_STEPS_LIMIT = 10_000  # five built-in scenarios' length: more needs the user's --steps
 
 
 @dataclass(frozen=True)
@@ -164,14 +169,26 @@ def verify(
 
 
 def logged_config(history: History) -> RunConfig | None:
-    """The RunConfig a tblab run logged (None for other programs' logs, or an unreadable one)."""
+    """The RunConfig a tblab run logged (None for other programs' logs, or an unreadable one:
+    a value of the wrong type or out of range, or no mapping at all)."""
     logged = history.facts.config
     if not logged:
         return None
     try:
         return RunConfig.from_dict(logged)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, AttributeError, RecursionError, OverflowError):
         return None
+
+
+def rerun_steps(config: RunConfig, requested: int | None) -> tuple[int | None, str]:
+    """How many steps a re-run may train, and why not ("" when it may): `requested` (the
+    user's --steps), else the logged config's own steps up to DEFAULT_STEPS_LIMIT."""
+    if requested is not None:
+        return requested, ""
+    if config.steps <= DEFAULT_STEPS_LIMIT:
+        return config.steps, ""
+    return None, (f"not re-run: the logged config asks for {config.steps} steps, more than "
+                  f"{DEFAULT_STEPS_LIMIT} without asking; pass --steps N to re-run N steps")
 
 
 def logged_steps(history: History) -> int:

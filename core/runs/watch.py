@@ -23,7 +23,6 @@ import queue
 import re
 import signal
 import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ import numpy as np
 from core.schema.events import Ended, Eval, Output, RunEvent, RunStarted, Step
 from core.schema.facts import RunFacts
 from core.schema.fixes import FIXES
+from core.system import children
 from core.schema.history import Snapshot, StepRecord
 from core.watch.protocol import FD_ENV, decode, unpack_array
 from core.watch.scan import CUSTOM_LOOP, FixPlan, ScanError, plan_fixes, scan_script
@@ -74,6 +74,7 @@ class _FactsSeen:
 class _ChildEnded:
     steps: int
     reason: str
+    unrecorded: int = 0
 
 
 def _event(message: dict):
@@ -101,7 +102,7 @@ def _event(message: dict):
     if kind == "error":
         return Output(message["text"], "error")  # the traceback, trimmed to the script's own frames
     if kind == "end":
-        return _ChildEnded(int(message["steps"]), message["reason"])
+        return _ChildEnded(int(message["steps"]), message["reason"], int(message.get("unrecorded", 0)))
     return None
 
 
@@ -162,11 +163,11 @@ class WatchedScript:
         env["PYTHONUNBUFFERED"] = "1"  # the script's prints arrive line by line
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH", "")]))
         env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-        command = [sys.executable, "-m", "core.watch.child", self.spec.to_json(), str(self.request.script), *self.request.args]
-        try:
-            self.process = subprocess.Popen(
-                command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                pass_fds=(write_fd,), env=env, start_new_session=True,
+        command = ["-m", "core.watch.child", self.spec.to_json(), str(self.request.script), *self.request.args]
+        try:  # never imports from the working folder; leftovers of the script's group stop after it
+            self.process = children.spawn_python(
+                command, env, stdin=children.piped_stdin(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                pass_fds=(write_fd,),
             )
         finally:
             os.close(write_fd)
@@ -205,14 +206,14 @@ class WatchedScript:
 
     def _stream(self, readers) -> Iterator[RunEvent]:
         open_pipes = 3
-        steps, reason, error_seen, started = 0, "", False, False
+        steps, reason, error_seen, started, unrecorded = 0, "", False, False, 0
         while open_pipes:
             event = self._events.get()
             if isinstance(event, tuple):  # a pipe closed
                 open_pipes -= 1
                 continue
             if isinstance(event, _ChildEnded):
-                steps, reason = event.steps, event.reason
+                steps, reason, unrecorded = event.steps, event.reason, event.unrecorded
                 continue
             if isinstance(event, _FactsSeen):
                 self.facts = self.facts.but(**event.changes)  # after RunStarted: kept here, not sent again
@@ -235,7 +236,10 @@ class WatchedScript:
                        "(custom loops, run eagerly) and Keras Model.fit")
         elif reason == "killed":
             message = f"the script's process ended without a word (exit status {returncode})"
-        yield Ended(reason, steps, message, returncode, self._dropped_output)
+        elif unrecorded:
+            message = (f"{unrecorded} of {steps} steps could not be recorded: their values are missing from the "
+                       "plots, the event files and the doctor (see the first notice)")
+        yield Ended(reason, steps, message, returncode, self._dropped_output, unrecorded)
 
     # --- stopping -----------------------------------------------------------------------
     def stop(self, grace: float = STOP_GRACE_SECONDS) -> None:

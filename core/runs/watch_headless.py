@@ -20,6 +20,8 @@ from core.schema.events import Ended, Eval, Output, RunStarted, Step, consume
 from core.schema.history import blew_up
 from core.schema.json_safe import dumps, json_safe
 from core.schema.tags import ACCURACY, LOSS
+from core.system.children import Terminated, interruption
+from core.system.idle import IdleWatchdog
 from core.system.rundir import RunError, prepare_logdir, run_logdir
 
 PROGRESS_EVERY = 100
@@ -48,6 +50,8 @@ class WatchOutcome:
     output_lines: int = 0
     findings: list[dict] = field(default_factory=list)
     primary_finding: str | None = None
+    unrecorded: int = 0  # steps that ran but could not be recorded
+    log_error: str = ""  # why the event files stopped early (a full disk); the script was stopped
     history: object = field(default=None, repr=False)
     diagnosis: object = field(default=None, repr=False)
 
@@ -101,6 +105,7 @@ class OutcomeSink:
     def on_ended(self, event: Ended) -> None:
         outcome = self.outcome
         outcome.reason = event.reason
+        outcome.unrecorded = event.unrecorded
         outcome.steps_done = max(outcome.steps_done, event.steps)
         outcome.message = event.message
         if event.dropped_output:
@@ -123,8 +128,10 @@ class _Stopped:
         self.outcome.reason = "stopped"
 
 
-def watch(request: WatchRequest, log_root: Path, *, say=print, show_output=True) -> WatchOutcome:
-    """Run the script to its end (or --steps); raises WatchError / RunError before it starts."""
+def watch(request: WatchRequest, log_root: Path, *, say=print, show_output=True,
+          idle_timeout: float | None = None) -> WatchOutcome:
+    """Run the script to its end (or --steps, or `idle_timeout` seconds without a training
+    step); raises WatchError / RunError before it starts."""
     from core.system.tfquiet import import_tensorflow_quietly
     from core.tensorboard.sink import TensorBoardSink
 
@@ -136,20 +143,35 @@ def watch(request: WatchRequest, log_root: Path, *, say=print, show_output=True)
     doctor = LiveDoctor()
     doctor.history.run = request.script.stem
     outcome.history = doctor.history
-    board, doctor_sink = TensorBoardSink(logdir), DoctorSink(doctor, _say_findings(say))
+
+    def log_failed(error) -> None:  # a full disk: stop the script, keep what was written, still summarise
+        outcome.log_error = str(error)
+        say(f"tblab: {error}; stopping the script, the event files keep what was written before")
+        run.stop()
+
+    def went_idle(seconds: float) -> None:  # on the watchdog's thread; run.stop() is safe from any thread
+        say(f"tblab: no training step for {seconds:.0f} s (--idle-timeout {idle_timeout:g}): stopping the script")
+        run.stop()
+
+    board, doctor_sink = TensorBoardSink(logdir, on_failure=log_failed), DoctorSink(doctor, _say_findings(say))
     summary = OutcomeSink(outcome, say, show_output)
     for name in request.fixes:
         say(f"fix {name}: {run.plan[name].how}")
+    idle = IdleWatchdog(idle_timeout, went_idle)
     events = run.start()
     try:
-        consume(events, [board, doctor_sink, summary])
+        consume(events, [board, doctor_sink, summary, _IdleClock(idle)])
     except KeyboardInterrupt:
         run.stop()
         consume(events, [board, doctor_sink, _Stopped(outcome)])  # the records the script sent while stopping
         raise
     finally:
+        idle.close()
         run.stop()
         board.close()
+        if idle.fired:
+            outcome.reason = "idle"
+            outcome.message = f"stopped after {idle_timeout:g} s without a training step (--idle-timeout)"
         outcome.steps_per_second = summary.speed()
         if not doctor_sink.finished:
             doctor.finish()
@@ -160,6 +182,26 @@ def watch(request: WatchRequest, log_root: Path, *, say=print, show_output=True)
     return outcome
 
 
+class _IdleClock:
+    """A sink that pokes the idle watchdog at every training step, and at the script's first
+    sign of life (the child's TensorFlow import is not idle time)."""
+
+    def __init__(self, idle: IdleWatchdog) -> None:
+        self.idle, self.alive = idle, False
+
+    def on_output(self, event: Output) -> None:
+        if not self.alive:
+            self.alive = True
+            self.idle.poke()
+
+    def on_started(self, event: RunStarted) -> None:
+        self.alive = True
+        self.idle.poke()
+
+    def on_step(self, event: Step) -> None:
+        self.idle.poke()
+
+
 def _say_findings(say):
     def report(findings, step: int) -> None:
         for finding in findings:
@@ -168,26 +210,29 @@ def _say_findings(say):
     return report
 
 
-def execute_watch(request: WatchRequest, log_root: Path, *, as_json: bool = False, out: TextIO = sys.stdout) -> int:
+def execute_watch(request: WatchRequest, log_root: Path, *, as_json: bool = False, out: TextIO | None = None,
+                  idle_timeout: float | None = None) -> int:
     """The `tblab watch` command: exit 0 when the script trained, 1 when it failed or never
-    trained, 2 for bad input, 130 when interrupted."""
+    trained, 2 for bad input, 128 + the signal when stopped by one (130 for Ctrl-C)."""
+    out = out if out is not None else sys.stdout  # looked up now, not when this module was imported
     progress_out = sys.stderr if as_json else out
 
     def say(text: str) -> None:
         print(text, file=progress_out, flush=True)
 
     def interrupt(signum, frame):
-        raise KeyboardInterrupt
+        raise Terminated(signum)
 
     previous = {s: signal.signal(s, interrupt) for s in (signal.SIGTERM, signal.SIGHUP)}
     try:
-        outcome = watch(request, log_root, say=say)
+        outcome = watch(request, log_root, say=say, idle_timeout=idle_timeout)
     except (WatchError, RunError) as error:
         print(f"tblab: {error}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("tblab: interrupted; the script was stopped and the event files are closed and readable", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as stopped:
+        code, how = interruption(stopped)
+        print(f"tblab: {how}; the script was stopped and the event files are closed and readable", file=sys.stderr)
+        return code
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
@@ -196,9 +241,10 @@ def execute_watch(request: WatchRequest, log_root: Path, *, as_json: bool = Fals
         print(dumps(outcome.to_json()), file=out)
     else:
         nonfinite = outcome.first_nonfinite_step
+        unrecorded = f" with {outcome.unrecorded} steps unrecorded" if outcome.unrecorded else ""
         accuracy = "not seen (the script never evaluated the whole test set)" if math.isnan(outcome.test_accuracy) else f"{outcome.test_accuracy:.4f}"
         print(
-            f"{outcome.steps_done} steps ({outcome.reason}) | test accuracy {accuracy} | final loss {outcome.final_loss:.4g} | "
+            f"{outcome.steps_done} steps ({outcome.reason}{unrecorded}) | test accuracy {accuracy} | final loss {outcome.final_loss:.4g} | "
             f"first non-finite step {'none' if nonfinite is None else nonfinite} | {outcome.steps_per_second:.0f} steps/s",
             file=out,
         )
@@ -206,7 +252,8 @@ def execute_watch(request: WatchRequest, log_root: Path, *, as_json: bool = Fals
             fixes = " ".join(f"--fix {f}" for f in diagnosis.primary.first_repair)
             print(f"doctor: {diagnosis.primary.title}; try: tblab watch {request.script} {fixes}", file=out)
         elif outcome.steps_done:
-            print("doctor: no finding", file=out)
+            recorded = f" in the {outcome.steps_done - outcome.unrecorded} steps recorded" if outcome.unrecorded else ""
+            print(f"doctor: no finding{recorded}", file=out)
         print(f"TensorBoard logs: {outcome.logdir}  (tblab board --logdir {log_root})", file=out)
     trained = outcome.steps_done > 0 and outcome.reason in ("finished", "steps")
     return 0 if trained else 1

@@ -63,6 +63,7 @@ class Ended:
     message: str = ""
     returncode: int | None = None  # a watched script's exit status
     dropped_output: int = 0  # output lines not shown (printed faster than read)
+    unrecorded: int = 0  # steps that ran but could not be recorded (a watched script's)
 
 
 # Snapshot (core.schema.history): histograms and, every image_every steps, the first inputs.

@@ -10,6 +10,11 @@
   kill-session`) raise `Terminated`, a KeyboardInterrupt, so every command's Ctrl-C path
   (close event files, stop children, write what finished) also runs for them; and stops
   every owned child at exit.
+- `spawn_python` starts an owned Python child that never imports from the working folder
+  (`-P`, and a PYTHONPATH of absolute folders only: a learner's `numpy.py` next to where
+  they typed the command is never run), and, once the child exits, stops what it left in
+  its group after a short grace (a forked server or a `sleep 60` holding the child's pipes
+  would otherwise keep its reader waiting).
 - `guard_worker` is for pool workers (multiprocessing), which we do not fork ourselves:
   they set their own death signal and leave Ctrl-C and SIGHUP to the parent.
 """
@@ -24,11 +29,16 @@ import signal
 import subprocess
 import sys
 import threading
+import time
+from pathlib import Path
 
 PR_SET_PDEATHSIG = 1
 STOP_GRACE_SECONDS = 3.0
 
-# Runs in a tiny Python before exec'ing the real command: asks for SIGTERM at the parent's
+REPO_ROOT = Path(__file__).resolve().parent.parent.parent
+LEFTOVER_GRACE_SECONDS = 1.0  # after the child exits, before its group's leftovers are stopped
+
+# Runs in a tiny Python (isolated: nothing imported from the working folder) before exec'ing the real command: asks for SIGTERM at the parent's
 # death, and gives up if the parent died before that request was made.
 _GUARD = (
     "import ctypes,os,signal,sys\n"
@@ -51,15 +61,70 @@ class Terminated(KeyboardInterrupt):
         self.signum = signum
 
 
+def interruption(interrupt: KeyboardInterrupt) -> tuple[int, str]:
+    """The exit code and words for a command ended by a signal, the same in every command:
+    Ctrl-C is 130 "interrupted", SIGTERM 143 and SIGHUP 129 "stopped by SIGTERM / SIGHUP"."""
+    signum = getattr(interrupt, "signum", signal.SIGINT)
+    words = "interrupted" if signum == signal.SIGINT else f"stopped by {signal.Signals(signum).name}"
+    return 128 + signum, words
+
+
 def spawn(command: list[str], **popen_kwargs) -> subprocess.Popen:
     """Start `command` as an owned child in a new process group (stdin from /dev/null unless given)."""
     popen_kwargs.setdefault("stdin", subprocess.DEVNULL)
     if sys.platform.startswith("linux"):
-        command = [sys.executable, "-S", "-c", _GUARD, str(os.getpid()), *command]
+        command = [sys.executable, "-I", "-S", "-c", _GUARD, str(os.getpid()), *command]
     process = _spawner.submit(subprocess.Popen, command, start_new_session=True, **popen_kwargs).result()
     with _owned_lock:
         _owned[:] = [p for p in _owned if p.poll() is None] + [process]
     return process
+
+
+def python_command(*args: str) -> list[str]:
+    """This Python with `args` (`-m module ...`), never importing from the working folder."""
+    return [sys.executable, "-P", *args]
+
+
+def python_env(env: dict[str, str] | None = None) -> dict[str, str]:
+    """`env` (default: ours) with PYTHONPATH = the repository, then the caller's absolute
+    entries: an empty or relative entry would put the working folder back on the path."""
+    env = dict(os.environ if env is None else env)
+    given = env.get("PYTHONPATH", "").split(os.pathsep)
+    entries = [str(REPO_ROOT)] + [e for e in given if e and os.path.isabs(e) and e != str(REPO_ROOT)]
+    env["PYTHONPATH"] = os.pathsep.join(entries)
+    env.pop("PYTHONSTARTUP", None)
+    return env
+
+
+def piped_stdin() -> int | None:
+    """Our stdin for a child when it is piped or a file (`echo 3 | tblab watch s.py`), else
+    /dev/null: a terminal stays ours (the lab reads its keys from it)."""
+    try:
+        return subprocess.DEVNULL if os.isatty(0) else None
+    except OSError:
+        return subprocess.DEVNULL
+
+
+def spawn_python(args: list[str], env: dict[str, str] | None = None, stop_leftovers: bool = True,
+                 **popen_kwargs) -> subprocess.Popen:
+    """Start `python -P ARGS` as an owned child (see `spawn`) with a safe import path.
+
+    With `stop_leftovers`, once the child exits, whatever it left in its process group
+    (forks, a server, a `sleep`) is stopped after LEFTOVER_GRACE_SECONDS, so pipes they
+    inherited close and nobody waits for them."""
+    process = spawn(python_command(*args), env=python_env(env), **popen_kwargs)
+    if stop_leftovers:
+        threading.Thread(target=_stop_leftovers, args=(process,), daemon=True, name="tblab-leftovers").start()
+    return process
+
+
+def _stop_leftovers(process: subprocess.Popen) -> None:
+    process.wait()
+    time.sleep(LEFTOVER_GRACE_SECONDS)
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        if not _kill_group(process.pid, sig):
+            return  # the group is empty
+        time.sleep(LEFTOVER_GRACE_SECONDS)
 
 
 def stop(process: subprocess.Popen, grace: float = STOP_GRACE_SECONDS) -> None:
@@ -91,11 +156,13 @@ def owned() -> list[subprocess.Popen]:
         return [p for p in _owned if p.poll() is None]
 
 
-def _kill_group(pgid: int, sig: int) -> None:
+def _kill_group(pgid: int, sig: int) -> bool:
+    """Signal the group; False when it has no process left (or none we may signal)."""
     try:
         os.killpg(pgid, sig)
+        return True
     except (ProcessLookupError, PermissionError):
-        pass
+        return False
 
 
 def _raise_terminated(signum, frame) -> None:

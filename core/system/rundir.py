@@ -1,5 +1,9 @@
-"""Run folders: logs/<scenario>/<time>-<fixes>/, claimed atomically, with a clear error
-when they cannot be written."""
+"""Run folders: logs/<scenario>/<time>-<fixes>/, claimed atomically, always inside the log
+root, with a clear error when they cannot be written.
+
+A scenario's name and a script's stem are untrusted: `../../X`, `/abs`, `..`, terminal
+escapes and 300-byte names all become one safe component (core.system.names), and a
+folder that would still resolve outside the root (a symlink in it) is refused."""
 
 from __future__ import annotations
 
@@ -7,15 +11,41 @@ import itertools
 import time
 from pathlib import Path
 
+from core.system.names import path_component
+
 
 class RunError(Exception):
     """A run that cannot start; the message is one line for the user."""
 
 
+class LogWriteError(RunError):
+    """The log folder stopped taking writes (a full disk, a quota, a read-only remount);
+    the message is one line for the user. Raised at the start, it is a run that cannot
+    start; mid-run, the sink catches it, stops the run and keeps what was written."""
+
+    @classmethod
+    def of(cls, path: str | Path, error: BaseException) -> LogWriteError:
+        """From an OSError or a TensorFlow error (ResourceExhaustedError: '...; No space left on device')."""
+        reason = getattr(error, "strerror", None) or str(getattr(error, "message", "") or error).rsplit("; ", 1)[-1]
+        full = "No space left" in reason or "quota" in reason.lower()
+        return cls(f"{'the disk is full: ' if full else ''}cannot write {path}: {reason.strip()}")
+
+
 def run_logdir(root: str | Path, scenario: str, fixes: list[str] | tuple[str, ...] = ()) -> Path:
-    """A fresh folder like logs/fail2/20261127-141502-activation+init, created (claimed) here."""
-    label = "+".join(sorted(fixes)) or "as-is"
-    return claim_fresh_folder(Path(root) / scenario / f"{time.strftime('%Y%m%d-%H%M%S')}-{label}")
+    """A fresh folder like logs/fail2/20261127-141502-activation+init, created (claimed) here;
+    RunError if the scenario's folder leads outside `root` (a symlink)."""
+    label = path_component("+".join(sorted(fixes)) or "as-is")
+    folder = Path(root) / path_component(scenario)
+    inside_root(root, folder)
+    return claim_fresh_folder(folder / f"{time.strftime('%Y%m%d-%H%M%S')}-{label}")
+
+
+def inside_root(root: str | Path, path: str | Path) -> Path:
+    """`path`, once it is known to resolve inside `root`; RunError otherwise."""
+    resolved_root, resolved = Path(root).resolve(), Path(path).resolve()
+    if resolved != resolved_root and resolved_root not in resolved.parents:
+        raise RunError(f"refusing to write to {path}: it leads outside the log root {root} (to {resolved})")
+    return Path(path)
 
 
 def claim_fresh_folder(base: Path) -> Path:

@@ -11,7 +11,6 @@ import ipaddress
 import os
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
@@ -96,9 +95,9 @@ def start_board(logdir: str | Path, port: int | None = None, host: str = LOOPBAC
     elif problem := bind_problem(host, port):
         raise BoardError(problem)
     log = tempfile.TemporaryFile(prefix="tblab-tensorboard-")  # noqa: SIM115 - lives as long as the board; closed by stop()
-    command = [sys.executable, "-m", "tensorboard.main", "--logdir", str(logdir), "--host", host, "--port", str(port)]
+    command = ["-m", "tensorboard.main", "--logdir", str(logdir), "--host", host, "--port", str(port)]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    process = children.spawn(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+    process = children.spawn_python(command, env, stop_leftovers=False, stdout=log, stderr=subprocess.STDOUT)
     board = Board(f"http://{host}:{port}/", process, log)
     if wait:
         _wait_until_up(board)

@@ -19,6 +19,8 @@ from pathlib import Path
 import tensorflow as tf
 from tensorboard.compat.proto.event_pb2 import Event
 
+from core.system.rundir import LogWriteError
+
 FLUSH_SECONDS = 2.0  # TensorBoard shows a live run within a couple of seconds
 _file_numbers = itertools.count()
 
@@ -41,27 +43,51 @@ def event_bytes(step: int, wall_time: float, summary: bytes) -> bytes:
 
 
 class EventFile:
-    """One events.out.tfevents.* file in `folder`, flushed at most every FLUSH_SECONDS."""
+    """One events.out.tfevents.* file in `folder`, flushed at most every FLUSH_SECONDS.
+
+    A write, flush or close that fails (a full disk) raises LogWriteError once; the file
+    then takes no more writes, and what reached the disk before stays a readable prefix."""
 
     def __init__(self, folder: str | Path):
         folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise LogWriteError.of(folder, error) from None
         # The name TensorBoard looks for ("tfevents"), unique per process and file.
         name = f"events.out.tfevents.{time.time():.0f}.{socket.gethostname()}.{os.getpid()}.{next(_file_numbers)}.v2"
         self.path = folder / name
-        self._records = tf.io.TFRecordWriter(str(self.path))
-        self._records.write(Event(wall_time=time.time(), file_version="brain.Event:2").SerializeToString())
-        self._records.flush()
-        self._last_flush = time.monotonic()
+        self.failed = False
+        self._records = None
+        self._records = self._guarded(tf.io.TFRecordWriter, str(self.path))
+        self._guarded(self._records.write, Event(wall_time=time.time(), file_version="brain.Event:2").SerializeToString())
+        self.flush()
 
     def write(self, step: int, summary: bytes) -> None:
-        self._records.write(event_bytes(step, time.time(), summary))
+        if self.failed:
+            return
+        self._guarded(self._records.write, event_bytes(step, time.time(), summary))
         if time.monotonic() - self._last_flush > FLUSH_SECONDS:
             self.flush()
 
     def flush(self) -> None:
-        self._records.flush()
+        if not self.failed:
+            self._guarded(self._records.flush)
         self._last_flush = time.monotonic()
 
     def close(self) -> None:
-        self._records.close()
+        if not self.failed:
+            self._guarded(self._records.close)
+            return
+        try:  # a failed file: release it, with nothing more to say
+            if self._records is not None:
+                self._records.close()
+        except (OSError, tf.errors.OpError):
+            pass
+
+    def _guarded(self, call, *args):
+        try:
+            return call(*args)
+        except (OSError, tf.errors.OpError) as error:
+            self.failed = True
+            raise LogWriteError.of(self.path.parent, error) from None

@@ -5,6 +5,11 @@ core/tensorboard/reader.py), every step's scalars, the histogram snapshots and t
 images; <logdir>/val gets the test-set evaluations under the same tags, so TensorBoard
 overlays train and test. The files are opened at RunStarted. It does not care who
 produced the events: a tblab run, or a watched script.
+
+When the disk fills mid-run, the sink keeps what was written, writes nothing more, and
+tells its owner once (`on_failure`, and `failure` afterwards): the owner stops the
+producer and the run still ends with its summary, never a traceback from a sink. A file
+that cannot be opened at RunStarted raises LogWriteError: a run that cannot start.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import numpy as np
 from core.schema import tags
 from core.schema.events import Eval, RunStarted, Step
 from core.schema.history import Snapshot
+from core.system.rundir import LogWriteError
 from core.tensorboard.eventfile import EventFile
 from core.tensorboard.summaries import HistogramBlock, ScalarBlock, TensorBlock, images_summary, text_summary
 
@@ -33,9 +39,12 @@ def display_images(images: np.ndarray) -> np.ndarray:
 class TensorBoardSink:
     """Event files for one run (a sink: see core/schema/events.py); close() when it ends."""
 
-    def __init__(self, logdir: str | Path, image_every: int = 500):
+    def __init__(self, logdir: str | Path, image_every: int = 500,
+                 on_failure: Callable[[LogWriteError], None] | None = None):
         self.logdir = Path(logdir)
         self.image_every = image_every
+        self.failure: LogWriteError | None = None
+        self._on_failure = on_failure
         self._train: EventFile | None = None
         self._val: EventFile | None = None
         # One block per tag layout: a watched script's light and full steps differ.
@@ -48,11 +57,30 @@ class TensorBoardSink:
         self._train.write(0, text_summary(event.facts.texts()))
 
     def on_step(self, event: Step) -> None:
-        record = event.record
+        if self.failure is None:
+            self._guarded(self._write_step, event.record)
+
+    def on_snapshot(self, snapshot: Snapshot) -> None:
+        if self.failure is None:
+            self._guarded(self._write_snapshot, snapshot)
+
+    def on_eval(self, event: Eval) -> None:
+        if self.failure is None:
+            self._guarded(self._write_eval, event)
+
+    def _guarded(self, write, event) -> None:
+        try:
+            write(event)
+        except LogWriteError as error:
+            self.failure = error
+            if self._on_failure is not None:
+                self._on_failure(error)
+
+    def _write_step(self, record) -> None:
         block = self._block("train", tuple(record.scalars), ScalarBlock)
         self._train.write(record.step, block.serialise(np.fromiter(record.scalars.values(), np.float32)))
 
-    def on_snapshot(self, snapshot: Snapshot) -> None:
+    def _write_snapshot(self, snapshot: Snapshot) -> None:
         if snapshot.histograms:
             buckets = np.stack(list(snapshot.histograms.values()))
             kind = f"histograms of {buckets.shape[1]} buckets"
@@ -62,7 +90,7 @@ class TensorBoardSink:
         if snapshot.images is not None and snapshot.step % self.image_every == 0:
             self._train.write(snapshot.step, images_summary(tags.INPUT_IMAGES, display_images(snapshot.images)))
 
-    def on_eval(self, event: Eval) -> None:
+    def _write_eval(self, event: Eval) -> None:
         block = self._block("val", tuple(event.scalars), ScalarBlock)
         self._val.write(event.step, block.serialise(list(event.scalars.values())))
 
@@ -74,6 +102,11 @@ class TensorBoardSink:
         return block
 
     def close(self) -> None:
+        """Close both files; a failure while flushing the last events becomes `failure`."""
         for events in (self._train, self._val):
-            if events is not None:
+            if events is None:
+                continue
+            try:
                 events.close()
+            except LogWriteError as error:
+                self.failure = self.failure or error

@@ -48,6 +48,7 @@ class RunResult:
     data_source: str
     history: History = field(repr=False)
     logdir: Path | None = None  # set by core.runs.recipe when the run was logged
+    log_error: str = ""  # set by core.runs.recipe: why the event files stopped early (a full disk)
 
 
 def scenario_facts(config: RunConfig, data: Mnist, run_name: str = "") -> RunFacts:

@@ -75,6 +75,8 @@ class StepRecorder:
         self.pending: PendingStep | None = None  # the last step, recorded once its update is seen
         self.pacer = StatsPacer()
         self.nonfinite_seen = False  # the first step with a non-finite value gets the full statistics
+        self.unrecorded = 0  # steps whose record could not be made (sent with the end)
+        self.failures = 0  # of any recording job (steps and snapshots): only the first is shown
         self.jobs: queue.Queue = queue.Queue(maxsize=JOB_BACKLOG)
         threading.Thread(target=self._record, name="tblab-recorder", daemon=True).start()
 
@@ -184,7 +186,12 @@ class StepRecorder:
         except OSError:  # the parent is gone: end the script the clean way
             os.kill(os.getpid(), signal.SIGTERM)
         except Exception as error:  # a step that cannot be measured must not stop the recording
-            self.notice(f"could not record a step: {type(error).__name__}: {error}")
+            self.failures += 1
+            if job != self.send_snapshot:
+                self.unrecorded += 1  # counted, and reported at the end: never a silent loss
+            if self.failures == 1:
+                first_line = (str(error).strip().splitlines() or [""])[0]
+                self.notice(f"could not record a step: {type(error).__name__}: {first_line} (later failures are counted)")
 
     def drain(self) -> None:
         """Wait until every submitted record has been sent."""

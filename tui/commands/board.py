@@ -11,8 +11,8 @@ from core.tensorboard.board import LOOPBACK, BoardError, start_board
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser("board", help="serve TensorBoard for the logs on 127.0.0.1")
-    p.add_argument("--logdir", type=Path, default=Path("logs"))
-    p.add_argument("--port", type=int, help="default: a free port")
+    p.add_argument("--logdir", type=Path, default=Path("logs"), help="the log root to show (default: logs)")
+    p.add_argument("--port", type=int, help="TCP port (default: a free one)")
     p.add_argument("--host", default=LOOPBACK, help="bind address (default 127.0.0.1: this machine only)")
     p.set_defaults(func=run)
 

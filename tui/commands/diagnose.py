@@ -20,7 +20,7 @@ def add_parser(subparsers) -> None:
                    help="read TAG as ROLE (loss, accuracy, test_accuracy, grad_norm/<layer>/kernel, ...); repeatable")
     p.add_argument("--verify", action="store_true",
                    help="for tblab runs: re-run the suggested fix for the same steps and compare")
-    p.add_argument("--steps", type=int, help="steps for --verify re-runs (default: the logged run's configured steps)")
+    p.add_argument("--steps", type=int, help="steps for --verify re-runs (default: the logged config's own steps, up to 10000)")
     p.add_argument("--data", help="MNIST for --verify: a Keras mnist.npz or a folder of the four IDX files")
     p.add_argument("--brief", action="store_true", help="leave out the explanations")
     p.set_defaults(func=run)
@@ -180,16 +180,16 @@ def _load_data(args):
 
 
 def _verify(history, diagnosis, steps, data):
-    from core.runs.verify import Outcome, fix_to_verify, logged_config, logged_steps, verify
+    from core.runs.verify import Outcome, fix_to_verify, logged_config, logged_steps, rerun_steps, verify
 
     config = logged_config(history)
     if config is None:
         return None, "cannot verify: not a tblab run (no config logged), so there is nothing to re-run"
     if fix_to_verify(diagnosis) is None:
         return None, "nothing to verify: no finding with a fix"
-    # At most the steps the user allows: --steps, else the run's own configured length (never the
-    # log's last step, which a crafted log can set to 2^62).
-    steps = steps or config.steps
+    steps, refusal = rerun_steps(config, steps)
+    if steps is None:
+        return None, refusal
     before = None
     if steps == logged_steps(history) and history.facts.data_source == data.source:
         before = Outcome.of(history, diagnosis, steps)  # the logged run is the "before"

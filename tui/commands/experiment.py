@@ -3,13 +3,12 @@ variants trained in parallel into one TensorBoard experiment folder, then a side
 
 from __future__ import annotations
 
-import os
 import sys
 import textwrap
 from pathlib import Path
 
 from core.runs.runner import DEFAULT_LOG_ROOT
-from tui.commands import count_problem
+from tui.commands import capped_jobs, cores, count_problem
 
 
 def add_parser(subparsers) -> None:
@@ -17,7 +16,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("name", nargs="?", help="the experiment (see --list)")
     p.add_argument("--list", action="store_true", help="list the experiments and their variants")
     p.add_argument("--steps", type=int, help="steps per variant (default: the experiment's)")
-    p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="parallel processes (default: cores; 1 runs here)")
+    p.add_argument("--jobs", type=int, default=cores(), help="parallel processes, at most the core count (default: cores; 1 runs here)")
     p.add_argument("--logdir", type=Path, default=DEFAULT_LOG_ROOT, help="log root (default: logs)")
     p.add_argument("--data", help="a Keras mnist.npz or a folder of the four IDX files")
     p.add_argument("--no-plots", action="store_true", help="tables only")
@@ -52,6 +51,9 @@ def run(args) -> int:
     if problem := count_problem(args, "steps", "jobs"):
         print(f"tblab: {problem}", file=sys.stderr)
         return 2
+    args.jobs, notice = capped_jobs(args.jobs)
+    if notice:
+        print(f"tblab: {notice}", file=sys.stderr)
     return _run(preset, args)
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 LAB_LOG = "tblab-lab.log"  # in the log root: TensorFlow's C++ lines and failed runs' tracebacks
 
-from tui.commands import count_problem
+from tui.commands import count_problem, file_problem, folder_problem
 
 
 def add_parser(subparsers) -> None:
@@ -29,9 +29,10 @@ def run(args) -> int:
     if args.data is not None and not Path(args.data).expanduser().exists():
         print(f"tblab: --data {args.data}: no such file or folder", file=sys.stderr)
         return 2
-    missing = [f for f in args.files if not f.is_file()]
-    if missing:
-        print(f"tblab: {missing[0]}: no such file", file=sys.stderr)
+    problem = next((p for f in args.files if (p := file_problem(f))), "") or next(
+        (p for folder in args.scenarios if (p := folder_problem(folder, "--scenarios"))), "")
+    if problem:
+        print(f"tblab: {problem}", file=sys.stderr)
         return 2
     if problem := count_problem(args, "steps"):
         print(f"tblab: {problem}", file=sys.stderr)

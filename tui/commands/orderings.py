@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 
@@ -12,14 +11,13 @@ def add_parser(subparsers) -> None:
         help="show what the six shuffle/batch/repeat orderings really produce",
         description="Run all six orderings of shuffle, batch and repeat on tf.data.Dataset.range(N) and show "
         "the batches, epoch boundaries, coverage and a verdict derived from them.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("--n", type=int, default=10, help="number of examples: the dataset is range(N)")
-    p.add_argument("--batch", type=int, default=4, help="batch size")
+    p.add_argument("--n", type=int, default=10, help="number of examples: the dataset is range(N) (default: 10)")
+    p.add_argument("--batch", type=int, default=4, help="batch size (default: 4)")
     p.add_argument("--buffer", type=int, default=None, help="shuffle buffer size (default: N)")
-    p.add_argument("--epochs", type=int, default=3, help="passes of repeat(EPOCHS)")
-    p.add_argument("--seed", type=int, default=0, help="shuffle seed")
-    p.add_argument("--width", type=int, default=100, help="wrap output at this many columns")
+    p.add_argument("--epochs", type=int, default=3, help="passes of repeat(EPOCHS) (default: 3)")
+    p.add_argument("--seed", type=int, default=0, help="shuffle seed (default: 0)")
+    p.add_argument("--width", type=int, default=100, help="wrap output at this many columns (default: 100)")
     p.set_defaults(func=run)
 
 

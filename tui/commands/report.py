@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from core.runs.runner import DEFAULT_LOG_ROOT
-from tui.commands import count_problem
+from tui.commands import capped_jobs, cores, count_problem
 
 CLASSIC = ("fail1", "fail2", "fail3", "fail4", "fail5")
 
@@ -19,8 +19,8 @@ def add_parser(subparsers) -> None:
                    help="scenario names, scenario files or your own training scripts (default: the five classic scenarios)")
     p.add_argument("--out", type=Path, default=Path("handin"), help="folder for report.ipynb, report.md and figures/")
     p.add_argument("--steps", type=int, help="steps per run (default: each scenario's or script's own)")
-    p.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
-    p.add_argument("--logdir", type=Path, default=DEFAULT_LOG_ROOT)
+    p.add_argument("--jobs", type=int, default=cores(), help="parallel processes, at most the core count (default: cores)")
+    p.add_argument("--logdir", type=Path, default=DEFAULT_LOG_ROOT, help="log root (default: logs)")
     p.add_argument("--data", help="a Keras mnist.npz or a folder of the four IDX files")
     p.add_argument("--from-lab", action="store_true", help="write the before/after pairs kept in the lab (key h)")
     p.set_defaults(func=run)
@@ -91,6 +91,9 @@ def run(args) -> int:
             print("tblab: --from-lab writes the lab's pairs; give it no scripts", file=sys.stderr)
             return 2
         return _from_lab(args)
+    args.jobs, notice = capped_jobs(args.jobs)
+    if notice:
+        print(f"tblab: {notice}", file=sys.stderr)
     try:
         targets = resolve_targets(args.targets)
     except ValueError as error:

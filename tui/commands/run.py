@@ -7,6 +7,7 @@ from pathlib import Path
 
 from core.runs.runner import DEFAULT_LOG_ROOT, RunRequest, execute
 from core.schema.scenario import ScenarioError, find_scenario
+from tui.commands import count_problem, fixes_problem, folder_problem
 
 
 def add_parser(subparsers) -> None:
@@ -19,13 +20,18 @@ def add_parser(subparsers) -> None:
     p.add_argument("--seed", type=int, help="random seed (default: the scenario's)")
     p.add_argument("--logdir", type=Path, default=DEFAULT_LOG_ROOT, help="log root (default: logs)")
     p.add_argument("--data", help="a Keras mnist.npz or a folder of the four IDX files")
-    p.add_argument("--scenarios", type=Path, action="append", default=[], help="another folder of scenarios")
+    p.add_argument("--scenarios", type=Path, action="append", default=[], help="another folder of scenarios (repeatable)")
     p.add_argument("--json", action="store_true", help="print one JSON object at the end")
     p.add_argument("--verbose", action="store_true", help="show TensorFlow's own log lines (else in LOGDIR/tblab-run.log)")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
+    problem = (count_problem(args, "steps") or fixes_problem(args.fix)
+               or next((p for folder in args.scenarios if (p := folder_problem(folder, "--scenarios"))), ""))
+    if problem:
+        print(f"tblab: {problem}", file=sys.stderr)
+        return 2
     try:
         scenario = find_scenario(args.scenario, args.scenarios)
     except ScenarioError as error:

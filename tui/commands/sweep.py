@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from pathlib import Path
@@ -10,16 +9,16 @@ from pathlib import Path
 from core.runs.runner import DEFAULT_LOG_ROOT
 from core.runs.sweep import jobs_for, markdown_table, run_sweep
 from core.schema.scenario import BUILTIN_DIR, discover
-from tui.commands import count_problem
+from tui.commands import capped_jobs, cores, count_problem, folder_problem
 
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser("sweep", help="every scenario x every fix, in parallel processes")
     p.add_argument("--steps", type=int, help="steps per run (default: each scenario's, 2000)")
-    p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="parallel processes (default: cores)")
+    p.add_argument("--jobs", type=int, default=cores(), help="parallel processes, at most the core count (default: cores)")
     p.add_argument("--scenarios", type=Path, default=BUILTIN_DIR, help="scenario folder (default: fails/)")
     p.add_argument("--only", action="append", default=[], help="only these scenarios (repeatable)")
-    p.add_argument("--logdir", type=Path, default=DEFAULT_LOG_ROOT)
+    p.add_argument("--logdir", type=Path, default=DEFAULT_LOG_ROOT, help="log root (default: logs)")
     p.add_argument("--data", help="a Keras mnist.npz or a folder of the four IDX files")
     p.add_argument("--out", type=Path, help="also write the table as Markdown here")
     p.set_defaults(func=run)
@@ -31,11 +30,14 @@ def run(args) -> int:
     if problem := count_problem(args, "jobs", "steps"):
         print(f"tblab: {problem}", file=sys.stderr)
         return 2
+    args.jobs, notice = capped_jobs(args.jobs)
+    if notice:
+        print(f"tblab: {notice}", file=sys.stderr)
     if args.out is not None and (problem := out_problem(args.out)):
         print(f"tblab: {problem}", file=sys.stderr)
         return 2
     if not args.scenarios.is_dir():
-        print(f"tblab: --scenarios {args.scenarios}: no such folder", file=sys.stderr)
+        print(f"tblab: {folder_problem(args.scenarios, '--scenarios')}", file=sys.stderr)
         return 2
     results = discover(args.scenarios)
     for broken in (r for r in results if r.error):
