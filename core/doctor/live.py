@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 
 from core.doctor import thresholds as T
-from core.doctor.findings import Diagnosis, Finding, SkippedCheck
+from core.doctor.findings import Diagnosis, Finding, RuledOut, SkippedCheck
 from core.doctor.rules import RULES, Rule, primary_finding
 from core.doctor.view import RunView, run_last_step
 from core.schema.class_balance import META_KEY as CLASS_BALANCE_KEY
@@ -57,6 +57,7 @@ class LiveDoctor:
         self.latest: dict[str, Finding] = {}  # with the most recent evidence
         self.detected_at: dict[str, int] = {}  # step of the check that first found it
         self.last_present: set[str] = set()
+        self.ruled_out: dict[str, RuledOut] = {}  # signs seen, but the log contradicts the cause
         self.check_seconds = 0.0  # time spent checking
         self.seconds = 0.0  # all time spent in update(): taking records and checking
         self.checks = 0
@@ -103,8 +104,12 @@ class LiveDoctor:
             if not rule.runnable(view):
                 continue
             finding = rule.run(view)
+            if isinstance(finding, RuledOut):
+                self.ruled_out[finding.id] = finding
+                continue
             if finding is None:
                 continue
+            self.ruled_out.pop(finding.id, None)  # its signs are back and nothing contradicts them
             present.add(finding.id)
             self.latest[finding.id] = finding
             if finding.id not in self.first_seen:
@@ -142,6 +147,8 @@ class LiveDoctor:
         self._flush()
         merged = []
         for finding_id, latest in self.latest.items():
+            if finding_id in self.ruled_out:
+                continue  # later data contradicts it: dropped, and listed as ruled out
             first = self.first_seen[finding_id]
             merged.append(_with_step(latest, min(first.step, latest.step)))
         return sorted(merged, key=Finding.rank)
@@ -166,6 +173,7 @@ class LiveDoctor:
             warnings=tuple(self.history.warnings),
             transient=tuple(f.id for f in findings if f.id not in self.last_present),
             step_unit=self.history.meta.get("step_unit", "step"),
+            ruled_out=tuple(self.ruled_out.values()),
         )
 
 

@@ -3,10 +3,12 @@ findings explain which (so the root cause, not a symptom, is named first)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from core.doctor.findings import Finding, Verdict
+from core.doctor.findings import Finding, RuledOut, Verdict
+from core.doctor.refute import refutation
 from core.doctor.rules_input import check_input_noise, check_input_scale
 from core.doctor.rules_labels import check_shuffled_labels
 from core.doctor.rules_loss import check_loss_at_chance, check_loss_floor, check_lr_too_high, check_lr_too_low
@@ -49,10 +51,33 @@ class Rule:
     def runnable(self, view: RunView) -> bool:
         return any(view.matches(pattern) for pattern in self.needs)
 
-    def run(self, view: RunView) -> Finding | None:
-        """The rule's finding on this view, named by the rule, or None."""
+    def run(self, view: RunView) -> Finding | RuledOut | None:
+        """The rule's finding on this view, named by the rule; RuledOut when the log
+        contradicts what its cause must show (core/doctor/refute.py); or None."""
         verdict = self.check(view)
-        return None if verdict is None else verdict.named(self.id, self.title)
+        if verdict is None:
+            return None
+        reason = refutation(self.id, view)
+        if reason:
+            return RuledOut(self.id, self.title, reason)
+        return replace(verdict, evidence=measured_only(verdict.evidence)).named(self.id, self.title)
+
+
+_UNMEASURED = re.compile(r"(?<![A-Za-z])nan%?(?![A-Za-z])")
+
+
+def measured_only(evidence: str) -> str:
+    """The evidence without the clauses that quote a value that was not measured (a `nan`)."""
+    if not _UNMEASURED.search(evidence):
+        return evidence
+    parts = re.split(r"(; |, )", evidence)
+    kept = "".join(p for p in _rejoin(parts) if not _UNMEASURED.search(p))
+    return kept.strip(";, ")
+
+
+def _rejoin(parts: list[str]) -> list[str]:
+    """Clauses with the separator that follows each."""
+    return ["".join(parts[i:i + 2]) for i in range(0, len(parts), 2)]
 
 
 KERNEL_GRAD_NORMS = layer_tag(GRAD_NORM, "*", KERNEL)

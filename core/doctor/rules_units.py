@@ -261,8 +261,9 @@ def _saturated_from_histograms(view: RunView) -> tuple[list[tuple[str, float, in
             found.append((layer, share, snaps[0].step))
             parts.append(f"{layer}: from step {snaps[0].step} its units pass back on average {pct(slope)} of the "
                          f"gradient a {kind} can (its slope averaged over the activation histogram; a variance-scaled "
-                         f"init starts above {pct(T.HEALTHY_START_SLOPE)}), {pct(share)} of them within "
-                         f"{pct(T.SATURATION_BAND)} of an asymptote")
+                         f"init starts above {pct(T.HEALTHY_START_SLOPE)})"
+                         + (f", {pct(share)} of them within {pct(T.SATURATION_BAND)} of an asymptote"
+                            if math.isfinite(share) else ""))
     if found:
         return found, "inferred from the activation histograms: " + "; ".join(parts)
     if view.hist_layered(ACTIVATIONS, hidden_only=True):

@@ -231,3 +231,11 @@ CONFIDENCE_INFERRED = 0.65  # a finding inferred indirectly (from weights, confi
 # A ReLU layer's bias starting this many times below the typical size of what its kernel adds
 # (std x sqrt(fan in) x input rms) keeps every pre-activation negative: dead from the start.
 DEAD_BIAS_REACH = 3.0
+
+# --- consequences (core/doctor/refute.py) ---------------------------------------------
+# A final test accuracy at least this high refutes a cause that stops the net from learning
+# the digits (stuck at chance, vanishing, symmetric init, tiny steps, uninformative labels,
+# saturation). Calibrated on bench/foreign_eval.py's suite (6 writers, 96 runs, offline
+# sample): runs of those causes end at 0.07-0.33 (saturated 0.47-0.72); healthy runs at
+# 0.90-0.93, the classic fail5 (softmax twice, not a blocking cause) at 0.907.
+LEARNED_TEST_ACCURACY = 0.85
