@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 
 from core.doctor.findings import Finding, RuledOut, Verdict
 from core.doctor.refute import refutation
+from core.doctor.rules_curve import check_loss_flat, check_overfitting
 from core.doctor.rules_input import check_input_noise, check_input_scale
 from core.doctor.rules_labels import check_shuffled_labels
 from core.doctor.rules_loss import check_loss_at_chance, check_loss_floor, check_lr_too_high, check_lr_too_low
@@ -120,6 +121,9 @@ RULES: tuple[Rule, ...] = (
          "per-step update sizes `update_ratio/<layer>/kernel`", check_lr_too_low),
     Rule("shuffled_labels", "Labels carry no information about the images", (f"val:{ACCURACY}",),
          "a test-set `accuracy` beside the training one", check_shuffled_labels),
+    Rule("overfitting", "Overfitting: the test loss climbs while the training loss falls", (f"val:{LOSS}",),
+         "a test-set `loss` evaluated every few hundred steps", check_overfitting),
+    Rule("loss_flat", "Loss does not change at all", (LOSS,), "a `loss` scalar", check_loss_flat),
 )
 
 RULES_BY_ID = {rule.id: rule for rule in RULES}
@@ -135,10 +139,14 @@ EXPLAINED_BY: dict[str, tuple[str, ...]] = {
     "saturated": ("input_scale", "exploding", "symmetric_init", "lr_too_high"),
     "vanishing": ("saturated", "dead_relu", "symmetric_init"),
     "loss_at_chance": ("dead_relu", "vanishing", "saturated", "nonfinite", "exploding", "input_scale",
-                       "input_noise", "lr_too_low", "loss_floor", "symmetric_init", "lr_too_high", "shuffled_labels"),
+                       "input_noise", "lr_too_low", "loss_floor", "symmetric_init", "lr_too_high", "shuffled_labels",
+                       "loss_flat"),
     "lr_too_low": ("vanishing", "dead_relu", "saturated", "loss_floor", "symmetric_init", "nonfinite", "shuffled_labels",
-                   "input_scale"),
+                   "input_scale", "loss_flat"),
     "shuffled_labels": ("input_noise", "nonfinite"),
+    # Memorising labels without information is the extreme of overfitting; unstable steps raise both losses.
+    "overfitting": ("shuffled_labels", "nonfinite", "lr_too_high", "exploding"),
+    "loss_flat": ("nonfinite", "dead_relu", "symmetric_init"),
 }
 
 

@@ -239,3 +239,20 @@ DEAD_BIAS_REACH = 3.0
 # sample): runs of those causes end at 0.07-0.33 (saturated 0.47-0.72); healthy runs at
 # 0.90-0.93, the classic fail5 (softmax twice, not a blocking cause) at 0.907.
 LEARNED_TEST_ACCURACY = 0.85
+
+# --- loss curves (core/doctor/rules_curve.py) ---------------------------------------------
+# Overfitting: the test loss's last OVERFIT_RISING_EVALS evaluations (median) at least
+# OVERFIT_RISE (relative) and OVERFIT_MIN_NATS above its best, each of them above half that
+# rise, while the training loss fell by OVERFIT_TRAIN_FALL since the best test evaluation.
+# Calibrated on: see OVERFIT_CALIBRATION below.
+OVERFIT_MIN_EVALS = 5
+OVERFIT_RISING_EVALS = 3
+OVERFIT_RISE = 0.25
+OVERFIT_MIN_NATS = 0.05
+OVERFIT_TRAIN_FALL = 0.3
+# A loss exactly the same (within float32 rounding of the logged value) on FLAT_MIN_RECORDS
+# records spanning FLAT_MIN_STEPS steps: batch noise alone moves a training loss by ~1e-2
+# between batches (a net predicting the prior on batches of 64: ~0.02 nats).
+FLAT_MIN_RECORDS = 50
+FLAT_MIN_STEPS = 100
+FLAT_TOLERANCE = 1e-7
