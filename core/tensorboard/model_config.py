@@ -26,11 +26,12 @@ _VARIANCE_SCALING = {
 }
 
 
-def summarise_keras(config_json: str) -> dict | None:
-    """The neutral model summary of a Keras model config (JSON text), or None if unreadable."""
+def summarise_keras(config_json: str | dict) -> dict | None:
+    """The neutral model summary of a Keras model config (JSON text, or already parsed), or
+    None if unreadable. Untrusted input: core/tensorboard/reading/texts.py bounds it first."""
     try:
-        config = json.loads(config_json)
-    except ValueError:
+        config = json.loads(config_json) if isinstance(config_json, str) else config_json
+    except (ValueError, RecursionError):
         return None
     if not isinstance(config, dict):
         return None

@@ -1,0 +1,202 @@
+"""Assemble one History from the raw values of a run's two halves: each tag placed under the
+name its meaning gives it (core/tensorboard/tag_styles.py), histograms decoded, and the layer
+facts a foreign log implies (order, output layer, kernel or bias) recovered into History.meta:
+
+  layer_order, output_layers   the layers, input side first, and which is the output one
+  model                        the model's own config, when Keras' callback wrote it
+                               (core/tensorboard/model_config.py)
+  deaveraged / running_means   Keras' batch_* running means turned back into per-batch values,
+                               or (epoch length unknown) left as running means
+  nonfinite_histograms         {tag: first step} of histograms dropped for holding NaN/Inf
+  reading                      the Reading: which tag fills which role (core/tensorboard/reading/roles.py)
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.schema.history import HistogramSnapshot, History, Series
+from core.schema.tags import LOGITS, OUTPUT_LAYER
+from core.tensorboard import tag_styles
+from core.tensorboard.layers import name_by_size, numbered_order, output_layers
+from core.tensorboard.reading import keras, texts
+from core.tensorboard.reading.decode import RawHalf, RawHistogram, decode_histogram
+
+
+@dataclass(frozen=True)
+class _Style:
+    """How a run's tags are read: its style, and for Keras whether steps are iterations."""
+
+    style: str
+    per_batch: bool  # Keras logged batch_* values: epoch-stepped values move to iterations
+    marks: list[tuple[float, int]]  # (wall time, iteration) to place those epoch values
+    max_histograms: int | None
+
+
+def build_history(name: str, halves: dict[str, RawHalf], max_histograms: int | None,
+                  overrides: Mapping[str, str] | None = None) -> History:
+    history = History(run=name)
+    for raw in halves.values():
+        history.warnings.extend(raw.warnings)
+    train, val = halves[tag_styles.TRAIN], halves[tag_styles.VAL]
+    scalar_tags = set(train.scalars) | set(val.scalars)
+    histogram_tags = set(train.histograms) | set(val.histograms)
+    text_tags = set(train.texts) | set(val.texts)
+    style = tag_styles.detect_style(scalar_tags, histogram_tags, text_tags)
+    per_batch = style == tag_styles.KERAS and tag_styles.keras_per_batch(set(train.scalars))
+    how = _Style(style, per_batch, keras.iteration_marks(halves) if per_batch else [], max_histograms)
+    renamed: set[str] = set()
+    # The train half's histograms first: a test-set writer that logs the same histograms (TF1's
+    # mnist_with_summaries evaluates its merged summary on the test set) only fills gaps.
+    for half in (tag_styles.TRAIN, tag_styles.VAL):
+        _add_histograms(history, halves[half], how, renamed, gaps_only=half == tag_styles.VAL)
+    for half, raw in halves.items():
+        _add_scalars(history, half, raw, how, renamed)
+        texts.add_texts(history, raw.texts)
+    if per_batch:
+        keras.deaverage_batches(history, how.marks, train)
+    _name_layers_by_size(history, renamed)
+    epoch_only = style == tag_styles.KERAS and not per_batch and any(t.startswith("epoch_") for t in scalar_tags)
+    history.meta["style"] = style
+    history.meta["step_unit"] = "epoch" if epoch_only else "step"
+    all_tags = scalar_tags | histogram_tags | text_tags | train.other_tags | val.other_tags
+    history.meta["raw_tags"] = ",".join(sorted(all_tags))
+    history.meta["tag_map"] = ",".join(sorted(renamed))
+    _add_layer_facts(history, style)
+    return history
+
+
+def _add_layer_facts(history: History, style: str) -> None:
+    order = keras.layer_order(history) if style == tag_styles.KERAS else []
+    order = order or numbered_order([*history.train, *history.histograms])
+    if order:
+        history.meta["layer_order"] = ",".join(order)
+    if style != tag_styles.TBLAB:
+        outputs = _output_layers(history, order)
+        if outputs:
+            history.meta["output_layers"] = ",".join(outputs)
+
+
+def _add_scalars(history: History, half: str, raw: RawHalf, how: _Style, renamed: set[str]) -> None:
+    for tag, written in raw.scalars.items():
+        target = tag_styles.map_scalar(tag, half, how.style, how.per_batch)
+        steps = written.steps
+        if how.per_batch and target.epoch_stepped:
+            steps = tag_styles.place_at_iterations(written.wall_times, how.marks)
+        section = history.train if target.section == tag_styles.TRAIN else history.val
+        final = _claim(section, target.name, tag, f"{target.section} scalar", history.warnings)
+        section[final] = Series(steps=list(steps), values=list(written.values))
+        _note_rename(renamed, tag, final, target.section)
+
+
+def _add_histograms(history: History, raw: RawHalf, how: _Style, renamed: set[str], gaps_only: bool) -> None:
+    for tag, written in raw.histograms.items():
+        mapped = tag_styles.map_histogram(tag, how.style)
+        if gaps_only and (mapped in history.histograms or tag in history.histograms):
+            continue
+        if how.per_batch and tag.endswith("/histogram"):  # Keras writes weights at epoch end
+            placed = tag_styles.place_at_iterations([snap.wall_time for snap in written], how.marks)
+            written = [RawHistogram(step, snap.wall_time, snap.tensor) for step, snap in zip(placed, written)]
+        for split_name, snaps in _split_collisions(mapped, tag, written, history.warnings):
+            final = _claim(history.histograms, split_name, tag, "histogram", history.warnings)
+            nonfinite: dict[str, int] = {}
+            snapshots = _decode_snapshots(final, snaps, how.max_histograms, history.warnings, nonfinite)
+            if nonfinite:
+                noted = json.loads(history.meta.get("nonfinite_histograms", "{}"))
+                history.meta["nonfinite_histograms"] = json.dumps({**noted, **nonfinite})
+            if snapshots:  # a tag whose every snapshot was unusable is only in raw_tags and warnings
+                history.histograms[final] = snapshots
+                _note_rename(renamed, tag, final, "")
+
+
+def _claim(section: dict, name: str, raw_tag: str, what: str, warnings: list[str]) -> str:
+    """name if still free in section; else the raw tag (two tags mapped to one name), with a warning."""
+    if name not in section:
+        return name
+    warnings.append(f"{what} {raw_tag} also maps to {name}, which another tag fills; kept as {raw_tag}")
+    return raw_tag
+
+
+def _note_rename(renamed: set[str], raw_tag: str, final: str, section: str) -> None:
+    """Record `raw=name` (`raw=val:name` for validation values) for tags read under another name."""
+    if final != raw_tag:
+        renamed.add(f"{raw_tag}={'val:' if section == tag_styles.VAL else ''}{final}")
+
+
+def _split_collisions(
+    mapped: str, raw_tag: str, written: list[RawHistogram], warnings: list[str]
+) -> list[tuple[str, list[RawHistogram]]]:
+    """One histogram tag written several times per step held several tensors (early Keras 3
+    named every weight just `kernel`): split them by write order into layer_1, layer_2, ..."""
+    per_step = Counter(snap.step for snap in written)
+    copies = max(per_step.values(), default=1)
+    if copies == 1 or not tag_styles.lacks_layer(mapped):
+        if copies > 1:
+            warnings.append(f"histogram {raw_tag}: written up to {copies} times at one step; all kept")
+        return [(mapped, written)]
+    seen: Counter[int] = Counter()
+    groups: dict[int, list[RawHistogram]] = {}
+    for snap in written:
+        seen[snap.step] += 1
+        groups.setdefault(seen[snap.step], []).append(snap)
+    warnings.append(
+        f"histogram {raw_tag}: {copies} layers share this name; named layer_1..layer_{copies} in write order"
+    )
+    return [(tag_styles.number_layer(mapped, index), snaps) for index, snaps in sorted(groups.items())]
+
+
+def _decode_snapshots(
+    name: str, written: list[RawHistogram], keep: int | None, warnings: list[str], nonfinite: dict[str, int]
+) -> list[HistogramSnapshot]:
+    """Decode the kept snapshots; skip (with one warning per tag) those with non-finite edges,
+    noting in `nonfinite` the first step at which each tag held NaN/Inf (a fact the doctor needs)."""
+    snapshots, nonfinite_steps = [], []
+    for snap in _evenly_spaced(written, keep):
+        decoded = decode_histogram(snap.tensor)
+        if decoded is None:
+            continue
+        edges, counts = decoded
+        if not (np.isfinite(edges).all() and np.isfinite(counts).all()):
+            nonfinite_steps.append(snap.step)
+            continue
+        snapshots.append(HistogramSnapshot(step=snap.step, edges=edges, counts=counts))
+    if nonfinite_steps:
+        warnings.append(
+            f"histogram {name}: skipped {len(nonfinite_steps)} snapshots with NaN/Inf bucket edges "
+            f"(first at step {nonfinite_steps[0]})"
+        )
+        nonfinite[name] = nonfinite_steps[0]
+    return snapshots
+
+
+def _evenly_spaced(items: list, keep: int | None) -> list:
+    if keep is None or len(items) <= keep:
+        return items
+    if keep == 1:
+        return items[-1:]
+    picks = np.unique(np.round(np.linspace(0, len(items) - 1, keep)).astype(int))
+    return [items[index] for index in picks]
+
+
+def _name_layers_by_size(history: History, renamed: set[str]) -> None:
+    """Histograms named by a layer only (`layer1`, `layer1_offset`): the larger tensor of a layer
+    is its kernel, the smaller its bias (bucket counts add up to the tensor's size)."""
+    unknown = {tag: float(snaps[0].counts.sum()) for tag, snaps in history.histograms.items()
+               if "/" not in tag and tag != LOGITS and snaps}
+    for tag, name in name_by_size(unknown).items():
+        if name not in history.histograms:
+            history.histograms[name] = history.histograms.pop(tag)
+            renamed.add(f"{tag}={name}")
+
+
+def _output_layers(history: History, order: list[str]) -> list[str]:
+    """The output layer of each family of per-layer tags, for logs whose layers are not named `output`."""
+    tags = [*history.train, *history.histograms]
+    if any(f"/{OUTPUT_LAYER}/" in tag or tag.endswith(f"/{OUTPUT_LAYER}") for tag in tags):
+        return []
+    return output_layers(tags, order)
