@@ -9,12 +9,16 @@ from dataclasses import dataclass, replace
 
 from core.doctor.findings import Finding, RuledOut, Verdict
 from core.doctor.refute import refutation
+from core.doctor.rules_chance import check_loss_at_chance
 from core.doctor.rules_curve import check_loss_flat, check_overfitting
+from core.doctor.rules_exploding import check_exploding
+from core.doctor.rules_floor import check_loss_floor
 from core.doctor.rules_input import check_input_noise, check_input_scale
 from core.doctor.rules_labels import check_shuffled_labels
-from core.doctor.rules_loss import check_loss_at_chance, check_loss_floor, check_lr_too_high, check_lr_too_low
-from core.doctor.rules_signal import check_exploding, check_nonfinite, check_vanishing
+from core.doctor.rules_lr import check_lr_too_high, check_lr_too_low
+from core.doctor.rules_nonfinite import check_nonfinite
 from core.doctor.rules_units import check_dead_relu, check_saturated, check_symmetric_init
+from core.doctor.rules_vanishing import check_vanishing
 from core.doctor.view import RunView
 from core.schema.tags import (
     ACCURACY,
