@@ -279,7 +279,7 @@ def test_other_activations_and_optimizers_train(data, changes, tag):
 
 
 def test_histograms_match_numpy_per_tensor_and_drop_nonfinite():
-    from core.train.histograms import finite_histograms
+    from core.train.histograms import histogram_buckets_in_graph
 
     rng = np.random.default_rng(0)
     normal = rng.normal(size=5000).astype(np.float32)
@@ -288,7 +288,7 @@ def test_histograms_match_numpy_per_tensor_and_drop_nonfinite():
     flat_tensors = [np.full(7, 2.0, np.float32), np.full(3, 3e8, np.float32), np.zeros(0, np.float32)]
     # Without the NaN tensor no value is masked: the other of the two ways of counting.
     for tensors, nonfinite in (([normal, wide, with_nan, *flat_tensors], 3), ([normal, wide, *flat_tensors], 0)):
-        buckets, dropped = finite_histograms(tensors)
+        buckets, dropped = histogram_buckets_in_graph(tensors)
         buckets = buckets.numpy()
         assert buckets.shape == (len(tensors), 30, 3) and dropped.numpy() == nonfinite
         for got, values in zip(buckets, (normal, wide)):
@@ -300,7 +300,7 @@ def test_histograms_match_numpy_per_tensor_and_drop_nonfinite():
         assert twos[15, 2] == 7 and twos[:, 2].sum() == 7 and twos[0, 0] == 1.5 and twos[-1, 1] == 2.5
         assert huge[15, 2] == 3 and huge[:, 2].sum() == 3 and huge[0, 0] == 3e8 - 0.5
         assert empty[:, 2].sum() == 0 and np.all(np.isfinite(buckets))
-    finite_of_nan = finite_histograms([with_nan])[0].numpy()[0]
+    finite_of_nan = histogram_buckets_in_graph([with_nan])[0].numpy()[0]
     # 2.0 lies exactly on the edge between buckets 14 and 15: rounding may count it in either.
     assert finite_of_nan[0, 0] == 1.0 and finite_of_nan[-1, 1] == 3.0
     assert finite_of_nan[0, 2] == 1 and finite_of_nan[-1, 2] == 1 and finite_of_nan[14:16, 2].sum() == 1

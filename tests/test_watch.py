@@ -280,10 +280,10 @@ def test_pacer_spaces_the_full_statistics_to_their_share_of_the_step():
 def test_nonfinite_count_is_exact_when_a_finite_sum_overflows():
     import numpy as np
 
-    from core.watch.stats import nonfinite_count
+    from core.watch.stats import count_nonfinite_values
 
     huge = np.full(8, 3e38, np.float32)  # finite values whose float32 sum is inf
-    assert nonfinite_count([huge]) == 0.0
+    assert count_nonfinite_values([huge]) == 0.0
     broken = huge.copy()
     broken[[1, 5]] = [np.nan, -np.inf]
-    assert nonfinite_count([broken, np.arange(3), np.float32(np.inf)]) == 3.0
+    assert count_nonfinite_values([broken, np.arange(3), np.float32(np.inf)]) == 3.0

@@ -27,9 +27,8 @@ from core.doctor.evidence import hist_centers, hist_range
 from core.doctor.view import RunView
 from core.schema.history import HistogramSnapshot
 from core.schema.tags import ACTIVATIONS, BIAS, KERNEL, WEIGHTS, layer_tag
+from core.schema.units import ASYMPTOTES, SATURATING  # noqa: F401 - SATURATING is read from here by rules_units and rules_input
 
-ASYMPTOTES = {"sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0)}  # the outputs' (low, high) limits
-SATURATING = tuple(ASYMPTOTES)
 
 
 def hist_std(snap: HistogramSnapshot) -> float:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
 
+from core.schema.fixes import FixName, check_fix_names
 from core.schema.json_safe import dumps
 
 SEVERITIES = ("critical", "warning", "info")
@@ -24,9 +25,12 @@ class Verdict:
     layers: tuple[str, ...]
     evidence: str  # the numbers, e.g. "dense_1 gradient norm 3e-08, 6 orders below output"
     explanation: str  # why it happens, for a learner
-    fixes: tuple[str, ...]  # names in core.schema.fixes.FIXES, most likely first
+    fixes: tuple[FixName, ...]  # most likely first
     confidence: float  # 0..1
-    repair: tuple[str, ...] = ()  # fixes that repair it together (default: the first fix alone)
+    repair: tuple[FixName, ...] = ()  # fixes that repair it together (default: the first fix alone)
+
+    def __post_init__(self) -> None:
+        check_fix_names((*self.fixes, *self.repair), "verdict")
 
     def named(self, id: str, title: str) -> Finding:
         return Finding(id, title, **{f.name: getattr(self, f.name) for f in fields(self)})

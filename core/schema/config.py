@@ -14,7 +14,9 @@ import numbers
 import re
 from dataclasses import dataclass
 
-ACTIVATIONS = ("relu", "sigmoid", "tanh", "leaky_relu", "linear")
+from core.schema.tags import INPUT_DIM, NUM_CLASSES
+from core.schema.units import ACTIVATION_KINDS, Activation
+
 NORMALIZATIONS = ("raw", "unit", "standard")  # 0-255 floats, [0, 1], zero mean / unit std
 OPTIMIZERS = ("sgd", "momentum", "adam")
 
@@ -28,7 +30,6 @@ MAX_PARAMETERS = 50_000_000  # 200 MB of float32 weights, before gradients and o
 MAX_BATCH_SIZE = 65536
 MAX_STEPS = 100_000_000
 MAX_SEED = 2**31 - 1
-INPUT_DIM, CLASSES = 784, 10
 
 
 @dataclass(frozen=True)
@@ -105,7 +106,7 @@ def _initializer(value) -> str:
 FIELD_CHECKS = {
     "hidden_layers": _integer(0, MAX_HIDDEN_LAYERS),
     "hidden_units": _integer(1, MAX_HIDDEN_UNITS),
-    "activation": _one_of(ACTIVATIONS),
+    "activation": _one_of(ACTIVATION_KINDS),
     "init": _initializer,
     "bias_init": _real(-math.inf),
     "softmax_before_loss": _flag,
@@ -125,7 +126,7 @@ FIELD_CHECKS = {
 
 
 def parameter_count(hidden_layers: int, hidden_units: int) -> int:
-    widths = [INPUT_DIM] + [hidden_units] * hidden_layers + [CLASSES]
+    widths = [INPUT_DIM] + [hidden_units] * hidden_layers + [NUM_CLASSES]
     return sum((a + 1) * b for a, b in itertools.pairwise(widths))
 
 
@@ -150,7 +151,7 @@ class RunConfig:
 
     hidden_layers: int = 2
     hidden_units: int = 100
-    activation: str = "relu"
+    activation: Activation = "relu"
     init: str = "he"
     bias_init: float = 0.0
     softmax_before_loss: bool = False  # the fail5 bug: probabilities fed to a logits loss

@@ -9,13 +9,28 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 from core.schema.config import RunConfig
+from core.schema.units import initializer_for
+
+# Every fix's name, in the order fixes are applied.
+FixName = Literal["activation", "init", "normalize", "lr_down", "lr_up", "logits", "no_noise", "depth", "shuffle_labels_off"]
+FIX_NAMES: tuple[FixName, ...] = get_args(FixName)
+
+
+def check_fix_names(names: Iterable[str], owner: str) -> tuple[FixName, ...]:
+    """`names` as a tuple, each a FixName; otherwise ValueError naming `owner` and the first unknown one."""
+    names = tuple(names)
+    unknown = [name for name in names if name not in FIX_NAMES]
+    if unknown:
+        raise ValueError(f"{owner}: unknown fix {unknown[0]!r}; known: {', '.join(FIX_NAMES)}")
+    return names
 
 
 @dataclass(frozen=True)
 class Fix:
-    name: str
+    name: FixName
     key: str  # the lab's single key
     label: str
     reason: str
@@ -23,8 +38,7 @@ class Fix:
 
 
 def _init(config: RunConfig) -> RunConfig:
-    relu_like = config.activation in ("relu", "leaky_relu", "linear")
-    return config.replace(init="he" if relu_like else "glorot", bias_init=0.0)
+    return config.replace(init=initializer_for(config.activation), bias_init=0.0)
 
 
 FIXES: dict[str, Fix] = {
@@ -59,6 +73,7 @@ FIXES: dict[str, Fix] = {
             lambda c: c.replace(shuffle_labels=False)),
     )
 }
+assert tuple(FIXES) == FIX_NAMES, "FIXES and FixName disagree"
 
 
 def apply_fixes(config: RunConfig, names: Iterable[str]) -> RunConfig:

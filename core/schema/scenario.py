@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.schema.config import RunConfig
-from core.schema.fixes import FIXES
+from core.schema.fixes import FixName, check_fix_names
 
 BUILTIN_DIR = Path(__file__).resolve().parents[2] / "fails"
 
@@ -36,15 +36,13 @@ class Scenario:
     symptom: str  # what a learner sees before diagnosing: no spoilers
     diagnosis: str  # hidden until asked for
     config: RunConfig
-    expected_fixes: tuple[str, ...] = ()
+    expected_fixes: tuple[FixName, ...] = ()
     # Why the expected fixes stop short of the baseline (within 3 points), when they do.
     fix_shortfall: str = ""
     path: str = ""
 
     def __post_init__(self) -> None:
-        unknown = [f for f in self.expected_fixes if f not in FIXES]
-        if unknown:
-            raise ValueError(f"scenario {self.name}: unknown fix {unknown[0]!r}")
+        check_fix_names(self.expected_fixes, f"scenario {self.name}")
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,9 @@ INPUT_MEAN = "input/mean"
 INPUT_STD = "input/std"
 INPUT_STATS = (INPUT_MIN, INPUT_MAX, INPUT_MEAN, INPUT_STD)  # the batch the model sees
 INPUT_IMAGES = "input/images"  # an image summary
+# 1 when the loss was handed rows of probabilities (in [0, 1], summing to 1) instead of
+# logits; measured for watched scripts, whose loss call is seen, not configured.
+LOSS_INPUT_PROBABILITIES = "loss_input/probabilities"
 
 # --- scalars per layer or variable: prefix/<layer>[/<part>]
 GRAD_NORM = "grad_norm"  # per-variable gradient L2 norm
@@ -44,6 +47,17 @@ LOGITS = "logits"  # what the loss was handed (other programs' logs; see core/te
 
 OUTPUT_LAYER = "output"  # layers are dense_1 ... dense_L (hidden, input side first), then output
 
+# --- snapshots: every histogram_every steps
+HISTOGRAM_BUCKETS = 30  # rows of (left edge, right edge, count) per histogram
+IMAGES_SHOWN = 8  # the step's first inputs kept with a snapshot
+IMAGE_SIDE = 28  # MNIST's 28 x 28 pixels
+INPUT_DIM = IMAGE_SIDE * IMAGE_SIDE  # 784: an image as one input row
+
+
+def hidden_layer(index: int) -> str:
+    """The name of hidden layer `index` (1 is next to the input): dense_1 ... dense_L."""
+    return f"dense_{index}"
+
 
 def layer_tag(prefix: str, layer: str, part: str = "") -> str:
     """`grad_norm/dense_1/kernel` from (GRAD_NORM, "dense_1", KERNEL); `dead_fraction/dense_1` without a part."""
@@ -51,7 +65,7 @@ def layer_tag(prefix: str, layer: str, part: str = "") -> str:
 
 
 # --- reference losses for K classes -----------------------------------------------
-NUM_CLASSES = 10  # MNIST's digits
+NUM_CLASSES = 10  # MNIST's digits: the output layer's width
 
 
 def chance_loss(num_classes: int = NUM_CLASSES) -> float:

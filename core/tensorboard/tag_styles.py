@@ -73,6 +73,7 @@ import re
 from dataclasses import dataclass
 
 from core.schema.class_balance import META_KEY as CLASS_BALANCE_KEY
+from core.schema.tags import ACTIVATIONS, GRAD_NORM, GRAD_NORM_GLOBAL, KERNEL, NONFINITE_COUNT, WEIGHTS, layer_tag
 
 TBLAB, KERAS, PLAIN = "tblab", "keras", "plain"
 TRAIN, VAL = "train", "val"
@@ -136,7 +137,7 @@ _GLOBAL_WORDS = {"global", "total", "all", "model", "overall"}
 _NUMBERED_VARIABLE = re.compile(r"^(w|weights?|kernel|b|bias(?:es)?)[_\-]?(\d+)$", re.IGNORECASE)
 _LOGITS_WORDS = {"logits", "logit"}
 _KERAS_SCALAR = re.compile(r"^(?:batch|epoch)_.+$|^evaluation_.+_vs_iterations$")
-_TBLAB_SIGNATURE = ("nonfinite/count",)  # a name only tblab writes
+_TBLAB_SIGNATURE = (NONFINITE_COUNT,)  # a name only tblab writes
 _CONTROL_FLOW_SCOPES = re.compile(r"^(?:(?:while|cond)(?:_\d+)?/)+")
 _KIND_WORDS = {
     "weights": "weights",
@@ -213,7 +214,7 @@ def map_histogram(tag: str, style: str) -> str:
 def _map_histogram_unscoped(tag: str, style: str) -> str:
     if style == KERAS and tag.endswith("/histogram"):
         parts = tag[: -len("/histogram")].split("/")
-        return "weights/" + "/".join(_variable_parts(parts))
+        return layer_tag(WEIGHTS, "/".join(_variable_parts(parts)))
     return _map_plain_histogram(tag)
 
 
@@ -306,8 +307,8 @@ def _grad_norm_name(tag: str) -> str | None:
     rest = (tag[: match.start()].rstrip(_SEPARATORS) + "/" + tag[match.end():].lstrip(_SEPARATORS)).strip("/")
     rest = re.sub(r"/+", "/", rest).strip(_SEPARATORS)
     if not rest or rest.lower() in _GLOBAL_WORDS:
-        return "grad_norm/global"
-    return "grad_norm/" + "/".join(_variable_parts(rest.split("/")))
+        return GRAD_NORM_GLOBAL
+    return layer_tag(GRAD_NORM, "/".join(_variable_parts(rest.split("/"))))
 
 
 def _map_plain_histogram(tag: str) -> str:
@@ -338,7 +339,7 @@ def _map_one_word_histogram(tag: str) -> str:
     """`hidden1_activations`, `grad_w0`, `w0`, `weights`: the kind word is one of the `_`-joined
     words; a lone weight word is the first layer's kernel (notebooks log `weights` of layer 1)."""
     if _weight_name(tag) == "kernel":
-        return "weights/first_layer/kernel"
+        return layer_tag(WEIGHTS, "first_layer", KERNEL)
     if _NUMBERED_VARIABLE.match(tag):
         return _kind_name("weights", [tag])
     words = re.split(r"[_\-]", tag)
@@ -352,7 +353,7 @@ def _map_one_word_histogram(tag: str) -> str:
 
 def _kind_name(kind: str, rest: list[str]) -> str:
     if kind == "activations":
-        return "activations/" + "/".join(rest)
+        return layer_tag(ACTIVATIONS, "/".join(rest))
     return f"{kind}/" + "/".join(_variable_parts(rest, weight_default="kernel" if kind == "weights" else None))
 
 

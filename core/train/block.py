@@ -21,13 +21,13 @@ import tensorflow as tf
 from core.data.pipeline import Datasets
 from core.schema.config import RunConfig
 from core.schema.history import Snapshot, StepRecord
-from core.schema.tags import ACTIVATIONS, GRADIENTS, LOSS, NONFINITE_COUNT, WEIGHTS, layer_tag
-from core.train.histograms import HISTOGRAM_BUCKETS, finite_histograms
-from core.train.instrument import gradient_norms, l2_norms, statistic_names, step_statistics
-from core.train.model import INPUT_DIM, Dense, forward, loss_fn, variables
+from core.schema.tags import (
+    ACTIVATIONS, GRADIENTS, HISTOGRAM_BUCKETS, IMAGE_SIDE, IMAGES_SHOWN, INPUT_DIM, LOSS, NONFINITE_COUNT, WEIGHTS, layer_tag,
+)
+from core.train.histograms import histogram_buckets_in_graph
+from core.train.instrument import gradient_norms, l2_norms, statistic_names, step_row
+from core.train.model import Dense, forward, loss_fn, variables
 from core.train.optim import Optimizer
-
-IMAGES_SHOWN = 8  # inputs kept in each snapshot
 
 
 class StepBlocks:
@@ -68,7 +68,7 @@ class StepBlocks:
             grads = tape.gradient(loss, train_vars)
             grad_norms, grad_norm_global = gradient_norms(grads)
             update_norms = l2_norms(optimizer.apply(grads, train_vars))
-            row, weight_norms = step_statistics(
+            row, weight_norms = step_row(
                 activation=config.activation, layers=layers, names=var_names, x=x, labels=y, fwd=fwd, loss=loss,
                 grads=grads, grad_norms=grad_norms, grad_norm_global=grad_norm_global, weights=[var.read_value() for var in train_vars],
                 weight_norms_before=weight_norms_before, update_norms=update_norms,
@@ -82,7 +82,7 @@ class StepBlocks:
             non-finite values they left out, the first inputs and how many there are."""
             grads, activations, images = last
             weights = [var.read_value() for var in train_vars]
-            buckets, dropped = finite_histograms([t for pair in zip(weights, grads) for t in pair] + activations)
+            buckets, dropped = histogram_buckets_in_graph([t for pair in zip(weights, grads) for t in pair] + activations)
             rows = tf.shape(images)[0]  # a batch may be smaller than IMAGES_SHOWN
             padded = tf.reshape(tf.pad(images, [[0, IMAGES_SHOWN - rows], [0, 0]]), [IMAGES_SHOWN, INPUT_DIM])
             return tf.reshape(buckets, [len(self.histogram_tags), HISTOGRAM_BUCKETS, 3]), dropped, padded, rows
@@ -142,5 +142,5 @@ class StepBlocks:
         last = self.next_step - 1
         if not (self.snapshots and records and last % self.config.histogram_every == 0):
             return records, None
-        shown = images.numpy()[: int(image_rows)].reshape(-1, 28, 28)
+        shown = images.numpy()[: int(image_rows)].reshape(-1, IMAGE_SIDE, IMAGE_SIDE)
         return records, Snapshot(last, dict(zip(self.histogram_tags, buckets.numpy())), float(dropped), shown)

@@ -23,10 +23,10 @@ import math
 
 import tensorflow as tf
 
-HISTOGRAM_BUCKETS = 30
+from core.schema.tags import HISTOGRAM_BUCKETS
 
 
-def finite_histograms(tensors: list[tf.Tensor]) -> tuple[tf.Tensor, tf.Tensor]:
+def histogram_buckets_in_graph(tensors: list[tf.Tensor]) -> tuple[tf.Tensor, tf.Tensor]:
     """In-graph: [len(tensors), 30, 3] float64 buckets of each tensor's finite values, and
     how many non-finite values were left out (float32)."""
     flats = [tf.reshape(tf.cast(tensor, tf.float32), [-1]) for tensor in tensors]

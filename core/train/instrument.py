@@ -14,7 +14,6 @@ from core.schema.tags import (
     ACCURACY,
     ACTIVATION_MEAN,
     ACTIVATION_STD,
-    DEAD_FRACTION,
     GRAD_NORM,
     GRAD_NORM_GLOBAL,
     INPUT_MAX,
@@ -23,34 +22,18 @@ from core.schema.tags import (
     INPUT_STD,
     LOSS,
     NONFINITE_COUNT,
-    SATURATED_FRACTION,
     UPDATE_RATIO,
     WEIGHT_NORM,
     layer_tag,
 )
+from core.schema.unit_measures import unit_fraction
+from core.schema.units import unit_fraction_tag
 from core.train.model import Dense, Forward
 
-# Within 1% of an asymptote counts as saturated: the local slope is then < 1/25 of its peak.
-SATURATION_MARGIN = 0.01
-RELU_LIKE = ("relu", "leaky_relu")
-SATURATING = ("sigmoid", "tanh")
 
-
-def nonfinite_count(tensor: tf.Tensor) -> tf.Tensor:
+def count_nonfinite(tensor: tf.Tensor) -> tf.Tensor:
+    """In-graph: how many of the tensor's values are NaN or infinite."""
     return tf.reduce_sum(tf.cast(tf.logical_not(tf.math.is_finite(tensor)), tf.float32))
-
-
-def saturated_fraction(activation: tf.Tensor, kind: str) -> tf.Tensor:
-    low, high = (0.0, 1.0) if kind == "sigmoid" else (-1.0, 1.0)
-    margin = SATURATION_MARGIN * (high - low)
-    saturated = tf.logical_or(activation <= low + margin, activation >= high - margin)
-    return tf.reduce_mean(tf.cast(saturated, tf.float32))
-
-
-def dead_fraction(pre_activation: tf.Tensor) -> tf.Tensor:
-    """Units whose pre-activation is <= 0 for every example of the batch (no gradient flows)."""
-    dead = tf.reduce_all(pre_activation <= 0.0, axis=0)
-    return tf.reduce_mean(tf.cast(dead, tf.float32))
 
 
 def statistic_names(activation: str, layer_names: list[str], var_names: list[str]) -> list[str]:
@@ -61,10 +44,8 @@ def statistic_names(activation: str, layer_names: list[str], var_names: list[str
         names += [layer_tag(GRAD_NORM, name), layer_tag(WEIGHT_NORM, name), layer_tag(UPDATE_RATIO, name)]
     for layer in layer_names:
         names += [layer_tag(ACTIVATION_MEAN, layer), layer_tag(ACTIVATION_STD, layer)]
-        if activation in RELU_LIKE:
-            names.append(layer_tag(DEAD_FRACTION, layer))
-        if activation in SATURATING:
-            names.append(layer_tag(SATURATED_FRACTION, layer))
+        if (tag := unit_fraction_tag(activation, layer)) is not None:
+            names.append(tag)
     return names + [INPUT_MIN, INPUT_MAX, INPUT_MEAN, INPUT_STD, NONFINITE_COUNT]
 
 
@@ -92,7 +73,7 @@ def mean_std(tensor: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     return mean, tf.sqrt(variance)
 
 
-def step_statistics(
+def step_row(
     *,
     activation: str,
     layers: list[Dense],
@@ -127,16 +108,14 @@ def step_statistics(
         stats[layer_tag(UPDATE_RATIO, name)] = ratio
     for layer, z, h in zip(layers, fwd.pre_activations, fwd.activations):
         stats[layer_tag(ACTIVATION_MEAN, layer.name)], stats[layer_tag(ACTIVATION_STD, layer.name)] = mean_std(h)
-        if activation in RELU_LIKE:
-            stats[layer_tag(DEAD_FRACTION, layer.name)] = dead_fraction(z)
-        if activation in SATURATING:
-            stats[layer_tag(SATURATED_FRACTION, layer.name)] = saturated_fraction(h, activation)
+        if (tag := unit_fraction_tag(activation, layer.name)) is not None:
+            stats[tag] = unit_fraction(activation, z, h)
     stats[INPUT_MIN], stats[INPUT_MAX] = tf.reduce_min(x), tf.reduce_max(x)
     stats[INPUT_MEAN], stats[INPUT_STD] = mean_std(x)
     # Every grad and weight norm: finite only if all of their tensor's values are.
     stats[NONFINITE_COUNT] = nonfinite_total(loss, fwd.logits, grads, weights, tf.concat([grad_norms, weight_norms], 0))
     order = statistic_names(activation, [layer.name for layer in layers[: len(fwd.activations)]], names)
-    assert set(order) == stats.keys(), "statistic_names and step_statistics disagree"
+    assert set(order) == stats.keys(), "statistic_names and step_row disagree"
     return tf.stack([tf.cast(stats[name], tf.float32) for name in order]), weight_norms
 
 
@@ -159,9 +138,9 @@ def nonfinite_total(loss, logits, grads, weights, norms: tf.Tensor) -> tf.Tensor
     guards = tf.concat([tf.stack([loss, tf.reduce_sum(logits)]), norms], 0)
 
     def count():
-        total = nonfinite_count(loss) + nonfinite_count(logits)
+        total = count_nonfinite(loss) + count_nonfinite(logits)
         for tensor in [*grads, *weights]:
-            total += nonfinite_count(tensor)
+            total += count_nonfinite(tensor)
         return total
 
     return tf.cond(tf.reduce_all(tf.math.is_finite(guards)), lambda: tf.constant(0.0), count)

@@ -9,10 +9,8 @@ import numpy as np
 import tensorflow as tf
 
 from core.schema.config import RunConfig, parse_init
-from core.schema.tags import BIAS, KERNEL, OUTPUT_LAYER
-
-INPUT_DIM = 784
-CLASSES = 10
+from core.schema.tags import BIAS, INPUT_DIM, KERNEL, NUM_CLASSES, OUTPUT_LAYER, hidden_layer
+from core.schema.units import glorot_limit, he_std
 
 
 @dataclass
@@ -34,9 +32,9 @@ def initial_kernel(spec: str, fan_in: int, fan_out: int, rng: np.random.Generato
     init = parse_init(spec)
     shape = (fan_in, fan_out)
     if init.kind == "he":
-        return rng.normal(0.0, np.sqrt(2.0 / fan_in), shape)
+        return rng.normal(0.0, he_std(fan_in), shape)
     if init.kind == "glorot":
-        limit = np.sqrt(6.0 / (fan_in + fan_out))
+        limit = glorot_limit(fan_in, fan_out)
         return rng.uniform(-limit, limit, shape)
     if init.kind == "zeros":
         return np.zeros(shape)
@@ -47,11 +45,11 @@ def initial_kernel(spec: str, fan_in: int, fan_out: int, rng: np.random.Generato
 
 def build(config: RunConfig) -> list[Dense]:
     rng = np.random.default_rng(config.seed)
-    widths = [INPUT_DIM] + [config.hidden_units] * config.hidden_layers + [CLASSES]
+    widths = [INPUT_DIM] + [config.hidden_units] * config.hidden_layers + [NUM_CLASSES]
     layers = []
     for index, (fan_in, fan_out) in enumerate(zip(widths, widths[1:]), start=1):
         last = index == len(widths) - 1
-        name = OUTPUT_LAYER if last else f"dense_{index}"
+        name = OUTPUT_LAYER if last else hidden_layer(index)
         kernel = initial_kernel(config.init, fan_in, fan_out, rng)
         # Only hidden biases take bias_init (e.g. small positive to revive dead ReLUs).
         bias = np.full(fan_out, 0.0 if last else config.bias_init)

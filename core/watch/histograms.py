@@ -4,14 +4,14 @@ non-finite values left out (a NaN never hides a histogram in TensorBoard).
 
 tblab's own runs compute the same buckets in-graph (core.train.histograms); core.watch
 may not import core.train, and a watched script's tensors are already in hand, every 50
-steps, so numpy costs a few milliseconds there.
+steps, so numpy costs a few milliseconds there. The bucket count is core/schema's.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-HISTOGRAM_BUCKETS = 30
+from core.schema.tags import HISTOGRAM_BUCKETS
 
 
 def finite_histogram(values, count: int = HISTOGRAM_BUCKETS) -> tuple[np.ndarray, int]:
@@ -26,7 +26,7 @@ def finite_histogram(values, count: int = HISTOGRAM_BUCKETS) -> tuple[np.ndarray
     return np.stack([edges[:-1], edges[1:], counts.astype(np.float64)], axis=1), dropped
 
 
-def finite_histograms(tensors) -> tuple[np.ndarray, float]:
+def histogram_buckets_numpy(tensors) -> tuple[np.ndarray, float]:
     """[len(tensors), 30, 3] buckets and the total of non-finite values left out."""
     pairs = [finite_histogram(t) for t in tensors]
     return np.stack([buckets for buckets, _ in pairs]), float(sum(dropped for _, dropped in pairs))

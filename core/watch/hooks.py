@@ -14,7 +14,6 @@ Fixes are patches of these same calls, never edits of the script: see Watch.fixe
 from __future__ import annotations
 
 import functools
-import math
 import os
 import queue
 import signal
@@ -29,17 +28,19 @@ from tensorflow.python.eager import backprop
 from tensorflow.python.framework import tensor as tensor_lib
 from tensorflow.python.ops import gen_resource_variable_ops, resource_variable_ops
 
-from core.watch.histograms import finite_histograms
+from core.schema.tags import (
+    ACCURACY, ACTIVATIONS, GRADIENTS, IMAGE_SIDE, IMAGES_SHOWN, INPUT_DIM, LOSS, NONFINITE_COUNT, WEIGHTS, layer_tag,
+)
+from core.schema.units import RECORDED, SATURATING, glorot_limit, he_std
+from core.watch.histograms import histogram_buckets_numpy
 from core.watch.layout import Layout, make_layout, script_names
 from core.watch.pacing import StatsPacer
 from core.watch.protocol import Channel, pack_array
 from core.watch.spec import WatchSpec, WatchStop
-from core.watch.stats import are_probabilities, light_statistics, nonfinite_count, stats_traces, step_statistics
+from core.watch.stats import are_probabilities, count_nonfinite_values, light_statistics, measure_step, stats_traces
 
 ORIGINAL_RELU = tf.nn.relu
-RECORDED_KINDS = ("relu", "sigmoid", "tanh")
 JOB_BACKLOG = 16
-IMAGES_SHOWN = 8  # first inputs kept with a snapshot, as in tblab's runs
 PROBABILITY_FLOOR = np.finfo(np.float32).tiny  # log(0) would be -inf; log(tiny) is -87
 
 
@@ -67,7 +68,7 @@ class PendingStep:
     step: int
     weights: list  # before its update
     full: bool  # every statistic, or only the light ones (pacing.py)
-    inputs: dict  # what step_statistics reads
+    inputs: dict  # what measure_step reads
     scalars: dict = field(default_factory=dict)  # the light part, measured at the step
 
 
@@ -140,10 +141,10 @@ class Watch:
             if len(shape) == 2:
                 fan_in, fan_out = shape
                 if self.spec.initializer == "glorot":
-                    limit = math.sqrt(6.0 / (fan_in + fan_out))
+                    limit = glorot_limit(fan_in, fan_out)
                     value = rng.uniform(-limit, limit, shape)
                 else:
-                    value = rng.normal(0.0, math.sqrt(2.0 / fan_in), shape)
+                    value = rng.normal(0.0, he_std(fan_in), shape)
             elif len(shape) == 1:
                 value = np.zeros(shape)
             else:
@@ -195,7 +196,7 @@ class Watch:
         weights = [_read(v) for v in layout.variables]  # before this step's update
         previous, self.pending = self.pending, None
         hidden = layout.hidden_layers
-        acts = [a for a in self.activations if a[0] in RECORDED_KINDS][: len(hidden)]
+        acts = [a for a in self.activations if a[0] in RECORDED][: len(hidden)]
         labels, fed, sparse = self.loss_inputs or (None, None, True)
         x = self.first_input
         if not self.sent_config:
@@ -263,7 +264,7 @@ class Watch:
         """This step's light part (loss, non-finite count), and the previous step's record,
         now that its update can be read (the weights before this step)."""
         current.scalars = light_statistics(**current.inputs)
-        if current.scalars["nonfinite/count"] and not self.nonfinite_seen:
+        if current.scalars[NONFINITE_COUNT] and not self.nonfinite_seen:
             self.nonfinite_seen = current.full = True  # the first step with a non-finite value, in full
         if previous is not None:
             self._send_step(previous, current.weights)
@@ -278,15 +279,15 @@ class Watch:
         scalars = dict(pending.scalars)
         if pending.full:
             start, traces = time.perf_counter(), stats_traces()
-            step_part, weight_part = step_statistics(**pending.inputs, weights=weights_after, previous=pending.weights)
+            measures = measure_step(**pending.inputs, weights=weights_after, previous=pending.weights)
             if stats_traces() == traces:  # a call that traced a new shape is no measure of the pace
                 self.pacer.measured(time.perf_counter() - start)
-            scalars.update(step_part)
-            scalars.update(weight_part)
-            nonfinite_weights = scalars.pop("nonfinite/weights")
+            scalars.update(measures.step)
+            scalars.update(measures.update)
+            nonfinite_weights = measures.nonfinite_weights
         else:
-            nonfinite_weights = nonfinite_count(weights_after)
-        scalars["nonfinite/count"] += nonfinite_weights
+            nonfinite_weights = count_nonfinite_values(weights_after)
+        scalars[NONFINITE_COUNT] += nonfinite_weights
         self.channel.send("step", step=pending.step, scalars=scalars)
 
     def finish_pending(self) -> None:
@@ -306,21 +307,21 @@ class Watch:
         tensors, tags = [], []
         for name, weight, grad in zip(layout.names, weights, grads):
             tensors += [weight, grad]
-            tags += [f"weights/{name}", f"gradients/{name}"]
+            tags += [layer_tag(WEIGHTS, name), layer_tag(GRADIENTS, name)]
         for layer, (_, _, h) in zip(layout.hidden_layers, activations):
             tensors.append(h)
-            tags.append(f"activations/{layer}")
-        buckets, dropped = finite_histograms([np.asarray(t) for t in tensors])
+            tags.append(layer_tag(ACTIVATIONS, layer))
+        buckets, dropped = histogram_buckets_numpy([np.asarray(t) for t in tensors])
         message = {"step": step, "tags": tags, "buckets": buckets.tolist(), "dropped": dropped}
         if x is not None and step % self.spec.image_every == 0:
             images = np.asarray(x[:IMAGES_SHOWN], np.float32).reshape(min(IMAGES_SHOWN, _rows(x)), -1)
-            if images.shape[1] == 28 * 28:
-                message["images"] = {"shape": [len(images), 28, 28], "pixels": pack_array(images)}
+            if images.shape[1] == INPUT_DIM:
+                message["images"] = {"shape": [len(images), IMAGE_SIDE, IMAGE_SIDE], "pixels": pack_array(images)}
         self.channel.send("snapshot", **message)
 
     # --- inside the forward pass -----------------------------------------------------------
     def activation(self, kind: str, original, args, kwargs):
-        if kind in ("sigmoid", "tanh") and "activation" in self.fixes:
+        if kind in SATURATING and "activation" in self.fixes:
             self.fix_seen.add("activation")
             features = args[0] if args else kwargs.get("x", kwargs.get("features"))
             z = features
@@ -386,7 +387,7 @@ class Watch:
         loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits))
         predicted = tf.argmax(logits, axis=1, output_type=tf.int32)
         accuracy = tf.reduce_mean(tf.cast(tf.equal(predicted, labels), tf.float32))
-        self.channel.send("eval", step=max(self.step - 1, 0), scalars={"loss": float(loss), "accuracy": float(accuracy)})
+        self.channel.send("eval", step=max(self.step - 1, 0), scalars={LOSS: float(loss), ACCURACY: float(accuracy)})
 
     def loss_called(self, labels, logits, sparse: bool):
         """What a softmax cross-entropy was handed; with the logits fix, probabilities become
@@ -451,7 +452,9 @@ def install(watch: Watch) -> None:
 
         return hooked
 
-    for kind, modules in {"relu": (tf.nn,), "sigmoid": (tf, tf.nn, tf.math), "tanh": (tf, tf.nn, tf.math)}.items():
+    hooked_modules = {"relu": (tf.nn,), "leaky_relu": (tf.nn,), "sigmoid": (tf, tf.nn, tf.math), "tanh": (tf, tf.nn, tf.math)}
+    assert set(hooked_modules) == set(RECORDED), "every recorded activation family is hooked"
+    for kind, modules in hooked_modules.items():
         original = getattr(tf.nn, kind)
         hooked = activation_hook(kind, original)
         for module in modules:

@@ -16,11 +16,23 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.python.eager import backprop
 
+from core.schema.tags import (
+    ACCURACY, ACTIVATION_MEAN, ACTIVATION_STD, DEAD_FRACTION, GRAD_NORM, INPUT_STATS, LOSS, LOSS_INPUT_PROBABILITIES,
+    NONFINITE_COUNT, SATURATED_FRACTION, UPDATE_RATIO, WEIGHT_NORM, layer_tag,
+)
+from core.schema.units import RECORDED
 from core.watch.layout import make_layout
-from core.watch.stats import step_statistics
+from core.watch.stats import measure_step
 
 KERAS_DEFAULT_BATCH = 32
-PROBE_TAGS = ("grad_norm/", "activation_", "dead_fraction/", "saturated_fraction/", "input/", "loss_input/")
+# What the probe pass measures better than the callback can (the rest is the callback's own).
+PROBE_TAGS = (
+    *(f"{prefix}/" for prefix in (GRAD_NORM, ACTIVATION_MEAN, ACTIVATION_STD, DEAD_FRACTION, SATURATED_FRACTION)),
+    *INPUT_STATS, LOSS_INPUT_PROBABILITIES,
+)
+# Keras's log keys -> tblab's tags (Keras names accuracy after the metric asked for).
+TRAIN_KEYS = (("loss", LOSS), ("accuracy", ACCURACY), ("sparse_categorical_accuracy", ACCURACY))
+VAL_KEYS = tuple((f"val_{key}", tag) for key, tag in TRAIN_KEYS)
 
 
 def _scale_learning_rate(optimizer, factor: float) -> float:
@@ -79,7 +91,7 @@ def install_fit_hook(watch) -> None:
             activations = [getattr(layer, "activation", None) for layer in self.model.layers]
             kinds = [getattr(a, "__name__", "") for a in activations if a is not None]
             config = {"batch_size": self.batch_size}
-            hidden = [k for k in kinds if k in ("relu", "sigmoid", "tanh")]
+            hidden = [k for k in kinds if k in RECORDED]
             if hidden:
                 config["activation"] = "relu" if "activation" in watch.fixes and hidden[0] != "relu" else hidden[0]
             watch.channel.send("config", config=config)
@@ -100,23 +112,23 @@ def install_fit_hook(watch) -> None:
             step = watch.step
             scalars = {}
             size = self.batch_size if self.samples is None else max(1, min(self.batch_size, self.samples - batch * self.batch_size))
-            for key, tag in (("loss", "loss"), ("accuracy", "accuracy"), ("sparse_categorical_accuracy", "accuracy")):
+            for key, tag in TRAIN_KEYS:
                 if key in logs and tag not in scalars:
                     scalars[tag] = float(self._batch_value(key, float(logs[key]), batch))
             self.previous_count = (0 if batch == 0 else self.previous_count) + size
             after = [np.array(v.numpy()) for v in self.layout.variables]
-            bad = 0.0 if math.isfinite(scalars.get("loss", 0.0)) else 1.0
+            bad = 0.0 if math.isfinite(scalars.get(LOSS, 0.0)) else 1.0
             for name, old, new in zip(self.layout.names, self.before, after):
                 new_norm, old_norm = float(np.linalg.norm(new)), float(np.linalg.norm(old))
-                scalars[f"weight_norm/{name}"] = new_norm
-                scalars[f"update_ratio/{name}"] = float(np.linalg.norm(new - old)) / old_norm if old_norm > 0 else 0.0
+                scalars[layer_tag(WEIGHT_NORM, name)] = new_norm
+                scalars[layer_tag(UPDATE_RATIO, name)] = float(np.linalg.norm(new - old)) / old_norm if old_norm > 0 else 0.0
                 bad += float(np.count_nonzero(~np.isfinite(new)))
             self.before = after
             if self.probe is not None and step % watch.spec.probe_every == 0:
                 probed = self._probe(step)
-                bad += probed.pop("nonfinite/count", 0.0)
+                bad += probed.pop(NONFINITE_COUNT, 0.0)
                 scalars.update(probed)
-            scalars["nonfinite/count"] = bad
+            scalars[NONFINITE_COUNT] = bad
             watch.channel.send("step", step=step, scalars=scalars)
             watch.step += 1
             if watch.spec.steps is not None and watch.step >= watch.spec.steps:
@@ -136,28 +148,28 @@ def install_fit_hook(watch) -> None:
                 watch.recording = False
             grads = [g if g is not None else tf.zeros_like(v) for g, v in zip(grads, variables)]
             hidden = self.layout.hidden_layers
-            acts = [a for a in watch.activations if a[0] in ("relu", "sigmoid", "tanh")][: len(hidden)]
+            acts = [a for a in watch.activations if a[0] in RECORDED][: len(hidden)]
             labels = fed = None
             sparse = True
             if watch.loss_inputs is not None:
                 labels, fed, sparse = watch.loss_inputs
             flat_x = tf.reshape(tf.cast(x, tf.float32), [tf.shape(x)[0], -1])
-            scalars, _ = step_statistics(
+            scalars = measure_step(
                 loss=loss, x=flat_x, grads=grads, names=self.layout.names, layers=hidden[: len(acts)],
                 activations=acts, labels=labels, fed=fed, sparse_labels=sparse,
-            )
+            ).step
             if step % watch.spec.histogram_every == 0:
                 weights = [tf.convert_to_tensor(v) for v in variables]
                 watch.send_snapshot(step, grads, weights, self.layout, acts, flat_x)
-            nonfinite = scalars.pop("nonfinite/count")
+            nonfinite = scalars.pop(NONFINITE_COUNT)
             kept = {k: v for k, v in scalars.items() if k.startswith(PROBE_TAGS)}
-            kept["nonfinite/count"] = nonfinite
+            kept[NONFINITE_COUNT] = nonfinite
             return kept
 
         def on_epoch_end(self, epoch, logs=None):
             logs = logs or {}
             val = {}
-            for key, tag in (("val_loss", "loss"), ("val_accuracy", "accuracy"), ("val_sparse_categorical_accuracy", "accuracy")):
+            for key, tag in VAL_KEYS:
                 if key in logs and tag not in val:
                     val[tag] = float(logs[key])
             if val:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-OUTPUT_LAYER = "output"  # as core.history.OUTPUT_LAYER
+from core.schema.tags import BIAS, KERNEL, OUTPUT_LAYER, hidden_layer
 
 
 @dataclass(frozen=True)
@@ -41,17 +41,17 @@ def make_layout(variables: list, creation_index: dict[int, int]) -> Layout:
             groups.append([var])
         else:
             groups[-1].append(var)
-    layer_names = [f"dense_{i}" for i in range(1, len(groups))] + [OUTPUT_LAYER]
+    layer_names = [hidden_layer(i) for i in range(1, len(groups))] + [OUTPUT_LAYER]
     names, flat = [], []
     for layer, group in zip(layer_names, groups):
         kernels = biases = 0
         for var in group:
             if _rank(var) >= 2:
                 kernels += 1
-                part = "kernel" if kernels == 1 else f"kernel_{kernels}"
+                part = KERNEL if kernels == 1 else f"{KERNEL}_{kernels}"
             else:
                 biases += 1
-                part = "bias" if biases == 1 else f"bias_{biases}"
+                part = BIAS if biases == 1 else f"{BIAS}_{biases}"
             names.append(f"{layer}/{part}")
             flat.append(var)
     kernels = [g[0] for g in groups if _rank(g[0]) >= 2]

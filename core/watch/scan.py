@@ -11,11 +11,12 @@ import ast
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.schema.units import SATURATING
+
 CUSTOM_LOOP = "custom loop"
 KERAS_FIT = "keras fit"
 UNKNOWN = "unknown"
 RANDOM_CALLS = ("normal", "uniform", "randn", "rand", "truncated_normal")
-SATURATING = ("sigmoid", "tanh")
 
 
 class ScanError(Exception):

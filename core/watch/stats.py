@@ -2,25 +2,31 @@
 
 A watched script runs eagerly; computing ~60 statistics as separate eager ops would cost
 more than the step itself, so they are built in one tf.function per input structure and
-come back as one vector. Names follow core/history.py, so the doctor and plots need no
-special case. Both halves of a step record (its own statistics, and the update it made)
+come back as one vector. Tags and the dead / saturated measures are core/schema's, so the
+doctor and plots need no special case and a net measures the same as in a scenario run. Both halves of a step record (its own statistics, and the update it made)
 go through one compiled call, called flat (0.3 ms for the baseline net alone, ~0.5 ms in
 place), so hooks.py paces it (pacing.py). The loss and the non-finite counts, recorded at
 every step, are read in NumPy instead (light_statistics, ~0.04 ms).
-`loss_input/probabilities` is new for watched scripts: 1 when the loss was handed rows of
+Watched scripts also record LOSS_INPUT_PROBABILITIES: 1 when the loss was handed rows of
 probabilities (in [0, 1], summing to 1) instead of logits.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import tensorflow as tf
 
-SATURATION_MARGIN = 0.01  # as core.train.instrument: within 1% of an asymptote
+from core.schema.tags import (
+    ACCURACY, ACTIVATION_MEAN, ACTIVATION_STD, GRAD_NORM, GRAD_NORM_GLOBAL, INPUT_STATS, LOSS, LOSS_INPUT_PROBABILITIES,
+    NONFINITE_COUNT, UPDATE_RATIO, WEIGHT_NORM, layer_tag,
+)
+from core.schema.unit_measures import unit_fraction
+from core.schema.units import unit_fraction_tag
+
 PROBABILITY_TOLERANCE = 1e-3
-PROBABILITIES_TAG = "loss_input/probabilities"
 
 
 def are_probabilities(values) -> tf.Tensor:
@@ -34,12 +40,6 @@ def are_probabilities(values) -> tf.Tensor:
 def _norm(t):
     """tf.norm's value in 3 ops instead of 5 (fewer ops: a faster compiled call)."""
     return tf.sqrt(tf.reduce_sum(tf.square(t)))
-
-
-def _saturated(h, kind):
-    low, high = (0.0, 1.0) if kind == "sigmoid" else (-1.0, 1.0)
-    margin = SATURATION_MARGIN * (high - low)
-    return tf.reduce_mean(tf.cast((h <= low + margin) | (h >= high - margin), tf.float32))
 
 
 def _step_vector(loss, x, grads, pre_acts, acts, labels, fed, kinds, sparse_labels):
@@ -58,11 +58,9 @@ def _step_vector(loss, x, grads, pre_acts, acts, labels, fed, kinds, sparse_labe
     for kind, z, h in zip(kinds, pre_acts, acts):
         h = tf.cast(h, tf.float32)
         out += [tf.reduce_mean(h), tf.math.reduce_std(h)]
-        if kind == "relu":
-            flat = tf.reshape(z, [tf.shape(z)[0], -1])
-            out.append(tf.reduce_mean(tf.cast(tf.reduce_all(flat <= 0.0, axis=0), tf.float32)))
-        else:
-            out.append(_saturated(h, kind))
+        fraction = unit_fraction(kind, z, h)
+        if fraction is not None:
+            out.append(fraction)
     if x is not None:
         x = tf.cast(x, tf.float32)
         out += [tf.reduce_min(x), tf.reduce_max(x), tf.reduce_mean(x), tf.math.reduce_std(x)]
@@ -158,48 +156,59 @@ def _step_inputs(loss, x, grads, activations, labels, fed, sparse_labels):
 
 
 def _step_tags(names, layers, kinds, has_labels: bool, has_x: bool) -> list[str]:
-    tags = ["loss"]
+    tags = [LOSS]
     if has_labels:
-        tags += ["accuracy", PROBABILITIES_TAG]
-    tags += ["grad_norm/global"] + [f"grad_norm/{name}" for name in names]
+        tags += [ACCURACY, LOSS_INPUT_PROBABILITIES]
+    tags += [GRAD_NORM_GLOBAL] + [layer_tag(GRAD_NORM, name) for name in names]
     for kind, layer in zip(kinds, layers):
-        tags += [f"activation_mean/{layer}", f"activation_std/{layer}"]
-        tags.append(f"dead_fraction/{layer}" if kind == "relu" else f"saturated_fraction/{layer}")
+        tags += [layer_tag(ACTIVATION_MEAN, layer), layer_tag(ACTIVATION_STD, layer)]
+        if (tag := unit_fraction_tag(kind, layer)) is not None:
+            tags.append(tag)
     if has_x:
-        tags += ["input/min", "input/max", "input/mean", "input/std"]
+        tags += list(INPUT_STATS)
     return tags
 
 
 def _weight_scalars(vector: list[float], names) -> dict[str, float]:
     scalars = {}
     for index, name in enumerate(names):
-        scalars[f"weight_norm/{name}"] = vector[2 * index]
-        scalars[f"update_ratio/{name}"] = vector[2 * index + 1]
+        scalars[layer_tag(WEIGHT_NORM, name)] = vector[2 * index]
+        scalars[layer_tag(UPDATE_RATIO, name)] = vector[2 * index + 1]
     return scalars
 
 
-def step_statistics(
+@dataclass(frozen=True)
+class StepMeasures:
+    """What measure_step found: the step's own scalars and, given the weights after and
+    before it, its update's (weight_norm and update_ratio per variable) and how many of
+    the weights after it are non-finite (the caller adds them to the step's count)."""
+
+    step: dict[str, float]
+    update: dict[str, float] | None = None
+    nonfinite_weights: float = 0.0
+
+
+def measure_step(
     *, loss, x, grads, names, layers, activations, labels, fed, sparse_labels, weights=None, previous=None
-) -> tuple[dict[str, float], dict[str, float] | None]:
-    """Tag -> value for one gradient call, and (given the weights after the step and before
-    it) the step's weight statistics: weight_norm and update_ratio per variable, and the
-    non-finite weights under 'nonfinite/weights' (the caller adds them to the step's count).
-    `activations` are (kind, pre, post) of hidden layers named `layers`; `labels`/`fed` are
-    what the loss was given (None when not seen)."""
+) -> StepMeasures:
+    """The measures of one gradient call (and of its update, given `weights` after the
+    step and `previous` before it). `activations` are (kind, pre, post) of hidden layers
+    named `layers`; `labels`/`fed` are what the loss was given (None when not seen)."""
     inputs = _step_inputs(loss, x, grads, activations, labels, fed, sparse_labels)
     tags = _step_tags(names, layers, inputs[7], labels is not None, x is not None)
+    update, nonfinite_weights = None, 0.0
     if previous is None:
-        step_vector, weight_part = _call(_step_only, *inputs), None
+        step_vector = _call(_step_only, *inputs)
     else:
         step_vector, weight_vector = _call(_both, inputs, list(weights), list(previous))
-        weight_part = _weight_scalars(weight_vector.numpy().tolist(), names)
-        weight_part["nonfinite/weights"] = nonfinite_count(weights)
+        update = _weight_scalars(weight_vector.numpy().tolist(), names)
+        nonfinite_weights = count_nonfinite_values(weights)
     step_part = dict(zip(tags, step_vector.numpy().tolist()))
-    step_part["nonfinite/count"] = light_statistics(loss=loss, grads=grads, labels=labels, fed=fed)["nonfinite/count"]
-    return step_part, weight_part
+    step_part[NONFINITE_COUNT] = light_statistics(loss=loss, grads=grads, labels=labels, fed=fed)[NONFINITE_COUNT]
+    return StepMeasures(step_part, update, nonfinite_weights)
 
 
-def nonfinite_count(tensors) -> float:
+def count_nonfinite_values(tensors) -> float:
     """How many values of these tensors are NaN or infinite, read in place with NumPy (a CPU
     tensor's .numpy() shares its buffer). A sum is finite exactly when every value is, save
     for an overflow of finite values: only then, or when there is one, are they counted."""
@@ -220,4 +229,4 @@ def light_statistics(*, loss, grads, labels, fed, **_) -> dict[str, float]:
     the loss and the non-finite values of the loss, the gradients and what the loss was handed.
     Without a compiled call: 0.05 ms against 0.4 ms in place for the baseline net."""
     checked = [loss, *grads] + ([fed] if labels is not None else [])
-    return {"loss": float(np.asarray(loss, np.float32)), "nonfinite/count": nonfinite_count(checked)}
+    return {LOSS: float(np.asarray(loss, np.float32)), NONFINITE_COUNT: count_nonfinite_values(checked)}
