@@ -72,7 +72,7 @@ def test_train_and_test_folders_are_two_halves_of_one_run():
     runs = find_runs(FIXTURES / "split")
     assert runs == [FIXTURES / "split" / "dead_relu"]
     history = read_run(runs[0])
-    assert {"loss", "accuracy"} <= set(history.val) and "grad_norm/layer_0/kernel" in history.train
+    assert {"loss", "accuracy"} <= set(history.val) and "grad_norm/w0/kernel" in history.train
 
 
 def test_keras_running_means_are_turned_back_into_batch_values():
@@ -88,7 +88,7 @@ def test_keras_running_means_are_turned_back_into_batch_values():
 def test_layer_names_kernels_and_the_output_are_recovered_by_meaning():
     split = read_run(FIXTURES / "split" / "dead_relu")
     assert {"weights/layer1/kernel", "weights/layer1/bias"} <= set(split.histograms)  # layer1, layer1_offset
-    assert split.meta["output_layers"].split(",")[-1] in ("layer3", "layer_2")
+    assert split.meta["output_layers"].split(",")[-1] in ("layer3", "w2")
     scoped = read_run(FIXTURES / "scoped" / "input_scale")
     assert "logits" in scoped.histograms and "weights/first_layer/kernel" in scoped.histograms
     keras = read_run(FIXTURES / "keras" / "vanishing")
@@ -101,12 +101,12 @@ def test_layer_names_kernels_and_the_output_are_recovered_by_meaning():
 
 
 @pytest.mark.parametrize("tag,name", [
-    ("grad_norm_w0", "grad_norm/layer_0/kernel"),
-    ("w0_grad_norm", "grad_norm/layer_0/kernel"),
-    ("gradnorm/w0", "grad_norm/layer_0/kernel"),
-    ("b2_gradient_norm", "grad_norm/layer_2/bias"),
-    ("GradNorm/W_1", "grad_norm/layer_1/kernel"),
-    ("norm_of_grad_w3", "grad_norm/layer_3/kernel"),
+    ("grad_norm_w0", "grad_norm/w0/kernel"),
+    ("w0_grad_norm", "grad_norm/w0/kernel"),
+    ("gradnorm/w0", "grad_norm/w0/kernel"),
+    ("b2_gradient_norm", "grad_norm/b2/bias"),
+    ("GradNorm/W_1", "grad_norm/W_1/kernel"),
+    ("norm_of_grad_w3", "grad_norm/w3/kernel"),
     ("dense_1/kernel/grad_norm", "grad_norm/dense_1/kernel"),
     ("gradient_norm/dense_1/kernel_0", "grad_norm/dense_1/kernel"),
     ("grad-norm.fc2.weight", "grad_norm/fc2/kernel"),
@@ -122,7 +122,7 @@ def test_gradient_norm_tags_are_read_by_their_words_in_any_order(tag, name):
 
 
 @pytest.mark.parametrize("tag,name", [
-    ("w0", "weights/layer_0/kernel"),
+    ("w0", "weights/w0/kernel"),
     ("weights", "weights/first_layer/kernel"),
     ("logits", "logits"),
     ("output/logits", "logits"),

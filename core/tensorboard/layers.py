@@ -4,7 +4,8 @@ Pure functions (no TensorFlow, no files) that core/tensorboard/reader.py applies
 reading: which layers a log has and in what order (numbers in names, then first
 appearance), which is the output layer, which unnamed histogram is a kernel and which a
 bias (bucket counts add up to the tensor's size: a layer's kernel is larger than its
-bias), and Keras' per-epoch running means turned back into per-batch values.
+bias; a bias `b0` belongs to the kernel `w0`'s layer), and Keras' per-epoch running means
+turned back into per-batch values.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from core.schema.tags import (
     WEIGHTS,
     layer_tag,
 )
+from core.tensorboard.vocabulary import OWN_VARIABLE
 
 # Families of per-layer tags: prefix/<layer>[/kernel|/bias].
 LAYER_FAMILIES = (*LAYERED, WEIGHTS, GRADIENTS, ACTIVATIONS)
@@ -55,6 +57,8 @@ def numbered_order(tags: list[str]) -> list[str]:
         if name == FIRST_LAYER:
             return (-math.inf, 0)
         match = _LAST_NUMBER.search(name)
+        if match is None and any(re.fullmatch(re.escape(name) + r"[_\-]?\d+", other) for other in first_seen):
+            return (-1, first_seen[name])  # Keras names dense, dense_1, dense_2: the unnumbered one is first
         return (int(match[1]) if match else math.inf, first_seen[name])
 
     return sorted(first_seen, key=key)
@@ -128,3 +132,21 @@ def deaverage_running_means(steps: list[int], values: list[float], period: int) 
         out.append((k * value - position * mean) / (k - position))
         position, mean = k, value
     return out
+
+
+def bias_beside_kernel(layers: list[str]) -> dict[str, str]:
+    """{bias variable's layer: kernel variable's layer} for hand-named variables that pair by
+    their number or position (`b0` -> `w0`, `bout` -> `wout`, `bias_2` -> `W_2`): a bias belongs
+    to its kernel's layer, so it is never taken for a layer of its own."""
+    kernels: dict[str, list[str]] = {}
+    biases: dict[str, list[str]] = {}
+    for layer in layers:
+        match = OWN_VARIABLE.match(layer)
+        if match:
+            side = biases if match[1].lower().startswith("b") else kernels
+            side.setdefault(match[2].lower(), []).append(layer)
+    pairs = {}
+    for key, named in biases.items():
+        if len(named) == 1 and len(kernels.get(key, ())) == 1:
+            pairs[named[0]] = kernels[key][0]
+    return pairs

@@ -73,38 +73,23 @@ import re
 from dataclasses import dataclass
 
 from core.schema.class_balance import META_KEY as CLASS_BALANCE_KEY
-from core.schema.tags import ACTIVATIONS, GRAD_NORM, GRAD_NORM_GLOBAL, KERNEL, NONFINITE_COUNT, WEIGHTS, layer_tag
+from core.schema.tags import ACTIVATIONS, KERNEL, NONFINITE_COUNT, WEIGHTS, layer_tag
+from core.tensorboard.vocabulary import (
+    GRAD_NORM_WORDS,
+    GRAD_WORDS,
+    NEUTRAL_WORDS,
+    NORM_WORDS,
+    OWN_VARIABLE,
+    base_word,
+    drop_tf_suffixes,
+    is_grad_norm,
+    metric_meaning,
+    words,
+)
 
 TBLAB, KERAS, PLAIN = "tblab", "keras", "plain"
 TRAIN, VAL = "train", "val"
 
-_SPLITS = {
-    "train": TRAIN,
-    "training": TRAIN,
-    "val": VAL,
-    "valid": VAL,
-    "validation": VAL,
-    "test": VAL,
-    "eval": VAL,
-    "evaluation": VAL,
-    "dev": VAL,
-}
-_METRICS = {
-    "loss": "loss",
-    "cross_entropy": "loss",
-    "crossentropy": "loss",
-    "xent": "loss",
-    "accuracy": "accuracy",
-    "acc": "accuracy",
-    "learning_rate": "learning_rate",
-    "lr": "learning_rate",
-}
-# Keras metric names that are the plain classification accuracy.
-_KERAS_METRICS = {
-    **_METRICS,
-    "sparse_categorical_accuracy": "accuracy",
-    "categorical_accuracy": "accuracy",
-}
 _WEIGHT_NAMES = {
     "kernel": "kernel",
     "weights": "kernel",
@@ -119,22 +104,15 @@ _WEIGHT_NAMES = {
     "moving_variance": "moving_variance",
     "embeddings": "embeddings",
 }
-_VARIABLE_SUFFIX = re.compile(r"(?:[:_]\d+)$")  # kernel:0 (TF1 names), kernel_0 (':' not allowed in tags)
+_VARIABLE_SUFFIX = re.compile(r"(?:[:_]\d+)$")  # noqa: E501  # kernel:0 (TF1 names), kernel_0 (':' not allowed in tags)
 # TF1 makes a summary's name unique in its graph: `accuracy` becomes `accuracy_1` when a name
 # scope `accuracy` exists (TensorFlow's mnist_with_summaries logs cross_entropy_1, accuracy_1).
 _TF1_UNIQUE_SUFFIX = re.compile(r"_\d+$")
 # Scopes TF1 tutorials wrap summaries in (`layer1/weights/summaries/histogram`): they name no layer.
 _SUMMARY_SCOPES = {"summaries", "summary", "histogram", "histograms"}
-# "grad norm" as one phrase inside a tag: grad/grads/gradient(s) then norm(s), or norm (of) grad;
-# joined by nothing or one separator, and not inside a longer word.
-_SEPARATORS = "_-./ "
-_GRAD_NORM_PHRASE = re.compile(
-    r"(?<![a-z])(?:grad(?:ient)?s?[_\-./ ]?(?:l2[_\-./ ]?)?norms?|(?:l2[_\-./ ]?)?norms?[_\-./ ]?(?:of[_\-./ ]?)?grad(?:ient)?s?)(?![a-z])",
-    re.IGNORECASE,
-)
 _GLOBAL_WORDS = {"global", "total", "all", "model", "overall"}
-# A variable named by a weight word and a layer number: w0, W_1, kernel2, b0, bias_3, weights-1.
-_NUMBERED_VARIABLE = re.compile(r"^(w|weights?|kernel|b|bias(?:es)?)[_\-]?(\d+)$", re.IGNORECASE)
+# Words of a norm tag that are not the variable's name.
+_NORM_NOISE = GRAD_WORDS | NORM_WORDS | GRAD_NORM_WORDS | NEUTRAL_WORDS | {"of"}
 _LOGITS_WORDS = {"logits", "logit"}
 _KERAS_SCALAR = re.compile(r"^(?:batch|epoch)_.+$|^evaluation_.+_vs_iterations$")
 _TBLAB_SIGNATURE = (NONFINITE_COUNT,)  # a name only tblab writes
@@ -157,8 +135,9 @@ class ScalarTarget:
 
 
 def strip_scopes(tag: str) -> str:
-    """The tag without the `while/` and `cond/` scopes TensorFlow adds inside tf.function loops and ifs."""
-    return _CONTROL_FLOW_SCOPES.sub("", tag)
+    """The tag without the `while/` and `cond/` scopes TensorFlow adds inside tf.function loops
+    and ifs, and without the `:0` output index of variable names (`tf.summary.histogram(v.name, v)`)."""
+    return drop_tf_suffixes(_CONTROL_FLOW_SCOPES.sub("", tag))
 
 
 def detect_style(scalar_tags: set[str], histogram_tags: set[str], text_tags: set[str]) -> str:
@@ -256,59 +235,95 @@ def place_at_iterations(wall_times: list[float], marks: list[tuple[float, int]])
 
 def _map_keras_scalar(tag: str, half: str, per_batch: bool) -> ScalarTarget | None:
     if match := re.match(r"^evaluation_(.+)_vs_iterations$", tag):
-        metric = _KERAS_METRICS.get(match[1].lower())
+        metric = _keras_metric(match[1])
         if per_batch and metric in ("loss", "accuracy"):
             return ScalarTarget(VAL, metric)
         return ScalarTarget(VAL, tag)
     if tag.startswith("batch_"):
-        metric = _KERAS_METRICS.get(tag[len("batch_") :].lower())
+        metric = _keras_metric(tag[len("batch_") :])
         return ScalarTarget(half, metric or tag)
     if tag.startswith("epoch_"):
-        metric = _KERAS_METRICS.get(tag[len("epoch_") :].lower())
+        metric = _keras_metric(tag[len("epoch_") :])
         if metric == "learning_rate" or (metric and not per_batch):
             return ScalarTarget(half, metric, epoch_stepped=True)
         return ScalarTarget(half, tag, epoch_stepped=True)
     return None
 
 
+def _keras_metric(name: str) -> str | None:
+    """The metric a Keras metric name is (`sparse_categorical_accuracy` is the accuracy), or None."""
+    meaning = metric_meaning(name)
+    return meaning.metric if meaning is not None and meaning.extras == 0 and meaning.split is None else None
+
+
 def _map_plain_scalar(tag: str, half: str) -> ScalarTarget:
-    if grad_norm := _grad_norm_name(tag):
-        return ScalarTarget(half, grad_norm)
-    parts = [_metric_word(part) for part in tag.lower().split("/")]
-    if len(parts) == 1:
-        word = parts[0]
-        if word in _METRICS:
-            return ScalarTarget(half, _METRICS[word])
-        for split_word, split in _SPLITS.items():
-            for metric_word, metric in _METRICS.items():
-                if word in (f"{split_word}_{metric_word}", f"{metric_word}_{split_word}"):
-                    return ScalarTarget(split, metric)
-    if len(parts) == 2:
-        first, second = parts
-        if first in _SPLITS and second in _METRICS:
-            return ScalarTarget(_SPLITS[first], _METRICS[second])
-        if first in _METRICS and second in _SPLITS:
-            return ScalarTarget(_SPLITS[second], _METRICS[first])
+    found = words(tag)
+    if is_grad_norm(found) or _names_gradient_of_variable(tag, found):
+        return ScalarTarget(half, _norm_name("grad_norm", tag))
+    meaning = metric_meaning(tag)
+    if meaning is not None and meaning.extras == 0:
+        return ScalarTarget(meaning.split or half, meaning.metric)
+    if _names_weight_norm(found):
+        return ScalarTarget(half, _norm_name("weight_norm", tag))
     return ScalarTarget(half, tag)
 
 
-def _metric_word(word: str) -> str:
-    """`accuracy_1` -> `accuracy`: a metric word with a TF1 uniqueness suffix (other words unchanged)."""
-    base = _TF1_UNIQUE_SUFFIX.sub("", word)
-    return base if base != word and any(base.endswith(metric) for metric in _METRICS) else word
-
-
-def _grad_norm_name(tag: str) -> str | None:
-    """grad_norm/<var> for a tag made of the words grad(ient) and norm plus a variable, in any
-    order and with any separator; grad_norm/global when no variable (or `global`) is left."""
-    match = _GRAD_NORM_PHRASE.search(tag)
-    if match is None:
+def scalar_candidate(tag: str, half: str) -> tuple[ScalarTarget, int] | None:
+    """For a tag whose words name a metric among other words (`final_test_acc`, `loss_train_avg10`):
+    where it would go and how many words are unexplained. The reader gives it the metric's name
+    only when no tag names that metric outright (core/tensorboard/reading/roles.py)."""
+    meaning = metric_meaning(strip_scopes(tag))
+    if meaning is None or meaning.extras == 0:
         return None
-    rest = (tag[: match.start()].rstrip(_SEPARATORS) + "/" + tag[match.end():].lstrip(_SEPARATORS)).strip("/")
-    rest = re.sub(r"/+", "/", rest).strip(_SEPARATORS)
+    return ScalarTarget(meaning.split or half, meaning.metric), meaning.extras
+
+
+def _names_gradient_of_variable(tag: str, found: list[str]) -> bool:
+    """A scalar named by a grad word and a variable (`gradients/w0`, `grad/dense/kernel:0`): a
+    scalar summary of a whole gradient is a reduction of it, and people log its norm."""
+    if not any(base_word(word) in GRAD_WORDS for word in found):
+        return False
+    rest = _strip_words(tag, _NORM_NOISE)
+    return bool(rest) and _variable_named(rest)
+
+
+def _names_weight_norm(found: list[str]) -> bool:
+    """`weight_norm/w0`, `w0_norm`, `norm/dense/kernel`: a norm word and a weight or variable."""
+    if not any(word in NORM_WORDS for word in found):
+        return False
+    return any(_WEIGHT_NAMES.get(base_word(word)) in ("kernel", "bias") or OWN_VARIABLE.match(word) for word in found)
+
+
+def _norm_name(family: str, tag: str) -> str:
+    """`<family>/<var>` for a norm tag, the norm's words taken out; `<family>/global` without a variable."""
+    rest = _strip_words(tag, _NORM_NOISE | ({"weight", "weights"} if family == "weight_norm" else set()))
     if not rest or rest.lower() in _GLOBAL_WORDS:
-        return GRAD_NORM_GLOBAL
-    return layer_tag(GRAD_NORM, "/".join(_variable_parts(rest.split("/"))))
+        return f"{family}/global"
+    return f"{family}/" + "/".join(_variable_parts(rest.split("/"), weight_default="kernel"))
+
+
+def _strip_words(tag: str, removable: set[str]) -> str:
+    """tag without the path parts and tokens whose words are all in removable, keeping the
+    separators between the tokens left (`fc1.bias_grad_norm` -> `fc1.bias`)."""
+    kept_parts = []
+    for part in drop_tf_suffixes(tag).split("/"):
+        pieces = re.split(r"([^A-Za-z0-9]+)", part)
+        tokens, separators = pieces[0::2], pieces[1::2]
+        text = ""
+        for index, token in enumerate(tokens):
+            found = words(token)
+            if not found or all(base_word(word) in removable or word in removable for word in found):
+                continue
+            text += (separators[index - 1] if text and index else "") + token
+        if text:
+            kept_parts.append(text)
+    return "/".join(kept_parts)
+
+
+def _variable_named(rest: str) -> bool:
+    """The rest of a tag names a variable: its last part is a weight word or a numbered variable."""
+    last = re.split(r"[/.]", rest)[-1]
+    return _weight_name(last) is not None or bool(OWN_VARIABLE.match(last))
 
 
 def _map_plain_histogram(tag: str) -> str:
@@ -340,7 +355,7 @@ def _map_one_word_histogram(tag: str) -> str:
     words; a lone weight word is the first layer's kernel (notebooks log `weights` of layer 1)."""
     if _weight_name(tag) == "kernel":
         return layer_tag(WEIGHTS, "first_layer", KERNEL)
-    if _NUMBERED_VARIABLE.match(tag):
+    if OWN_VARIABLE.match(tag):
         return _kind_name("weights", [tag])
     words = re.split(r"[_\-]", tag)
     if len(words) >= 2:
@@ -368,10 +383,9 @@ def _variable_parts(parts: list[str], weight_default: str | None = None) -> list
     """
     if len(parts) == 1 and "." in parts[0]:  # PyTorch parameter names: fc1.weight, layers.0.bias
         parts = parts[0].split(".")
-    numbered = _NUMBERED_VARIABLE.match(parts[-1]) if len(parts) == 1 else None
-    if numbered:  # w0 -> layer_0/kernel, b0 -> layer_0/bias: the number names the layer (not in dense/kernel_0)
-        weight = "bias" if numbered[1].lower().startswith("b") else "kernel"
-        return [f"layer_{int(numbered[2])}", weight]
+    own = OWN_VARIABLE.match(parts[-1]) if len(parts) == 1 else None
+    if own:  # w0 -> w0/kernel, b0 -> b0/bias (the reader puts b0 beside w0): the log's own names
+        return [parts[-1], "bias" if own[1].lower().startswith("b") else "kernel"]
     weight = _weight_name(parts[-1])
     if weight is None:
         return [*parts, weight_default] if weight_default and len(parts) == 1 else list(parts)

@@ -14,6 +14,7 @@ facts a foreign log implies (order, output layer, kernel or bias) recovered into
 from __future__ import annotations
 
 import json
+import math
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -21,11 +22,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.schema.history import HistogramSnapshot, History, Series
-from core.schema.tags import LOGITS, OUTPUT_LAYER
+from core.schema.tags import BIAS, INPUT_STATS, LOGITS, OUTPUT_LAYER, layer_tag
 from core.tensorboard import tag_styles
-from core.tensorboard.layers import name_by_size, numbered_order, output_layers
+from core.tensorboard.layers import bias_beside_kernel, layer_of, name_by_size, numbered_order, output_layers
 from core.tensorboard.reading import keras, texts
 from core.tensorboard.reading.decode import RawHalf, RawHistogram, decode_histogram
+from core.tensorboard.reading.roles import BY_CONTENT, BY_NAME, BY_USER, BY_WORDS, META_KEY, TEST, Reading, Role, is_role
+from core.tensorboard.reading.scalars import add_scalars
+from core.tensorboard.vocabulary import INPUT_WORDS, NEUTRAL_WORDS, words
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,7 @@ class _Style:
 def build_history(name: str, halves: dict[str, RawHalf], max_histograms: int | None,
                   overrides: Mapping[str, str] | None = None) -> History:
     history = History(run=name)
+    overrides = dict(overrides or {})
     for raw in halves.values():
         history.warnings.extend(raw.warnings)
     train, val = halves[tag_styles.TRAIN], halves[tag_styles.VAL]
@@ -50,25 +55,36 @@ def build_history(name: str, halves: dict[str, RawHalf], max_histograms: int | N
     style = tag_styles.detect_style(scalar_tags, histogram_tags, text_tags)
     per_batch = style == tag_styles.KERAS and tag_styles.keras_per_batch(set(train.scalars))
     how = _Style(style, per_batch, keras.iteration_marks(halves) if per_batch else [], max_histograms)
-    renamed: set[str] = set()
+    roles: list[Role] = []
     # The train half's histograms first: a test-set writer that logs the same histograms (TF1's
     # mnist_with_summaries evaluates its merged summary on the test set) only fills gaps.
     for half in (tag_styles.TRAIN, tag_styles.VAL):
-        _add_histograms(history, halves[half], how, renamed, gaps_only=half == tag_styles.VAL)
-    for half, raw in halves.items():
-        _add_scalars(history, half, raw, how, renamed)
+        _add_histograms(history, halves[half], how, roles, overrides, gaps_only=half == tag_styles.VAL)
+    add_scalars(history, halves, style, per_batch, how.marks, roles, overrides)
+    for raw in halves.values():
         texts.add_texts(history, raw.texts)
     if per_batch:
         keras.deaverage_batches(history, how.marks, train)
-    _name_layers_by_size(history, renamed)
+    _name_layers_by_size(history, roles)
+    _put_biases_beside_kernels(history, roles)
+    _input_stats_from_histogram(history, roles)
     epoch_only = style == tag_styles.KERAS and not per_batch and any(t.startswith("epoch_") for t in scalar_tags)
     history.meta["style"] = style
     history.meta["step_unit"] = "epoch" if epoch_only else "step"
     all_tags = scalar_tags | histogram_tags | text_tags | train.other_tags | val.other_tags
     history.meta["raw_tags"] = ",".join(sorted(all_tags))
-    history.meta["tag_map"] = ",".join(sorted(renamed))
+    _add_reading(history, roles)
     _add_layer_facts(history, style)
     return history
+
+
+def _add_reading(history: History, roles: list[Role]) -> None:
+    placed = [r for r in roles if is_role(r.role.removeprefix(TEST))]
+    unplaced = sorted({r.tag for r in roles if not is_role(r.role.removeprefix(TEST))})
+    history.meta[META_KEY] = Reading(tuple(placed), tuple(unplaced)).to_json()
+    history.meta["tag_map"] = ",".join(sorted(
+        f"{r.tag}={'val:' if r.role.startswith(TEST) else ''}{r.role.removeprefix(TEST)}"
+        for r in roles if r.role.removeprefix(TEST) != r.tag and not (r.role.startswith(TEST) and r.role == TEST + r.tag)))
 
 
 def _add_layer_facts(history: History, style: str) -> None:
@@ -82,21 +98,13 @@ def _add_layer_facts(history: History, style: str) -> None:
             history.meta["output_layers"] = ",".join(outputs)
 
 
-def _add_scalars(history: History, half: str, raw: RawHalf, how: _Style, renamed: set[str]) -> None:
-    for tag, written in raw.scalars.items():
-        target = tag_styles.map_scalar(tag, half, how.style, how.per_batch)
-        steps = written.steps
-        if how.per_batch and target.epoch_stepped:
-            steps = tag_styles.place_at_iterations(written.wall_times, how.marks)
-        section = history.train if target.section == tag_styles.TRAIN else history.val
-        final = _claim(section, target.name, tag, f"{target.section} scalar", history.warnings)
-        section[final] = Series(steps=list(steps), values=list(written.values))
-        _note_rename(renamed, tag, final, target.section)
-
-
-def _add_histograms(history: History, raw: RawHalf, how: _Style, renamed: set[str], gaps_only: bool) -> None:
+def _add_histograms(history: History, raw: RawHalf, how: _Style, roles: list[Role],
+                    overrides: Mapping[str, str], gaps_only: bool) -> None:
+    forced = {tag: role for role, tag in overrides.items()}
     for tag, written in raw.histograms.items():
-        mapped = tag_styles.map_histogram(tag, how.style)
+        mapped = forced.get(tag) or tag_styles.map_histogram(tag, how.style)
+        if tag not in forced and mapped in overrides:
+            mapped = tag  # the user said another tag fills this role
         if gaps_only and (mapped in history.histograms or tag in history.histograms):
             continue
         if how.per_batch and tag.endswith("/histogram"):  # Keras writes weights at epoch end
@@ -111,7 +119,8 @@ def _add_histograms(history: History, raw: RawHalf, how: _Style, renamed: set[st
                 history.meta["nonfinite_histograms"] = json.dumps({**noted, **nonfinite})
             if snapshots:  # a tag whose every snapshot was unusable is only in raw_tags and warnings
                 history.histograms[final] = snapshots
-                _note_rename(renamed, tag, final, "")
+                by = BY_USER if tag in forced else BY_NAME if final == tag_styles.strip_scopes(tag) else BY_WORDS
+                roles.append(Role(final, tag, by))
 
 
 def _claim(section: dict, name: str, raw_tag: str, what: str, warnings: list[str]) -> str:
@@ -120,12 +129,6 @@ def _claim(section: dict, name: str, raw_tag: str, what: str, warnings: list[str
         return name
     warnings.append(f"{what} {raw_tag} also maps to {name}, which another tag fills; kept as {raw_tag}")
     return raw_tag
-
-
-def _note_rename(renamed: set[str], raw_tag: str, final: str, section: str) -> None:
-    """Record `raw=name` (`raw=val:name` for validation values) for tags read under another name."""
-    if final != raw_tag:
-        renamed.add(f"{raw_tag}={'val:' if section == tag_styles.VAL else ''}{final}")
 
 
 def _split_collisions(
@@ -183,7 +186,7 @@ def _evenly_spaced(items: list, keep: int | None) -> list:
     return [items[index] for index in picks]
 
 
-def _name_layers_by_size(history: History, renamed: set[str]) -> None:
+def _name_layers_by_size(history: History, roles: list[Role]) -> None:
     """Histograms named by a layer only (`layer1`, `layer1_offset`): the larger tensor of a layer
     is its kernel, the smaller its bias (bucket counts add up to the tensor's size)."""
     unknown = {tag: float(snaps[0].counts.sum()) for tag, snaps in history.histograms.items()
@@ -191,7 +194,64 @@ def _name_layers_by_size(history: History, renamed: set[str]) -> None:
     for tag, name in name_by_size(unknown).items():
         if name not in history.histograms:
             history.histograms[name] = history.histograms.pop(tag)
-            renamed.add(f"{tag}={name}")
+            _move_role(roles, tag, name, BY_CONTENT)
+
+
+def _put_biases_beside_kernels(history: History, roles: list[Role]) -> None:
+    """`weights/b0/bias` -> `weights/w0/bias` when the run has a kernel `w0`: one layer, not two."""
+    keys = [*history.train, *history.histograms]
+    layers = [found[1] for key in keys if (found := layer_of(key))]
+    pairs = bias_beside_kernel(list(dict.fromkeys(layers)))
+    for section in (history.train, history.histograms):
+        for key in list(section):
+            found = layer_of(key)
+            if found and found[1] in pairs and key.endswith(f"/{found[1]}/{BIAS}"):
+                new = layer_tag(found[0], pairs[found[1]], BIAS)
+                if new not in section:
+                    section[new] = section.pop(key)
+                    _move_role(roles, key, new, BY_WORDS)
+
+
+def _input_stats_from_histogram(history: History, roles: list[Role]) -> None:
+    """A histogram of the input batch (`input`, `x`, `images`) gives the input statistics a log
+    without tblab's input/* scalars lacks: min, max, mean and std per snapshot."""
+    if any(tag in history.train for tag in INPUT_STATS):
+        return
+    found = [tag for tag in history.histograms if _names_inputs(tag)]
+    if len(found) != 1:
+        return
+    stats: dict[str, Series] = {tag: Series() for tag in INPUT_STATS}
+    for snap in history.histograms[found[0]]:
+        for tag, value in zip(INPUT_STATS, histogram_stats(snap)):
+            stats[tag].append(snap.step, value)
+    for tag, series in stats.items():
+        if series.steps:
+            history.train[tag] = series
+            roles.append(Role(tag, found[0], BY_CONTENT))
+
+
+def _names_inputs(tag: str) -> bool:
+    found = [word for word in words(tag) if word not in NEUTRAL_WORDS and not word.isdigit()]
+    return bool(found) and set(found) <= INPUT_WORDS and not set(found) <= {"batch", "raw", "data"}
+
+
+def histogram_stats(snap: HistogramSnapshot) -> tuple[float, float, float, float]:
+    """(min, max, mean, std) of a histogram's values, from its occupied buckets' edges and centres."""
+    occupied = np.flatnonzero(snap.counts > 0)
+    if occupied.size == 0:
+        return (math.nan,) * 4
+    low, high = float(snap.edges[occupied[0]]), float(snap.edges[occupied[-1] + 1])
+    centres = (snap.edges[:-1] + snap.edges[1:]) / 2
+    weights = snap.counts / snap.counts.sum()
+    mean = float(np.sum(centres * weights))
+    std = float(np.sqrt(max(0.0, np.sum(weights * (centres - mean) ** 2))))
+    return low, high, mean, std
+
+
+def _move_role(roles: list[Role], old: str, new: str, how: str) -> None:
+    for index, role in enumerate(roles):
+        if role.role == old:
+            roles[index] = Role(new, role.tag, how if role.how != BY_USER else BY_USER)
 
 
 def _output_layers(history: History, order: list[str]) -> list[str]:
