@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from core.doctor import thresholds as T
 from core.doctor.findings import Diagnosis, Finding, RuledOut, SkippedCheck
+from core.doctor.refute import refutation
 from core.doctor.rules import RULES, Rule, primary_finding
 from core.doctor.view import RunView, run_last_step
 from core.schema.class_balance import META_KEY as CLASS_BALANCE_KEY
@@ -116,6 +117,8 @@ class LiveDoctor:
                 self.first_seen[finding.id] = finding
                 self.detected_at[finding.id] = view.upto
                 new.append(finding)
+        if recheck:
+            self._rule_out_transient(view, present)
         self.last_present = present
         finished = self.clock()
         cost = finished - started
@@ -126,6 +129,16 @@ class LiveDoctor:
         self._since = finished
         self._next_check = view.upto + self.every
         return sorted(new, key=Finding.rank)
+
+    def _rule_out_transient(self, view: RunView, present: set[str]) -> None:
+        """Findings seen earlier but not at the end, checked against everything the log holds now
+        (an end-of-run test accuracy can contradict what the start suggested)."""
+        for finding_id, finding in self.latest.items():
+            if finding_id in present or finding_id in self.ruled_out:
+                continue
+            reason = refutation(finding_id, view)
+            if reason:
+                self.ruled_out[finding_id] = RuledOut(finding_id, finding.title, reason)
 
     def _flush(self) -> None:
         """Move pending records into the History, in bulk."""

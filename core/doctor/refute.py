@@ -4,6 +4,7 @@ consequences the log contradicts is dropped and listed as "considered and ruled 
 A rule's check looks for signs of its cause; these functions look for the opposite, the
 signs its cause cannot coexist with:
 
+  loss_at_chance    a net that learned nothing scores chance on the test set
   loss_floor        probabilities fed to a logits loss cannot go below ln(1 + (K-1)/e), and
                     their `logits` histogram cannot hold negative values (Keras 3 undoes a
                     softmax before from_logits=True, so the config alone proves nothing)
@@ -72,6 +73,17 @@ def learned(finding_id: str, view: RunView) -> str:
             f"the digits stays far below {pct(T.LEARNED_TEST_ACCURACY)}")
 
 
+def above_chance(view: RunView) -> str:
+    """A net that learned nothing about the images scores chance on the test set."""
+    steps, values = view.val_tail(ACCURACY, 1)
+    if not values.size or not math.isfinite(values[-1]):
+        return ""
+    if values[-1] <= view.chance_accuracy + T.CHANCE_ACCURACY_MARGIN:
+        return ""
+    return (f"test accuracy {pct(float(values[-1]))} at {view.unit} {int(steps[-1])}, above the "
+            f"{pct(view.chance_accuracy)} of a net that learned nothing about the images")
+
+
 def below_floor(view: RunView) -> str:
     """The loss went lower than probabilities fed to a logits loss allow, or the logits the
     loss was handed were negative: it was given logits."""
@@ -118,6 +130,7 @@ def clean_inputs(view: RunView) -> str:
 
 # finding id -> the checks of what its cause must show in the data
 CONSEQUENCES = {
+    "loss_at_chance": (above_chance,),
     "loss_floor": (below_floor,),
     "dead_relu": (not_relu,),
     "saturated": (relu_units,),

@@ -95,6 +95,11 @@ def _chance_cause(view: RunView) -> tuple[tuple[str, ...], str]:
     ratios = kernel_update_ratios(view)
     if ratios and max(ratios.values()) < T.LR_LOW_UPDATE_RATIO:
         return ("lr_up",), f"weights change by at most {fmt(max(ratios.values()))} of their size per step"
+    if ladder and not view.has_val(ACCURACY):
+        # Labels without information and inputs drowned in noise both look like this in training;
+        # only the test set tells them apart (clean test images score above chance, shuffled labels not).
+        return (), ("yet gradients flow to every layer: the labels carry no signal about the images, or the "
+                    "images are drowned in noise; a test-set accuracy would tell the two apart")
     if ladder and not ratios and any(n > 0 for _, n in hidden):
         return ("shuffle_labels_off",), (
             "yet gradients flow to every layer: the labels seem to carry no signal about the images "

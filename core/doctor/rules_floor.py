@@ -53,7 +53,8 @@ def check_loss_floor(view: RunView) -> Verdict | None:
             )
     # Late: high accuracy, yet the loss never goes below the floor.
     if view.has(ACCURACY):
-        accuracy = window_median(view, ACCURACY, loss.size)
+        # Accuracy now (the last few records: a window of epoch means would reach back to early epochs).
+        accuracy = window_median(view, ACCURACY, view.min_records)
         lowest = float(np.min(loss))
         if accuracy >= T.FLOOR_ACCURACY and lowest >= floor - T.FLOOR_MARGIN:
             signs.append(
