@@ -116,6 +116,25 @@ def evaluate(root: Path, only: list[str] | None, renames: int, max_removed: int)
     return rows
 
 
+def freeze(root: Path, names: list[str], out: Path) -> None:
+    """Copy runs into a small test fixture: scalars every 10 steps, half the histograms (the
+    thinned run is itself a cadence variant), with a manifest of what each run is."""
+    manifest = json.loads((root / "manifest.json").read_text())["runs"]
+    path = out / "manifest.json"
+    frozen = json.loads(path.read_text()) if path.exists() else {"runs": {}}
+    for name in names:
+        entry = manifest[name]
+        roles = roles_of(entry["writer"], len(entry["spec"]["hidden"]))
+        records, others = read_records(root / name, roles)
+        shutil.rmtree(out / name, ignore_errors=True)
+        write_records(out / name, recadenced(records, 10, 2), others)
+        keep = ("writer", "hidden", "seed", "batch", "steps", "activation", "init", "inputs", "softmax_out", "lr")
+        frozen["runs"][name] = {"label": entry["label"], "writer": entry["writer"],
+                                "final_test_accuracy": entry.get("final_test_accuracy"),
+                                "spec": {k: entry["spec"][k] for k in keep}}
+    path.write_text(json.dumps(frozen, indent=1))
+
+
 def report(rows: list[dict]) -> str:
     lines = [f"{'family':8s} {'writer':15s} {'variants':>8s} {'invariant':>10s} {'changed/flip':>12s} {'new alarm':>9s}"]
     groups = defaultdict(list)
@@ -148,11 +167,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--renames", type=int, default=6, help="naming conventions per run")
     parser.add_argument("--max-removed", type=int, default=7, help="largest evidence subset removed at once")
     parser.add_argument("--json", help="also write the rows as JSON to this file")
+    parser.add_argument("--freeze", metavar="DIR", help="instead: copy the --only runs (full names), thinned, into DIR")
     args = parser.parse_args(argv)
     root = Path(args.root)
     if not (root / "manifest.json").exists():
         print(f"no manifest.json in {root}: write the runs with bench/gen_foreign_logs.py first", file=sys.stderr)
         return 2
+    if args.freeze:
+        freeze(root, args.only or [], Path(args.freeze))
+        return 0
     rows = evaluate(root, args.only, args.renames, args.max_removed)
     print(report(rows))
     if args.json:

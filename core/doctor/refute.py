@@ -5,6 +5,7 @@ A rule's check looks for signs of its cause; these functions look for the opposi
 signs its cause cannot coexist with:
 
   loss_at_chance    a net that learned nothing scores chance on the test set
+  lr_too_low        small steps still move every kernel a little
   loss_floor        probabilities fed to a logits loss cannot go below ln(1 + (K-1)/e), and
                     their `logits` histogram cannot hold negative values (Keras 3 undoes a
                     softmax before from_logits=True, so the config alone proves nothing)
@@ -28,10 +29,10 @@ import numpy as np
 
 from core.doctor import thresholds as T
 from core.doctor.context import activation_kind, input_stats
-from core.doctor.derived import SATURATING, hidden_activation
+from core.doctor.derived import SATURATING, hidden_activation, weight_movements
 from core.doctor.evidence import finite, fmt, hist_range, pct
 from core.doctor.view import RunView
-from core.schema.tags import ACCURACY, DEAD_FRACTION, LOGITS, LOSS, SATURATED_FRACTION, softmax_floor
+from core.schema.tags import ACCURACY, DEAD_FRACTION, LOGITS, LOSS, SATURATED_FRACTION, UPDATE_RATIO, softmax_floor
 
 # The fix that removes each cause: a run that applied it cannot have that cause.
 REMOVED_BY_FIX = {
@@ -84,6 +85,17 @@ def above_chance(view: RunView) -> str:
             f"{pct(view.chance_accuracy)} of a net that learned nothing about the images")
 
 
+def weights_move(view: RunView) -> str:
+    """Small steps move every kernel a little; not one weight changing is no gradient at all."""
+    if view.layered(UPDATE_RATIO):
+        return ""  # measured step sizes: the rule read them
+    moved = weight_movements(view)
+    if moved and max(m for _, m, _ in moved) == 0 and max(span for _, _, span in moved) > 0:
+        return (f"not one kernel weight changed over {max(span for _, _, span in moved)} {view.unit}s: no gradient "
+                "reaches the kernels, and a small learning rate would still move them a little")
+    return ""
+
+
 def below_floor(view: RunView) -> str:
     """The loss went lower than probabilities fed to a logits loss allow, or the logits the
     loss was handed were negative: it was given logits."""
@@ -132,6 +144,7 @@ def clean_inputs(view: RunView) -> str:
 CONSEQUENCES = {
     "loss_at_chance": (above_chance,),
     "loss_floor": (below_floor,),
+    "lr_too_low": (weights_move,),
     "dead_relu": (not_relu,),
     "saturated": (relu_units,),
     "input_noise": (clean_inputs,),
