@@ -21,7 +21,7 @@ STYLES = ("vname", "scoped", "keras_ish", "torch_ish", "per_epoch", "camel")
 #             sparse_categorical_accuracy, grad_norm/dense_1/kernel:0, evaluation/accuracy at the end
 # torch_ish : Loss/train, Accuracy/train, fc1.weight, fc1.bias, grad_norm/fc1.weight, Loss/test each
 #             evaluation, Accuracy/test at the end
-# per_epoch : once per epoch (means over its batches): train/xent, train/correct, W1, b1, norm_W1,
+# per_epoch : once per epoch (means over its batches): train/xent, train/correct, W1, b1, W1_grad,
 #             hidden1; test/correct at the end
 # camel     : Loss, Accuracy, W1, B1, GradNorm_W1, Act1 every 10 steps; TestAccuracy at the end
 

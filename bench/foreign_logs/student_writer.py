@@ -47,7 +47,7 @@ class Names:
             "vname": f"grad_{v_name}", "keras_ish": f"grad_norm/{v_name}",
             "scoped": f"gradients/{self.variable(i, kind)}",
             "torch_ish": f"grad_norm/fc{i + 1}.{ {'kernel': 'weight', 'bias': 'bias'}[kind]}",
-            "per_epoch": f"norm_{'W' if kind == 'kernel' else 'b'}{i + 1}",
+            "per_epoch": f"{'W' if kind == 'kernel' else 'b'}{i + 1}_grad",
             "camel": f"GradNorm_{'W' if kind == 'kernel' else 'B'}{i + 1}",
         }[self.style]
 
