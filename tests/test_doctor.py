@@ -15,6 +15,7 @@ from core.doctor.rules import RULES
 from core.schema.class_balance import META_KEY as CLASS_BALANCE_KEY
 from core.schema.class_balance import ClassBalance
 from core.schema.config import RunConfig
+from core.schema.facts import RunFacts
 from core.schema.fixes import FIXES
 from core.schema.history import HistogramSnapshot, History, Series, StepRecord
 
@@ -70,9 +71,7 @@ def healthy_records(steps: int = 300, hidden: int = 2, kind: str = "relu", seed:
 
 def build(records: list[StepRecord], *, val: dict[int, dict[str, float]] | None = None,
           config: RunConfig | None = None, balance: ClassBalance | None = None) -> History:
-    history = History(run="synthetic", meta={"config": (config or RunConfig()).to_json()})
-    if balance is not None:
-        history.meta[CLASS_BALANCE_KEY] = balance.to_json()
+    history = History(run="synthetic", facts=RunFacts(config=(config or RunConfig()).to_dict(), class_balance=balance))
     for record in records:
         history.add(record)
     for step, scalars in (val or {}).items():
@@ -451,7 +450,7 @@ def test_findings_reject_unknown_severities_and_confidences():
 
 
 def test_keras_epoch_log_runs_what_its_tags_allow_and_names_the_rest():
-    history = History(run="keras", meta={"style": "keras", "step_unit": "epoch", "layer_order": "dense,dense_1"})
+    history = History(run="keras", facts=RunFacts(style="keras", step_unit="epoch", layer_order=("dense", "dense_1")))
     for epoch, (loss, acc) in enumerate([(1.9, 0.6), (1.62, 0.86), (1.55, 0.93), (1.52, 0.95), (1.5, 0.96)]):
         history.add(StepRecord(epoch, {"loss": loss, "accuracy": acc}))
         history.add_val(epoch, {"loss": loss, "accuracy": acc})
@@ -476,7 +475,7 @@ def test_weight_histograms_growing_from_a_zero_bias_are_not_an_explosion():
     """Biases start at 0 and grow 100x in healthy runs; kernels thrown 100x wider by the updates
     are a learning rate too high (an exploding init shows at the start, not as growth)."""
     def run(growing: str) -> History:
-        history = History(run="keras", meta={"style": "keras", "step_unit": "epoch"})
+        history = History(run="keras", facts=RunFacts(style="keras", step_unit="epoch"))
         for epoch in range(5):
             history.add(StepRecord(epoch, {"loss": 0.5 - 0.05 * epoch, "accuracy": 0.8 + 0.02 * epoch}))
         for part in ("kernel", "bias"):
@@ -569,10 +568,13 @@ def test_garbage_histories_never_crash_the_doctor():
     tags = [t for t in healthy_records(steps=1)[0].scalars] + ["grad_norm/dense_1", "weird/tag", "loss/extra"]
     specials = [math.nan, math.inf, -math.inf, 0.0, -1.0, 1e300, 1e-300]
     for trial in range(150):
-        metas = [{}, {"config": "not json"}, {"config": "[1]"}, {"num_classes": "x"}, {CLASS_BALANCE_KEY: "[1, 2]"},
-                 {CLASS_BALANCE_KEY: MNIST_BALANCE.to_json()}, {CLASS_BALANCE_KEY: '{"train": [0, 0], "test": [1, 1]}'},
-                 {"step_unit": "epoch", "layer_order": ",,dense"}, {"config": RunConfig().to_json()}]
-        history = History(run=f"junk{trial}", meta=dict(metas[int(rng.integers(len(metas)))]))
+        none = RunFacts()
+        metas = [none, none.with_text("config", "not json"), none.with_text("config", "[1]"), RunFacts(num_classes=1),
+                 none.with_text(CLASS_BALANCE_KEY, "[1, 2]"), RunFacts(class_balance=MNIST_BALANCE),
+                 none.with_text(CLASS_BALANCE_KEY, '{"train": [0, 0], "test": [1, 1]}'),
+                 RunFacts(step_unit="epoch", layer_order=("", "", "dense")), RunFacts(config={"learning_rate": "x"}),
+                 none.with_text("config", RunConfig().to_json())]
+        history = History(run=f"junk{trial}", facts=metas[int(rng.integers(len(metas)))])
         steps = int(rng.integers(0, 60))
         for tag in rng.choice(tags, size=int(rng.integers(0, len(tags))), replace=False):
             for step in range(steps):
@@ -686,7 +688,7 @@ def test_a_tblab_log_read_back_from_disk_gets_the_same_verdict_as_live(logged_ru
 
     root, results = logged_runs
     history = read_run(root / name)
-    assert history.meta["style"] == "tblab" and history.histograms
+    assert history.facts.style == "tblab" and history.histograms
     from_disk, live = diagnose(history), diagnose(results[name].history)
     assert from_disk.primary.id == live.primary.id == CLASSIC[name][0]
     assert from_disk.detected_at == live.detected_at
@@ -859,7 +861,7 @@ def test_plain_tf_summary_logs_of_a_deep_sigmoid_net_show_vanishing_gradients(tm
     from core.tensorboard.reader import read_all
 
     (history,) = read_all(tmp_path / "plain")
-    assert history.meta["style"] == "plain"
+    assert history.facts.style == "plain"
     diagnosis = diagnose(history)
     assert diagnosis.primary.id == "vanishing" and diagnosis.primary.layers[0] == "layer1"
     assert "layer1 kernel gradient norm" in diagnosis.primary.evidence

@@ -54,7 +54,7 @@ def test_the_runs_own_fix_rules_out_the_cause_it_removes(healthy):
     noisy = edit(edit(edit(healthy, "input/min", -17.8), "input/max", 17.3), "input/std", 4.01)
     assert "input_noise" in ids(diagnose(build(noisy)))
     history = build(noisy)
-    history.meta["fixes"] = "no_noise"
+    history.facts = history.facts.but(fixes=("no_noise",))
     diagnosis = diagnose(history)
     assert "input_noise" not in ids(diagnosis) and "--fix no_noise" in ruled(diagnosis)["input_noise"]
 
@@ -70,13 +70,13 @@ def test_a_normal_input_std_rules_out_inputs_drowned_in_noise(healthy):
 def test_non_relu_units_rule_out_dead_relus_and_relus_rule_out_saturation():
     history = read_run(FIXTURES / "split" / "dead_relu")
     assert diagnose(history).primary.id == "dead_relu"
-    history.meta["model"] = json.dumps({"layers": [{"name": "a", "activation": "tanh"}, {"name": "b", "activation": "tanh"},
-                                                   {"name": "out", "activation": "linear"}]})
+    history.facts = history.facts.but(model={"layers": [{"name": "a", "activation": "tanh"}, {"name": "b", "activation": "tanh"},
+                                                        {"name": "out", "activation": "linear"}]})
     diagnosis = diagnose(history)
     assert "dead_relu" not in ids(diagnosis) and "tanh, not ReLU" in ruled(diagnosis)["dead_relu"]
     saturated = read_run(FIXTURES / "tutorial" / "saturated")
     assert diagnose(saturated).primary.id == "saturated"
-    saturated.meta["fixes"] = "activation"
+    saturated.facts = saturated.facts.but(fixes=("activation",))
     assert "saturated" in ruled(diagnose(saturated))
 
 

@@ -82,10 +82,10 @@ def tblab_run(tmp_path_factory) -> Path:
 def test_tblab_run_reads_every_step_into_our_names(tblab_run):
     history = read_run(tblab_run)
     assert history.run == tblab_run.name
-    assert history.meta["style"] == "tblab"
-    assert history.meta["step_unit"] == "step"
-    assert json.loads(history.meta["config"]) == {"learning_rate": 0.1}
-    assert history.meta["data_source"] == "mnist (test fixture)"
+    assert history.facts.style == "tblab"
+    assert history.facts.step_unit == "step"
+    assert history.facts.config == {"learning_rate": 0.1}
+    assert history.facts.data_source == "mnist (test fixture)"
     loss = history.series("loss")
     assert loss.steps == list(range(TBLAB_STEPS))  # all 30, not EventAccumulator's 10
     assert loss.values[1] == pytest.approx(1.0)
@@ -93,8 +93,8 @@ def test_tblab_run_reads_every_step_into_our_names(tblab_run):
     assert history.layers() == ["dense_1", "output"]
     assert history.val["loss"].steps == [0, 10, 20]
     assert history.val["accuracy"].values == [0.5, 0.5, 0.5]
-    assert "loss" in history.meta["raw_tags"].split(",")
-    assert history.meta["tag_map"] == ""  # nothing renamed
+    assert "loss" in history.facts.raw_tags
+    assert history.facts.tag_map == ()  # nothing renamed
 
 
 def test_tblab_histograms_decode_and_nonfinite_ones_are_skipped_with_a_warning(tblab_run):
@@ -161,7 +161,7 @@ def keras_logs(tmp_path_factory) -> Path:
 def test_keras_writes_what_the_mapping_assumes(keras_logs):
     """What Keras 3 really writes (update_freq='batch'): the mapping table is built on this."""
     history = read_run(keras_logs / "per_batch")
-    raw = set(history.meta["raw_tags"].split(","))
+    raw = set(history.facts.raw_tags)
     assert {
         "batch_loss",
         "batch_accuracy",
@@ -178,8 +178,8 @@ def test_keras_writes_what_the_mapping_assumes(keras_logs):
 
 def test_keras_per_batch_run_is_in_iterations(keras_logs):
     history = read_run(keras_logs / "per_batch")
-    assert history.meta["style"] == "keras"
-    assert history.meta["step_unit"] == "step"
+    assert history.facts.style == "keras"
+    assert history.facts.step_unit == "step"
     assert history.series("loss").steps == list(range(1, 9))  # Keras counts batches from 1
     assert history.series("accuracy").steps == list(range(1, 9))
     assert all(0 <= value <= 1 for value in history.series("accuracy").values)
@@ -193,15 +193,15 @@ def test_keras_per_batch_run_is_in_iterations(keras_logs):
     assert [snap.step for snap in kernel] == [4, 8]
     assert kernel[0].counts.sum() == pytest.approx(8 * 4)
     assert history.histograms["weights/logits/bias"][0].counts.sum() == pytest.approx(3)
-    assert history.meta["layer_order"] == "hidden,logits"
-    assert "batch_loss=loss" in history.meta["tag_map"].split(",")
+    assert history.facts.layer_order == ("hidden", "logits")
+    assert "batch_loss=loss" in history.facts.tag_map
     assert history.warnings == []
 
 
 def test_keras_per_epoch_run_is_in_epochs(keras_logs):
     history = read_run(keras_logs / "per_epoch")
-    assert history.meta["style"] == "keras"
-    assert history.meta["step_unit"] == "epoch"
+    assert history.facts.style == "keras"
+    assert history.facts.step_unit == "epoch"
     assert history.series("loss").steps == [0, 1]
     assert history.val["loss"].steps == [0, 1]
     assert history.val["accuracy"].steps == [0, 1]
@@ -246,7 +246,7 @@ def test_plain_tf_summary_tags_are_mapped(tmp_path):
             tf.summary.histogram("grad/dense_1/kernel", np.ones(6), step=step)
     writer.close()
     history = read_run(run)
-    assert history.meta["style"] == "plain"
+    assert history.facts.style == "plain"
     assert len(history.series("loss")) == 12 and history.series("loss").values[0] == 1.0
     assert history.series("accuracy").values[0] == 0.5
     assert history.val["accuracy"].values[0] == 0.25
@@ -333,7 +333,7 @@ def test_tf_function_control_flow_scopes_are_dropped(tmp_path):
     history = read_run(tmp_path / "graph")
     assert history.series("loss").values == [0.0, 1.0, 2.0, 3.0]
     assert [snap.step for snap in history.histograms["gradients/dense_1/kernel"]] == [0, 2]
-    assert "while/loss" in history.meta["raw_tags"].split(",")
+    assert "while/loss" in history.facts.raw_tags
 
 
 @pytest.mark.parametrize(
@@ -460,7 +460,7 @@ def test_find_runs_treats_train_and_validation_folders_as_one_run(tmp_path, tbla
     assert [h.run for h in histories] == ["fail2/run1", "keras/fit", "plain/a", "plain/a/nested"]
     keras_run = histories[1]
     assert keras_run.series("loss").values == [1.0] and keras_run.val["loss"].values == [2.0]
-    assert keras_run.meta["step_unit"] == "epoch"
+    assert keras_run.facts.step_unit == "epoch"
     assert find_runs(root / "plain" / "a") == [root / "plain" / "a", root / "plain" / "a" / "nested"]
 
 

@@ -13,6 +13,7 @@ import pytest
 from core.runs.experiment_summary import activation_summary, depth_summary, first_step_below, init_summary
 from core.runs.experiments import PRESETS, Preset, histories_from_folder, run_preset, summarize
 from core.schema.config import RunConfig
+from core.schema.facts import RunFacts
 from core.schema.history import History, StepRecord
 from core.tensorboard.reader import find_runs, read_run
 from tests.helpers import tiny_mnist
@@ -127,7 +128,7 @@ def test_a_broken_variant_is_an_outcome_not_an_exception(tmp_path):
 
 
 def synthetic(steps: int, tags: dict[str, np.ndarray], test_accuracy: float) -> History:
-    history = History(run="synthetic", meta={"data_source": "synthetic"})
+    history = History(run="synthetic", facts=RunFacts(data_source="synthetic"))
     for step in range(steps):
         history.add(StepRecord(step, {tag: float(values[step]) for tag, values in tags.items()}))
     history.add_val(steps - 1, {"accuracy": test_accuracy, "loss": 0.5})

@@ -77,7 +77,7 @@ def test_train_and_test_folders_are_two_halves_of_one_run():
 
 def test_keras_running_means_are_turned_back_into_batch_values():
     history = read_run(FIXTURES / "keras" / "healthy_1")
-    assert "deaveraged" in history.meta
+    assert history.facts.deaveraged
     accuracy = np.asarray(history.series("accuracy").values)
     batch = MANIFEST["keras/healthy_1"]["spec"]["batch"]
     # One batch's accuracy is a multiple of 1/batch (a running mean is not, past the first batch).
@@ -88,11 +88,11 @@ def test_keras_running_means_are_turned_back_into_batch_values():
 def test_layer_names_kernels_and_the_output_are_recovered_by_meaning():
     split = read_run(FIXTURES / "split" / "dead_relu")
     assert {"weights/layer1/kernel", "weights/layer1/bias"} <= set(split.histograms)  # layer1, layer1_offset
-    assert split.meta["output_layers"].split(",")[-1] in ("layer3", "w2")
+    assert split.facts.output_layers[-1] in ("layer3", "w2")
     scoped = read_run(FIXTURES / "scoped" / "input_scale")
     assert "logits" in scoped.histograms and "weights/first_layer/kernel" in scoped.histograms
     keras = read_run(FIXTURES / "keras" / "vanishing")
-    model = json.loads(keras.meta["model"])
+    model = keras.facts.model
     assert [layer["activation"] for layer in model["layers"]][:-1] == ["sigmoid"] * (len(model["layers"]) - 1)
     assert model["loss"] == "SparseCategoricalCrossentropy" and model["from_logits"] is True
 

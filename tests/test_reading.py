@@ -5,7 +5,6 @@ layer names. Real event files, written here; nothing about a style is known to t
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
@@ -14,61 +13,8 @@ import tensorflow as tf
 
 from core.tensorboard.layers import layer_of
 from core.tensorboard.reader import read_run
-from core.tensorboard.reading.roles import BY_CONTENT, BY_USER, Reading, parse_override
-
-SIZES = (12, 6, 5, 3)  # a tiny MLP: 12 inputs, hidden 6 and 5, 3 classes
-STEPS = 30
-
-
-def var_names(style: str) -> list[tuple[str, str]]:
-    """(kernel, bias) variable names of each layer, input side first, as each style writes them."""
-    layers = range(len(SIZES) - 1)
-    last = len(SIZES) - 2
-    return {
-        "tf_vname": [(f"w{i}:0", f"b{i}:0") if i < last else ("wout:0", "bout:0") for i in layers],
-        "keras_vname": [(f"dense_{i + 3}/kernel:0", f"dense_{i + 3}/bias:0") for i in layers],
-        "keras_sequential": [(f"sequential/dense{'_' + str(i) if i else ''}/kernel:0",
-                              f"sequential/dense{'_' + str(i) if i else ''}/bias:0") for i in layers],
-        "pytorch": [(f"fc{i + 1}.weight", f"fc{i + 1}.bias") for i in layers],
-        "capitalised": [(f"W_{i + 1}", f"B_{i + 1}") for i in layers],
-        "scoped": [(f"model/layer{i + 1}/weights", f"model/layer{i + 1}/biases") for i in layers],
-    }[style]
-
-
-# style -> (loss tag, accuracy tag, test accuracy tag, grad norm tag of a variable, weight histogram tag)
-STYLES = {
-    "tf_vname": ("loss", "accuracy", "test_accuracy", "grad_norm/{v}", "{v}"),
-    "keras_vname": ("train_loss", "train_accuracy", "test/acc", "gradients/{v}", "weights/{v}"),
-    "keras_sequential": ("metrics/loss", "metrics/accuracy", "metrics/test_accuracy", "gradients/{v}", "{v}"),
-    "pytorch": ("Loss/train", "Accuracy/train", "Accuracy/test", "grad_norm/{v}", "{v}"),
-    "capitalised": ("Train/XEnt", "Train/Correct", "Test/Correct", "GradNorm/{v}", "Weights/{v}"),
-    "scoped": ("train/cross_entropy_1", "train/acc", "eval/accuracy", "{v}_grad_l2", "{v}"),
-}
-
-
-def write_student_run(folder: Path, style: str, *, loss_tag=None, acc_tag=None, end_test=True,
-                      classes: int = SIZES[-1]) -> None:
-    """The same training, logged in one style: per step loss, accuracy and each variable's
-    gradient norm; every 5 steps each variable's histogram; a test accuracy at the end."""
-    loss_name, acc_name, test_name, grad_name, weight_name = STYLES[style]
-    loss_name, acc_name = loss_tag or loss_name, acc_tag or acc_name
-    rng = np.random.default_rng(0)
-    writer = tf.summary.create_file_writer(str(folder))
-    with writer.as_default():
-        for step in range(STEPS):
-            loss = math.log(classes) * math.exp(-step / 10) + 0.1
-            tf.summary.scalar(loss_name, loss, step=step)
-            tf.summary.scalar(acc_name, 1 - loss / (math.log(classes) + 0.1) + rng.normal(0, 0.01), step=step)
-            for index, (kernel, bias) in enumerate(var_names(style)):
-                tf.summary.scalar(grad_name.format(v=kernel), 0.5 / (index + 1), step=step)
-                tf.summary.scalar(grad_name.format(v=bias), 0.1, step=step)
-                if step % 5 == 0:
-                    fan_in, fan_out = SIZES[index], SIZES[index + 1]
-                    tf.summary.histogram(weight_name.format(v=kernel), rng.normal(size=fan_in * fan_out), step=step)
-                    tf.summary.histogram(weight_name.format(v=bias), np.zeros(fan_out) + step * 1e-3, step=step)
-        if end_test:
-            tf.summary.scalar(test_name, 0.9, step=STEPS - 1)
-    writer.close()
+from core.tensorboard.reading.roles import BY_CONTENT, BY_USER, parse_override
+from tests.student_logs import SIZES, STEPS, STYLES, write_student_run
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +28,7 @@ def runs(tmp_path_factory) -> dict[str, Path]:
 @pytest.mark.parametrize("style", sorted(STYLES))
 def test_every_naming_style_is_read_into_the_same_roles(runs, style):
     history = read_run(runs[style])
-    reading = Reading.from_json(history.meta["reading"])
+    reading = history.facts.reading
     loss_name, acc_name, test_name, _, _ = STYLES[style]
     assert reading.tag_of("loss") == loss_name
     assert reading.tag_of("accuracy") == acc_name
@@ -93,22 +39,22 @@ def test_every_naming_style_is_read_into_the_same_roles(runs, style):
     biases = [tag for tag in history.histograms if tag.endswith("/bias")]
     assert len(kernels) == len(biases) == len(SIZES) - 1, sorted(history.histograms)
     # Each bias sits in its kernel's layer; the layers run input side first (fan-in x fan-out).
-    order = history.meta["layer_order"].split(",")
+    order = list(history.facts.layer_order)
     assert len(order) == len(SIZES) - 1, order
     assert {layer_of(tag)[1] for tag in biases} == set(order)
     sizes = [history.histograms[f"weights/{layer}/kernel"][0].counts.sum() for layer in order]
     assert sizes == [SIZES[i] * SIZES[i + 1] for i in range(len(SIZES) - 1)]
     grads = [tag for tag in history.train if tag.startswith("grad_norm/") and tag.endswith("/kernel")]
     assert {layer_of(tag)[1] for tag in grads} == set(order)
-    assert history.meta["output_layers"].split(",")[-1] == order[-1]
+    assert history.facts.output_layers[-1] == order[-1]
 
 
 def test_layers_keep_the_logs_own_names(runs):
     history = read_run(runs["tf_vname"])
-    assert history.meta["layer_order"] == "w0,w1,wout"
+    assert history.facts.layer_order == ("w0", "w1", "wout")
     assert "weights/w0/bias" in history.histograms and "grad_norm/wout/bias" in history.train
-    assert read_run(runs["pytorch"]).meta["layer_order"] == "fc1,fc2,fc3"
-    assert read_run(runs["keras_sequential"]).meta["layer_order"] == "dense,dense_1,dense_2"
+    assert read_run(runs["pytorch"]).facts.layer_order == ("fc1", "fc2", "fc3")
+    assert read_run(runs["keras_sequential"]).facts.layer_order == ("dense", "dense_1", "dense_2")
 
 
 def test_a_single_end_of_run_accuracy_in_the_same_folder_is_the_test_accuracy(tmp_path):
@@ -121,14 +67,14 @@ def test_a_single_end_of_run_accuracy_in_the_same_folder_is_the_test_accuracy(tm
     writer.close()
     history = read_run(tmp_path / "run")
     assert history.val["accuracy"].values == [pytest.approx(0.88)]
-    assert Reading.from_json(history.meta["reading"]).tag_of("test/accuracy") == "final_acc"
+    assert history.facts.reading.tag_of("test/accuracy") == "final_acc"
 
 
 def test_loss_and_accuracy_are_recognised_by_content_when_no_name_says_so(tmp_path):
     write_student_run(tmp_path / "run", "tf_vname", loss_tag="objective", acc_tag="score", end_test=False,
                       classes=10)  # ln K of MNIST's 10 classes: what a foreign log's loss is judged by
     history = read_run(tmp_path / "run")
-    reading = Reading.from_json(history.meta["reading"])
+    reading = history.facts.reading
     assert reading.tag_of("loss") == "objective" and reading.tag_of("accuracy") == "score"
     assert {r.how for r in reading.roles if r.role in ("loss", "accuracy")} == {BY_CONTENT}
 
@@ -142,7 +88,7 @@ def test_a_value_that_is_no_loss_is_not_taken_for_one(tmp_path):
     writer.close()
     history = read_run(tmp_path / "run")
     assert "loss" not in history.train
-    assert set(Reading.from_json(history.meta["reading"]).unplaced) == {"step_time", "l2_loss"}
+    assert set(history.facts.reading.unplaced) == {"step_time", "l2_loss"}
 
 
 def test_percent_accuracies_are_read_as_fractions(tmp_path):
@@ -159,7 +105,7 @@ def test_percent_accuracies_are_read_as_fractions(tmp_path):
 
 def test_tag_override_fills_a_role_with_the_users_tag(runs):
     history = read_run(runs["tf_vname"], overrides={"loss": "accuracy", "accuracy": "loss"})
-    reading = Reading.from_json(history.meta["reading"])
+    reading = history.facts.reading
     assert reading.tag_of("loss") == "accuracy" and reading.tag_of("accuracy") == "loss"
     assert {r.how for r in reading.roles if r.role in ("loss", "accuracy")} == {BY_USER}
     assert history.train["loss"].values[-1] > 0.8  # the accuracy's values, as asked
@@ -190,3 +136,20 @@ def test_an_input_histogram_gives_the_input_statistics(tmp_path):
     history = read_run(tmp_path / "run")
     assert history.train["input/std"].values[0] == pytest.approx(5, rel=0.2)
     assert history.train["input/min"].values[0] < -10 < 10 < history.train["input/max"].values[0]
+
+
+def test_activation_histograms_are_recognised_by_their_shape_where_no_name_says_so(tmp_path):
+    rng = np.random.default_rng(2)
+    writer = tf.summary.create_file_writer(str(tmp_path / "run"))
+    with writer.as_default():
+        for step in range(0, STEPS, 5):
+            tf.summary.scalar("loss", 2.3, step=step)
+            tf.summary.histogram("relu1", np.maximum(rng.normal(size=640), 0), step=step)  # half at 0
+            tf.summary.histogram("layer2/out", 1 / (1 + np.exp(-rng.normal(size=640))), step=step)  # in (0, 1)
+            tf.summary.histogram("hidden1", rng.normal(size=640), step=step)  # both signs: not told apart
+            tf.summary.histogram("softmax", rng.dirichlet(np.ones(10), 64).ravel(), step=step)  # the output
+    writer.close()
+    history = read_run(tmp_path / "run")
+    assert {"activations/relu1", "activations/out"} <= set(history.histograms)
+    assert {"hidden1", "softmax"} <= set(history.histograms)
+    assert {r.how for r in history.facts.reading.roles if r.role.startswith("activations/")} == {BY_CONTENT}

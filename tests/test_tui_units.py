@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from core.schema.config import RunConfig
-from core.schema.history import StepRecord
+from core.schema.events import Ended, Eval, Step, consume
+from core.schema.history import Snapshot, StepRecord
 from tests.tui_canned import VANISHING, canned_results, records
 from tui.bindings import APP_BINDINGS, FIX_BINDINGS
 from tui.lab_runs import LabRuns, Launched, Stopped
@@ -182,11 +183,9 @@ def test_run_states_are_typed_and_messages_check_them():
 def test_batcher_posts_batches_not_steps():
     posted = []
     batcher = RecordBatcher(7, posted.append, interval=3600)
-    for record in records(500, 2, healthy=True):
-        batcher.on_step(record)
-    batcher.on_eval(100, {"loss": 1.0, "accuracy": 0.5})
-    batcher.on_images(100, np.ones((2, 28, 28)))
-    batcher.finish()
+    events = [Step(record) for record in records(500, 2, healthy=True)]
+    events += [Eval(100, {"loss": 1.0, "accuracy": 0.5}), Snapshot(100, {}, 0.0, np.ones((2, 28, 28))), Ended("finished", 500)]
+    consume(events, [batcher])
     assert len(posted) == 2  # the first record at once (the learner sees the start), then the rest together
     assert [len(m.records) for m in posted] == [1, 499]
     last = posted[-1]

@@ -1,10 +1,11 @@
-"""The lab's training worker: runs core.train.loop in a thread and reports by posting messages.
+"""The lab's training worker: runs a scenario in a thread and reports by posting messages.
 
 `run_training` is the body of the app's thread worker. It never touches the UI:
-everything goes through `post` (the app's thread-safe post_message). Step records
-are batched, one message per BATCH_SECONDS: at hundreds of steps a second a message
-per step would keep the UI thread dispatching, and the training thread waiting
-for the GIL.
+everything goes through `post` (the app's thread-safe post_message). The RecordBatcher is
+the lab's sink of the run event stream (core/schema/events.py), for scenarios and
+watched scripts alike: step records are batched, one message per BATCH_SECONDS: at
+hundreds of steps a second a message per step would keep the UI thread dispatching, and
+the training thread waiting for the GIL.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from core.schema.config import RunConfig
-from core.schema.history import StepRecord
+from core.schema.events import Ended, Eval, RunStarted, Step
+from core.schema.history import Snapshot, StepRecord
 from tui.messages import RunEnded, RunPhase, StepBatch
 
 BATCH_SECONDS = 0.1
@@ -61,37 +63,46 @@ class DataCache:
 
 
 class RecordBatcher:
-    """Collects what a run produces and posts it as one StepBatch per interval."""
+    """Collects what a run produces and posts it as one StepBatch per interval; with a
+    live doctor, its findings go out with the records they were found at."""
 
     def __init__(self, run_id: int, post: Post, doctor=None, interval: float = BATCH_SECONDS) -> None:
-        self.run_id, self.post, self.doctor, self.interval = run_id, post, doctor, interval
+        from core.runs.sinks import DoctorSink
+
+        self.run_id, self.post, self.interval = run_id, post, interval
+        self.doctor = None if doctor is None else DoctorSink(doctor, lambda findings, _step: self.findings.extend(findings))
         self.records: list[StepRecord] = []
         self.evals: list[tuple[int, dict[str, float]]] = []
         self.images: tuple[int, np.ndarray] | None = None
         self.findings: list = []
         self.last_post = -math.inf  # the first record goes out at once: the learner sees the run start
 
-    def on_step(self, record: StepRecord) -> None:
-        self.records.append(record)
+    def on_started(self, event: RunStarted) -> None:
         if self.doctor is not None:
-            self.findings.extend(self.doctor.update(record))
+            self.doctor.on_started(event)
+
+    def on_step(self, event: Step) -> None:
+        self.records.append(event.record)
+        if self.doctor is not None:
+            self.doctor.on_step(event)
         now = time.monotonic()
         if now - self.last_post >= self.interval:
             self.flush(now)
 
-    def on_eval(self, step: int, scalars: dict[str, float]) -> None:
-        self.evals.append((step, dict(scalars)))
+    def on_eval(self, event: Eval) -> None:
+        self.evals.append((event.step, dict(event.scalars)))
         if self.doctor is not None:
-            self.doctor.update_eval(step, scalars)
+            self.doctor.on_eval(event)
 
-    def finish(self) -> None:
+    def on_snapshot(self, snapshot: Snapshot) -> None:
+        if snapshot.images is not None:
+            self.images = (snapshot.step, np.array(snapshot.images, dtype=np.float32))  # a copy: the UI reads it later
+
+    def on_ended(self, event: Ended) -> None:
         """The doctor's last look at the whole run, then everything still buffered."""
         if self.doctor is not None:
-            self.findings.extend(self.doctor.finish())
+            self.doctor.on_ended(event)
         self.flush()
-
-    def on_images(self, step: int, images: np.ndarray) -> None:
-        self.images = (step, np.array(images, dtype=np.float32))  # a copy: the UI reads it later
 
     def flush(self, now: float | None = None) -> None:
         if not (self.records or self.evals or self.images or self.findings):
@@ -104,11 +115,13 @@ class RecordBatcher:
 
 def run_training(spec: RunSpec, post: Post, stop: threading.Event, data: DataCache) -> None:
     """Train spec.config to the end or until `stop` is set; every outcome ends in one RunEnded."""
-    batcher = RecordBatcher(spec.run_id, post)
+    from core.doctor import LiveDoctor
+
+    batcher = RecordBatcher(spec.run_id, post, LiveDoctor())
     try:
         post(RunPhase(spec.run_id, "loading", "importing TensorFlow"))
         import core.train.loop  # noqa: F401  (TensorFlow loads here, on this thread, never before the first frame)
-        from core.runs.recipe import record_run
+        from core.runs.recipe import run_scenario
         from core.system.tfquiet import TRAINING_THREADS, import_tensorflow_quietly
 
         import_tensorflow_quietly(threads=TRAINING_THREADS)  # imported already: only caps its threads
@@ -119,15 +132,7 @@ def run_training(spec: RunSpec, post: Post, stop: threading.Event, data: DataCac
             post(RunEnded(spec.run_id, "stopped", "stopped before the first step"))
             return
         post(RunPhase(spec.run_id, "loading", "building the model", logdir=str(spec.logdir), data_source=mnist.source))
-        from core.doctor import LiveDoctor
-        from core.schema.class_balance import ClassBalance
-
-        batcher.doctor = LiveDoctor(config=spec.config, class_balance=ClassBalance.of(mnist.y_train, mnist.y_test))
-        result = record_run(
-            spec.config, data=mnist, logdir=spec.logdir, run_name=spec.scenario,
-            on_step=batcher.on_step, on_eval=batcher.on_eval, on_images=batcher.on_images, stop=stop,
-        )
-        batcher.finish()
+        result = run_scenario(spec.config, data=mnist, logdir=spec.logdir, run_name=spec.scenario, sinks=[batcher], stop=stop)
     except Exception as error:  # a failed run is shown in the lab; the lab keeps working
         batcher.flush()
         detail = f"{type(error).__name__}: {error}".splitlines()[0]

@@ -12,21 +12,25 @@ import math
 import numpy as np
 
 from core.doctor import thresholds as T
+from core.doctor.derived import SATURATING, hidden_activation
 from core.doctor.evidence import finite, hist_l2, median
 from core.doctor.view import RunView
 from core.schema.tags import ACCURACY, DEAD_FRACTION, GRAD_NORM, GRADIENTS, INPUT_STATS, KERNEL, SATURATED_FRACTION
 
 
 def activation_kind(view: RunView) -> str:
-    """'relu', 'saturating' (sigmoid/tanh) or 'unknown'."""
+    """'relu', 'saturating' (sigmoid/tanh) or 'unknown': from the unit fractions tblab measures,
+    else from what the log shows (the model config, the activation histograms' shape: ReLU is
+    >= 0 with a pile at 0, sigmoid lives in (0, 1), tanh in (-1, 1)), else the run's config."""
     if view.layered(DEAD_FRACTION):
         return "relu"
     if view.layered(SATURATED_FRACTION):
         return "saturating"
+    shown = hidden_activation(view)
     configured = view.config_value("activation")
-    if configured in ("relu", "leaky_relu"):
+    if shown == "relu" or configured in ("relu", "leaky_relu"):
         return "relu"
-    if configured in ("sigmoid", "tanh"):
+    if shown in SATURATING or configured in SATURATING:
         return "saturating"
     return "unknown"
 

@@ -18,7 +18,7 @@ def diagnose(history: History, *, every: int | None = None, rules: tuple[Rule, .
     steps = _record_steps(history)
     if every is None:
         # Every record of an epoch log (a handful); as often as live for step logs.
-        least = 1 if history.meta.get("step_unit") == "epoch" else T.CHECK_EVERY
+        least = 1 if history.facts.step_unit == "epoch" else T.CHECK_EVERY
         every = max(least, math.ceil(len(steps) / T.REPLAY_CHECKS))
     doctor = LiveDoctor(history, every=every, budget=None, rules=rules)
     checkpoints = set(steps[::every]) | _first_blowup_steps(history)

@@ -17,7 +17,6 @@ from core.doctor.findings import Diagnosis, Finding, RuledOut, SkippedCheck
 from core.doctor.refute import refutation
 from core.doctor.rules import RULES, Rule, primary_finding
 from core.doctor.view import RunView, run_last_step
-from core.schema.class_balance import META_KEY as CLASS_BALANCE_KEY
 from core.schema.class_balance import ClassBalance
 from core.schema.history import History, StepRecord, blew_up
 
@@ -45,10 +44,12 @@ class LiveDoctor:
     ) -> None:
         self.history = history if history is not None else History()
         self._owns_history = history is None
-        if config is not None and "config" not in self.history.meta:
-            self.history.meta["config"] = config.to_json()  # batch size and activation, for the rules
-        if class_balance is not None and CLASS_BALANCE_KEY not in self.history.meta:
-            self.history.meta[CLASS_BALANCE_KEY] = class_balance.to_json()
+        facts = self.history.facts
+        if config is not None and not facts.config:
+            facts = facts.but(config=config.to_dict())  # batch size and activation, for the rules
+        if class_balance is not None and facts.class_balance is None:
+            facts = facts.but(class_balance=class_balance)
+        self.history.facts = facts
         self.base_every = max(1, every)
         self.every = self.base_every
         self.budget = budget
@@ -185,7 +186,7 @@ class LiveDoctor:
             last_step=view.upto,
             warnings=tuple(self.history.warnings),
             transient=tuple(f.id for f in findings if f.id not in self.last_present),
-            step_unit=self.history.meta.get("step_unit", "step"),
+            step_unit=self.history.facts.step_unit,
             ruled_out=tuple(self.ruled_out.values()),
         )
 

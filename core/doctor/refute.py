@@ -50,8 +50,7 @@ BLOCKING = ("loss_at_chance", "vanishing", "symmetric_init", "lr_too_low", "shuf
 
 def run_fixes(view: RunView) -> set[str]:
     """The fixes the run itself applied (tblab watch/run record them), as names."""
-    text = view.history.meta.get("fixes") or ""
-    return {name.strip() for name in str(text).split(",") if name.strip()}
+    return set(view.history.facts.fixes)
 
 
 def fixed(finding_id: str, view: RunView) -> str:

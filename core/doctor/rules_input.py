@@ -79,7 +79,7 @@ def _train_below_test(view: RunView) -> str:
     val_steps, val = view.val_tail(ACCURACY, 3)
     if not val.size or not math.isfinite(val[-1]) or not view.has(ACCURACY):
         return ""
-    if ACCURACY in view.history.meta.get("running_means", "").split(","):
+    if ACCURACY in view.history.facts.running_means:
         return ""  # running means over the epoch so far lag the test accuracy early in each epoch
     steps, acc = view.tail(ACCURACY, T.WINDOW)
     if steps.size < view.min_records or steps[-1] < val_steps[-1] - 5 * T.WINDOW:

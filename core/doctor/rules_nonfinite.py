@@ -3,7 +3,6 @@ located at the first step and layer it appeared in, with what grew just before i
 
 from __future__ import annotations
 
-import json
 import math
 from bisect import bisect_left
 
@@ -162,7 +161,7 @@ def _first_bad_snapshots(snaps: list) -> list[int]:
 
 def _noted_nonfinite(view: RunView) -> dict[str, int]:
     try:
-        noted = json.loads(view.history.meta.get("nonfinite_histograms") or "{}")
+        noted = view.history.facts.nonfinite_histograms
     except ValueError:
         return {}
     return {tag: int(step) for tag, step in noted.items()} if isinstance(noted, dict) else {}

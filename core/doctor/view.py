@@ -7,15 +7,12 @@ few (how it is going now), so a check costs the same at step 50 as at step
 
 from __future__ import annotations
 
-import json
 from bisect import bisect_right
 from fnmatch import fnmatchcase
 
 import numpy as np
 
 from core.doctor import thresholds as T
-from core.schema.class_balance import META_KEY as CLASS_BALANCE_KEY
-from core.schema.class_balance import ClassBalance
 from core.schema.history import HistogramSnapshot, History, Series, layer_order
 from core.schema.tags import NUM_CLASSES, OUTPUT_LAYER, chance_loss
 
@@ -38,16 +35,16 @@ class RunView:
         self._config: dict | None = None
         self._layered: dict[tuple, list[tuple[str, str]]] = {}
         # The run's label counts (tblab runs record them); foreign logs: None, and K from meta or MNIST's 10.
-        self.balance = ClassBalance.from_json(history.meta.get(CLASS_BALANCE_KEY))
+        self.balance = history.facts.class_balance
         self.num_classes = self.balance.num_classes if self.balance else _num_classes(history)
         # Keras logs with only epoch_* values count epochs: persistence is judged in epochs then.
-        self.per_epoch = history.meta.get("step_unit") == "epoch"
+        self.per_epoch = history.facts.step_unit == "epoch"
         self.unit = "epoch" if self.per_epoch else "step"  # what a record's step counts, for evidence text
         self.min_records = T.EPOCH_MIN_RECORDS if self.per_epoch else T.MIN_RECORDS
-        order = [name for name in history.meta.get("layer_order", "").split(",") if name]
+        order = history.facts.layer_order
         self._order = {name: index for index, name in enumerate(order)}
         # Foreign logs name no layer `output`: the reader says which layer is the output one.
-        self.output_layers = {OUTPUT_LAYER, *(n for n in history.meta.get("output_layers", "").split(",") if n)}
+        self.output_layers = {OUTPUT_LAYER, *history.facts.output_layers}
         self._model: dict | None = None
         self.derived: dict[str, object] = {}  # core/doctor/derived.py's results, computed once per view
 
@@ -85,7 +82,7 @@ class RunView:
         """True if a tag matching pattern is present; 'hist:' and 'val:' select those kinds,
         'meta:<key>' a fact the reader recovered (e.g. meta:model, the model's own config)."""
         if pattern.startswith("meta:"):
-            return bool(self.history.meta.get(pattern[len("meta:"):]))
+            return bool(getattr(self.history.facts, pattern[len("meta:"):], None))
         if pattern not in self._matches:
             kind, _, glob = pattern.partition(":") if pattern.startswith(("hist:", "val:")) else ("train", "", pattern)
             tags = self._present(kind).get(glob.split("/", 1)[0], ())
@@ -210,21 +207,13 @@ class RunView:
     def model(self) -> dict:
         """The model a foreign log describes (core/tensorboard/model_config.py), or {}."""
         if self._model is None:
-            try:
-                parsed = json.loads(self.history.meta.get("model") or "{}")
-            except ValueError:
-                parsed = {}
-            self._model = parsed if isinstance(parsed, dict) else {}
+            self._model = dict(self.history.facts.model)
         return self._model
 
     def config_value(self, key: str):
         """A field of the run's own RunConfig (tblab logs only), or None."""
         if self._config is None:
-            try:
-                parsed = json.loads(self.history.meta.get("config") or "{}")
-            except ValueError:
-                parsed = {}
-            self._config = parsed if isinstance(parsed, dict) else {}
+            self._config = dict(self.history.facts.config)
         return self._config.get(key)
 
 
@@ -259,8 +248,5 @@ def run_last_step(history: History) -> int:
 
 
 def _num_classes(history: History) -> int:
-    try:
-        value = int(history.meta.get("num_classes", NUM_CLASSES))
-    except (TypeError, ValueError):
-        value = NUM_CLASSES
+    value = history.facts.num_classes or NUM_CLASSES
     return value if value >= 2 else NUM_CLASSES

@@ -48,7 +48,7 @@ def summarize(preset: Preset, histories: dict[str, History], *, plots: bool = Tr
         "",
         *textwrap.wrap(preset.shows, 100),
         "",
-        f"data: {any_history.meta.get('data_source', 'unknown')}; steps: "
+        f"data: {any_history.facts.data_source or 'unknown'}; steps: "
         + ", ".join(f"{label} {n}" for label, n in steps.items()),
     ]
     out += preset.summary(ordered)

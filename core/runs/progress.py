@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
+from core.schema.events import Ended, Step
 from core.schema.history import StepRecord
 from core.schema.tags import ACCURACY, LOSS
 
@@ -60,6 +61,13 @@ class RunProgress:
                 self._progress.refresh()
         elif self.log_lines and record.step % LOG_EVERY == 0:
             print(f"step {record.step}: loss {loss:.4g}, batch accuracy {accuracy:.3f}", file=self.out, flush=True)
+
+    # --- as a sink of the run event stream (core/schema/events.py)
+    def on_step(self, event: Step) -> None:
+        self.update(event.record)
+
+    def on_ended(self, event: Ended) -> None:
+        self.finish()
 
     def speed(self) -> float | None:
         """Steps per second over the recent window (None before two updates)."""

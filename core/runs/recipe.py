@@ -1,5 +1,5 @@
-"""The one run recipe: a scenario's config with fixes and overrides, then training with the
-TensorBoard sink attached when there is a log folder.
+"""The one run recipe: a scenario's config with fixes and overrides, then training with its
+events handed to the caller's sinks, the TensorBoard sink first when there is a log folder.
 
 `tblab run`, the sweep, the experiments, the doctor's verify and the lab all start runs
 through here, so a run means the same thing wherever it was started.
@@ -8,16 +8,15 @@ through here, so a run means the same thing wherever it was started.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from core.data.mnist import Mnist
-from core.schema.class_balance import META_KEY as CLASS_BALANCE_KEY
-from core.schema.class_balance import ClassBalance
 from core.schema.config import RunConfig
+from core.schema.events import consume
 from core.schema.fixes import apply_fixes
 from core.schema.history import StepRecord
 from core.system.rundir import prepare_logdir
@@ -28,19 +27,6 @@ def configure(base: RunConfig, fixes: Iterable[str] = (), *, steps: int | None =
     config = apply_fixes(base, fixes)
     overrides = {name: value for name, value in (("steps", steps), ("seed", seed)) if value is not None}
     return config.replace(**overrides) if overrides else config
-
-
-def fanout(*callbacks: Callable | None) -> Callable | None:
-    """One callback that calls each given one in order (None when none is given)."""
-    present = [c for c in callbacks if c is not None]
-    if len(present) < 2:
-        return present[0] if present else None
-
-    def call_all(*args):
-        for callback in present:
-            callback(*args)
-
-    return call_all
 
 
 def record_run(
@@ -55,31 +41,46 @@ def record_run(
     stop: threading.Event | None = None,
     steps_per_call: int | None = None,
 ):
-    """Train `config` on `data` (core.train.loop.RunResult); with a `logdir`, the run is also
-    written there for TensorBoard. Raises RunError for a log folder that cannot be written.
-    `steps_per_call` fixes K, the steps per compiled call (default: adapted to the step time)."""
+    """Train `config` on `data` (core.train.loop.RunResult), handing its records to plain
+    callbacks; with a `logdir`, the run is also written there for TensorBoard. Raises
+    RunError for a log folder that cannot be written. `steps_per_call` fixes K, the steps
+    per compiled call (default: adapted to the step time)."""
+    from core.train.loop import Callbacks
+
+    images = None if on_images is None else (lambda snapshot: on_images(snapshot.step, snapshot.images))
+    return run_scenario(config, data=data, logdir=logdir, run_name=run_name, sinks=[Callbacks(on_step, images, on_eval)],
+                        snapshots=on_images is not None, stop=stop, steps_per_call=steps_per_call)
+
+
+def run_scenario(
+    config: RunConfig,
+    *,
+    data: Mnist,
+    sinks: Sequence[object],
+    logdir: str | Path | None = None,
+    run_name: str = "",
+    snapshots: bool = False,
+    stop: threading.Event | None = None,
+    steps_per_call: int | None = None,
+):
+    """Train `config` on `data`, its events handed to `sinks` (core/schema/events.py) and,
+    with a `logdir`, first to a TensorBoardSink writing them there; returns the RunResult
+    (its logdir set). Snapshots are computed for the TensorBoard writer, or when asked for.
+    Raises RunError for a log folder that cannot be written."""
     # Imported here, not at the top: TensorFlow loads with it, and `tblab run` checks its
     # arguments and the lab draws its first frame before that.
     from core.tensorboard.sink import TensorBoardSink
-    from core.train.loop import train
+    from core.train.loop import run_events
 
-    images = None if on_images is None else (lambda snapshot: on_images(snapshot.step, snapshot.images))
-    if logdir is None:
-        return train(
-            config, data=data, run_name=run_name, on_step=on_step, on_snapshot=images, on_eval=on_eval, stop=stop,
-            steps_per_call=steps_per_call,
-        )
-    logdir = prepare_logdir(logdir)
-    texts = {"config": config.to_json(), "data_source": data.source, "run": run_name,
-             CLASS_BALANCE_KEY: ClassBalance.of(data.y_train, data.y_test).to_json()}
-    sink = TensorBoardSink(logdir, texts, image_every=config.image_every)
+    board = None
+    if logdir is not None:
+        logdir = prepare_logdir(logdir)
+        board = TensorBoardSink(logdir, image_every=config.image_every)
+    events = run_events(config, data=data, run_name=run_name, snapshots=snapshots or board is not None, stop=stop,
+                        steps_per_call=steps_per_call)
     try:
-        result = train(
-            config, data=data, run_name=run_name, stop=stop, steps_per_call=steps_per_call,
-            on_step=fanout(sink.on_step, on_step),
-            on_snapshot=fanout(sink.on_snapshot, images),
-            on_eval=fanout(sink.on_eval, on_eval),
-        )
+        result = consume(events, [sink for sink in (board, *sinks) if sink is not None])
     finally:
-        sink.close()
-    return replace(result, logdir=logdir)
+        if board is not None:
+            board.close()
+    return replace(result, logdir=logdir) if logdir is not None else result

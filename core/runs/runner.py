@@ -16,9 +16,8 @@ from typing import TextIO
 
 from core.doctor import LiveDoctor
 from core.runs.progress import RunProgress
-from core.runs.recipe import configure, record_run
-from core.schema.class_balance import ClassBalance
-from core.schema.history import StepRecord
+from core.runs.recipe import configure, run_scenario
+from core.runs.sinks import DoctorSink
 from core.schema.json_safe import dumps
 from core.schema.scenario import Scenario
 from core.schema.tags import LOSS
@@ -70,24 +69,18 @@ def _train_and_report(request: RunRequest, config, data, logdir: Path, *, as_jso
     progress_out = sys.stderr if as_json else out  # looked up here: inside the fd-2 redirect
     print(f"{request.scenario.title} | data: {data.source} | logs: {logdir}", file=progress_out)
     progress = RunProgress(config.steps, progress_out, enabled=not as_json)
-    doctor = LiveDoctor(config=config, class_balance=ClassBalance.of(data.y_train, data.y_test))
+    doctor = LiveDoctor()
 
     def report(findings, step: int) -> None:
         for finding in findings:
             progress.message(f"  doctor, flagged at step {step}: {finding.title}: {finding.evidence}")
 
-    def on_step(record: StepRecord) -> None:
-        progress.update(record)
-        report(doctor.update(record), record.step)
-
     if request.verbose:
         import tensorflow  # noqa: F401  (with its own log lines, as asked)
     import_tensorflow_quietly(Path(request.log_root) / RUN_LOG, threads=TRAINING_THREADS)
     try:
-        result = record_run(
-            config, data=data, logdir=logdir, run_name=request.scenario.name,
-            on_step=on_step, on_eval=doctor.update_eval,
-        )
+        result = run_scenario(config, data=data, logdir=logdir, run_name=request.scenario.name,
+                              sinks=[progress, DoctorSink(doctor, report)])
     except RunError as error:
         progress.finish()
         print(f"tblab: {error}", file=sys.stderr)
@@ -97,10 +90,18 @@ def _train_and_report(request: RunRequest, config, data, logdir: Path, *, as_jso
         how = f"stopped by {interrupt}" if hasattr(interrupt, "signum") else "interrupted"
         print(f"tblab: {how}; the event files in {logdir} are closed and readable", file=sys.stderr)
         return 128 + getattr(interrupt, "signum", 2)
-    progress.finish()
-    report(doctor.finish(), result.steps_done - 1)
     diagnosis = doctor.diagnosis()
-    summary = {
+    summary = run_summary(request, config, result, diagnosis)
+    if as_json:
+        print(dumps(summary), file=out)
+    else:
+        _print_summary(request, result, summary, diagnosis, out)
+    return 0
+
+
+def run_summary(request: RunRequest, config, result, diagnosis) -> dict:
+    """The one JSON object of `tblab run --json`."""
+    return {
         "scenario": request.scenario.name,
         "fixes": list(request.fixes),
         "steps_done": result.steps_done,
@@ -115,20 +116,19 @@ def _train_and_report(request: RunRequest, config, data, logdir: Path, *, as_jso
         "primary_finding": diagnosis.primary.id if diagnosis.primary else None,
         "config": json.loads(config.to_json()),
     }
-    if as_json:
-        print(dumps(summary), file=out)
+
+
+def _print_summary(request: RunRequest, result, summary: dict, diagnosis, out: TextIO) -> None:
+    nonfinite = result.first_nonfinite_step
+    print(
+        f"test accuracy {result.test_accuracy:.4f} | final loss {summary['final_loss']:.4g} | "
+        f"first non-finite step {'none' if nonfinite is None else nonfinite} | "
+        f"{result.steps_per_second:.0f} steps/s",
+        file=out,
+    )
+    if diagnosis.primary is not None:
+        fixes = " ".join(f"--fix {f}" for f in diagnosis.primary.fixes[:1])
+        print(f"doctor: {diagnosis.primary.title}; try: tblab run {request.scenario.name} {fixes}", file=out)
     else:
-        nonfinite = result.first_nonfinite_step
-        print(
-            f"test accuracy {result.test_accuracy:.4f} | final loss {summary['final_loss']:.4g} | "
-            f"first non-finite step {'none' if nonfinite is None else nonfinite} | "
-            f"{result.steps_per_second:.0f} steps/s",
-            file=out,
-        )
-        if diagnosis.primary is not None:
-            fixes = " ".join(f"--fix {f}" for f in diagnosis.primary.fixes[:1])
-            print(f"doctor: {diagnosis.primary.title}; try: tblab run {request.scenario.name} {fixes}", file=out)
-        else:
-            print("doctor: no finding", file=out)
-        print(f"TensorBoard logs: {result.logdir}  (tblab board --logdir {request.log_root})", file=out)
-    return 0
+        print("doctor: no finding", file=out)
+    print(f"TensorBoard logs: {result.logdir}  (tblab board --logdir {request.log_root})", file=out)

@@ -165,11 +165,11 @@ def verify(
 
 def logged_config(history: History) -> RunConfig | None:
     """The RunConfig a tblab run logged (None for other programs' logs, or an unreadable one)."""
-    text = history.meta.get("config")
-    if not text:
+    logged = history.facts.config
+    if not logged:
         return None
     try:
-        return RunConfig.from_json(text)
+        return RunConfig.from_dict(logged)
     except (ValueError, TypeError):
         return None
 

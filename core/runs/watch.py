@@ -3,12 +3,15 @@ stream what it records, stop it.
 
     run = WatchedScript(WatchRequest(Path("my_fail.py"), fixes=("init",)))
     run.plan               # every fix: can it apply to this script, how, or why not
-    for event in run.start():   # Step, Eval, Snapshot, Output, Notice, ... then Ended
+    for event in run.start():   # RunStarted, Step, Eval, Snapshot, Output ... then Ended
         ...
     run.stop()             # from any thread: the script stops cleanly (SIGTERM), else is killed
 
-A watched script is one more producer of the StepRecord stream: consumers (the headless
-command, the lab, the doctor, the TensorBoard sink) never need to know the source.
+A watched script is one more producer of the run event stream (core/schema/events.py):
+what the child says about the run (its loop style and variables, its data, its config)
+is folded into the RunFacts of RunStarted, sent before its first record; tblab's notices
+and the script's traceback are Output lines. Sinks (the headless command, the lab, the
+doctor, the TensorBoard writer) never need to know the source.
 The child runs in its own session (a terminal's Ctrl-C reaches only the parent, which
 stops the child) and dies with the parent (PR_SET_PDEATHSIG, and its pipe closing).
 """
@@ -28,6 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
+from core.schema.events import Ended, Eval, Output, RunEvent, RunStarted, Step
+from core.schema.facts import RunFacts
 from core.schema.fixes import FIXES
 from core.schema.history import Snapshot, StepRecord
 from core.watch.protocol import FD_ENV, decode, unpack_array
@@ -57,64 +62,22 @@ class WatchRequest:
     args: tuple[str, ...] = ()  # the script's own command-line arguments
 
 
-# --- events --------------------------------------------------------------------------------
+# --- what the child sends -------------------------------------------------------------------
 @dataclass(frozen=True)
-class Started:
-    style: str
-    names: dict[str, str]  # tag name (dense_1/kernel) -> the script's name (W1)
+class _FactsSeen:
+    """Facts the child learnt about the run (RunFacts fields), folded into RunStarted's."""
 
-
-@dataclass(frozen=True)
-class DataServed:
-    source: str
+    changes: dict
 
 
 @dataclass(frozen=True)
-class ConfigSeen:
-    config: dict  # what the doctor's rules read from a config: activation, batch_size
-
-
-@dataclass(frozen=True)
-class Notice:
-    text: str
-
-
-@dataclass(frozen=True)
-class Step:
-    record: StepRecord
-
-
-@dataclass(frozen=True)
-class Eval:
-    step: int
-    scalars: dict[str, float]
-
-
-@dataclass(frozen=True)
-class Output:
-    stream: str  # stdout / stderr
-    text: str
-
-
-@dataclass(frozen=True)
-class ScriptError:
-    text: str  # the traceback, trimmed to the script's own frames
-
-
-@dataclass(frozen=True)
-class Ended:
+class _ChildEnded:
     steps: int
-    reason: str  # finished / steps / stopped / error / killed
-    returncode: int | None
-    dropped_output: int = 0
-    message: str = ""  # for the user when the run did not train as expected
-
-
-# Snapshot (core.schema.history) carries the histograms and, every image_every steps, the first inputs.
-Event = Started | DataServed | ConfigSeen | Notice | Step | Eval | Snapshot | Output | ScriptError | Ended
+    reason: str
 
 
 def _event(message: dict):
+    """The event a child's message is (None for a kind this parent does not know)."""
     kind = message["kind"]
     if kind == "step":
         return Step(StepRecord(int(message["step"]), {k: float(v) for k, v in message["scalars"].items()}))
@@ -128,17 +91,17 @@ def _event(message: dict):
             unpack_array(images["pixels"], images["shape"]) if images else None,
         )
     if kind == "start":
-        return Started(message["style"], dict(message["names"]))
+        return _FactsSeen({"loop": message["style"], "variables": dict(message["names"])})
     if kind == "data":
-        return DataServed(message["source"])
+        return _FactsSeen({"data_source": message["source"]})
     if kind == "config":
-        return ConfigSeen(dict(message["config"]))
+        return _FactsSeen({"config": dict(message["config"])})
     if kind == "notice":
-        return Notice(message["text"])
+        return Output(message["text"], "tblab")
     if kind == "error":
-        return ScriptError(message["text"])
+        return Output(message["text"], "error")  # the traceback, trimmed to the script's own frames
     if kind == "end":
-        return ("end", int(message["steps"]), message["reason"])
+        return _ChildEnded(int(message["steps"]), message["reason"])
     return None
 
 
@@ -175,7 +138,7 @@ def spec_for(request: WatchRequest) -> WatchSpec:
 class WatchedScript:
     """One run of a user's script in a child process. Not reusable: make one per run."""
 
-    def __init__(self, request: WatchRequest):
+    def __init__(self, request: WatchRequest, run_name: str = ""):
         self.request = request
         self.plan = check_request(request)  # bad input fails here, before anything starts
         self.spec = spec_for(request)
@@ -185,9 +148,10 @@ class WatchedScript:
         self._dropped_output = 0
         self._output_lock = threading.Lock()
         self._queued_output = 0
-        self.style = CUSTOM_LOOP
+        self.facts = RunFacts(run=run_name or request.script.stem, script=str(request.script), fixes=tuple(request.fixes),
+                              loop=CUSTOM_LOOP)
 
-    def start(self) -> Iterator[Event]:
+    def start(self) -> Iterator[RunEvent]:
         """Start the child and return the stream of its events (ending with Ended).
         Call it from a thread that outlives the run: Linux sends the child its death signal
         when the thread that started it ends."""
@@ -236,27 +200,31 @@ class WatchedScript:
                         self._dropped_output += 1  # a consumer this far behind only needs the latest lines
                         continue
                     self._queued_output += 1
-                self._events.put(Output(stream, text))
+                self._events.put(Output(text, stream))
         self._events.put(("closed", stream))
 
-    def _stream(self, readers) -> Iterator[Event]:
+    def _stream(self, readers) -> Iterator[RunEvent]:
         open_pipes = 3
-        steps, reason, error_seen = 0, "", False
+        steps, reason, error_seen, started = 0, "", False, False
         while open_pipes:
             event = self._events.get()
-            if isinstance(event, tuple):
-                if event[0] == "closed":
-                    open_pipes -= 1
-                else:
-                    _, steps, reason = event
+            if isinstance(event, tuple):  # a pipe closed
+                open_pipes -= 1
+                continue
+            if isinstance(event, _ChildEnded):
+                steps, reason = event.steps, event.reason
+                continue
+            if isinstance(event, _FactsSeen):
+                self.facts = self.facts.but(**event.changes)  # after RunStarted: kept here, not sent again
                 continue
             if isinstance(event, Output):
-                with self._output_lock:
-                    self._queued_output -= 1
-            elif isinstance(event, ScriptError):
-                error_seen = True
-            elif isinstance(event, Started):
-                self.style = event.style
+                if event.stream in ("stdout", "stderr"):
+                    with self._output_lock:
+                        self._queued_output -= 1
+                error_seen = error_seen or event.stream == "error"
+            elif not started:  # the first record: the facts the script stated before it are known
+                started = True
+                yield RunStarted(self.facts)
             yield event
         returncode = self.process.wait()
         if not reason:
@@ -267,7 +235,7 @@ class WatchedScript:
                        "(custom loops, run eagerly) and Keras Model.fit")
         elif reason == "killed":
             message = f"the script's process ended without a word (exit status {returncode})"
-        yield Ended(steps, reason, returncode, self._dropped_output, message)
+        yield Ended(reason, steps, message, returncode, self._dropped_output)
 
     # --- stopping -----------------------------------------------------------------------
     def stop(self, grace: float = STOP_GRACE_SECONDS) -> None:

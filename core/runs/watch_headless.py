@@ -14,21 +14,9 @@ from pathlib import Path
 from typing import TextIO
 
 from core.doctor import LiveDoctor
-from core.runs.watch import (
-    DataServed,
-    Ended,
-    Eval,
-    Notice,
-    Output,
-    ScriptError,
-    Snapshot,
-    Started,
-    Step,
-    WatchedScript,
-    WatchError,
-    WatchRequest,
-)
-from core.runs.watch_log import WatchLog
+from core.runs.sinks import DoctorSink
+from core.runs.watch import WatchedScript, WatchError, WatchRequest
+from core.schema.events import Ended, Eval, Output, RunStarted, Step, consume
 from core.schema.history import blew_up
 from core.schema.json_safe import dumps, json_safe
 from core.schema.tags import ACCURACY, LOSS
@@ -68,93 +56,116 @@ class WatchOutcome:
         return json_safe(data)
 
 
+class OutcomeSink:
+    """Fills a WatchOutcome from the stream and tells the learner what happens (`say`)."""
+
+    def __init__(self, outcome: WatchOutcome, say, show_output: bool) -> None:
+        self.outcome, self.say, self.show_output = outcome, say, show_output
+        self.first_step_time = self.last_step_time = None
+
+    def on_started(self, event: RunStarted) -> None:
+        facts, outcome = event.facts, self.outcome
+        outcome.style, outcome.names, outcome.data_source = facts.loop, dict(facts.variables), facts.data_source
+        self.say(f"{facts.loop}: " + ", ".join(f"{tag} = {name}" for tag, name in facts.variables.items()))
+        if facts.data_source:
+            self.say(f"data: {facts.data_source}")
+
+    def on_step(self, event: Step) -> None:
+        record, outcome = event.record, self.outcome
+        now = time.perf_counter()
+        self.first_step_time = self.first_step_time or now
+        self.last_step_time = now
+        outcome.steps_done = record.step + 1
+        outcome.final_loss = record.scalars.get(LOSS, math.nan)
+        if outcome.first_nonfinite_step is None and blew_up(record.scalars):
+            outcome.first_nonfinite_step = record.step
+        if record.step % PROGRESS_EVERY == 0:
+            self.say(f"step {record.step}: loss {outcome.final_loss:.4g}, batch accuracy {record.scalars.get(ACCURACY, math.nan):.3f}")
+
+    def on_eval(self, event: Eval) -> None:
+        self.outcome.test_accuracy = event.scalars.get(ACCURACY, math.nan)
+        self.outcome.test_loss = event.scalars.get(LOSS, math.nan)
+
+    def on_output(self, event: Output) -> None:
+        if event.stream == "tblab":
+            self.outcome.notices.append(event.text)
+            self.say(f"tblab: {event.text}")
+        elif event.stream == "error":
+            self.outcome.error = event.text
+            self.say(f"the script failed:\n{event.text}")
+        else:
+            self.outcome.output_lines += 1
+            if self.show_output:
+                self.say(f"  | {event.text}")
+
+    def on_ended(self, event: Ended) -> None:
+        outcome = self.outcome
+        outcome.reason = event.reason
+        outcome.steps_done = max(outcome.steps_done, event.steps)
+        outcome.message = event.message
+        if event.dropped_output:
+            self.say(f"tblab: {event.dropped_output} lines of the script's output were not shown (printed faster than read)")
+        if event.message:
+            self.say(f"tblab: {event.message}")
+
+    def speed(self) -> float:
+        first, last = self.first_step_time, self.last_step_time
+        return (self.outcome.steps_done - 1) / (last - first) if first is not None and last > first else 0.0
+
+
+class _Stopped:
+    """While an interrupted script stops: its last records still reach the event files and the doctor."""
+
+    def __init__(self, outcome: WatchOutcome) -> None:
+        self.outcome = outcome
+
+    def on_ended(self, event: Ended) -> None:
+        self.outcome.reason = "stopped"
+
+
 def watch(request: WatchRequest, log_root: Path, *, say=print, show_output=True) -> WatchOutcome:
     """Run the script to its end (or --steps); raises WatchError / RunError before it starts."""
-    run = WatchedScript(request)
     from core.system.tfquiet import import_tensorflow_quietly
+    from core.tensorboard.sink import TensorBoardSink
 
+    run = WatchedScript(request)
     import_tensorflow_quietly()  # the event files need TensorFlow; its start-up lines go to a log
-
     outcome = WatchOutcome(script=str(request.script), fixes=list(request.fixes))
     logdir = prepare_logdir(run_logdir(log_root, request.script.stem, request.fixes))
     outcome.logdir = str(logdir)
     doctor = LiveDoctor()
     doctor.history.run = request.script.stem
-    texts = {"run": request.script.stem, "script": str(request.script), "fixes": ",".join(request.fixes)}
-    log = WatchLog(logdir, texts, doctor.history)
     outcome.history = doctor.history
+    board, doctor_sink = TensorBoardSink(logdir), DoctorSink(doctor, _say_findings(say))
+    summary = OutcomeSink(outcome, say, show_output)
     for name in request.fixes:
         say(f"fix {name}: {run.plan[name].how}")
-    first_step_time = last_step_time = None
     events = run.start()
     try:
-        for event in events:
-            log.note(event)
-            if isinstance(event, Step):
-                record = event.record
-                now = time.perf_counter()
-                first_step_time = first_step_time or now
-                last_step_time = now
-                log.sink.on_step(record)
-                for finding in doctor.update(record):
-                    say(f"  doctor, flagged at step {record.step}: {finding.title}: {finding.evidence}")
-                outcome.steps_done = record.step + 1
-                outcome.final_loss = record.scalars.get(LOSS, math.nan)
-                if outcome.first_nonfinite_step is None and blew_up(record.scalars):
-                    outcome.first_nonfinite_step = record.step
-                if record.step % PROGRESS_EVERY == 0:
-                    say(f"step {record.step}: loss {outcome.final_loss:.4g}, batch accuracy {record.scalars.get(ACCURACY, math.nan):.3f}")
-            elif isinstance(event, Eval):
-                doctor.update_eval(event.step, event.scalars)
-                log.sink.on_eval(event.step, event.scalars)
-                outcome.test_accuracy = event.scalars.get(ACCURACY, math.nan)
-                outcome.test_loss = event.scalars.get(LOSS, math.nan)
-            elif isinstance(event, Snapshot):
-                log.sink.on_snapshot(event)
-            elif isinstance(event, Output):
-                outcome.output_lines += 1
-                if show_output:
-                    say(f"  | {event.text}")
-            elif isinstance(event, Started):
-                outcome.style, outcome.names = event.style, event.names
-                say(f"{event.style}: " + ", ".join(f"{tag} = {name}" for tag, name in event.names.items()))
-            elif isinstance(event, DataServed):
-                outcome.data_source = event.source
-                say(f"data: {event.source}")
-            elif isinstance(event, Notice):
-                outcome.notices.append(event.text)
-                say(f"tblab: {event.text}")
-            elif isinstance(event, ScriptError):
-                outcome.error = event.text
-                say(f"the script failed:\n{event.text}")
-            elif isinstance(event, Ended):
-                outcome.reason = event.reason
-                outcome.steps_done = max(outcome.steps_done, event.steps)
-                outcome.message = event.message
-                if event.dropped_output:
-                    say(f"tblab: {event.dropped_output} lines of the script's output were not shown (printed faster than read)")
-                if event.message:
-                    say(f"tblab: {event.message}")
+        consume(events, [board, doctor_sink, summary])
     except KeyboardInterrupt:
         run.stop()
-        for event in events:  # the records the script sent while stopping
-            if isinstance(event, Step):
-                log.sink.on_step(event.record)
-                doctor.update(event.record)
-            elif isinstance(event, Ended):
-                outcome.reason = "stopped"
+        consume(events, [board, doctor_sink, _Stopped(outcome)])  # the records the script sent while stopping
         raise
     finally:
         run.stop()
-        log.close()
-        if first_step_time is not None and last_step_time > first_step_time:
-            outcome.steps_per_second = (outcome.steps_done - 1) / (last_step_time - first_step_time)
-        doctor.finish()
+        board.close()
+        outcome.steps_per_second = summary.speed()
+        if not doctor_sink.finished:
+            doctor.finish()
         diagnosis = doctor.diagnosis()
         outcome.findings = [f.to_dict() for f in diagnosis.findings]
         outcome.primary_finding = diagnosis.primary.id if diagnosis.primary else None
         outcome.diagnosis = diagnosis
     return outcome
+
+
+def _say_findings(say):
+    def report(findings, step: int) -> None:
+        for finding in findings:
+            say(f"  doctor, flagged at step {step}: {finding.title}: {finding.evidence}")
+
+    return report
 
 
 def execute_watch(request: WatchRequest, log_root: Path, *, as_json: bool = False, out: TextIO = sys.stdout) -> int:

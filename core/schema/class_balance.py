@@ -2,7 +2,7 @@
 
 The doctor's fingerprints depend on it (what a net that learned only the class prior
 scores, what NaN logits score), so they are computed from the data the run used, not
-from full MNIST's counts. Runs carry it in History.meta[META_KEY] as JSON.
+from full MNIST's counts. Runs carry it in their RunFacts, written as a text tag META_KEY in JSON.
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from core.schema.facts import RunFacts
 from core.schema.tags import GRAD_NORM_GLOBAL, LAYERED, LOSS, NONFINITE_COUNT, OUTPUT_LAYER
 
 # A live History keeps every value of a run up to ~BOUND_FROM records a tag; past that,
@@ -113,7 +114,7 @@ class History:
     train: dict[str, Series] = field(default_factory=dict)
     val: dict[str, Series] = field(default_factory=dict)
     histograms: dict[str, list[HistogramSnapshot]] = field(default_factory=dict)
-    meta: dict[str, str] = field(default_factory=dict)  # e.g. config (JSON), data_source
+    facts: RunFacts = field(default_factory=RunFacts)  # config, data source, class balance, what a reader recovered
     warnings: list[str] = field(default_factory=list)
     _since_bound: int = field(default=0, repr=False, compare=False)
 

@@ -78,6 +78,16 @@ def output_layers(tags: list[str], order: list[str]) -> list[str]:
     return sorted(last, key=lambda name: rank.get(name, 0))
 
 
+def paired_by_name(tags: list[str]) -> set[str]:
+    """The tags that share their layer key with exactly one other (`layer1`, `layer1_offset`)."""
+    groups: dict[str, list[str]] = {}
+    for tag in tags:
+        match = _LAYER_KEY.match(tag)
+        if match:
+            groups.setdefault(f"{match[1]}{match[2]}", []).append(tag)
+    return {tag for members in groups.values() if len(members) == 2 for tag in members}
+
+
 def name_by_size(counts: dict[str, float]) -> dict[str, str]:
     """{tag: weights/<layer>/kernel or .../bias} for histograms named by a layer only.
 

@@ -1,9 +1,10 @@
-"""TensorBoardSink: a consumer of the record stream that writes it as TensorBoard event files.
+"""TensorBoardSink: a sink of the run event stream that writes it as TensorBoard event files.
 
-<logdir>/train gets every step's scalars, the histogram snapshots, the input images and
-the run's config as text; <logdir>/val gets the test-set evaluations under the same tags,
-so TensorBoard overlays train and test. It does not care who produced the records: a
-tblab run, or a watched script.
+<logdir>/train gets the run's facts as text tags (RunFacts.texts, read back by
+core/tensorboard/reader.py), every step's scalars, the histogram snapshots and the input
+images; <logdir>/val gets the test-set evaluations under the same tags, so TensorBoard
+overlays train and test. The files are opened at RunStarted. It does not care who
+produced the events: a tblab run, or a watched script.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from core.schema import tags
-from core.schema.history import Snapshot, StepRecord
+from core.schema.events import Eval, RunStarted, Step
+from core.schema.history import Snapshot
 from core.tensorboard.eventfile import EventFile
 from core.tensorboard.summaries import HistogramBlock, ScalarBlock, TensorBlock, images_summary, text_summary
 
@@ -29,19 +31,24 @@ def display_images(images: np.ndarray) -> np.ndarray:
 
 
 class TensorBoardSink:
-    """Event files for one run. Use as on_step / on_snapshot / on_eval callbacks, then close()."""
+    """Event files for one run (a sink: see core/schema/events.py); close() when it ends."""
 
-    def __init__(self, logdir: str | Path, texts: dict[str, str], image_every: int = 500):
+    def __init__(self, logdir: str | Path, image_every: int = 500):
         self.logdir = Path(logdir)
         self.image_every = image_every
-        self._train = EventFile(self.logdir / "train")
-        self._val = EventFile(self.logdir / "val")
-        self._train.write(0, text_summary(texts))
+        self._train: EventFile | None = None
+        self._val: EventFile | None = None
         # One block per tag layout: a watched script's light and full steps differ.
         self._blocks: dict[tuple[str, tuple[str, ...]], TensorBlock] = {}
         self._dropped = ScalarBlock([tags.NONFINITE_HISTOGRAM_DROPPED])
 
-    def on_step(self, record: StepRecord) -> None:
+    def on_started(self, event: RunStarted) -> None:
+        self._train = EventFile(self.logdir / "train")
+        self._val = EventFile(self.logdir / "val")
+        self._train.write(0, text_summary(event.facts.texts()))
+
+    def on_step(self, event: Step) -> None:
+        record = event.record
         block = self._block("train", tuple(record.scalars), ScalarBlock)
         self._train.write(record.step, block.serialise(np.fromiter(record.scalars.values(), np.float32)))
 
@@ -55,8 +62,9 @@ class TensorBoardSink:
         if snapshot.images is not None and snapshot.step % self.image_every == 0:
             self._train.write(snapshot.step, images_summary(tags.INPUT_IMAGES, display_images(snapshot.images)))
 
-    def on_eval(self, step: int, scalars: dict[str, float]) -> None:
-        self._val.write(step, self._block("val", tuple(scalars), ScalarBlock).serialise(list(scalars.values())))
+    def on_eval(self, event: Eval) -> None:
+        block = self._block("val", tuple(event.scalars), ScalarBlock)
+        self._val.write(event.step, block.serialise(list(event.scalars.values())))
 
     def _block(self, kind: str, names: tuple[str, ...], make: Callable[[list[str]], TensorBlock]) -> TensorBlock:
         """The block for this tag layout of this kind (train or val scalars, histograms), made once."""
@@ -66,5 +74,6 @@ class TensorBoardSink:
         return block
 
     def close(self) -> None:
-        self._train.close()
-        self._val.close()
+        for events in (self._train, self._val):
+            if events is not None:
+                events.close()

@@ -1,69 +1,45 @@
 """Which program wrote a TensorBoard log, and how its tag names map onto tblab's.
 
-Pure functions on tag names (no TensorFlow, no files), so core/events.py can
-read any log folder into one History and the doctor can reason in one vocabulary.
+Pure functions on tag names (no TensorFlow, no files). A tag is read by its words
+(core/tensorboard/vocabulary.py), never by a list of spellings: any separator (`/ _ - . :`),
+capitalisation (camelCase, Title/Case), scope (`metrics/`, `summaries/`, `while/`) and
+TensorFlow suffix (`:0`, `_1`). "half" is the folder a value came from (train/, or val/,
+test/ ...; a run without such folders is all train half). Anything that names no role keeps
+its tag, in the section of its half, and the Reading lists it as not placed.
 
-Mapping ("half" is the folder a value came from: train/, or val/ / validation/;
-a run without such folders is all train half). Matching is case-insensitive.
-Anything not listed keeps its original tag (less the control-flow scopes below),
-in the section of its half.
-
-  written as                                        read as
+  words in the tag                                  read as
   ------------------------------------------------  --------------------------------------------
-  tblab: loss, accuracy, grad_norm/..., weights/... unchanged (already tblab's names)
-  tblab: text `config`, `data_source`               meta["config"], meta["data_source"]
-  Keras: batch_loss, batch_accuracy                 train loss, accuracy at each batch (step)
-  Keras: batch_acc, batch_(sparse_)categorical_accuracy  train accuracy
-  Keras: epoch_loss, epoch_accuracy (train/)        train loss, accuracy, if no batch_* tags
-                                                    (meta step_unit = "epoch"); else kept as is
-  Keras: epoch_loss, epoch_accuracy (validation/)   val loss, accuracy, if no batch_* tags;
-                                                    else kept as is
-  Keras: evaluation_loss_vs_iterations (and _accuracy)  val loss, accuracy if batch_* tags exist
-                                                    (their steps are iterations); else kept as is
-  Keras: epoch_learning_rate                        learning_rate
+  tblab's own names (loss, grad_norm/..., weights/...)  unchanged
+  a loss word (loss, xent, cross entropy, ce, nll,  loss / accuracy / learning_rate of the split
+    cost), an accuracy word (acc, accuracy,            the tag names (train, val, test, eval, dev
+    correct), a rate (lr, learning rate); with or      ...), else of its half: `metrics/loss`,
+    without a split word and neutral words            `Loss/train`, `test_acc`, `Train/XEnt`
+  the same among other words (`final_test_acc`)     that role only if no tag names it outright
+  a word for another quantity (l2_loss, loss_scale,  not a loss or accuracy: kept
+    top5_accuracy, num_correct)
+  a grad word and a norm word (grad, gradient(s);    grad_norm/<var>, grad_norm/global when no
+    norm, l2, magnitude), or a grad word and a        variable is left: `grad_norm_w0`,
+    variable (`gradients/w0:0`)                       `w0/GradNorm`, `gradient_magnitude/fc1.weight`
+  a norm word and a variable (`w0_norm`)            weight_norm/<var>
+  Keras: batch_*, epoch_*, evaluation_*_vs_iterations  per batch / per epoch (see `_map_keras_scalar`)
   Keras: [<model>/]<layer>/<weight>/histogram       histogram weights/<layer>/<weight>
   Keras 3 early: kernel/histogram, once per layer   weights/layer_<i>/kernel, i in write order
-  loss, acc, accuracy, lr, learning_rate,           loss, accuracy, learning_rate of the half
-    cross_entropy, xent; with TF1's suffix:
-    accuracy_1, cross_entropy_1
-  <split>/<metric>, <metric>/<split>,               loss/accuracy/learning_rate of <split>:
-  <split>_<metric>, <metric>_<split>                  train, training -> train;
-    e.g. train/loss, Loss/train, val_acc,             val, valid, validation, test, eval,
-    test/accuracy, training/loss                      evaluation, dev -> val
-  grad + norm words and a variable, in any order     grad_norm/<var>
-    and separator: grad_norm/<var>, <var>/grad_norm,
-    grad_norm_w0, w0_grad_norm, gradnorm/w0,
-    gradient_norm-dense_1/kernel, norm_of_grad/w0
-  grad_norm, gradient_norm, global_grad_norm        grad_norm/global
-  variables w0, W_1, kernel2, b0, bias_3 ...        layer_<n>/kernel, layer_<n>/bias (the number is
-                                                      kept: it orders the layers)
-  histogram weights/<var>, <var>/weights,           weights/<var>
-    <layer>/kernel, <layer>/bias, <layer>/biases
-  histogram grad/<var>, grads/<var>,                gradients/<var>
-    gradients/<var>, <var>/grad, <var>/gradients
-  histogram activations/<layer>, <layer>/activations  activations/<layer>
-    hidden1_activations, activations_h1               activations/hidden1, activations/h1
+  histogram of a variable (`w0:0`, `dense_3/kernel:0`,  weights/<layer>/kernel or .../bias; a bias
+    `sequential/dense/bias:0`, `fc1.weight`, `W_1`,     `b0` joins its kernel `w0`'s layer (reader)
+    `layer1/weights/summaries/histogram`)
+  histogram with a kind word: grad(s), gradient(s),  gradients/<var>, activations/<layer>
+    activation(s) (`h1_activations`, `fc1.weight.grad`)
   histogram logits, output/logits, logits_out       logits (what the loss was handed)
-  histogram layer1/weights/summaries/histogram      weights/layer1/kernel (TF1 tutorial scopes
-    layer1/biases/summaries/histogram                 `summaries`, `histogram` are dropped), .../bias
-  histogram weights, kernel, w (one, no layer)      weights/first_layer/kernel (a lone weight histogram
-                                                      is the first layer's, as notebooks log it)
-  histograms named by a layer only (layer1,         weights/layer1/kernel and .../bias: the larger
-    layer1_offset, fc2, fc2_b)                        tensor (bucket counts add up to its size) is the
-                                                      kernel, see `kernel_or_bias` (core/tensorboard/reader.py)
-  histogram fc1.weight, fc1.bias, fc1.weight.grad   weights/fc1/kernel, weights/fc1/bias,
-    (PyTorch parameter names)                         gradients/fc1/kernel
+  histogram weights, kernel, w (one, no layer)      weights/first_layer/kernel
+  histograms named by a layer only (layer1,         kernel and bias told apart by size (bucket
+    layer1_offset, fc2, fc2_b)                        counts add up to the tensor's size)
 
-Leading scopes that tf.function control flow adds to tags written inside it
-(`while/`, `cond/`, `while/cond_1/`) are dropped before matching. For
-histograms the first kind word found (weights, grad(s), gradient(s),
-activation(s)) decides, so outer name scopes do not matter either.
-<var> is reduced to `<layer>/<weight>`: the last two path parts when the last is
-a weight name, with `kernel_0`/`kernel:0`/`weights` -> kernel and
-`bias_0`/`biases` -> bias (`layer1/weights` -> layer1/kernel). Keras writes
-epoch-stepped values (epoch_*, histograms); when it also wrote batch_* values,
-those are placed at the iteration the epoch ended (see `place_at_iterations`),
-so a run's steps stay one unit.
+A variable keeps the log's own name as its layer (`w0`, `wout`, `fc1`, `dense_3`), so the
+evidence speaks as the learner's code does; <var> is reduced to `<layer>/<weight>` (the last
+two path parts when the last is a weight word: kernel, weight(s), w, bias(es), b). Keras
+writes epoch-stepped values (epoch_*, histograms); when it also wrote batch_* values, those
+are placed at the iteration the epoch ended (see `place_at_iterations`), so a run's steps
+stay one unit.
 """
 
 from __future__ import annotations
@@ -73,7 +49,7 @@ import re
 from dataclasses import dataclass
 
 from core.schema.class_balance import META_KEY as CLASS_BALANCE_KEY
-from core.schema.tags import ACTIVATIONS, KERNEL, NONFINITE_COUNT, WEIGHTS, layer_tag
+from core.schema.tags import ACTIVATIONS, GRAD_NORM, KERNEL, NONFINITE_COUNT, WEIGHT_NORM, WEIGHTS, layer_tag
 from core.tensorboard.vocabulary import (
     GRAD_NORM_WORDS,
     GRAD_WORDS,
@@ -209,7 +185,7 @@ def lacks_layer(name: str) -> bool:
 
 
 def map_text(tag: str) -> str | None:
-    """The History.meta key of a text tag, or None if it is not one tblab uses."""
+    """The RunFacts text tag a text tag is (core/schema/facts.py), or None if it is not one tblab reads."""
     tag = strip_scopes(tag)
     return tag if tag in ("config", "data_source", CLASS_BALANCE_KEY) else None
 
@@ -259,12 +235,12 @@ def _keras_metric(name: str) -> str | None:
 def _map_plain_scalar(tag: str, half: str) -> ScalarTarget:
     found = words(tag)
     if is_grad_norm(found) or _names_gradient_of_variable(tag, found):
-        return ScalarTarget(half, _norm_name("grad_norm", tag))
+        return ScalarTarget(half, _norm_name(GRAD_NORM, tag))
     meaning = metric_meaning(tag)
     if meaning is not None and meaning.extras == 0:
         return ScalarTarget(meaning.split or half, meaning.metric)
     if _names_weight_norm(found):
-        return ScalarTarget(half, _norm_name("weight_norm", tag))
+        return ScalarTarget(half, _norm_name(WEIGHT_NORM, tag))
     return ScalarTarget(half, tag)
 
 
@@ -296,10 +272,10 @@ def _names_weight_norm(found: list[str]) -> bool:
 
 def _norm_name(family: str, tag: str) -> str:
     """`<family>/<var>` for a norm tag, the norm's words taken out; `<family>/global` without a variable."""
-    rest = _strip_words(tag, _NORM_NOISE | ({"weight", "weights"} if family == "weight_norm" else set()))
+    rest = _strip_words(tag, _NORM_NOISE | ({"weight", "weights"} if family == WEIGHT_NORM else set()))
     if not rest or rest.lower() in _GLOBAL_WORDS:
-        return f"{family}/global"
-    return f"{family}/" + "/".join(_variable_parts(rest.split("/"), weight_default="kernel"))
+        return layer_tag(family, "global")
+    return layer_tag(family, "/".join(_variable_parts(rest.split("/"), weight_default=KERNEL)))
 
 
 def _strip_words(tag: str, removable: set[str]) -> str:
@@ -357,9 +333,9 @@ def _map_one_word_histogram(tag: str) -> str:
         return layer_tag(WEIGHTS, "first_layer", KERNEL)
     if OWN_VARIABLE.match(tag):
         return _kind_name("weights", [tag])
-    words = re.split(r"[_\-]", tag)
-    if len(words) >= 2:
-        for kind_word, rest in ((words[-1], words[:-1]), (words[0], words[1:])):
+    pieces = re.split(r"[_\-]", tag)
+    if len(pieces) >= 2:
+        for kind_word, rest in ((pieces[-1], pieces[:-1]), (pieces[0], pieces[1:])):
             kind = _KIND_WORDS.get(kind_word.lower())
             if kind is not None:
                 return _kind_name(kind, ["_".join(rest)])
@@ -367,8 +343,8 @@ def _map_one_word_histogram(tag: str) -> str:
 
 
 def _kind_name(kind: str, rest: list[str]) -> str:
-    if kind == "activations":
-        return layer_tag(ACTIVATIONS, "/".join(rest))
+    if kind == "activations":  # the layer is the innermost scope (`sequential/dense_1`: dense_1), as for weights
+        return layer_tag(ACTIVATIONS, rest[-1] if rest and rest[-1] else "/".join(rest))
     return f"{kind}/" + "/".join(_variable_parts(rest, weight_default="kernel" if kind == "weights" else None))
 
 

@@ -1,6 +1,6 @@
 """Assemble one History from the raw values of a run's two halves: each tag placed under the
 name its meaning gives it (core/tensorboard/tag_styles.py), histograms decoded, and the layer
-facts a foreign log implies (order, output layer, kernel or bias) recovered into History.meta:
+facts a foreign log implies (order, output layer, kernel or bias) recovered into History.facts (core/schema/facts.py):
 
   layer_order, output_layers   the layers, input side first, and which is the output one
   model                        the model's own config, when Keras' callback wrote it
@@ -8,13 +8,11 @@ facts a foreign log implies (order, output layer, kernel or bias) recovered into
   deaveraged / running_means   Keras' batch_* running means turned back into per-batch values,
                                or (epoch length unknown) left as running means
   nonfinite_histograms         {tag: first step} of histograms dropped for holding NaN/Inf
-  reading                      the Reading: which tag fills which role (core/tensorboard/reading/roles.py)
+  reading                      the Reading: which tag fills which role (core/schema/reading.py)
 """
 
 from __future__ import annotations
 
-import json
-import math
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -22,14 +20,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.schema.history import HistogramSnapshot, History, Series
-from core.schema.tags import BIAS, INPUT_STATS, LOGITS, OUTPUT_LAYER, layer_tag
+from core.schema.tags import ACTIVATIONS, BIAS, INPUT_STATS, LOGITS, OUTPUT_LAYER, layer_tag
 from core.tensorboard import tag_styles
-from core.tensorboard.layers import bias_beside_kernel, layer_of, name_by_size, numbered_order, output_layers
+from core.tensorboard.layers import bias_beside_kernel, layer_of, name_by_size, numbered_order, output_layers, paired_by_name
 from core.tensorboard.reading import keras, texts
+from core.tensorboard.reading.content import activation_shape, histogram_stats, names_inputs, names_model_output
 from core.tensorboard.reading.decode import RawHalf, RawHistogram, decode_histogram
-from core.tensorboard.reading.roles import BY_CONTENT, BY_NAME, BY_USER, BY_WORDS, META_KEY, TEST, Reading, Role, is_role
+from core.tensorboard.reading.roles import BY_CONTENT, BY_NAME, BY_USER, BY_WORDS, TEST, Reading, Role, is_role
 from core.tensorboard.reading.scalars import add_scalars
-from core.tensorboard.vocabulary import INPUT_WORDS, NEUTRAL_WORDS, words
 
 
 @dataclass(frozen=True)
@@ -65,14 +63,14 @@ def build_history(name: str, halves: dict[str, RawHalf], max_histograms: int | N
         texts.add_texts(history, raw.texts)
     if per_batch:
         keras.deaverage_batches(history, how.marks, train)
+    _input_stats_from_histogram(history, roles)
+    _activations_by_content(history, roles)  # before sizes: a ReLU layer's outputs are no kernel
     _name_layers_by_size(history, roles)
     _put_biases_beside_kernels(history, roles)
-    _input_stats_from_histogram(history, roles)
     epoch_only = style == tag_styles.KERAS and not per_batch and any(t.startswith("epoch_") for t in scalar_tags)
-    history.meta["style"] = style
-    history.meta["step_unit"] = "epoch" if epoch_only else "step"
     all_tags = scalar_tags | histogram_tags | text_tags | train.other_tags | val.other_tags
-    history.meta["raw_tags"] = ",".join(sorted(all_tags))
+    history.facts = history.facts.but(style=style, step_unit="epoch" if epoch_only else "step",
+                                      raw_tags=tuple(sorted(all_tags)))
     _add_reading(history, roles)
     _add_layer_facts(history, style)
     return history
@@ -81,21 +79,20 @@ def build_history(name: str, halves: dict[str, RawHalf], max_histograms: int | N
 def _add_reading(history: History, roles: list[Role]) -> None:
     placed = [r for r in roles if is_role(r.role.removeprefix(TEST))]
     unplaced = sorted({r.tag for r in roles if not is_role(r.role.removeprefix(TEST))})
-    history.meta[META_KEY] = Reading(tuple(placed), tuple(unplaced)).to_json()
-    history.meta["tag_map"] = ",".join(sorted(
-        f"{r.tag}={'val:' if r.role.startswith(TEST) else ''}{r.role.removeprefix(TEST)}"
-        for r in roles if r.role.removeprefix(TEST) != r.tag and not (r.role.startswith(TEST) and r.role == TEST + r.tag)))
+    tag_map = sorted(f"{r.tag}={'val:' if r.role.startswith(TEST) else ''}{r.role.removeprefix(TEST)}"
+                     for r in roles if r.role.removeprefix(TEST) != r.tag)
+    history.facts = history.facts.but(reading=Reading(tuple(placed), tuple(unplaced)), tag_map=tuple(tag_map))
 
 
 def _add_layer_facts(history: History, style: str) -> None:
     order = keras.layer_order(history) if style == tag_styles.KERAS else []
     order = order or numbered_order([*history.train, *history.histograms])
     if order:
-        history.meta["layer_order"] = ",".join(order)
+        history.facts = history.facts.but(layer_order=tuple(order))
     if style != tag_styles.TBLAB:
         outputs = _output_layers(history, order)
         if outputs:
-            history.meta["output_layers"] = ",".join(outputs)
+            history.facts = history.facts.but(output_layers=tuple(outputs))
 
 
 def _add_histograms(history: History, raw: RawHalf, how: _Style, roles: list[Role],
@@ -115,8 +112,8 @@ def _add_histograms(history: History, raw: RawHalf, how: _Style, roles: list[Rol
             nonfinite: dict[str, int] = {}
             snapshots = _decode_snapshots(final, snaps, how.max_histograms, history.warnings, nonfinite)
             if nonfinite:
-                noted = json.loads(history.meta.get("nonfinite_histograms", "{}"))
-                history.meta["nonfinite_histograms"] = json.dumps({**noted, **nonfinite})
+                noted = history.facts.nonfinite_histograms
+                history.facts = history.facts.but(nonfinite_histograms={**noted, **nonfinite})
             if snapshots:  # a tag whose every snapshot was unusable is only in raw_tags and warnings
                 history.histograms[final] = snapshots
                 by = BY_USER if tag in forced else BY_NAME if final == tag_styles.strip_scopes(tag) else BY_WORDS
@@ -217,7 +214,7 @@ def _input_stats_from_histogram(history: History, roles: list[Role]) -> None:
     without tblab's input/* scalars lacks: min, max, mean and std per snapshot."""
     if any(tag in history.train for tag in INPUT_STATS):
         return
-    found = [tag for tag in history.histograms if _names_inputs(tag)]
+    found = [tag for tag in history.histograms if names_inputs(tag)]
     if len(found) != 1:
         return
     stats: dict[str, Series] = {tag: Series() for tag in INPUT_STATS}
@@ -230,22 +227,18 @@ def _input_stats_from_histogram(history: History, roles: list[Role]) -> None:
             roles.append(Role(tag, found[0], BY_CONTENT))
 
 
-def _names_inputs(tag: str) -> bool:
-    found = [word for word in words(tag) if word not in NEUTRAL_WORDS and not word.isdigit()]
-    return bool(found) and set(found) <= INPUT_WORDS and not set(found) <= {"batch", "raw", "data"}
-
-
-def histogram_stats(snap: HistogramSnapshot) -> tuple[float, float, float, float]:
-    """(min, max, mean, std) of a histogram's values, from its occupied buckets' edges and centres."""
-    occupied = np.flatnonzero(snap.counts > 0)
-    if occupied.size == 0:
-        return (math.nan,) * 4
-    low, high = float(snap.edges[occupied[0]]), float(snap.edges[occupied[-1] + 1])
-    centres = (snap.edges[:-1] + snap.edges[1:]) / 2
-    weights = snap.counts / snap.counts.sum()
-    mean = float(np.sum(centres * weights))
-    std = float(np.sqrt(max(0.0, np.sum(weights * (centres - mean) ** 2))))
-    return low, high, mean, std
+def _activations_by_content(history: History, roles: list[Role]) -> None:
+    """A histogram no name places (`relu1`, `h1`, `hidden/out`) whose values are >= 0 with a pile
+    at 0 (ReLU) or inside (0, 1) (sigmoid) holds a hidden layer's activations."""
+    unplaced = [tag for tag in history.histograms if not is_role(tag)]
+    paired = paired_by_name(unplaced)  # `layer1` beside `layer1_offset`: one layer's kernel and bias
+    for tag in unplaced:
+        if tag in paired or names_inputs(tag) or names_model_output(tag) or activation_shape(history.histograms[tag]) is None:
+            continue
+        name = layer_tag(ACTIVATIONS, tag.rsplit("/", 1)[-1])
+        if name not in history.histograms:
+            history.histograms[name] = history.histograms.pop(tag)
+            _move_role(roles, tag, name, BY_CONTENT)
 
 
 def _move_role(roles: list[Role], old: str, new: str, how: str) -> None:

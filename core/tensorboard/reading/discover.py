@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 
 from core.tensorboard import tag_styles
+from core.tensorboard.reading.names import printable
 
 EVENT_FILE_PREFIX = "events.out.tfevents."
 TRAIN_DIR = "train"
@@ -43,10 +44,16 @@ def find_runs(root: str | Path) -> list[Path]:
 
 
 def require_folder(folder: Path) -> None:
-    if not folder.exists():
-        raise LogError(f"no such log folder: {folder}")
-    if not folder.is_dir():
-        raise LogError(f"not a folder (give the folder that holds the event files): {folder}")
+    """LogError (one line, the path made printable) unless folder is a folder that can be opened."""
+    shown = printable(str(folder))
+    try:
+        exists, is_folder = folder.exists(), folder.is_dir()
+    except OSError as error:  # a name too long, a permission denied on the way
+        raise LogError(f"cannot open log folder {shown}: {error.strerror or error}") from None
+    if not exists:
+        raise LogError(f"no such log folder: {shown}")
+    if not is_folder:
+        raise LogError(f"not a folder (give the folder that holds the event files): {shown}")
 
 
 def run_name(run: Path, root: Path) -> str:

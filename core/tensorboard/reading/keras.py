@@ -37,10 +37,10 @@ def deaverage_batches(history: History, marks: list[tuple[float, int]], train: R
             for tag, values in per_batch.items():
                 # k * m_k - (k - 1) * m_(k-1) carries float32 rounding x k: keep accuracies in [0, 1].
                 found[tag].values = list(np.clip(values, 0.0, 1.0)) if tag == "accuracy" else values
-            history.meta["deaveraged"] = f"loss, accuracy (Keras running means over {period}-batch epochs)"
+            history.facts = history.facts.but(deaveraged=f"loss, accuracy (Keras running means over {period}-batch epochs)")
             return
     # Left as running means over the epoch so far: they lag the test-set values early in each epoch.
-    history.meta["running_means"] = ",".join(found)
+    history.facts = history.facts.but(running_means=tuple(found))
 
 
 def layer_order(history: History) -> list[str]:

@@ -14,6 +14,7 @@ import numpy as np
 from core.schema.class_balance import META_KEY as CLASS_BALANCE_KEY
 from core.schema.class_balance import ClassBalance
 from core.schema.config import RunConfig
+from core.schema.facts import CONFIG_TEXT
 from core.schema.history import History
 from core.tensorboard import tag_styles
 from core.tensorboard.model_config import summarise_keras
@@ -34,20 +35,20 @@ class BadText(ValueError):
 
 
 def add_texts(history: History, texts: dict[str, str]) -> None:
-    """The text tags of one half into History.meta, each validated; bad ones are warnings."""
+    """The text tags of one half into History.facts, each validated; bad ones are warnings."""
     for tag, text in texts.items():
         key = KERAS_MODEL_TEXT if tag == KERAS_MODEL_TEXT else tag_styles.map_text(tag)
         if key is None:
             continue
         try:
             if key == KERAS_MODEL_TEXT:
-                history.meta["model"] = json.dumps(_keras_model(text))
-            elif key == "config":
-                history.meta[key] = json.dumps(_run_config(text, history.warnings))
+                history.facts = history.facts.but(model=_keras_model(text))
+            elif key == CONFIG_TEXT:
+                history.facts = history.facts.but(config=_run_config(text, history.warnings))
             elif key == CLASS_BALANCE_KEY:
-                history.meta[key] = _class_balance(text)
+                history.facts = history.facts.but(class_balance=_class_balance(text))
             else:
-                history.meta[key] = printable(text, MAX_STRING)
+                history.facts = history.facts.with_text(key, printable(text, MAX_STRING))
         except BadText as error:
             shown = "Keras model config" if key == KERAS_MODEL_TEXT else f"text tag {printable(tag)}"
             history.warnings.append(f"{shown}: {error}; not used")
@@ -120,7 +121,7 @@ def _plain(value) -> bool:
     return value is None or isinstance(value, bool | int | float) or (isinstance(value, str) and len(value) <= MAX_STRING)
 
 
-def _class_balance(text: str) -> str:
+def _class_balance(text: str) -> ClassBalance:
     data = parse_json(text)
     if not isinstance(data, dict):
         raise BadText(f"a {type(data).__name__} where a JSON object belongs")
@@ -133,7 +134,7 @@ def _class_balance(text: str) -> str:
     balance = ClassBalance.from_json(json.dumps(data))
     if balance is None:
         raise BadText("train and test counts do not match or sum to 0")
-    return balance.to_json()
+    return balance
 
 
 def _keras_model(text: str) -> dict:
