@@ -7,8 +7,8 @@ and removing evidence may only make it less sure, never make it name another cau
 For every run in OUT/manifest.json, variants are written by rewriting its event files
 (bench/metamorphic_rewrite.py) and diagnosed as `tblab diagnose` would:
   (a) rename   --renames conventions drawn from a grammar of real naming conventions
-  (b) cadence  scalars every 10 and every 50 steps, histograms at half and a quarter of their
-               rate, means per epoch
+  (b) cadence  scalars every 10 and every 50 steps (where that leaves 20+ values), histograms at
+               half and a quarter of their rate, means per epoch
   (c) remove   every subset (up to --max-removed groups) of the run's evidence groups
 Checks: under (a) and (b) the primary finding is the original's; under (c) it is the original's
 or none (not enough evidence; also "loss stuck at chance" with no fix, which names no cause),
@@ -47,6 +47,7 @@ from core.doctor import diagnose  # noqa: E402
 from core.tensorboard.reader import read_run  # noqa: E402
 
 TRAIN_SIZE = 4000  # the offline sample's training digits (bench/foreign_logs/mnist_sample.py)
+MIN_RECORDS = 20  # values of each scalar a cadence variant keeps at least
 
 
 def variants(run: Path, spec: dict, renames: int, max_removed: int):
@@ -62,8 +63,12 @@ def variants(run: Path, spec: dict, renames: int, max_removed: int):
             out = renamed(records, convention, layers)
             if out is not None:
                 yield "rename", convention.name, out, {"": [e for events in others.values() for e in events]}
+    # A cadence that leaves fewer than MIN_RECORDS values of a scalar is a different (shorter)
+    # log, not the same run logged less often: every N of a per-epoch log, say.
+    scalar_steps = {r.step for r in records if r.role is None or r.role.kind == "loss"}
     for every in (10, 50):
-        yield "cadence", f"scalars every {every}", recadenced(records, every, 1), others
+        if len({step for step in scalar_steps if step % every == 0}) >= MIN_RECORDS:
+            yield "cadence", f"scalars every {every}", recadenced(records, every, 1), others
     for factor in (2, 4):
         yield "cadence", f"histograms 1/{factor}", recadenced(records, 1, factor), others
     if spec["writer"] != "per_epoch" and spec.get("update_freq") != "epoch":

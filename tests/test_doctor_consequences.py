@@ -94,3 +94,20 @@ def test_evidence_never_quotes_an_unmeasured_value():
     for name in MANIFEST:
         for finding in diagnose(read_run(FIXTURES / name, name=name)).findings:
             assert not re.search(r"(?<![A-Za-z])nan%?(?![A-Za-z])", finding.evidence), (name, finding.evidence)
+
+
+def test_a_test_accuracy_logged_after_the_last_training_step_is_the_runs_result(healthy):
+    stuck = edit(edit(healthy, "loss", lambda s: math.log(10) + 0.01 * math.sin(s)), "accuracy", 0.1)
+    assert "loss_at_chance" in ids(diagnose(build(stuck)))
+    # `tf.summary.scalar("test_accuracy", acc, step=STEPS)` once the loop is done: one step past the last record.
+    diagnosis = diagnose(build(stuck, val={300: {"accuracy": 0.62}}))
+    assert "loss_at_chance" not in ids(diagnosis) and "test accuracy 62% at step 300" in ruled(diagnosis)["loss_at_chance"]
+
+
+def test_a_training_loss_below_the_test_loss_rules_out_noisy_training_inputs(healthy):
+    # Train far below test in accuracy, no input statistics: noise, unless training costs less than testing.
+    gap = edit(drop(healthy, "input/"), "accuracy", 0.2)
+    noisy = edit(gap, "loss", 2.1)
+    assert "input_noise" in ids(diagnose(build(noisy, val={299: {"accuracy": 0.62, "loss": 1.2}})))
+    diagnosis = diagnose(build(gap, val={299: {"accuracy": 0.62, "loss": 1.2}}))
+    assert "input_noise" not in ids(diagnosis) and "is not above the test loss (1.2)" in ruled(diagnosis)["input_noise"]

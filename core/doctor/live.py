@@ -64,6 +64,7 @@ class LiveDoctor:
         self.seconds = 0.0  # all time spent in update(): taking records and checking
         self.checks = 0
         self._pending: list[StepRecord] = []
+        self._final: int | None = None  # the step finish() checked up to
         self._next_check = 0
         self._since = clock()
 
@@ -89,6 +90,10 @@ class LiveDoctor:
         returns findings new at the end."""
         self._flush()
         last = run_last_step(self.history)
+        # A test evaluation after the last training step (`step=STEPS` once training is done) is
+        # the run's final test result: the last check sees it.
+        last = max([last, *(series.steps[-1] for series in self.history.val.values() if series.steps)])
+        self._final = last
         return self.check(last, recheck=True) if last >= 0 else []
 
     # --- checking -------------------------------------------------------------------------
@@ -169,7 +174,7 @@ class LiveDoctor:
 
     def diagnosis(self) -> Diagnosis:
         findings = self.findings()
-        view = RunView(self.history)
+        view = RunView(self.history, self._final)
         run, skipped = [], []
         for rule in self.rules:
             if rule.runnable(view):

@@ -11,7 +11,7 @@ signs its cause cannot coexist with:
                     softmax before from_logits=True, so the config alone proves nothing)
   dead_relu         a ReLU-only failure: the hidden units must be ReLUs
   saturated         a sigmoid/tanh failure: the hidden units must not be ReLUs
-  input_noise       noisy inputs must have a large input std
+  input_noise       noisy inputs must have a large input std, and cost more than clean test images
   input_scale       raw inputs must have a large input max (the check itself reads it)
   blocking causes   nothing learns (stuck at chance, vanishing, symmetric init, tiny steps,
                     labels without information): the test accuracy cannot be high
@@ -139,6 +139,21 @@ def clean_inputs(view: RunView) -> str:
     return ""
 
 
+def noisier_training(view: RunView) -> str:
+    """Training inputs drowned in noise cost more than the clean test images: the training loss
+    sits above the test loss."""
+    _, test = view.val_tail(LOSS, 1)
+    _, train = view.tail(LOSS, T.NOW_RECORDS)
+    train = finite(train)
+    if not test.size or not math.isfinite(test[-1]) or not train.size:
+        return ""
+    now = float(np.median(train))
+    if now > test[-1]:
+        return ""
+    return (f"the training loss ({fmt(now)}) is not above the test loss ({fmt(float(test[-1]))}): training inputs "
+            "noisier than the test images would make it higher")
+
+
 # finding id -> the checks of what its cause must show in the data
 CONSEQUENCES = {
     "loss_at_chance": (above_chance,),
@@ -146,7 +161,7 @@ CONSEQUENCES = {
     "lr_too_low": (weights_move,),
     "dead_relu": (not_relu,),
     "saturated": (relu_units,),
-    "input_noise": (clean_inputs,),
+    "input_noise": (clean_inputs, noisier_training),
 }
 
 

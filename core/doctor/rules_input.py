@@ -89,7 +89,7 @@ def _train_below_test(view: RunView) -> str:
     _, loss = view.tail(LOSS, T.WINDOW)
     if loss.size and median(loss) > T.NOISE_STABLE_LOSS * view.chance_loss:
         return ""  # unstable training, not noisy inputs
-    train = float(median(acc[-view.min_records:]))  # now: the last few records (epoch means reach back far)
+    train = float(median(acc[-T.NOW_RECORDS:]))  # now: the last few records (epoch means reach back far)
     test = float(val[-1])
     if test - train < T.TRAIN_BELOW_TEST:
         return ""
