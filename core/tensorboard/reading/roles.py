@@ -18,10 +18,11 @@ from core.schema.tags import (
 )
 from core.tensorboard.layers import layer_of
 from core.tensorboard.reading.names import printable
+from core.tensorboard.vocabulary import LEARNING_RATE
 
 ROLE_ALIASES = {"test_loss": TEST + LOSS, "test_accuracy": TEST + ACCURACY, "val_loss": TEST + LOSS,
-                "val_accuracy": TEST + ACCURACY, "lr": "learning_rate"}
-_FAMILIES = {LOSS, ACCURACY, "learning_rate", *LAYERED, ACTIVATIONS, WEIGHTS, GRADIENTS, LOGITS,
+                "val_accuracy": TEST + ACCURACY, "lr": LEARNING_RATE}
+_FAMILIES = {LOSS, ACCURACY, LEARNING_RATE, *LAYERED, ACTIVATIONS, WEIGHTS, GRADIENTS, LOGITS,
              NONFINITE_COUNT.split("/")[0], INPUT_STATS[0].split("/")[0]}
 
 
