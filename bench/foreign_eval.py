@@ -22,11 +22,8 @@ import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
-try:  # the layout after issue 10
-    from core.tensorboard.reader import read_run
-except ImportError:  # before it
-    from core.events import read_run
 from core.doctor import diagnose
+from core.tensorboard.reader import read_run
 
 HEALTHY = "healthy"
 # The doctor names a cause by its primary finding's id. Labels shuffled apart from their

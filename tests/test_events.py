@@ -1,4 +1,4 @@
-"""core/events.py and core/tag_styles.py: real event files (tblab-style, Keras, plain,
+"""core/tensorboard/reader.py and tag_styles.py: real event files (tblab-style, Keras, plain,
 legacy, damaged) read back into History."""
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ LAYERS = ("dense_1", "output")
 
 
 def write_tblab_run(run: Path, steps: int = TBLAB_STEPS, histogram_every: int = 5) -> None:
-    """A run in tblab's layout and tag scheme (core/history.py), written with tf.summary."""
+    """A run in tblab's layout and tag scheme (core/schema/tags.py), written with tf.summary."""
     train = tf.summary.create_file_writer(str(run / "train"))
     val = tf.summary.create_file_writer(str(run / "val"))
     rng = np.random.default_rng(0)

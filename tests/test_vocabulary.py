@@ -136,8 +136,10 @@ SAME_NET = textwrap.dedent('''
 ''')
 
 
+# Nets whose units sit clear of the dead/saturated boundaries: a unit a float rounding away
+# from one can count differently in graph and eager matmuls (thread counts change the sums).
 @pytest.mark.parametrize("changes, prefix", [
-    ({"activation": "leaky_relu", "bias_init": -1.5}, tags.DEAD_FRACTION),  # watch once counted relu only
+    ({"activation": "leaky_relu", "init": "uniform(-0.1,0)"}, tags.DEAD_FRACTION),  # watch once counted relu only
     ({"activation": "relu", "init": "uniform(-0.1,0)"}, tags.DEAD_FRACTION),
     ({"activation": "sigmoid", "init": "normal(1.0)"}, tags.SATURATED_FRACTION),
 ])

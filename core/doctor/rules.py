@@ -130,8 +130,6 @@ RULES: tuple[Rule, ...] = (
     Rule("loss_flat", "Loss does not change at all", (LOSS,), "a `loss` scalar", check_loss_flat),
 )
 
-RULES_BY_ID = {rule.id: rule for rule in RULES}
-
 # finding -> the findings that would explain it. A finding explained by another finding
 # present in the same run is a symptom; the primary finding is the best-ranked one that
 # nothing else explains.

@@ -36,8 +36,8 @@ def _dead_layers(view: RunView) -> list[tuple[str, float, int, str]]:
             continue
         window = values[-T.WINDOW:]
         dead = float(np.min(window))  # dead on every batch of the window: bounded by the best batch
-        if dead >= T.DEAD_FRACTION:
-            since = view.held_since(tag, lambda v: v >= T.DEAD_FRACTION)
+        if dead >= T.DEAD_UNITS:
+            since = view.held_since(tag, lambda v: v >= T.DEAD_UNITS)
             found.append((layer, dead, since if since is not None else int(steps[-len(window)]), "batches"))
     if found:
         return found
@@ -140,7 +140,7 @@ def check_dead_relu(view: RunView) -> Verdict | None:
         "no input reaches them any more."
     )
     return Verdict(
-        severity="critical" if worst >= T.DEAD_FRACTION_CRITICAL else "warning",
+        severity="critical" if worst >= T.DEAD_UNITS_CRITICAL else "warning",
         step=since,
         layers=tuple(layer for layer, _, _, _ in dead),
         evidence="; ".join(parts),
@@ -191,7 +191,7 @@ def _dead_at_first_step(view: RunView, layers: list[str]) -> bool:
     for layer in layers:
         _, values = view.head(layer_tag(DEAD_FRACTION, layer))
         if values.size:
-            if values[0] >= T.DEAD_FRACTION:
+            if values[0] >= T.DEAD_UNITS:
                 return True
             continue
         _, grads = view.head(layer_tag(GRAD_NORM, layer, KERNEL))

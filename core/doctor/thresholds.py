@@ -71,8 +71,8 @@ VANISH_FIRST_LAYER = 1e-3  # and the first layer's norm must itself be small
 # WINDOW batches bounds the share of units dead on every one of them. Healthy max of
 # that minimum: 0.08 (per-batch values reach 0.3 and more); fail3 1.0 from step 0,
 # fail8 (Adam 0.05) 0.86, fail6 (raw pixels) 1.0.
-DEAD_FRACTION = 0.5  # a layer with half its units dead on every batch has lost capacity
-DEAD_FRACTION_CRITICAL = 0.9  # nearly nothing passes: the layer blocks all learning below it
+DEAD_UNITS = 0.5  # a layer with half its units dead on every batch has lost capacity
+DEAD_UNITS_CRITICAL = 0.9  # nearly nothing passes: the layer blocks all learning below it
 
 # A value counts as exactly zero (a histogram of zeros, identical weights) within float
 # rounding: bucket edges are float64 written from float32 tensors.

@@ -1,6 +1,6 @@
 """The run event stream: one typed shape for what every producer emits and every sink takes.
 
-A scenario run (core.train.loop.run_events) and a watched script (core.runs.watch_stream)
+A scenario run (core.train.loop.run_events) and a watched script (core.runs.watch.WatchedScript)
 both emit RunStarted(facts), then Step / Eval / Snapshot / Output in the order they happen,
 then Ended. `consume(events, sinks)` is the one place that hands events to sinks: a sink is
 any object with some of on_started, on_step, on_eval, on_snapshot, on_output and on_ended,

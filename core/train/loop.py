@@ -102,9 +102,8 @@ def run_events(
     pacer = BlockPacer(steps_per_call)
     cadences = (config.eval_every, config.histogram_every) if snapshots else (config.eval_every,)
     evaluate = _Evaluator(config, layers, ds)
-    facts = scenario_facts(config, data, run_name)
-    history = History(run=run_name, facts=facts)
-    yield RunStarted(facts)
+    history = History(run=run_name, facts=scenario_facts(config, data, run_name))
+    yield RunStarted(history.facts)
     first_nonfinite, steps_done, reason, timer_start = None, 0, "finished", None
     while steps_done < config.steps:
         if stop is not None and stop.is_set():
@@ -135,6 +134,11 @@ def run_events(
         yield _evaluated(history, evaluate(steps_done - 1))
     yield Ended(reason, steps_done)
     speed = (steps_done - 1) / (time.perf_counter() - timer_start) if timer_start is not None else 0.0
+    return _result(config, history, steps_done, first_nonfinite, speed, reason != "finished")
+
+
+def _result(config: RunConfig, history: History, steps_done: int, first_nonfinite: int | None, speed: float,
+            stopped: bool) -> RunResult:
     return RunResult(
         config=config,
         steps_done=steps_done,
@@ -142,8 +146,8 @@ def run_events(
         test_loss=history.val[LOSS].last() if LOSS in history.val else math.nan,
         first_nonfinite_step=first_nonfinite,
         steps_per_second=speed,
-        stopped=reason != "finished",
-        data_source=ds.source,
+        stopped=stopped,
+        data_source=history.facts.data_source,
         history=history,
     )
 

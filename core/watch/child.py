@@ -62,6 +62,21 @@ def main(argv: list[str]) -> int:
     from core.system.tfquiet import import_tensorflow_quietly
 
     tf = import_tensorflow_quietly()
+    watch = _hooked_watch(spec, channel, script)
+    sys.argv = [str(script), *argv[2:]]
+    sys.path.insert(0, str(script.resolve().parent))
+    try:
+        with tf.variable_creator_scope(watch.variables.creator):
+            runpy.run_path(str(script), run_name="__main__")
+        reason, code = "finished", 0
+    except BaseException as error:  # noqa: BLE001 - whatever ended the script, the parent gets its end
+        reason, code = _how_it_ended(error, watch, channel, script)
+    _finish(watch, channel, spec, reason)
+    return code
+
+
+def _hooked_watch(spec: WatchSpec, channel: Channel, script: Path):
+    """The Watch of this process, with TensorFlow, Keras and the MNIST loaders hooked."""
     from core.watch.data import install_mnist_loader, mnist_loader
     from core.watch.functions import install_function_hook
     from core.watch.hooks import Watch, install
@@ -87,36 +102,37 @@ def main(argv: list[str]) -> int:
     install_fit_hook(watch)
     install_optimizer_hook(watch)
     install_function_hook(script, watch.notice)
+    return watch
 
-    sys.argv = [str(script), *argv[2:]]
-    sys.path.insert(0, str(script.resolve().parent))
-    reason, code = "finished", 0
-    try:
-        with tf.variable_creator_scope(watch.creator):
-            runpy.run_path(str(script), run_name="__main__")
-    except WatchStop as stop:
-        reason = stop.reason
-    except StopIteration:
-        if not watch.stopping:
-            reason, code = "error", 1
-            channel.send("error", text=trimmed_traceback(sys.exc_info()[1], script))
-        else:
-            reason = "steps"
-    except SystemExit as exit_:
-        code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+
+def _how_it_ended(error: BaseException, watch, channel: Channel, script: Path) -> tuple[str, int]:
+    """The end's reason and exit code for what the script raised; a failure's traceback
+    (or exit status) goes to the parent."""
+    if isinstance(error, WatchStop):
+        return error.reason, 0
+    if isinstance(error, StopIteration):
+        if watch.stopping:
+            return "steps", 0
+        channel.send("error", text=trimmed_traceback(error, script))
+        return "error", 1
+    if isinstance(error, SystemExit):
+        code = error.code if isinstance(error.code, int) else (0 if error.code is None else 1)
         if code:
-            reason = "error"
             channel.send("error", text=f"the script exited with status {code}")
-    except BaseException as error:  # the user's script failed: its traceback goes to the parent
-        reason, code = "error", 1
-        try:
-            channel.send("error", text=trimmed_traceback(error, script))
-        except Exception:
-            pass
+        return ("error" if code else "finished"), code
+    try:  # the user's script failed: its traceback goes to the parent
+        channel.send("error", text=trimmed_traceback(error, script))
+    except Exception:
+        pass
+    return "error", 1
+
+
+def _finish(watch, channel: Channel, spec: WatchSpec, reason: str) -> None:
+    """The last step's record, every snapshot sent, the fixes that found nothing, the end."""
     try:
         watch.finish_pending()
         watch.drain()
-        unfixed = sorted(set(spec.fixes) & {"activation", "logits", "no_noise"} - watch.fix_seen)
+        unfixed = sorted(set(spec.fixes) & {"activation", "logits", "no_noise"} - watch.patches.seen)
         if watch.step and unfixed:
             channel.send("notice", text=f"fix {', '.join(unfixed)}: found nothing to change in this run")
         channel.send("end", steps=watch.step, reason=reason)
@@ -125,7 +141,6 @@ def main(argv: list[str]) -> int:
     channel.close()
     sys.stdout.flush()
     sys.stderr.flush()
-    return code
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ RATING_MARKS = {"sensible": "✓ sensible", "caveats": "~ workable, with caveats
 
 
 @dataclass(frozen=True)
-class Verdict:
+class OrderingVerdict:
     """A judgement in words."""
 
     rating: Rating
@@ -30,8 +30,8 @@ class Verdict:
     notes: tuple[str, ...]  # harmless or explanatory observations
 
 
-def describe(judgement: Judgement) -> Verdict:
-    return Verdict(
+def describe(judgement: Judgement) -> OrderingVerdict:
+    return OrderingVerdict(
         rating=judgement.rating,
         summary=say(judgement.outcome),
         problems=tuple(say(o) for o in judgement.flaws + judgement.caveats),

@@ -10,7 +10,7 @@ from core.lessons.orderings.facts import (
     EpochCoverage, Order, OrderingFacts, ProducedBatch, Setup, describe_batches, epoch_coverage, measure,
 )
 from core.lessons.orderings.judge import Judgement, judge
-from core.lessons.orderings.render import Verdict, describe
+from core.lessons.orderings.render import OrderingVerdict, describe
 
 ORDERINGS: tuple[Order, ...] = (
     ("shuffle", "batch", "repeat"),
@@ -37,7 +37,7 @@ class OrderingResult:
         return " → ".join(self.order)
 
     @property
-    def verdict(self) -> Verdict:
+    def verdict(self) -> OrderingVerdict:
         """The judgement in words."""
         return describe(self.judgement)
 

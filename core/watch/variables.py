@@ -1,0 +1,63 @@
+"""The variable registry of a watched script: every variable it creates, in creation order,
+and the layout (core/watch/layout.py) of the variables its gradient calls are taken for.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+from tensorflow.python.ops import gen_resource_variable_ops, resource_variable_ops
+
+from core.watch.layout import Layout, make_layout, script_names
+
+
+def read(variable):
+    """A variable's value now: the bare read op for TensorFlow's resource variables (26 us for
+    the baseline's six against 66 us through tf.convert_to_tensor), else the conversion."""
+    if isinstance(variable, resource_variable_ops.BaseResourceVariable):
+        return gen_resource_variable_ops.read_variable_op(variable.handle, variable.dtype)
+    return tf.convert_to_tensor(variable)
+
+
+class VariableRegistry:
+    """Variables by creation order (a tf.variable_creator_scope creator), and the layout."""
+
+    def __init__(self) -> None:
+        self.order: dict[int, int] = {}  # id(variable) -> creation order
+        self.created: list = []
+        self.layout: Layout | None = None
+        self._sources: list = []  # the variables the layout was made for, in the order given
+
+    def creator(self, next_creator, **kwargs):
+        var = next_creator(**kwargs)
+        if id(var) not in self.order:
+            self.order[id(var)] = len(self.order)
+            self.created.append(var)
+        return var
+
+    def layout_for(self, variables: list) -> tuple[Layout, bool]:
+        """The layout of the variables a gradient was taken for, and whether it is new
+        (the first, or other variables than last time)."""
+        if self.layout is not None and [id(v) for v in variables] == [id(v) for v in self._sources]:
+            return self.layout, False
+        self._sources = variables
+        self.layout = make_layout(variables, self.order)
+        return self.layout, True
+
+    def adopt(self, variables: list) -> Layout:
+        """A Keras model's trainable variables, already in layer order, as the layout."""
+        self.layout = make_layout(variables, {})
+        return self.layout
+
+    def names(self, namespace: dict) -> dict[str, str]:
+        """Tag name (dense_1/kernel) -> the script's own name for the variable (W1), else its
+        Keras path or TensorFlow name."""
+        layout = self.layout
+        own = script_names(layout.variables, namespace)
+        return {
+            tag: own.get(id(v)) or getattr(v, "path", None) or getattr(v, "name", "?")  # Keras variables have a path
+            for tag, v in zip(layout.names, layout.variables)
+        }
+
+    def read_all(self) -> list:
+        """The layout's variables as they are now."""
+        return [read(v) for v in self.layout.variables]
