@@ -7,12 +7,12 @@
 """
 
 from core.doctor.engine import diagnose
-from core.doctor.findings import Diagnosis, Finding, SkippedCheck
+from core.doctor.findings import Diagnosis, Finding, RuledOut, SkippedCheck
 from core.doctor.live import LiveDoctor
 from core.doctor.render import render_diagnosis
 from core.doctor.rules import EXPLAINED_BY, RULES, Rule, primary_finding
 
 __all__ = [
-    "EXPLAINED_BY", "RULES", "Diagnosis", "Finding", "LiveDoctor", "Rule", "SkippedCheck",
+    "EXPLAINED_BY", "RULES", "Diagnosis", "Finding", "LiveDoctor", "Rule", "RuledOut", "SkippedCheck",
     "diagnose", "primary_finding", "render_diagnosis",
 ]

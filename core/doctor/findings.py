@@ -84,6 +84,15 @@ class SkippedCheck:
 
 
 @dataclass(frozen=True)
+class RuledOut:
+    """A cause a rule's signs pointed to, dropped because the log contradicts what it must show."""
+
+    id: str
+    title: str
+    reason: str  # the consequence the log refutes, in its numbers
+
+
+@dataclass(frozen=True)
 class Diagnosis:
     """The doctor's verdict on one run."""
 
@@ -97,6 +106,7 @@ class Diagnosis:
     warnings: tuple[str, ...] = ()
     transient: tuple[str, ...] = ()  # ids seen during the run but no longer at its end
     step_unit: str = "step"  # "epoch" for Keras logs that only hold epoch values
+    ruled_out: tuple[RuledOut, ...] = ()  # considered and ruled out: the log contradicts them
 
     @property
     def healthy(self) -> bool:
@@ -119,6 +129,7 @@ class Diagnosis:
             "warnings": list(self.warnings),
             "transient": list(self.transient),
             "step_unit": self.step_unit,
+            "ruled_out": [asdict(r) for r in self.ruled_out],
         }
 
     def to_json(self) -> str:

@@ -13,7 +13,8 @@ import time
 from collections.abc import Callable
 
 from core.doctor import thresholds as T
-from core.doctor.findings import Diagnosis, Finding, SkippedCheck
+from core.doctor.findings import Diagnosis, Finding, RuledOut, SkippedCheck
+from core.doctor.refute import refutation
 from core.doctor.rules import RULES, Rule, primary_finding
 from core.doctor.view import RunView, run_last_step
 from core.schema.class_balance import ClassBalance
@@ -58,10 +59,12 @@ class LiveDoctor:
         self.latest: dict[str, Finding] = {}  # with the most recent evidence
         self.detected_at: dict[str, int] = {}  # step of the check that first found it
         self.last_present: set[str] = set()
+        self.ruled_out: dict[str, RuledOut] = {}  # signs seen, but the log contradicts the cause
         self.check_seconds = 0.0  # time spent checking
         self.seconds = 0.0  # all time spent in update(): taking records and checking
         self.checks = 0
         self._pending: list[StepRecord] = []
+        self._final: int | None = None  # the step finish() checked up to
         self._next_check = 0
         self._since = clock()
 
@@ -87,6 +90,10 @@ class LiveDoctor:
         returns findings new at the end."""
         self._flush()
         last = run_last_step(self.history)
+        # A test evaluation after the last training step (`step=STEPS` once training is done) is
+        # the run's final test result: the last check sees it.
+        last = max([last, *(series.steps[-1] for series in self.history.val.values() if series.steps)])
+        self._final = last
         return self.check(last, recheck=True) if last >= 0 else []
 
     # --- checking -------------------------------------------------------------------------
@@ -104,14 +111,20 @@ class LiveDoctor:
             if not rule.runnable(view):
                 continue
             finding = rule.run(view)
+            if isinstance(finding, RuledOut):
+                self.ruled_out[finding.id] = finding
+                continue
             if finding is None:
                 continue
+            self.ruled_out.pop(finding.id, None)  # its signs are back and nothing contradicts them
             present.add(finding.id)
             self.latest[finding.id] = finding
             if finding.id not in self.first_seen:
                 self.first_seen[finding.id] = finding
                 self.detected_at[finding.id] = view.upto
                 new.append(finding)
+        if recheck:
+            self._rule_out_transient(view, present)
         self.last_present = present
         finished = self.clock()
         cost = finished - started
@@ -122,6 +135,16 @@ class LiveDoctor:
         self._since = finished
         self._next_check = view.upto + self.every
         return sorted(new, key=Finding.rank)
+
+    def _rule_out_transient(self, view: RunView, present: set[str]) -> None:
+        """Findings seen earlier but not at the end, checked against everything the log holds now
+        (an end-of-run test accuracy can contradict what the start suggested)."""
+        for finding_id, finding in self.latest.items():
+            if finding_id in present or finding_id in self.ruled_out:
+                continue
+            reason = refutation(finding_id, view)
+            if reason:
+                self.ruled_out[finding_id] = RuledOut(finding_id, finding.title, reason)
 
     def _flush(self) -> None:
         """Move pending records into the History, in bulk."""
@@ -143,13 +166,15 @@ class LiveDoctor:
         self._flush()
         merged = []
         for finding_id, latest in self.latest.items():
+            if finding_id in self.ruled_out:
+                continue  # later data contradicts it: dropped, and listed as ruled out
             first = self.first_seen[finding_id]
             merged.append(_with_step(latest, min(first.step, latest.step)))
         return sorted(merged, key=Finding.rank)
 
     def diagnosis(self) -> Diagnosis:
         findings = self.findings()
-        view = RunView(self.history)
+        view = RunView(self.history, self._final)
         run, skipped = [], []
         for rule in self.rules:
             if rule.runnable(view):
@@ -167,6 +192,7 @@ class LiveDoctor:
             warnings=tuple(self.history.warnings),
             transient=tuple(f.id for f in findings if f.id not in self.last_present),
             step_unit=self.history.facts.step_unit,
+            ruled_out=tuple(self.ruled_out.values()),
         )
 
 

@@ -60,6 +60,8 @@ def render_diagnosis(diagnosis: Diagnosis, *, style: str = "", explain: bool = T
         lines += _wrapped("evidence", finding.evidence, indent=6)
         if not causes and finding.fixes:
             lines += _wrapped("try", fix_hint(finding.fixes, finding.repair), indent=6)
+    for ruled in diagnosis.ruled_out:
+        lines += _wrapped(f"considered and ruled out: {ruled.title}", ruled.reason, indent=2)
     lines.append(f"  checks run: {', '.join(diagnosis.checks_run) or 'none'}")
     for skipped in diagnosis.checks_skipped:
         lines.append(f"  not checked: {skipped.id} (needs {skipped.needs})")

@@ -3,15 +3,22 @@ findings explain which (so the root cause, not a symptom, is named first)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from core.doctor.findings import Finding, Verdict
+from core.doctor.findings import Finding, RuledOut, Verdict
+from core.doctor.refute import refutation
+from core.doctor.rules_chance import check_loss_at_chance
+from core.doctor.rules_curve import check_loss_flat, check_overfitting
+from core.doctor.rules_exploding import check_exploding
+from core.doctor.rules_floor import check_loss_floor
 from core.doctor.rules_input import check_input_noise, check_input_scale
 from core.doctor.rules_labels import check_shuffled_labels
-from core.doctor.rules_loss import check_loss_at_chance, check_loss_floor, check_lr_too_high, check_lr_too_low
-from core.doctor.rules_signal import check_exploding, check_nonfinite, check_vanishing
+from core.doctor.rules_lr import check_lr_too_high, check_lr_too_low
+from core.doctor.rules_nonfinite import check_nonfinite
 from core.doctor.rules_units import check_dead_relu, check_saturated, check_symmetric_init
+from core.doctor.rules_vanishing import check_vanishing
 from core.doctor.view import RunView
 from core.schema.tags import (
     ACCURACY,
@@ -49,10 +56,33 @@ class Rule:
     def runnable(self, view: RunView) -> bool:
         return any(view.matches(pattern) for pattern in self.needs)
 
-    def run(self, view: RunView) -> Finding | None:
-        """The rule's finding on this view, named by the rule, or None."""
+    def run(self, view: RunView) -> Finding | RuledOut | None:
+        """The rule's finding on this view, named by the rule; RuledOut when the log
+        contradicts what its cause must show (core/doctor/refute.py); or None."""
         verdict = self.check(view)
-        return None if verdict is None else verdict.named(self.id, self.title)
+        if verdict is None:
+            return None
+        reason = refutation(self.id, view)
+        if reason:
+            return RuledOut(self.id, self.title, reason)
+        return replace(verdict, evidence=measured_only(verdict.evidence)).named(self.id, self.title)
+
+
+_UNMEASURED = re.compile(r"(?<![A-Za-z])nan%?(?![A-Za-z])")
+
+
+def measured_only(evidence: str) -> str:
+    """The evidence without the clauses that quote a value that was not measured (a `nan`)."""
+    if not _UNMEASURED.search(evidence):
+        return evidence
+    parts = re.split(r"(; |, )", evidence)
+    kept = "".join(p for p in _rejoin(parts) if not _UNMEASURED.search(p))
+    return kept.strip(";, ")
+
+
+def _rejoin(parts: list[str]) -> list[str]:
+    """Clauses with the separator that follows each."""
+    return ["".join(parts[i:i + 2]) for i in range(0, len(parts), 2)]
 
 
 KERNEL_GRAD_NORMS = layer_tag(GRAD_NORM, "*", KERNEL)
@@ -95,6 +125,9 @@ RULES: tuple[Rule, ...] = (
          "per-step update sizes `update_ratio/<layer>/kernel`", check_lr_too_low),
     Rule("shuffled_labels", "Labels carry no information about the images", (f"val:{ACCURACY}",),
          "a test-set `accuracy` beside the training one", check_shuffled_labels),
+    Rule("overfitting", "Overfitting: the test loss climbs while the training loss falls", (f"val:{LOSS}",),
+         "a test-set `loss` evaluated every few hundred steps", check_overfitting),
+    Rule("loss_flat", "Loss does not change at all", (LOSS,), "a `loss` scalar", check_loss_flat),
 )
 
 # finding -> the findings that would explain it. A finding explained by another finding
@@ -108,10 +141,14 @@ EXPLAINED_BY: dict[str, tuple[str, ...]] = {
     "saturated": ("input_scale", "exploding", "symmetric_init", "lr_too_high"),
     "vanishing": ("saturated", "dead_relu", "symmetric_init"),
     "loss_at_chance": ("dead_relu", "vanishing", "saturated", "nonfinite", "exploding", "input_scale",
-                       "input_noise", "lr_too_low", "loss_floor", "symmetric_init", "lr_too_high", "shuffled_labels"),
+                       "input_noise", "lr_too_low", "loss_floor", "symmetric_init", "lr_too_high", "shuffled_labels",
+                       "loss_flat"),
     "lr_too_low": ("vanishing", "dead_relu", "saturated", "loss_floor", "symmetric_init", "nonfinite", "shuffled_labels",
-                   "input_scale"),
+                   "input_scale", "loss_flat"),
     "shuffled_labels": ("input_noise", "nonfinite"),
+    # Memorising labels without information is the extreme of overfitting; unstable steps raise both losses.
+    "overfitting": ("shuffled_labels", "nonfinite", "lr_too_high", "exploding"),
+    "loss_flat": ("nonfinite", "dead_relu", "symmetric_init"),
 }
 
 

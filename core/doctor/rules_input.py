@@ -84,12 +84,12 @@ def _train_below_test(view: RunView) -> str:
     steps, acc = view.tail(ACCURACY, T.WINDOW)
     if steps.size < view.min_records or steps[-1] < val_steps[-1] - 5 * T.WINDOW:
         return ""
-    if not view.per_epoch and val_steps[-1] < view.first_step() + 2 * T.WINDOW:
-        return ""  # one or two updates in: nothing to compare yet
+    if not view.per_epoch and val_steps[-1] < view.first_step() + 2 * T.WINDOW and val_steps[-1] < view.upto:
+        return ""  # one or two updates in: nothing to compare yet (an evaluation at the run's end is not early)
     _, loss = view.tail(LOSS, T.WINDOW)
     if loss.size and median(loss) > T.NOISE_STABLE_LOSS * view.chance_loss:
         return ""  # unstable training, not noisy inputs
-    train = float(median(acc))
+    train = float(median(acc[-T.NOW_RECORDS:]))  # now: the last few records (epoch means reach back far)
     test = float(val[-1])
     if test - train < T.TRAIN_BELOW_TEST:
         return ""

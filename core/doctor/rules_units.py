@@ -114,27 +114,7 @@ def check_dead_relu(view: RunView) -> Verdict | None:
     worst = max(share for _, share, _, _ in dead)
     since = min(step for _, _, step, _ in dead)
     from_start = _dead_at_first_step(view, [layer for layer, _, _, _ in dead])
-    parts = []
-    inferred = False
-    for layer, share, step, how in dead:
-        if how == "batches":
-            parts.append(f"{layer}: {pct(share)} of units output 0 on every batch, steps {step}-{view.upto}")
-        elif how == "negative weights":
-            low, high = hist_range(view.hists(layer_tag(WEIGHTS, layer, KERNEL))[-1])
-            parts.append(f"inferred from the weight histograms: every {layer} weight is <= 0 (range {fmt(low)} to "
-                         f"{fmt(high)}) and its inputs are >= 0 (pixels or ReLU outputs), so each pre-activation is "
-                         "<= 0 and the ReLU outputs 0")
-            inferred = True
-        elif how.startswith("bias"):
-            parts.append(f"inferred from the model config: {layer} is a ReLU layer whose bias starts at {how[5:]}, "
-                         "far below what its kernel adds, so every pre-activation is negative")
-            inferred = True
-        elif how == "frozen":
-            parts.append(f"inferred from the weight histograms: not one {layer} weight changed from step {step} "
-                         "while later layers learned (no gradient reaches it)")
-            inferred = True
-        else:
-            parts.append(f"{layer}: gradient exactly 0 and no activation, steps {step}-{view.upto}")
+    parts, inferred = _dead_evidence(view, dead)
     if any(how == "zero gradient" for _, _, _, how in dead) and hidden_activation(view) == "unknown":
         parts.append("(the same as weights that all start at 0 would show: a weight histogram at step 0, "
                      "weights/<layer>/kernel, would tell the two apart)")
@@ -172,6 +152,32 @@ def check_dead_relu(view: RunView) -> Verdict | None:
         fixes=fixes,
         confidence=T.CONFIDENCE_INFERRED if inferred else min(0.95, 0.55 + 0.4 * worst),
     )
+
+
+def _dead_evidence(view: RunView, dead: list[tuple[str, float, int, str]]) -> tuple[list[str], bool]:
+    """What shows each dead layer, and whether any of it is inferred rather than measured."""
+    parts = []
+    inferred = False
+    for layer, share, step, how in dead:
+        if how == "batches":
+            parts.append(f"{layer}: {pct(share)} of units output 0 on every batch, steps {step}-{view.upto}")
+        elif how == "negative weights":
+            low, high = hist_range(view.hists(layer_tag(WEIGHTS, layer, KERNEL))[-1])
+            parts.append(f"inferred from the weight histograms: every {layer} weight is <= 0 (range {fmt(low)} to "
+                         f"{fmt(high)}) and its inputs are >= 0 (pixels or ReLU outputs), so each pre-activation is "
+                         "<= 0 and the ReLU outputs 0")
+            inferred = True
+        elif how.startswith("bias"):
+            parts.append(f"inferred from the model config: {layer} is a ReLU layer whose bias starts at {how[5:]}, "
+                         "far below what its kernel adds, so every pre-activation is negative")
+            inferred = True
+        elif how == "frozen":
+            parts.append(f"inferred from the weight histograms: not one {layer} weight changed from step {step} "
+                         "while later layers learned (no gradient reaches it)")
+            inferred = True
+        else:
+            parts.append(f"{layer}: gradient exactly 0 and no activation, steps {step}-{view.upto}")
+    return parts, inferred
 
 
 def _moved_before_dying(view: RunView) -> bool:
@@ -261,8 +267,9 @@ def _saturated_from_histograms(view: RunView) -> tuple[list[tuple[str, float, in
             found.append((layer, share, snaps[0].step))
             parts.append(f"{layer}: from step {snaps[0].step} its units pass back on average {pct(slope)} of the "
                          f"gradient a {kind} can (its slope averaged over the activation histogram; a variance-scaled "
-                         f"init starts above {pct(T.HEALTHY_START_SLOPE)}), {pct(share)} of them within "
-                         f"{pct(T.SATURATION_BAND)} of an asymptote")
+                         f"init starts above {pct(T.HEALTHY_START_SLOPE)})"
+                         + (f", {pct(share)} of them within {pct(T.SATURATION_BAND)} of an asymptote"
+                            if math.isfinite(share) else ""))
     if found:
         return found, "inferred from the activation histograms: " + "; ".join(parts)
     if view.hist_layered(ACTIVATIONS, hidden_only=True):

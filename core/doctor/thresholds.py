@@ -141,6 +141,11 @@ NOISE_MIN_STD = 1.0  # clean MNIST in [0, 1] has std ~0.31; standardised has 1.0
 NOISE_EXTENT = 3.0  # min <= mean - 3 and max >= mean + 3 (standardised MNIST: min -0.42)
 NOISE_SYMMETRY = 0.35  # |(max - mean) - (mean - min)| / (max - min): raw/standardised ~0.7+
 TRAIN_BELOW_TEST = 0.15  # test accuracy this far above training accuracy: training data is harder
+# "Now" for a training accuracy set against the latest test accuracy: the last 3 records. A
+# window of 20 reaches back 20 epochs in a per-epoch log (students' fail5 at 19 epochs: median
+# 27% vs a last epoch near 70%, while the test set said 75%); the median of 3 batches of 128
+# is within ~3 points of the true accuracy, against a 15-point margin.
+NOW_RECORDS = 3
 CLEAN_PIXEL_STD = 0.31  # std of MNIST pixels in [0, 1], to estimate the added noise
 
 # --- learning rate ------------------------------------------------------------------
@@ -231,3 +236,33 @@ CONFIDENCE_INFERRED = 0.65  # a finding inferred indirectly (from weights, confi
 # A ReLU layer's bias starting this many times below the typical size of what its kernel adds
 # (std x sqrt(fan in) x input rms) keeps every pre-activation negative: dead from the start.
 DEAD_BIAS_REACH = 3.0
+
+# --- consequences (core/doctor/refute.py) ---------------------------------------------
+# A final test accuracy at least this high refutes a cause that stops the net from learning
+# the digits (stuck at chance, vanishing, symmetric init, tiny steps, uninformative labels,
+# saturation). Calibrated on bench/foreign_eval.py's suite (6 writers, 96 runs, offline
+# sample): runs of those causes end at 0.07-0.33 (saturated 0.47-0.72); healthy runs at
+# 0.90-0.93, the classic fail5 (softmax twice, not a blocking cause) at 0.907.
+LEARNED_TEST_ACCURACY = 0.85
+
+# --- loss curves (core/doctor/rules_curve.py) ---------------------------------------------
+# Overfitting: the test loss's last OVERFIT_RISING_EVALS evaluations (median) at least
+# OVERFIT_RISE (relative) and OVERFIT_MIN_NATS above its best, each of them above half that
+# rise, while the training loss fell by OVERFIT_TRAIN_FALL since the best test evaluation.
+# Calibrated on the flat writer (bench/foreign_logs/loop_writer.py, offline 4000-digit sample,
+# test loss every 50 steps): a 784-512-512-10 Adam 1e-3 net over 2000 steps climbs from its best
+# 0.226 (step 300) to 0.301 (x1.33) while its training loss falls 0.024 -> 9e-5; the suite's four
+# healthy flat runs (600-1200 steps) end at most x1.13 above their best (0.279 -> 0.315).
+OVERFIT_MIN_EVALS = 5
+OVERFIT_RISING_EVALS = 3
+OVERFIT_RISE = 0.25
+OVERFIT_MIN_NATS = 0.05
+OVERFIT_TRAIN_FALL = 0.3
+# A loss exactly the same (within float32 rounding of the logged value) on FLAT_MIN_RECORDS
+# records spanning FLAT_MIN_STEPS steps: batch noise alone moves a training loss by ~1e-2
+# between batches (a net predicting the prior on batches of 64: ~0.02 nats). Measured on the 21
+# frozen foreign fixtures and 32 student-style runs (dead, vanishing and NaN runs included): the
+# longest stretch of equal consecutive loss values is 2 records (a NaN loss is not a value).
+FLAT_MIN_RECORDS = 50
+FLAT_MIN_STEPS = 100
+FLAT_TOLERANCE = 1e-7

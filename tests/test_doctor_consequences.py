@@ -1,0 +1,113 @@
+"""Never claim what the log contradicts: a finding whose cause's consequences the log refutes is
+dropped and listed as "considered and ruled out" (text and JSON), and no evidence quotes a value
+that was not measured (`nan`, `nan%`)."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+
+import pytest
+
+from core.doctor import diagnose, render_diagnosis
+from core.doctor.rules import measured_only
+from core.tensorboard.reader import read_run
+from tests.test_doctor import build, drop, edit, healthy_records, ids
+
+FIXTURES = Path(__file__).parent / "fixtures" / "foreign_logs"
+MANIFEST = json.loads((FIXTURES / "manifest.json").read_text())["runs"]
+
+
+@pytest.fixture(scope="module")
+def healthy():
+    return healthy_records()
+
+
+def ruled(diagnosis) -> dict[str, str]:
+    return {r.id: r.reason for r in diagnosis.ruled_out}
+
+
+def _floor_run(healthy, low: float | None = None):
+    """fail5's late fingerprint: high accuracy, the loss stalled above ln(1 + 9/e); with `low`,
+    the loss dips to that value near the end."""
+    records = drop(healthy, "grad_norm/output/bias")
+    records = edit(records, "loss", lambda s: 1.55 + 0.3 * math.exp(-s / 50) + 0.01 * math.sin(s))
+    records = edit(records, "accuracy", lambda s: min(0.92, 0.3 + 0.01 * s))
+    if low is not None:
+        records = edit(records, "loss", low, start=260, end=262)
+    return records
+
+
+def test_a_loss_below_the_softmax_floor_rules_the_floor_out(healthy):
+    assert "loss_floor" in ids(diagnose(build(_floor_run(healthy))))
+    diagnosis = diagnose(build(_floor_run(healthy, low=0.40)))
+    assert "loss_floor" not in ids(diagnosis)
+    assert "0.400, below ln(1 + 9/e) = 1.4612" in ruled(diagnosis)["loss_floor"]
+    text = "\n".join(render_diagnosis(diagnosis))
+    assert "considered and ruled out: Loss floor" in text and "the floor" not in text.split("considered")[0]
+    assert json.loads(diagnosis.to_json())["ruled_out"][0]["id"] == "loss_floor"
+
+
+def test_the_runs_own_fix_rules_out_the_cause_it_removes(healthy):
+    noisy = edit(edit(edit(healthy, "input/min", -17.8), "input/max", 17.3), "input/std", 4.01)
+    assert "input_noise" in ids(diagnose(build(noisy)))
+    history = build(noisy)
+    history.facts = history.facts.but(fixes=("no_noise",))
+    diagnosis = diagnose(history)
+    assert "input_noise" not in ids(diagnosis) and "--fix no_noise" in ruled(diagnosis)["input_noise"]
+
+
+def test_a_normal_input_std_rules_out_inputs_drowned_in_noise(healthy):
+    # Training accuracy far below test accuracy alone points to noise; the measured input std says no.
+    gap = edit(healthy, "accuracy", 0.2)
+    diagnosis = diagnose(build(gap, val={299: {"accuracy": 0.62, "loss": 1.2}}))
+    assert "input_noise" not in ids(diagnosis)
+    assert "inputs have std 0.3" in ruled(diagnosis)["input_noise"]
+
+
+def test_non_relu_units_rule_out_dead_relus_and_relus_rule_out_saturation():
+    history = read_run(FIXTURES / "split" / "dead_relu")
+    assert diagnose(history).primary.id == "dead_relu"
+    history.facts = history.facts.but(model={"layers": [{"name": "a", "activation": "tanh"}, {"name": "b", "activation": "tanh"},
+                                                        {"name": "out", "activation": "linear"}]})
+    diagnosis = diagnose(history)
+    assert "dead_relu" not in ids(diagnosis) and "tanh, not ReLU" in ruled(diagnosis)["dead_relu"]
+    saturated = read_run(FIXTURES / "tutorial" / "saturated")
+    assert diagnose(saturated).primary.id == "saturated"
+    saturated.facts = saturated.facts.but(fixes=("activation",))
+    assert "saturated" in ruled(diagnose(saturated))
+
+
+def test_a_high_test_accuracy_rules_out_a_cause_that_stops_learning():
+    history = read_run(FIXTURES / "keras" / "vanishing")
+    assert diagnose(history).primary.id == "vanishing"
+    history.val["accuracy"].values[-1] = 0.93  # the last evaluation: a net that learned
+    diagnosis = diagnose(history)
+    assert "vanishing" not in ids(diagnosis) and "test accuracy 93%" in ruled(diagnosis)["vanishing"]
+
+
+def test_evidence_never_quotes_an_unmeasured_value():
+    assert measured_only("a 3%, b nan% of them; c 0.5") == "a 3%, c 0.5"
+    assert measured_only("loss is NaN/Inf from step 3") == "loss is NaN/Inf from step 3"  # a measured NaN stays
+    for name in MANIFEST:
+        for finding in diagnose(read_run(FIXTURES / name, name=name)).findings:
+            assert not re.search(r"(?<![A-Za-z])nan%?(?![A-Za-z])", finding.evidence), (name, finding.evidence)
+
+
+def test_a_test_accuracy_logged_after_the_last_training_step_is_the_runs_result(healthy):
+    stuck = edit(edit(healthy, "loss", lambda s: math.log(10) + 0.01 * math.sin(s)), "accuracy", 0.1)
+    assert "loss_at_chance" in ids(diagnose(build(stuck)))
+    # `tf.summary.scalar("test_accuracy", acc, step=STEPS)` once the loop is done: one step past the last record.
+    diagnosis = diagnose(build(stuck, val={300: {"accuracy": 0.62}}))
+    assert "loss_at_chance" not in ids(diagnosis) and "test accuracy 62% at step 300" in ruled(diagnosis)["loss_at_chance"]
+
+
+def test_a_training_loss_below_the_test_loss_rules_out_noisy_training_inputs(healthy):
+    # Train far below test in accuracy, no input statistics: noise, unless training costs less than testing.
+    gap = edit(drop(healthy, "input/"), "accuracy", 0.2)
+    noisy = edit(gap, "loss", 2.1)
+    assert "input_noise" in ids(diagnose(build(noisy, val={299: {"accuracy": 0.62, "loss": 1.2}})))
+    diagnosis = diagnose(build(gap, val={299: {"accuracy": 0.62, "loss": 1.2}}))
+    assert "input_noise" not in ids(diagnosis) and "is not above the test loss (1.2)" in ruled(diagnosis)["input_noise"]
