@@ -7,7 +7,7 @@ import pytest
 
 from core.schema.class_balance import ClassBalance
 from core.schema.config import RunConfig
-from core.schema.facts import RunFacts
+from core.schema.facts import CONFIG_TEXT, VARIABLES_TEXT, RunFacts
 
 
 def test_facts_round_trip_through_their_text_tags():
@@ -44,3 +44,11 @@ def test_a_scenario_runs_facts_are_read_back_from_its_event_files(tmp_path):
     assert live.data_source == read.data_source == data.source
     assert live.class_balance == read.class_balance == ClassBalance.of(data.y_train, data.y_test)
     assert read.style == "tblab" and read.step_unit == "step" and "loss" in read.raw_tags
+
+
+@pytest.mark.parametrize("text", ["[" * 100000, '{"a": ' * 5000, "x" * (2 << 20)])
+def test_a_crafted_fact_text_leaves_the_fact_unknown_and_never_raises(text):
+    facts = RunFacts()
+    for tag in (VARIABLES_TEXT, CONFIG_TEXT):
+        read = facts.with_text(tag, text)
+        assert read.config == {} and read.variables == {}

@@ -208,21 +208,10 @@ def measure(
     def stopped() -> bool:
         return stop is not None and stop.is_set()
 
-    feeds, first_batch, correct = {}, {}, {}
-    for name, build in VARIANTS.items():
-        if stopped():
-            return SpeedResult([], rounds, steps, examples, time.perf_counter() - started, stopped=True)
-        say(f"checking and warming up: {name}")
-        correct[name] = check_correct(build)
-        dataset, gathers = build(images, labels)
-        batches = iter(dataset)
-        t0 = time.perf_counter()
-        first = next(batches)
-        first_batch[name] = time.perf_counter() - t0  # mostly the first fill of the shuffle buffer
-        feed = model.gather_and_train if gathers else (lambda batch: model.train(*batch))
-        feed(first)
-        run_round(feed, batches, warmup)
-        feeds[name] = (feed, batches)
+    warmed = _warm_up(model, images, labels, warmup, say, stopped)
+    if warmed is None:
+        return SpeedResult([], rounds, steps, examples, time.perf_counter() - started, stopped=True)
+    feeds, first_batch, correct = warmed
 
     seconds = {name: [] for name in VARIANTS}
     names = list(VARIANTS)
@@ -240,15 +229,38 @@ def measure(
     # A shuffle before repeat refills its whole buffer at every epoch start (every
     # ceil(n / 128) steps): the median round mostly misses that stall, the sustained
     # rate (all timed steps / all their time) pays it as training does.
-    rows = []
-    for name in names if done_rounds else []:
-        times = seconds[name][:done_rounds]
-        rates = [steps / t for t in times]
-        rows.append(Row(name, done_rounds * steps / sum(times), statistics.median(rates), min(rates), max(rates),
-                        first_batch[name], correct[name]))
+    rows = [_row(name, seconds[name][:done_rounds], steps, first_batch[name], correct[name])
+            for name in (names if done_rounds else [])]
     rows.sort(key=lambda row: -row.sustained)
     return SpeedResult(rows, done_rounds, steps, examples, time.perf_counter() - started,
                        stopped=done_rounds < rounds)
+
+
+def _warm_up(model, images, labels, warmup: int, say, stopped):
+    """Check every variant, time its first batch and run `warmup` untimed steps: (feeds,
+    first-batch seconds, correctness) by variant, or None when stopped."""
+    feeds, first_batch, correct = {}, {}, {}
+    for name, build in VARIANTS.items():
+        if stopped():
+            return None
+        say(f"checking and warming up: {name}")
+        correct[name] = check_correct(build)
+        dataset, gathers = build(images, labels)
+        batches = iter(dataset)
+        t0 = time.perf_counter()
+        first = next(batches)
+        first_batch[name] = time.perf_counter() - t0  # mostly the first fill of the shuffle buffer
+        feed = model.gather_and_train if gathers else (lambda batch: model.train(*batch))
+        feed(first)
+        run_round(feed, batches, warmup)
+        feeds[name] = (feed, batches)
+    return feeds, first_batch, correct
+
+
+def _row(name: str, times: list[float], steps: int, first_batch: float, correct) -> Row:
+    rates = [steps / t for t in times]
+    return Row(name, len(times) * steps / sum(times), statistics.median(rates), min(rates), max(rates),
+               first_batch, correct)
 
 
 def render_table(result: SpeedResult) -> str:

@@ -91,9 +91,16 @@ class RunFacts:
         raise ValueError(f"no run fact is written as text tag {tag!r}")
 
 
+MAX_FACT_TEXT = 1 << 20  # tblab's own facts are a few kB
+
+
 def _json_object(text: str) -> dict:
+    """A JSON object, or {} for anything else: a log's text is untrusted, and json.loads of
+    a deeply nested text raises RecursionError rather than ValueError."""
+    if len(text) > MAX_FACT_TEXT:
+        return {}
     try:
         parsed = json.loads(text or "{}")
-    except ValueError:
+    except (ValueError, RecursionError):
         return {}
     return parsed if isinstance(parsed, dict) else {}

@@ -72,6 +72,12 @@ def say(observation: Observation) -> str:
         case NeighboursByChance(example=example, n=n):
             return (f"every batch happened to hold neighbours in order (e.g. {_batch_text(example)}): "
                     f"with {n} examples that can happen by chance.")
+    return _say_batches_and_epochs(observation)
+
+
+def _say_batches_and_epochs(observation: Observation) -> str:
+    """`say` for what batches and epochs held."""
+    match observation:
         case Straddles(batches=count, example=step):
             straddle = _count(count, "batch straddles", "batches straddle")
             passes = "+".join(str(p) for p in sorted(set(step.passes)))
