@@ -166,7 +166,7 @@ def _failing_history(config_text: str, last_step: int | None = None):
     from core.schema.history import StepRecord
     from tests.test_doctor import build, vanishing_records
 
-    history = build(vanishing_records(hidden=2))
+    history = build(vanishing_records())  # primary: vanishing gradients, which has fixes to verify
     history.facts = history.facts.with_text("config", config_text)  # as read back from a text tag
     if last_step is not None:
         history.add(StepRecord(last_step, {"loss": 2.3}))

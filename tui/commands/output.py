@@ -13,13 +13,18 @@ def out_problem(path: Path) -> str:
     """Why `path` cannot be written ("" when it can), before any run starts."""
     if path.is_dir():
         return f"--out {path} is a folder; give a file name"
-    parent = path.parent
-    for folder in (parent, *parent.parents):  # the nearest part of the path that exists
-        if folder.exists():
-            if not folder.is_dir():
-                return f"--out {path}: {folder} is a file, not a folder"
-            if not os.access(folder, os.W_OK | os.X_OK):
-                return f"--out {path}: {folder} is not writable"
+    return writable_problem(path, path.parent)
+
+
+def writable_problem(path: Path, folder: Path) -> str:
+    """Why `--out path` cannot be made under `folder` ("" when it can): the nearest part of
+    `folder` that exists must be a writable folder."""
+    for part in (folder, *folder.parents):
+        if part.exists():
+            if not part.is_dir():
+                return f"--out {path}: {part} is a file, not a folder"
+            if not os.access(part, os.W_OK | os.X_OK):
+                return f"--out {path}: {part} is not writable"
             return ""
     return ""
 

@@ -3,12 +3,12 @@ each scenario or script, as handed out and with the doctor's fixes applied."""
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
 from core.runs.runner import DEFAULT_LOG_ROOT
 from tui.commands import capped_jobs, cores, count_problem
+from tui.commands.output import writable_problem
 
 CLASSIC = ("fail1", "fail2", "fail3", "fail4", "fail5")
 
@@ -30,13 +30,8 @@ def out_dir_problem(path: Path) -> str:
     """Why DIR cannot hold the hand-in ("" when it can), before any run starts."""
     if path.exists() and not path.is_dir():
         return f"--out {path} is a file; give a folder"
-    for folder in (path, *path.parents):  # the nearest part of the path that exists
-        if folder.exists():
-            if not folder.is_dir():
-                return f"--out {path}: {folder} is a file, not a folder"
-            if not os.access(folder, os.W_OK | os.X_OK):
-                return f"--out {path}: {folder} is not writable"
-            break
+    if problem := writable_problem(path, path):
+        return problem
     if path.suffix.lower() in (".md", ".ipynb") and not path.exists():
         return f"--out {path}: give a folder; the hand-in is DIR/report.ipynb, DIR/report.md and DIR/figures/"
     return ""
