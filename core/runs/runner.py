@@ -17,7 +17,7 @@ from typing import TextIO
 from core.doctor import LiveDoctor
 from core.runs.progress import RunProgress
 from core.runs.recipe import configure, run_scenario
-from core.runs.sinks import DoctorSink
+from core.runs.sinks import DoctorSink, doctor_line
 from core.schema.json_safe import dumps
 from core.schema.scenario import Scenario
 from core.schema.tags import LOSS
@@ -131,8 +131,7 @@ def _print_summary(request: RunRequest, result, summary: dict, diagnosis, out: T
         file=out,
     )
     if diagnosis.primary is not None:
-        fixes = " ".join(f"--fix {f}" for f in diagnosis.primary.fixes[:1])
-        print(f"doctor: {diagnosis.primary.title}; try: tblab run {request.scenario.name} {fixes}", file=out)
+        print(doctor_line(diagnosis.primary.title, diagnosis.primary.fixes[:1], f"tblab run {request.scenario.name}"), file=out)
     else:
         print("doctor: no finding", file=out)
     print(f"TensorBoard logs: {result.logdir}  (tblab board --logdir {request.log_root})", file=out)

@@ -43,3 +43,12 @@ class DoctorSink:
         findings = self.doctor.finish()
         if findings:
             self.report(findings, max(event.steps - 1, 0))
+
+
+def doctor_line(title: str, fixes, command: str) -> str:
+    """The headless commands' last word: the primary finding and the command that tries its
+    first fix, or where to read more when the finding has no fix to toggle (overfitting)."""
+    if not fixes:
+        return f"doctor: {title} (no fix to toggle; `tblab diagnose` explains it)"
+    return f"doctor: {title}; try: {command} " + " ".join(f"--fix {f}" for f in fixes)
+

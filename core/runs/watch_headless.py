@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TextIO
 
 from core.doctor import LiveDoctor
-from core.runs.sinks import DoctorSink
+from core.runs.sinks import DoctorSink, doctor_line
 from core.runs.watch import WatchedScript, WatchError, WatchRequest
 from core.schema.events import Ended, Eval, Output, RunStarted, Step, consume
 from core.schema.history import blew_up
@@ -249,8 +249,7 @@ def execute_watch(request: WatchRequest, log_root: Path, *, as_json: bool = Fals
             file=out,
         )
         if diagnosis.primary is not None:
-            fixes = " ".join(f"--fix {f}" for f in diagnosis.primary.first_repair)
-            print(f"doctor: {diagnosis.primary.title}; try: tblab watch {request.script} {fixes}", file=out)
+            print(doctor_line(diagnosis.primary.title, diagnosis.primary.first_repair, f"tblab watch {request.script}"), file=out)
         elif outcome.steps_done:
             recorded = f" in the {outcome.steps_done - outcome.unrecorded} steps recorded" if outcome.unrecorded else ""
             print(f"doctor: no finding{recorded}", file=out)
