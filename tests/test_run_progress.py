@@ -132,3 +132,17 @@ def test_verbose_shows_what_the_run_log_would_hold(tmp_path):
     assert not TF_SOURCE.search(quiet.stderr) and not (tmp_path / "v" / "tblab-run.log").exists()
     logged = set(TF_SOURCE.findall((tmp_path / "q" / "tblab-run.log").read_text()))
     assert logged <= set(TF_SOURCE.findall(verbose.stderr))  # on this machine: cudart_stub.cc, port.cc, ...
+
+
+def test_watch_lines_never_show_nan_for_an_accuracy_a_paced_step_did_not_measure():
+    from core.runs.watch_headless import OutcomeSink, WatchOutcome
+    from core.schema.events import Step
+
+    lines: list[str] = []
+    sink = OutcomeSink(WatchOutcome(script="s.py", fixes=()), lines.append, show_output=False)
+    sink.on_step(Step(StepRecord(0, {"loss": 2.3})))  # nothing measured the accuracy yet
+    sink.on_step(Step(StepRecord(99, {"loss": 0.5, "accuracy": 0.75})))
+    sink.on_step(Step(StepRecord(100, {"loss": 0.4})))  # a light step: loss only
+    sink.on_step(Step(StepRecord(200, {"loss": float("nan"), "accuracy": float("nan")})))  # a real NaN
+    assert lines == ["step 0: loss 2.3, batch accuracy –", "step 100: loss 0.4, batch accuracy 0.750 (step 99)",
+                     "step 200: loss NaN, batch accuracy NaN"]

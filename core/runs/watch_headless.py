@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TextIO
 
 from core.doctor import LiveDoctor
+from core.runs.progress import shown_value
 from core.runs.sinks import DoctorSink, doctor_line
 from core.runs.watch import WatchedScript, WatchError, WatchRequest
 from core.schema.events import Ended, Eval, Output, RunStarted, Step, consume
@@ -66,6 +67,7 @@ class OutcomeSink:
     def __init__(self, outcome: WatchOutcome, say, show_output: bool) -> None:
         self.outcome, self.say, self.show_output = outcome, say, show_output
         self.first_step_time = self.last_step_time = None
+        self.last_accuracy: tuple[int, float] | None = None  # (step, value): paced steps measure no accuracy
 
     def on_started(self, event: RunStarted) -> None:
         facts, outcome = event.facts, self.outcome
@@ -83,8 +85,18 @@ class OutcomeSink:
         outcome.final_loss = record.scalars.get(LOSS, math.nan)
         if outcome.first_nonfinite_step is None and blew_up(record.scalars):
             outcome.first_nonfinite_step = record.step
+        if ACCURACY in record.scalars:
+            self.last_accuracy = (record.step, record.scalars[ACCURACY])
         if record.step % PROGRESS_EVERY == 0:
-            self.say(f"step {record.step}: loss {outcome.final_loss:.4g}, batch accuracy {record.scalars.get(ACCURACY, math.nan):.3f}")
+            self.say(f"step {record.step}: loss {shown_value(outcome.final_loss, '.4g')}, "
+                     f"batch accuracy {self._accuracy_text(record.step)}")
+
+    def _accuracy_text(self, step: int) -> str:
+        """This step's batch accuracy, else the last one measured with its step, else "–"."""
+        if self.last_accuracy is None:
+            return "–"
+        measured_at, value = self.last_accuracy
+        return shown_value(value, ".3f") + ("" if measured_at == step else f" (step {measured_at})")
 
     def on_eval(self, event: Eval) -> None:
         self.outcome.test_accuracy = event.scalars.get(ACCURACY, math.nan)
