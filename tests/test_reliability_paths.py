@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from core.system.names import NAME_MAX_BYTES, path_component, printable
-from core.system.rundir import RunError, run_logdir
+from core.system.rundir import RunError, prepare_logdir, run_logdir
 from tests.reliability_procs import ROOT, TINY
 from tests.reliability_scripts import ODD_STEMS, write_script
 
@@ -44,6 +44,21 @@ def test_a_symlinked_scenario_folder_leading_outside_is_refused(tmp_path):
     with pytest.raises(RunError, match="outside the log root"):
         run_logdir(tmp_path / "logs", "fail2")
     assert list((tmp_path / "elsewhere").iterdir()) == []
+
+
+def test_an_unusable_log_folder_is_refused_with_what_is_actually_there(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    cases = {
+        "/proc": "/proc takes no new files",  # exists, yet creating in it says "No such file"
+        "/proc/tblab/logs": "/proc takes no new files",
+        "/dev/null": "/dev/null is not a folder",  # mkdir's own words: "File exists"
+        str(blocker / "logs"): f"{blocker} is a file, not a folder",
+    }
+    for folder, reason in cases.items():
+        with pytest.raises(RunError) as raised:
+            prepare_logdir(folder)
+        assert str(raised.value) == f"cannot write logs to {folder}: {reason}" or reason in str(raised.value), str(raised.value)
 
 
 def test_printable_strips_terminal_escapes_and_keeps_letters():

@@ -45,9 +45,9 @@ def wait_for_line(process: subprocess.Popen, pattern: str, timeout: float = 120)
     return found
 
 
-def test_board_stops_tensorboard_on_sigterm_sighup_and_its_own_death(tmp_path):
+def test_board_stops_tensorboard_on_sigint_sigterm_sighup_and_its_own_death(tmp_path):
     boards = {}
-    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGKILL):
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGKILL):
         port = free_port()
         boards[sig] = (start("board", "--logdir", str(tmp_path), "--port", str(port)), port)
     children = {}

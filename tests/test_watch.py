@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import math
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -250,6 +251,7 @@ def test_interrupting_tblab_watch_stops_the_script_and_keeps_the_events(tmp_path
     _, err = process.communicate(timeout=20)
     words = "interrupted" if signum == signal.SIGINT else "stopped by SIGTERM"
     assert process.returncode == 128 + signum and words in err  # the same code and words as every command
+    assert not re.search(r"^[IWEF]\d{4} |absl::|oneDNN|cudart", err, re.M), err  # TensorFlow's C++ lines go to its log
     from core.tensorboard.reader import read_run
 
     (logdir,) = (tmp_path / "fail3").iterdir()

@@ -23,7 +23,7 @@ from core.schema.scenario import Scenario
 from core.schema.tags import LOSS
 from core.system.children import interruption
 from core.system.names import printable
-from core.system.rundir import RunError, run_logdir
+from core.system.rundir import RunError, run_logdir, write_problem
 from core.system.tfquiet import TRAINING_THREADS, import_tensorflow_quietly, stderr_fd_to_file
 
 DEFAULT_LOG_ROOT = Path("logs")
@@ -59,7 +59,7 @@ def execute(request: RunRequest, *, as_json: bool = False, out: TextIO = sys.std
         try:
             quiet.enter_context(stderr_fd_to_file(Path(request.log_root) / RUN_LOG, keep_python_stderr=True))
         except OSError as error:
-            print(f"tblab: cannot write logs to {request.log_root}: {error.strerror or error}", file=sys.stderr)
+            print(f"tblab: cannot write logs to {request.log_root}: {write_problem(Path(request.log_root), error)}", file=sys.stderr)
             return 2
     with quiet:
         return _train_and_report(request, config, data, logdir, as_json=as_json, out=out)

@@ -144,13 +144,14 @@ def watch(request: WatchRequest, log_root: Path, *, say=print, show_output=True,
           idle_timeout: float | None = None) -> WatchOutcome:
     """Run the script to its end (or --steps, or `idle_timeout` seconds without a training
     step); raises WatchError / RunError before it starts."""
+    logdir = prepare_logdir(run_logdir(log_root, request.script.stem, request.fixes))  # a bad folder fails before TensorFlow loads
     from core.system.tfquiet import import_tensorflow_quietly
+
+    import_tensorflow_quietly()  # before the sink imports it: TensorFlow's start-up lines go to a log, not the terminal
     from core.tensorboard.sink import TensorBoardSink
 
     run = WatchedScript(request)
-    import_tensorflow_quietly()  # the event files need TensorFlow; its start-up lines go to a log
     outcome = WatchOutcome(script=str(request.script), fixes=list(request.fixes))
-    logdir = prepare_logdir(run_logdir(log_root, request.script.stem, request.fixes))
     outcome.logdir = str(logdir)
     doctor = LiveDoctor()
     doctor.history.run = request.script.stem

@@ -7,6 +7,7 @@ folder that would still resolve outside the root (a symlink in it) is refused.""
 
 from __future__ import annotations
 
+import errno
 import itertools
 import time
 from pathlib import Path
@@ -80,5 +81,17 @@ def prepare_logdir(logdir: str | Path) -> Path:
         probe.write_text("ok")
         probe.unlink()
     except OSError as error:
-        raise RunError(f"cannot write logs to {path}: {error.strerror or error}") from None
+        raise RunError(f"cannot write logs to {path}: {write_problem(path, error)}") from None
     return path
+
+
+def write_problem(path: Path, error: OSError) -> str:
+    """Why `path` cannot take a log folder, in the words of what is actually there: the
+    errno of a failed mkdir or probe says "No such file" for /proc (which exists but takes
+    no new files) and "File exists" for /dev/null (which is not a folder)."""
+    blocker = next((p for p in (path, *path.parents) if p.exists()), None)
+    if blocker is not None and not blocker.is_dir():
+        return f"{blocker} is not a folder" if blocker == path else f"{blocker} is a file, not a folder"
+    if blocker is not None and error.errno == errno.ENOENT:  # it exists, yet creating in it says "no such file"
+        return f"{blocker} takes no new files (a virtual file system such as /proc)"
+    return error.strerror or str(error)

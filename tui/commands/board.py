@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from core.system.children import interruption
 from core.tensorboard.board import LOOPBACK, BoardError, start_board
 
 
@@ -29,8 +30,10 @@ def run(args) -> int:
     except BoardError as error:
         print(f"tblab: {error}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt as stopped:  # Ctrl-C is how a board ends; SIGTERM / SIGHUP keep their exit code
-        return 128 + stopped.signum if hasattr(stopped, "signum") else 0
+    except KeyboardInterrupt as stopped:  # Ctrl-C is how a board ends, with the same exit code as every command's
+        code, how = interruption(stopped)
+        print(f"tblab: {how}; TensorBoard stopped", file=sys.stderr)
+        return code
     finally:
         if board is not None:
             board.stop()

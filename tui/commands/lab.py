@@ -9,6 +9,7 @@ from pathlib import Path
 
 LAB_LOG = "tblab-lab.log"  # in the log root: TensorFlow's C++ lines and failed runs' tracebacks
 
+from core.system.rundir import write_problem
 from tui.commands import count_problem, file_problem, folder_problem
 
 
@@ -45,7 +46,7 @@ def run(args) -> int:
         args.logdir.mkdir(parents=True, exist_ok=True)
         log_file.touch()
     except OSError as error:
-        print(f"tblab: cannot write to {args.logdir}: {error.strerror or error}", file=sys.stderr)
+        print(f"tblab: cannot write to {args.logdir}: {write_problem(args.logdir, error)}", file=sys.stderr)
         return 2
 
     from core.system.tfquiet import stderr_fd_to_file
