@@ -107,6 +107,15 @@ async def test_the_results_line_shows_the_test_accuracy_of_the_run_and_of_before
         assert before.startswith("before: as-is") and f"test acc {first.test_accuracy:.3f}" in before
         assert "doctor: " in before
         await pilot.press("q")
+    # One doctor: the lab's verdict on each run is what `tblab diagnose` says of the folder it wrote.
+    from core.doctor import diagnose
+    from core.tensorboard.reader import read_run
+
+    for trace, line in ((first, before), (second, now)):
+        from_disk = diagnose(read_run(trace.logdir))
+        assert (trace.primary and trace.primary.id) == (from_disk.primary and from_disk.primary.id), trace.fixes
+        assert [f.id for f in trace.findings] == [f.id for f in from_disk.findings], trace.fixes
+        assert line.split("doctor: ", 1)[1].startswith(trace.primary.title if trace.primary else "no finding")
 
 
 async def test_no_nan_anywhere_on_screen_during_and_after_a_healthy_run(tmp_path):

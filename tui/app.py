@@ -280,6 +280,8 @@ class LabApp(App):
         if message.findings:
             trace.add_findings(message.findings)
             self.announce_findings(trace, message.findings)
+        if message.diagnosis is not None:
+            trace.settle_findings(message.diagnosis)
         slot = self.state.selected
         if slot is not None and trace is slot.current:
             self.views.inputs.show(trace)

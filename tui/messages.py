@@ -41,6 +41,7 @@ class StepBatch(Message):
     images: tuple[int, np.ndarray] | None = None  # the newest input batch only
     findings: list = field(default_factory=list)  # new core.doctor Findings
     sent_at: float = 0.0  # time.monotonic() in the worker
+    diagnosis: object = None  # the run's last batch: the doctor's core.doctor Diagnosis, as `tblab run` prints it
 
 
 @dataclass

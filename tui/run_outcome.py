@@ -26,7 +26,9 @@ class Outcome:
 
 
 def failing_findings(trace: RunTrace) -> list:
-    return [f for f in trace.findings if f.severity in FAILING_SEVERITIES]
+    """The findings that make a run "failed", the doctor's primary first once it has settled."""
+    ranked = [trace.primary] + [f for f in trace.findings if f is not trace.primary] if trace.primary else trace.findings
+    return [f for f in ranked if f.severity in FAILING_SEVERITIES]
 
 
 def outcome(trace: RunTrace, baseline_accuracy: float | None = None) -> Outcome:
@@ -65,8 +67,9 @@ def run_seconds(trace: RunTrace, now: float | None = None) -> float:
 
 
 def verdict(trace: RunTrace) -> str:
-    """The doctor's word on the run: its findings' titles, or none."""
-    titles = list(dict.fromkeys(f.title for f in trace.findings))
+    """The doctor's word on the run: its findings' titles (the primary first, once settled), or none."""
+    ranked = [trace.primary, *trace.findings] if trace.primary else trace.findings
+    titles = list(dict.fromkeys(f.title for f in ranked))
     if titles:
         return ", ".join(titles)
     return "watching…" if trace.active else "no finding"

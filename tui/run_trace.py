@@ -77,6 +77,7 @@ class RunTrace:
     images: np.ndarray | None = None  # [k, 28, 28] as the model saw them
     image_step: int = -1
     findings: list = field(default_factory=list)  # core.doctor Finding objects, in order found
+    primary: object = None  # the doctor's primary Finding once the run has ended (settle_findings)
     steps_per_second: float = 0.0
     test_accuracy: float = math.nan
     stopping: bool = False  # asked to stop; the worker ends at the next step
@@ -136,6 +137,12 @@ class RunTrace:
 
     def add_findings(self, findings: Iterable) -> None:
         self.findings.extend(findings)
+        self.version += 1
+
+    def settle_findings(self, diagnosis) -> None:
+        """The doctor's last word replaces what it flagged along the way: a finding that later
+        data ruled out is gone, and the primary is the one `tblab run` and `tblab diagnose` name."""
+        self.findings, self.primary = list(diagnosis.findings), diagnosis.primary
         self.version += 1
 
     def series(self, tag: str) -> DecimatedSeries | None:

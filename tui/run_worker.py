@@ -75,6 +75,7 @@ class RecordBatcher:
         self.evals: list[tuple[int, dict[str, float]]] = []
         self.images: tuple[int, np.ndarray] | None = None
         self.findings: list = []
+        self.diagnosis = None  # the doctor's verdict, taken at the run's end
         self.last_post = -math.inf  # the first record goes out at once: the learner sees the run start
 
     def on_started(self, event: RunStarted) -> None:
@@ -102,14 +103,16 @@ class RecordBatcher:
         """The doctor's last look at the whole run, then everything still buffered."""
         if self.doctor is not None:
             self.doctor.on_ended(event)
+            self.diagnosis = self.doctor.doctor.diagnosis()  # the same verdict the headless commands print
         self.flush()
 
     def flush(self, now: float | None = None) -> None:
-        if not (self.records or self.evals or self.images or self.findings):
+        if not (self.records or self.evals or self.images or self.findings or self.diagnosis):
             return
         now = time.monotonic() if now is None else now
-        self.post(StepBatch(self.run_id, self.records, self.evals, self.images, self.findings, sent_at=now))
-        self.records, self.evals, self.images, self.findings = [], [], None, []
+        self.post(StepBatch(self.run_id, self.records, self.evals, self.images, self.findings, sent_at=now,
+                            diagnosis=self.diagnosis))
+        self.records, self.evals, self.images, self.findings, self.diagnosis = [], [], None, [], None
         self.last_post = now
 
 

@@ -77,7 +77,8 @@ class FindingsPanel(VerticalScroll):
         self.border_title = "doctor"
 
     def show(self, trace: RunTrace | None, previous: RunTrace | None = None, applies: Applies | None = None) -> None:
-        key = (id(trace), len(trace.findings) if trace else 0, trace.active if trace else False, id(previous))
+        shown = (len(trace.findings), id(trace.primary), trace.active) if trace else None  # primary: the settled verdict
+        key = (id(trace), shown, id(previous))
         if key == self._shown:
             return
         self._shown = key
