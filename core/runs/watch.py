@@ -34,6 +34,7 @@ from core.schema.events import Ended, Eval, Output, RunEvent, RunStarted, Step
 from core.schema.facts import RunFacts
 from core.schema.fixes import FIXES
 from core.system import children
+from core.system.names import tag_component
 from core.schema.history import Snapshot, StepRecord
 from core.watch.protocol import FD_ENV, decode, unpack_array
 from core.watch.scan import CUSTOM_LOOP, FixPlan, ScanError, plan_fixes, scan_script
@@ -92,7 +93,7 @@ def _event(message: dict):
             unpack_array(images["pixels"], images["shape"]) if images else None,
         )
     if kind == "start":
-        return _FactsSeen({"loop": message["style"], "variables": dict(message["names"])})
+        return _FactsSeen({"loop": message["style"], "variables": dict(message["names"]), **_layer_facts(message.get("layers"))})
     if kind == "data":
         return _FactsSeen({"data_source": message["source"]})
     if kind == "config":
@@ -104,6 +105,19 @@ def _event(message: dict):
     if kind == "end":
         return _ChildEnded(int(message["steps"]), message["reason"], int(message.get("unrecorded", 0)))
     return None
+
+
+MAX_LAYERS = 1000  # far more than any MLP a script trains; a child saying more is not believed
+
+
+def _layer_facts(layers) -> dict:
+    """RunFacts' layer_order and output_layers from the layers a child names (input side
+    first, the output last), or {} when they are not safe, unique tag components."""
+    if not isinstance(layers, list) or not 0 < len(layers) <= MAX_LAYERS or len(set(map(str, layers))) != len(layers):
+        return {}
+    if any(not isinstance(layer, str) or tag_component(layer) != layer for layer in layers):
+        return {}
+    return {"layer_order": tuple(layers), "output_layers": (layers[-1],)}
 
 
 def check_request(request: WatchRequest) -> dict[str, FixPlan]:

@@ -58,9 +58,11 @@ class Watch:
             self.notices.add(text)
             self.channel.send("notice", text=text)
 
-    def announce(self, style: str, names: dict[str, str]) -> None:
-        """How the script trains and its variables' names (tag name -> the script's)."""
-        self.channel.send("start", style=style, names=names)
+    def announce(self, style: str, namespace: dict) -> None:
+        """How the script trains, its variables' names (tag name -> the script's) and its
+        layers as the tags name them, input side first (the last is the output layer)."""
+        layout = self.variables.layout
+        self.channel.send("start", style=style, names=self.variables.names(namespace), layers=list(layout.layers))
 
     def send_config(self, config: dict) -> None:
         """What the doctor's rules read from a config: the hidden activation and the batch size."""
@@ -113,9 +115,9 @@ class Watch:
         pairs = [(s, g) for s, g in zip(tf.nest.flatten(sources), tf.nest.flatten(grads)) if hasattr(s, "shape")]
         if not pairs:
             return grads
-        layout, new = self.variables.layout_for([s for s, _ in pairs])
+        layout, new = self.variables.layout_for([s for s, _ in pairs], self.namespace_of())
         if new:
-            self.announce("custom loop", self.variables.names(self.namespace_of()))
+            self.announce("custom loop", self.namespace_of())
         by_id = {id(s): g for s, g in pairs}
         ordered_grads = [by_id[id(v)] if by_id[id(v)] is not None else tf.zeros_like(v) for v in layout.variables]
         weights = self.variables.read_all()  # before this step's update

@@ -71,7 +71,7 @@ class WatchCallback(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         watch = self.watch
         self.layout = watch.variables.adopt(list(self.model.trainable_variables))
-        watch.announce("keras fit", watch.variables.names({}))
+        watch.announce("keras fit", {})
         watch.patches.reinitialise_once(list(self.layout.variables))
         watch.patches.scale_optimizer_once(getattr(self.model, "optimizer", None))
         self.before = [np.array(v.numpy()) for v in self.layout.variables]

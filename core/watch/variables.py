@@ -7,7 +7,7 @@ from __future__ import annotations
 import tensorflow as tf
 from tensorflow.python.ops import gen_resource_variable_ops, resource_variable_ops
 
-from core.watch.layout import Layout, make_layout, script_names
+from core.watch.layout import Layout, make_layout, own_names, script_names
 
 
 def read(variable):
@@ -34,23 +34,25 @@ class VariableRegistry:
             self.created.append(var)
         return var
 
-    def layout_for(self, variables: list) -> tuple[Layout, bool]:
-        """The layout of the variables a gradient was taken for, and whether it is new
-        (the first, or other variables than last time)."""
+    def layout_for(self, variables: list, namespace: dict) -> tuple[Layout, bool]:
+        """The layout of the variables a gradient was taken for, its layers named as the
+        script (its globals: `namespace`) names their kernels, and whether it is new (the
+        first, or other variables than last time)."""
         if self.layout is not None and [id(v) for v in variables] == [id(v) for v in self._sources]:
             return self.layout, False
         self._sources = variables
-        self.layout = make_layout(variables, self.order)
+        self.layout = make_layout(variables, self.order, own_names(variables, namespace))
         return self.layout, True
 
     def adopt(self, variables: list) -> Layout:
-        """A Keras model's trainable variables, already in layer order, as the layout."""
-        self.layout = make_layout(variables, {})
+        """A Keras model's trainable variables, already in layer order, as the layout; its
+        layers keep their Keras names."""
+        self.layout = make_layout(variables, {}, own_names(variables, {}))
         return self.layout
 
     def names(self, namespace: dict) -> dict[str, str]:
-        """Tag name (dense_1/kernel) -> the script's own name for the variable (W1), else its
-        Keras path or TensorFlow name."""
+        """Tag name (W1/kernel, W1/bias) -> the script's own name for the variable (W1, b1),
+        else its Keras path or TensorFlow name."""
         layout = self.layout
         own = script_names(layout.variables, namespace)
         return {
