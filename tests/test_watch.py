@@ -168,6 +168,55 @@ def test_keras_fit_gets_a_callback(tmp_path):
     assert history.val["accuracy"].values  # validation at the end of the first epoch
 
 
+def test_a_script_that_names_w0_to_wout_is_diagnosed_in_its_own_names(tmp_path, capsys):
+    """The course's naming (w0 ... w3, wout): the tags, the stated layers and the doctor's
+    evidence read back from the event files by `tblab diagnose` all say w0, never dense_1."""
+    import json
+
+    from core.tensorboard.reader import read_run
+    from tui.cli import main
+
+    outcome = watched(tmp_path, FIXTURES / "named_w0_wout.py", steps=40)
+    assert outcome.reason == "finished" and outcome.steps_done == 40
+    on_disk = read_run(Path(outcome.logdir))
+    assert on_disk.facts.layer_order == ("w0", "w1", "w2", "w3", "wout") and on_disk.facts.output_layers == ("wout",)
+    assert {"grad_norm/w0/kernel", "grad_norm/w0/bias", "grad_norm/wout/kernel", "dead_fraction/w3"} <= set(on_disk.train)
+    assert not any("dense_" in tag or "/output" in tag for tag in on_disk.train)
+    capsys.readouterr()
+    assert main(["diagnose", outcome.logdir, "--json"]) == 0
+    (run,) = json.loads(capsys.readouterr().out)["runs"]
+    dead = next(f for f in run["findings"] if f["id"] == "dead_relu")
+    assert "w0: 100% of units output 0" in dead["evidence"] and "w3" in dead["evidence"]
+    assert "wout" not in dead["evidence"] and "dense_" not in json.dumps(run)  # the output layer has no ReLU
+
+
+def test_layers_take_their_kernels_names_when_safe_and_unique():
+    from core.watch.layout import name_layers
+
+    assert name_layers(["w0", "w1", "wout"]) == ["w0", "w1", "wout"]
+    assert name_layers(["", "w1", ""]) == ["dense_1", "w1", "output"]  # unnamed kernels: tblab's names
+    assert name_layers(["w", "w", "out"]) == ["dense_1", "dense_2", "out"]  # the same name twice: neither keeps it
+    assert name_layers(["weights[0]", "weights[2]", "weights[4]"]) == ["weights_0", "weights_2", "weights_4"]
+    # Hostile names: a separator, terminal escapes, 300 characters, a reserved word, `output` not last.
+    hostile = name_layers(["a/../b", "\x1b[2Jx", "é" * 5 + "z" * 300, "global", "output", "dense_1"])
+    assert hostile[:3] == ["a_b", "dense_2", "z" * 40] and hostile[3:5] == ["dense_4", "dense_5"]  # "2Jx" starts no name
+    assert hostile[5] == "dense_1" and len(set(hostile)) == 6
+    assert name_layers(["dense_2", "", ""]) == ["dense_2", "dense_2_tblab2", "output"]  # unique, whatever the script calls its layers
+
+
+
+def test_a_variables_own_name_is_its_global_then_its_tf_name_then_its_list_item_then_its_keras_layer():
+    from types import SimpleNamespace as Var
+
+    from core.watch.layout import own_names
+
+    named, unnamed, keras = Var(name="w0:0", path=None), Var(name="Variable_3:0", path=None), Var(name="kernel", path="sequential/dense_1/kernel")
+    bound = Var(name="first:0", path=None)
+    found = own_names([named, unnamed, keras, bound], {"weights": [named, unnamed, keras], "W1": bound})
+    assert [found[id(v)] for v in (named, unnamed, keras, bound)] == ["w0", "weights[1]", "weights[2]", "W1"]
+    assert own_names([named, unnamed, keras], {}) == {id(named): "w0", id(keras): "dense_1"}  # Variable_3 is no name
+
+
 # --- bad input ----------------------------------------------------------------------------
 def test_a_script_that_raises_shows_its_own_frames_only(tmp_path):
     outcome = watched(tmp_path, FIXTURES / "raises.py")
