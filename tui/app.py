@@ -261,6 +261,8 @@ class LabApp(App):
             trace.logdir = message.logdir
         if message.data_source:
             trace.data_source = message.data_source
+        if message.layers:
+            trace.layer_order = message.layers
         if trace.state.waiting:
             trace.set_state(message.state, message.detail)
         self.refresh_status()
