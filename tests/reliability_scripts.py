@@ -44,7 +44,7 @@ SCRIPTS = {
                                  "subprocess.Popen([sys.executable, '-m', 'http.server', '0', '--bind', '127.0.0.1'])\n"
                                  "subprocess.Popen(['sleep', '600'])\nprint('serving', flush=True)\n",
                                  steps=10**9),
-    # two models of different widths, trained in turn: steps tblab cannot record as one model
+    # two models of different widths, trained in turn: the first is recorded, the other counted
     "two_models": "\n".join([
         "import tensorflow as tf",
         "def model(hidden):",

@@ -115,6 +115,9 @@ class Watch:
         pairs = [(s, g) for s, g in zip(tf.nest.flatten(sources), tf.nest.flatten(grads)) if hasattr(s, "shape")]
         if not pairs:
             return grads
+        if not self.variables.is_recorded_model([s for s, _ in pairs]):
+            self.other_model_step(len(pairs))
+            return self.patches.scale_gradients(grads)
         layout, new = self.variables.layout_for([s for s, _ in pairs], self.namespace_of())
         if new:
             self.announce("custom loop", self.namespace_of())
@@ -135,6 +138,14 @@ class Watch:
             self.recorder.submit_snapshot(self.step, ordered_grads, weights, layout, acts, x)
         self.step_done()
         return self.patches.scale_gradients(grads)
+
+    def other_model_step(self, variables: int) -> None:
+        """A training step of another model than the recorded one: counted, not recorded."""
+        layers = ", ".join(self.variables.layout.layers) if self.variables.layout is not None else "its first"
+        self.notice(f"the script trains more than one model: tblab records the first ({layers}); steps that "
+                    f"train other variables ({variables} here) are counted as unrecorded")
+        self.recorder.unrecorded += 1
+        self.step_done()
 
     def finish_pending(self) -> None:
         """Send the last step's record, its update read from the variables as they are now."""

@@ -1,5 +1,9 @@
 """The variable registry of a watched script: every variable it creates, in creation order,
 and the layout (core/watch/layout.py) of the variables its gradient calls are taken for.
+
+One model is recorded: the variables of the first gradient call (or the first Keras fit).
+A script that trains another model too (a second net, a GAN's other half, one layer on its
+own) has those steps counted, not recorded: one run's loss and tags are one model's.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ class VariableRegistry:
         self.order: dict[int, int] = {}  # id(variable) -> creation order
         self.created: list = []
         self.layout: Layout | None = None
-        self._sources: list = []  # the variables the layout was made for, in the order given
+        self.model: frozenset[int] | None = None  # ids of the recorded model's variables
 
     def creator(self, next_creator, **kwargs):
         var = next_creator(**kwargs)
@@ -34,13 +38,19 @@ class VariableRegistry:
             self.created.append(var)
         return var
 
+    def is_recorded_model(self, variables: list) -> bool:
+        """Whether these are the recorded model's variables (the first ones claim it)."""
+        ids = frozenset(id(v) for v in variables)
+        if self.model is None:
+            self.model = ids
+        return ids == self.model
+
     def layout_for(self, variables: list, namespace: dict) -> tuple[Layout, bool]:
         """The layout of the variables a gradient was taken for, its layers named as the
         script (its globals: `namespace`) names their kernels, and whether it is new (the
-        first, or other variables than last time)."""
-        if self.layout is not None and [id(v) for v in variables] == [id(v) for v in self._sources]:
+        first call: the recorded model's variables are the same at every call after it)."""
+        if self.layout is not None:
             return self.layout, False
-        self._sources = variables
         self.layout = make_layout(variables, self.order, own_names(variables, namespace))
         return self.layout, True
 
