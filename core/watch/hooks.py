@@ -89,7 +89,9 @@ class Watch:
             self.in_fit = False
 
     def _eager_main(self) -> bool:
-        return tf.executing_eagerly() and threading.get_ident() == self.main_thread
+        """Eager, on the script's training thread: its main thread, or a tf.distribute
+        strategy's first replica (MirroredStrategy runs each replica on a thread of its own)."""
+        return tf.executing_eagerly() and (threading.get_ident() == self.main_thread or _first_replica())
 
     def _in_tape(self) -> bool:
         return self.recorder.recording and self._eager_main()
@@ -220,6 +222,15 @@ class Watch:
     def mark_training_iterator(self) -> None:
         if self.last_iterator is not None:
             self.training_iterators.add(id(self.last_iterator))
+
+
+def _first_replica() -> bool:
+    """Inside strategy.run, on the first replica; False outside any strategy (a Keras or
+    tf.data thread is in the default replica context, also numbered 0)."""
+    if not tf.distribute.has_strategy() or tf.distribute.in_cross_replica_context():
+        return False
+    context = tf.distribute.get_replica_context()
+    return context is not None and tf.get_static_value(context.replica_id_in_sync_group) == 0
 
 
 def _loop_config(acts, x, labels) -> dict:
