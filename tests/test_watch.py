@@ -205,7 +205,7 @@ def test_layers_take_their_kernels_names_when_safe_and_unique():
 
 
 
-def test_a_variables_own_name_is_its_global_then_its_tf_name_then_its_list_item_then_its_keras_layer():
+def test_a_variables_own_name_is_its_global_then_its_tf_or_keras_name_then_its_list_item():
     from types import SimpleNamespace as Var
 
     from core.watch.layout import own_names
@@ -213,7 +213,7 @@ def test_a_variables_own_name_is_its_global_then_its_tf_name_then_its_list_item_
     named, unnamed, keras = Var(name="w0:0", path=None), Var(name="Variable_3:0", path=None), Var(name="kernel", path="sequential/dense_1/kernel")
     bound = Var(name="first:0", path=None)
     found = own_names([named, unnamed, keras, bound], {"weights": [named, unnamed, keras], "W1": bound})
-    assert [found[id(v)] for v in (named, unnamed, keras, bound)] == ["w0", "weights[1]", "weights[2]", "W1"]
+    assert [found[id(v)] for v in (named, unnamed, keras, bound)] == ["w0", "weights[1]", "dense_1", "W1"]
     assert own_names([named, unnamed, keras], {}) == {id(named): "w0", id(keras): "dense_1"}  # Variable_3 is no name
 
 

@@ -137,14 +137,13 @@ def variable_name(var) -> str:
 
 def own_names(variables, namespace: dict) -> dict[int, str]:
     """id(var) -> the name the script gave it, best first: a global bound to it (`w0`), the
-    name it was created with (`tf.Variable(..., name="w0")`), an item of a global list
-    (`weights[0]`), its Keras layer's name. Variables with none are left out."""
+    name it was created with (`tf.Variable(..., name="w0")`, a Keras layer's `dense_1`), an
+    item of a global list (`weights[0]`). Variables with none are left out."""
     bound = script_names(variables, namespace, items=False)
     listed = script_names(variables, namespace)
     found = {}
     for var in variables:
-        name = bound.get(id(var)) or (variable_name(var) if getattr(var, "path", None) is None else "")
-        name = name or listed.get(id(var)) or variable_name(var)
+        name = bound.get(id(var)) or variable_name(var) or listed.get(id(var))
         if name:
             found[id(var)] = name
     return found
