@@ -108,7 +108,7 @@ def test_steps_that_cannot_be_recorded_are_counted_and_reported(tmp_path):
     outcome = json.loads(done.stdout)
     assert outcome["reason"] == "finished" and outcome["steps_done"] == 20
     # Two models trained in turn: the first is recorded, the other's 10 steps are counted, with one notice.
-    assert outcome["unrecorded"] == 10 and "10 of 20 steps could not be recorded" in outcome["message"]
+    assert outcome["unrecorded"] == 10 and "10 of 20 steps trained another model than the first" in outcome["message"]
     assert sum("trains more than one model: tblab records the first (A_0, A_2)" in line for line in done.stderr.splitlines()) == 1
     assert "could not record a step" not in done.stderr  # nothing failed: no model's values mixed into another's
     from core.tensorboard.reader import read_run

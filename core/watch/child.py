@@ -135,7 +135,8 @@ def _finish(watch, channel: Channel, spec: WatchSpec, reason: str) -> None:
         unfixed = sorted(set(spec.fixes) & {"activation", "logits", "no_noise"} - watch.patches.seen)
         if watch.step and unfixed:
             channel.send("notice", text=f"fix {', '.join(unfixed)}: found nothing to change in this run")
-        channel.send("end", steps=watch.step, reason=reason, unrecorded=watch.recorder.unrecorded)
+        channel.send("end", steps=watch.step, reason=reason, unrecorded=watch.recorder.unrecorded,
+                     other_model=watch.other_model_steps)
     except BaseException:
         pass
     channel.close()

@@ -45,6 +45,7 @@ class Watch:
         self.patches = FixPatches(spec, self.notice)
         self.recorder = StepRecorder(spec, channel, self.notice)
         self.step = 0  # steps done
+        self.other_model_steps = 0  # of them, steps that trained another model (counted, not recorded)
         self.stopping = False
         self.in_fit = False  # Keras fit's own tape is not a step of the script's loop
         self.test_labels: np.ndarray | None = None
@@ -147,6 +148,7 @@ class Watch:
         self.notice(f"the script trains more than one model: tblab records the first ({layers}); steps that "
                     f"train other variables ({variables} here) are counted as unrecorded")
         self.recorder.unrecorded += 1
+        self.other_model_steps += 1
         self.step_done()
 
     def finish_pending(self) -> None:

@@ -14,7 +14,8 @@ kinds (every message has "kind"):
   snapshot {"step": k, "tags": [...], "buckets": [[[left, right, count], ...], ...], "dropped": n,
             "images": {"shape": [k, 28, 28], "pixels": base64 of float32} (every image_every steps)}
   error    {"text": ...}                             the script's traceback, trimmed to its own frames
-  end      {"steps": n, "reason": "finished" | "steps" | "stopped" | "error"}
+  end      {"steps": n, "reason": "finished" | "steps" | "stopped" | "error", "unrecorded": n,
+            "other_model": n}                       steps not recorded, and of them those of another model
 """
 
 from __future__ import annotations
