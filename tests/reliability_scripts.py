@@ -81,8 +81,11 @@ SCRIPTS = {
         "        loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits))",
         "    optimizer.apply_gradients(zip(tape.gradient(loss, params), params))",
         "    return loss",
+        "@tf.function",
+        "def distributed_step(x, y):  # TensorFlow's tutorial: strategy.run inside a tf.function",
+        "    return strategy.reduce(tf.distribute.ReduceOp.SUM, strategy.run(train_step, args=(x, y)), axis=None)",
         "for x, y in strategy.experimental_distribute_dataset(data.batch(32)):",
-        "    loss = strategy.run(train_step, args=(x, y))",
+        "    loss = distributed_step(x, y)",
         "print('trained', flush=True)", ""]),
     # waits on a loop without ever computing a gradient
     "never_trains": "import time\nprint('waiting', flush=True)\nwhile True:\n    time.sleep(0.2)\n",
