@@ -190,6 +190,12 @@ def test_a_script_that_names_w0_to_wout_is_diagnosed_in_its_own_names(tmp_path, 
     assert "wout" not in dead["evidence"] and "dense_" not in json.dumps(run)  # the output layer has no ReLU
 
 
+def test_variables_named_only_inside_main_take_those_names(tmp_path):
+    outcome = watched(tmp_path, FIXTURES / "names_in_main.py")
+    assert outcome.steps_done == 5 and outcome.history.layers() == ["hidden_w", "out_w"]
+    assert outcome.names == {"hidden_w/kernel": "hidden_w", "hidden_w/bias": "hidden_b", "out_w/kernel": "out_w", "out_w/bias": "out_b"}
+
+
 def test_layers_take_their_kernels_names_when_safe_and_unique():
     from core.watch.layout import name_layers
 

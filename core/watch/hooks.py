@@ -121,9 +121,10 @@ class Watch:
         if not self.variables.is_recorded_model([s for s, _ in pairs]):
             self.other_model_step(len(pairs))
             return self.patches.scale_gradients(grads)
-        layout, new = self.variables.layout_for([s for s, _ in pairs], self.namespace_of())
+        namespace = self.namespace_of() if self.variables.layout is None else {}  # once: it walks the stack
+        layout, new = self.variables.layout_for([s for s, _ in pairs], namespace)
         if new:
-            self.announce("custom loop", self.namespace_of())
+            self.announce("custom loop", namespace)
         by_id = {id(s): g for s, g in pairs}
         ordered_grads = [by_id[id(v)] if by_id[id(v)] is not None else tf.zeros_like(v) for v in layout.variables]
         weights = self.variables.read_all()  # before this step's update

@@ -8,6 +8,10 @@ own) has those steps counted, not recorded: one run's loss and tags are one mode
 
 from __future__ import annotations
 
+import functools
+import sys
+from pathlib import Path
+
 import tensorflow as tf
 from tensorflow.python.ops import gen_resource_variable_ops, resource_variable_ops
 
@@ -73,3 +77,25 @@ class VariableRegistry:
     def read_all(self) -> list:
         """The layout's variables as they are now."""
         return [read(v) for v in self.layout.variables]
+
+
+def names_in_scope(folder: Path, script_globals: dict) -> dict:
+    """The names the script sees at this call: its globals, then the locals of its own frames
+    on the stack (files in its folder), outermost first: a script that builds its net in
+    main() names its variables there. A variable bound to two names keeps the first (the
+    `w3` a script declared, not the loop variable `w` that holds it last)."""
+    frames, frame = [], sys._getframe(1)
+    while frame is not None:
+        frames.append(frame)
+        frame = frame.f_back
+    namespace = dict(script_globals)
+    for frame in reversed(frames):
+        if _in_folder(frame.f_code.co_filename, folder):
+            for key, value in list(frame.f_locals.items()):
+                namespace.setdefault(key, value)
+    return namespace
+
+
+@functools.lru_cache(maxsize=256)
+def _in_folder(filename: str, folder: Path) -> bool:
+    return filename.endswith(".py") and Path(filename).resolve().parent == folder
