@@ -75,7 +75,8 @@ def test_a_watched_scripts_layers_keep_its_order_and_its_output_is_drawn_as_the_
     from tui.widgets.layer_colors import OUTPUT_COLOR, layer_colors
 
     t = trace(layer_order=("dense", "dense_1", "dense_2"))  # Keras' names: by name, dense would come last
-    t.add_records([StepRecord(0, {"loss": 2.3, **{f"grad_norm/{n}/kernel": 1.0 for n in ("dense_2", "dense_1", "dense")}})], sent_at=1.0)
+    norms = {f"grad_norm/{n}/kernel": 1.0 for n in ("dense_2", "dense_1", "dense")}
+    t.add_records([StepRecord(0, {"loss": 2.3, **norms})], sent_at=1.0)
     layers = [name for name, _ in t.layer_series("grad_norm", "kernel")]
     assert layers == ["dense", "dense_1", "dense_2"] and t.output_layer == "dense_2" and trace().output_layer == "output"
     colors = layer_colors(layers, t.output_layer)

@@ -193,7 +193,8 @@ def test_a_script_that_names_w0_to_wout_is_diagnosed_in_its_own_names(tmp_path, 
 def test_variables_named_only_inside_main_take_those_names(tmp_path):
     outcome = watched(tmp_path, FIXTURES / "names_in_main.py")
     assert outcome.steps_done == 5 and outcome.history.layers() == ["hidden_w", "out_w"]
-    assert outcome.names == {"hidden_w/kernel": "hidden_w", "hidden_w/bias": "hidden_b", "out_w/kernel": "out_w", "out_w/bias": "out_b"}
+    assert outcome.names == {"hidden_w/kernel": "hidden_w", "hidden_w/bias": "hidden_b",
+                             "out_w/kernel": "out_w", "out_w/bias": "out_b"}
 
 
 def test_layers_take_their_kernels_names_when_safe_and_unique():
@@ -207,7 +208,8 @@ def test_layers_take_their_kernels_names_when_safe_and_unique():
     hostile = name_layers(["a/../b", "\x1b[2Jx", "é" * 5 + "z" * 300, "global", "output", "dense_1"])
     assert hostile[:3] == ["a_b", "dense_2", "z" * 40] and hostile[3:5] == ["dense_4", "dense_5"]  # "2Jx" starts no name
     assert hostile[5] == "dense_1" and len(set(hostile)) == 6
-    assert name_layers(["dense_2", "", ""]) == ["dense_2", "dense_2_tblab2", "output"]  # unique, whatever the script calls its layers
+    # unique, whatever the script calls its layers
+    assert name_layers(["dense_2", "", ""]) == ["dense_2", "dense_2_tblab2", "output"]
 
 
 
@@ -216,7 +218,8 @@ def test_a_variables_own_name_is_its_global_then_its_tf_or_keras_name_then_its_l
 
     from core.watch.layout import own_names
 
-    named, unnamed, keras = Var(name="w0:0", path=None), Var(name="Variable_3:0", path=None), Var(name="kernel", path="sequential/dense_1/kernel")
+    named, unnamed = Var(name="w0:0", path=None), Var(name="Variable_3:0", path=None)
+    keras = Var(name="kernel", path="sequential/dense_1/kernel")
     bound = Var(name="first:0", path=None)
     found = own_names([named, unnamed, keras, bound], {"weights": [named, unnamed, keras], "W1": bound})
     assert [found[id(v)] for v in (named, unnamed, keras, bound)] == ["w0", "weights[1]", "dense_1", "W1"]
