@@ -29,7 +29,7 @@ _KERAS_WEIGHTS = frozenset({KERNEL, BIAS, "gamma", "beta", "embeddings"})
 @dataclass(frozen=True)
 class Layout:
     variables: tuple  # in layer order
-    names: tuple[str, ...]  # tag names: dense_1/kernel, dense_1/bias, ..., output/kernel
+    names: tuple[str, ...]  # tag names: w0/kernel, w0/bias, ..., wout/kernel (or dense_1/kernel, ..., output/kernel)
     layers: tuple[str, ...]  # input side first: the script's names (w0, ..., wout), else dense_1, ..., output
     first_kernel: object | None
     output_kernel: object | None
@@ -38,10 +38,6 @@ class Layout:
     @property
     def hidden_layers(self) -> tuple[str, ...]:
         return self.layers[:-1]
-
-    @property
-    def output_layer(self) -> str:
-        return self.layers[-1] if self.layers else OUTPUT_LAYER
 
 
 def _rank(var) -> int:
