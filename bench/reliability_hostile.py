@@ -46,7 +46,8 @@ def _left(marker: str) -> int:
 def hostile_scripts(tmp: Path, env: dict, row_type):
     from tests.reliability_scripts import ODD_STEMS, SCRIPTS, write_script
 
-    row = row_type("hostile scripts under watch (forks, server, sleeper, stdin, args, odd stems, never training)")
+    row = row_type("hostile scripts under watch (forks, server, sleeper, stdin, args, odd stems, never training, "
+                   "two models, a tf.distribute strategy)")
     cwd, root = tmp / "cwd", tmp / "logs"
     cwd.mkdir()
     (cwd / "numpy.py").write_text(SHADOW)
@@ -71,6 +72,8 @@ def hostile_scripts(tmp: Path, env: dict, row_type):
         ok = done.returncode == expected and took < 45 and not left and "Traceback" not in done.stderr
         ok = ok and ("read: piped" in done.stdout if name == "stdin" else True)
         ok = ok and ("argv: ['a']" in done.stdout if name == "arguments" else True)
+        ok = ok and ("6 steps (finished)" in done.stdout if name == "strategy" else True)  # recorded, every step
+        ok = ok and ("10 steps unrecorded" in done.stdout if name == "two_models" else True)  # the other model's, said
         row.survived += ok
         if not ok:
             failed.append(f"{script.name} (exit {done.returncode}, {took:.0f} s, {left} left)")

@@ -71,3 +71,16 @@ def stop_cpu_burners(burners: list[subprocess.Popen]) -> None:
         if burner.poll() is None:
             burner.kill()
         burner.wait()
+
+
+def by_position(tags, own_layers: list[str], script_layers: list[str]) -> set[str]:
+    """tblab's own tags (grad_norm/dense_1/kernel) with each layer renamed to the layer at the
+    same position in a watched script's run (grad_norm/W1/kernel): the same net, named apart."""
+    rename = dict(zip(own_layers, script_layers))
+    renamed = set()
+    for tag in tags:
+        parts = tag.split("/")
+        if len(parts) >= 2 and parts[1] in rename:
+            parts[1] = rename[parts[1]]
+        renamed.add("/".join(parts))
+    return renamed

@@ -1,5 +1,6 @@
 """A hostile-script corpus for `tblab watch`: scripts that fork, leave a server or a sleeper
-behind, never train, read stdin, take arguments; and the odd names they may carry.
+behind, never train, read stdin, take arguments, train two models or under a tf.distribute
+strategy; and the odd names they may carry.
 
 Used by tests/test_reliability_hostile.py and bench/reliability_table.py. Every script
 trains a one-layer net on random data for a few eager GradientTape steps, so each runs in
@@ -44,7 +45,7 @@ SCRIPTS = {
                                  "subprocess.Popen([sys.executable, '-m', 'http.server', '0', '--bind', '127.0.0.1'])\n"
                                  "subprocess.Popen(['sleep', '600'])\nprint('serving', flush=True)\n",
                                  steps=10**9),
-    # two models of different widths, trained in turn: steps tblab cannot record as one model
+    # two models of different widths, trained in turn: the first is recorded, the other counted
     "two_models": "\n".join([
         "import tensorflow as tf",
         "def model(hidden):",
@@ -60,6 +61,32 @@ SCRIPTS = {
         "            loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits))",
         "        for v, g in zip(params, tape.gradient(loss, params)):",
         "            v.assign_sub(0.1 * g)",
+        "print('trained', flush=True)", ""]),
+    # a course's tf.distribute loop: MirroredStrategy (one CPU device), each step in strategy.run
+    # (on a replica thread of its own), a distributed dataset, Keras' optimizer all-reducing
+    "strategy": "\n".join([
+        "import tensorflow as tf",
+        "strategy = tf.distribute.MirroredStrategy()",
+        "with strategy.scope():",
+        "    w0 = tf.Variable(tf.random.normal([784, 32], stddev=0.05), name='w0')",
+        "    b0 = tf.Variable(tf.zeros([32]), name='b0')",
+        "    wout = tf.Variable(tf.random.normal([32, 10], stddev=0.05), name='wout')",
+        "    bout = tf.Variable(tf.zeros([10]), name='bout')",
+        "    optimizer = tf.keras.optimizers.SGD(0.1)",
+        "params = [w0, b0, wout, bout]",
+        "x_all, y_all = tf.random.uniform([192, 784]), tf.random.uniform([192], 0, 10, dtype=tf.int32)",
+        "data = tf.data.Dataset.from_tensor_slices((x_all, y_all))",
+        "def train_step(x, y):",
+        "    with tf.GradientTape() as tape:",
+        "        logits = tf.matmul(tf.nn.relu(tf.matmul(x, w0) + b0), wout) + bout",
+        "        loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits))",
+        "    optimizer.apply_gradients(zip(tape.gradient(loss, params), params))",
+        "    return loss",
+        "@tf.function",
+        "def distributed_step(x, y):  # TensorFlow's tutorial: strategy.run inside a tf.function",
+        "    return strategy.reduce(tf.distribute.ReduceOp.SUM, strategy.run(train_step, args=(x, y)), axis=None)",
+        "for x, y in strategy.experimental_distribute_dataset(data.batch(32)):",
+        "    loss = distributed_step(x, y)",
         "print('trained', flush=True)", ""]),
     # waits on a loop without ever computing a gradient
     "never_trains": "import time\nprint('waiting', flush=True)\nwhile True:\n    time.sleep(0.2)\n",

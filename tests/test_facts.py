@@ -7,13 +7,13 @@ import pytest
 
 from core.schema.class_balance import ClassBalance
 from core.schema.config import RunConfig
-from core.schema.facts import CONFIG_TEXT, VARIABLES_TEXT, RunFacts
+from core.schema.facts import CONFIG_TEXT, LAYERS_TEXT, VARIABLES_TEXT, RunFacts
 
 
 def test_facts_round_trip_through_their_text_tags():
     facts = RunFacts(run="fail2", config=RunConfig(steps=3).to_dict(), data_source="mnist (sample)",
                      class_balance=ClassBalance((5, 6), (2, 3)), script="my.py", fixes=("init", "logits"),
-                     variables={"dense_1/kernel": "W1"})
+                     variables={"W1/kernel": "W1"}, layer_order=("W1", "W3"), output_layers=("W3",))
     back = RunFacts()
     for tag, text in facts.texts().items():
         back = back.with_text(tag, text)
@@ -49,6 +49,12 @@ def test_a_scenario_runs_facts_are_read_back_from_its_event_files(tmp_path):
 @pytest.mark.parametrize("text", ["[" * 100000, '{"a": ' * 5000, "x" * (2 << 20)])
 def test_a_crafted_fact_text_leaves_the_fact_unknown_and_never_raises(text):
     facts = RunFacts()
-    for tag in (VARIABLES_TEXT, CONFIG_TEXT):
+    for tag in (VARIABLES_TEXT, CONFIG_TEXT, LAYERS_TEXT):
         read = facts.with_text(tag, text)
-        assert read.config == {} and read.variables == {}
+        assert read.config == {} and read.variables == {} and read.layer_order == ()
+
+
+@pytest.mark.parametrize("text", ['{"order": ["w0"], "outputs": ["wout"]}', '{"order": "w0", "outputs": []}',
+                                  '{"order": [1, 2], "outputs": [2]}', "[]"])
+def test_stated_layers_whose_output_is_not_among_them_are_not_believed(text):
+    assert RunFacts().with_text(LAYERS_TEXT, text).layer_order == ()

@@ -92,6 +92,10 @@ def test_text_names_layers_as_the_script_does_and_never_says_nan():
     watched = {"dense_1/kernel": "W1", "dense_1/bias": "b1", "dense_2/kernel": "weights[2]",
                "output/kernel": "sequential/dense_8/kernel"}  # a global, a list item, a Keras variable's path
     assert layer_names(watched) == {"dense_1": "W1", "dense_2": "weights[2]", "output": "dense_8"}
+    # A watched run's tags carry the script's names; a list item's, made a safe tag, reads as written.
+    listed = layer_names({"weights_0/kernel": "weights[0]", "weights_0/bias": "weights[1]", "weights_10/kernel": "weights[10]"})
+    assert rename("weights_0 gradient norm 3e-08, 6 orders below weights_10", listed) == \
+        "weights[0] gradient norm 3e-08, 6 orders below weights[10]"
 
 
 def test_section_says_real_steps_names_and_no_nan(tmp_path: Path):

@@ -107,7 +107,28 @@ def test_steps_that_cannot_be_recorded_are_counted_and_reported(tmp_path):
     done = tblab("watch", str(write_script(tmp_path, "two_models")), "--json", "--logdir", str(tmp_path / "logs"), cwd=tmp_path)
     outcome = json.loads(done.stdout)
     assert outcome["reason"] == "finished" and outcome["steps_done"] == 20
-    assert 0 < outcome["unrecorded"] < 20 and f"{outcome['unrecorded']} of 20 steps could not be recorded" in outcome["message"]
-    assert sum("could not record a step" in line for line in done.stderr.splitlines()) == 1  # shown once, then counted
+    # Two models trained in turn: the first is recorded, the other's 10 steps are counted, with one notice.
+    assert outcome["unrecorded"] == 10 and "10 of 20 steps trained another model than the first" in outcome["message"]
+    assert sum("trains more than one model: tblab records the first (A_0, A_2)" in line for line in done.stderr.splitlines()) == 1
+    assert "could not record a step" not in done.stderr  # nothing failed: no model's values mixed into another's
+    from core.tensorboard.reader import read_run
+
+    recorded = read_run(Path(outcome["logdir"]))
+    assert recorded.series("loss").steps == list(range(0, 20, 2)) and recorded.layers() == ["A_0", "A_2"]
     done = tblab("watch", str(write_script(tmp_path, "two_models")), "--logdir", str(tmp_path / "logs"), cwd=tmp_path)
     assert f"20 steps (finished with {outcome['unrecorded']} steps unrecorded)" in done.stdout, done.stdout
+
+
+def test_a_loop_under_a_mirrored_strategy_on_cpu_is_recorded(tmp_path):
+    """strategy.run calls the step on a replica thread: its first replica is the training step."""
+    import json
+
+    from core.tensorboard.reader import read_run
+
+    done = tblab("watch", str(write_script(tmp_path, "strategy")), "--json", "--logdir", str(tmp_path / "logs"), cwd=tmp_path)
+    outcome = json.loads(done.stdout)
+    assert outcome["reason"] == "finished" and outcome["steps_done"] == 6 and not outcome["unrecorded"], outcome["message"]
+    assert "without a training step" not in outcome["message"]
+    recorded = read_run(Path(outcome["logdir"]))
+    assert recorded.series("loss").steps == list(range(6)) and recorded.layers() == ["w0", "wout"]
+    assert abs(recorded.series("loss").values[0] - 2.3) < 0.3 and recorded.series("grad_norm/w0/kernel").values[0] > 0

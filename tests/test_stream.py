@@ -97,7 +97,8 @@ def test_a_watched_script_is_the_same_stream_its_facts_known_at_run_started(tmp_
     assert records[0] == "started" and records[-1] == "ended:finished" and records.count("step") == 3
     (facts,) = started
     assert facts.run == "mine" and facts.loop == "custom loop" and facts.script == str(script)
-    assert facts.variables["dense_1/kernel"] == "W1" and facts.data_source
+    assert facts.variables["W1/kernel"] == "W1" and facts.data_source
+    assert facts.layer_order == ("W1", "W2", "W3") and facts.output_layers == ("W3",)  # known before the first step
 
 
 def test_sinks_are_wired_in_one_place():

@@ -71,6 +71,18 @@ def test_trace_keeps_only_plotted_tags_and_orders_layers():
     assert t.state == "running" and t.last_step == 29
 
 
+def test_a_watched_scripts_layers_keep_its_order_and_its_output_is_drawn_as_the_output():
+    from tui.widgets.layer_colors import OUTPUT_COLOR, layer_colors
+
+    t = trace(layer_order=("dense", "dense_1", "dense_2"))  # Keras' names: by name, dense would come last
+    norms = {f"grad_norm/{n}/kernel": 1.0 for n in ("dense_2", "dense_1", "dense")}
+    t.add_records([StepRecord(0, {"loss": 2.3, **norms})], sent_at=1.0)
+    layers = [name for name, _ in t.layer_series("grad_norm", "kernel")]
+    assert layers == ["dense", "dense_1", "dense_2"] and t.output_layer == "dense_2" and trace().output_layer == "output"
+    colors = layer_colors(layers, t.output_layer)
+    assert colors["dense_2"] == OUTPUT_COLOR and colors["dense"] != OUTPUT_COLOR
+
+
 def test_trace_finds_the_first_nonfinite_step_and_measures_speed():
     t = trace()
     t.add_records([StepRecord(0, {"loss": 2.3, "nonfinite/count": 0.0})], sent_at=10.0)

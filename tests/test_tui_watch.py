@@ -11,6 +11,9 @@ from pathlib import Path
 from tests.test_tui_app import SIZE, text, wait_for
 from tui.app import make_app
 from tui.widgets.fix_panel import FixPanel
+from tui.widgets.grad_norm_plot import GradNormPlot
+from tui.widgets.layer_colors import OUTPUT_COLOR
+from tui.widgets.trace_plot import hex_color
 from tui.widgets.scenario_info import ScenarioInfo
 from tui.widgets.scenario_list import ScenarioList
 
@@ -52,6 +55,12 @@ async def test_start_toggle_save_and_stop_a_watched_script(tmp_path):
         first = slot.current
         await wait_for(pilot, lambda: first.last_step >= 50 and any("step 0: loss" in line for line in slot.script.output))
         assert "loss" in text(app.query_one(ScenarioInfo)).split("output")[1]  # the script's own output, in the lab
+        # The panels name the layers as the script does (W1, W2, W3), in its order.
+        assert first.layer_order == ("W1", "W2", "W3") and first.output_layer == "W3"
+        assert [name for name, _ in first.layer_series("grad_norm", "kernel")] == ["W1", "W2", "W3"]
+        await pilot.pause()
+        legend = app.query_one(GradNormPlot).border_subtitle
+        assert "]W1[" in legend and "]W2[" in legend and f"[{hex_color(OUTPUT_COLOR)}]W3[" in legend  # the output layer's red
         await pilot.press("l")  # a fix mid-run restarts the script with it
         second = slot.current
         assert second is not first and second.fixes == ("lr_down",)

@@ -154,11 +154,13 @@ def test_a_scenario_run_and_the_same_net_watched_measure_the_same_units(tmp_path
     script = tmp_path / "same_net.py"
     script.write_text(SAME_NET.format(config=config.to_json()))
     watched = watch(WatchRequest(script, (), 1), tmp_path / "logs", say=lambda text: None).history
-    for layer in ("dense_1", "dense_2"):
-        tag = tags.layer_tag(prefix, layer)
-        assert tag in scenario.train and tag in watched.train, (tag, sorted(watched.train))
+    # Layer by layer in position: the watched run's layers carry the script's (Keras') names.
+    assert len(scenario.layers()) == len(watched.layers()) == 3, watched.layers()
+    for own, theirs in zip(("dense_1", "dense_2"), watched.layers()[:2]):
+        tag, watched_tag = tags.layer_tag(prefix, own), tags.layer_tag(prefix, theirs)
+        assert tag in scenario.train and watched_tag in watched.train, (watched_tag, sorted(watched.train))
         # One unit's share apart at most: a unit a rounding away from the boundary may count
         # differently in graph and eager matmuls; counting another family's units would not.
-        assert abs(watched.series(tag).values[0] - scenario.series(tag).values[0]) <= 1 / config.hidden_units + 1e-9, tag
+        assert abs(watched.series(watched_tag).values[0] - scenario.series(tag).values[0]) <= 1 / config.hidden_units + 1e-9, tag
     # the nets are chosen so that the measure is far from 0: a family left uncounted would show
     assert max(scenario.series(tags.layer_tag(prefix, layer)).values[0] for layer in ("dense_1", "dense_2")) > 0.25

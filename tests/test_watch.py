@@ -24,6 +24,7 @@ from core.runs.watch import Ended, Output, Step, WatchedScript, WatchError, Watc
 from core.runs.watch_headless import watch
 from core.watch.pacing import FIRST_FULL
 from core.watch.scan import CUSTOM_LOOP, KERAS_FIT, ScanError, plan_fixes, scan_source
+from tests.helpers import by_position
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -80,16 +81,16 @@ def test_watched_baseline_records_tblab_tags_and_stops_cleanly_at_steps(tmp_path
 
     outcome = watched(tmp_path, "baseline.py", steps=30)
     assert outcome.reason == "finished" and outcome.steps_done == 30  # the loop ended, the script went on
-    assert outcome.names == {
-        "dense_1/kernel": "W1", "dense_1/bias": "b1", "dense_2/kernel": "W2",
-        "dense_2/bias": "b2", "output/kernel": "W3", "output/bias": "b3",
+    assert outcome.names == {  # tags named after the script's kernels: tag name -> the script's name
+        "W1/kernel": "W1", "W1/bias": "b1", "W2/kernel": "W2", "W2/bias": "b2", "W3/kernel": "W3", "W3/bias": "b3",
     }
     assert "offline sample" in outcome.data_source or "full MNIST" in outcome.data_source
     history = outcome.history
     assert history.series("loss").steps == list(range(30))
     own = train(RunConfig(steps=2, eval_every=1), data=load_mnist()).history
-    missing = set(own.train) - set(history.train)
-    assert not missing, missing  # every tag of tblab's own runs, named the same
+    assert history.layers() == ["W1", "W2", "W3"] and history.facts.output_layers == ("W3",)
+    missing = by_position(own.train, own.layers(), history.layers()) - set(history.train)
+    assert not missing, missing  # every tag of tblab's own runs, its layers named as the script names them
     assert abs(first(history, "loss") - math.log(10)) < 0.1
     assert first(history, "input/max") == 1.0 and first(history, "input/min") == 0.0
     assert first(history, "loss_input/probabilities") == 0.0
@@ -97,7 +98,8 @@ def test_watched_baseline_records_tblab_tags_and_stops_cleanly_at_steps(tmp_path
     assert 0.3 < outcome.test_accuracy < 1.0 and history.val["accuracy"].steps[-1] == 29
     on_disk = read_run(Path(outcome.logdir))
     # The full statistics are paced (core/watch/pacing.py): every step for the first FIRST_FULL.
-    paced = on_disk.series("grad_norm/dense_1/kernel").steps
+    assert on_disk.facts.layer_order == ("W1", "W2", "W3") and on_disk.facts.output_layers == ("W3",)
+    paced = on_disk.series("grad_norm/W1/kernel").steps
     assert paced[:FIRST_FULL] == list(range(FIRST_FULL)) and set(paced) <= set(range(30))
     assert on_disk.series("nonfinite/count").steps == list(range(30))
     assert on_disk.val["accuracy"].values[-1] == pytest.approx(outcome.test_accuracy, abs=1e-6)
@@ -106,7 +108,7 @@ def test_watched_baseline_records_tblab_tags_and_stops_cleanly_at_steps(tmp_path
 def test_dead_relus_are_seen_from_step_zero(tmp_path):
     outcome = watched(tmp_path, "fail3.py", steps=120)
     history = outcome.history
-    for layer in ("dense_1", "dense_2"):
+    for layer in ("W1", "W2"):
         assert first(history, f"dead_fraction/{layer}") == 1.0
         assert set(history.series(f"grad_norm/{layer}/kernel").values) == {0.0}
     assert outcome.primary_finding == "dead_relu"
@@ -138,16 +140,16 @@ def test_patch_fixes_change_what_the_first_layer_and_the_update_see(tmp_path):
     assert abs(first(clean.history, "input/mean")) < 1e-3 and abs(first(clean.history, "input/std") - 1) < 1e-3
     slow = watched(tmp_path, "baseline.py", "lr_down", steps=3)
     base = watched(tmp_path, "baseline.py", steps=3)
-    ratio = first(slow.history, "update_ratio/output/kernel") / first(base.history, "update_ratio/output/kernel")
+    ratio = first(slow.history, "update_ratio/W3/kernel") / first(base.history, "update_ratio/W3/kernel")
     assert ratio == pytest.approx(0.1, rel=0.02)  # same seed, same first batch: one tenth of the step
 
 
 def test_activation_fix_turns_sigmoid_into_relu(tmp_path):
     outcome = watched(tmp_path, "fail2.py", "activation", steps=5)
     tags = set(outcome.history.train)
-    assert "dead_fraction/dense_8" in tags and not any(t.startswith("saturated_fraction/") for t in tags)
+    assert "dead_fraction/weights_14" in tags and not any(t.startswith("saturated_fraction/") for t in tags)
     broken = watched(tmp_path, "fail2.py", steps=5)
-    assert "saturated_fraction/dense_8" in broken.history.train
+    assert "saturated_fraction/weights_14" in broken.history.train  # the 8th hidden layer: the script's weights[14]
 
 
 def test_keras_fit_gets_a_callback(tmp_path):
@@ -158,10 +160,71 @@ def test_keras_fit_gets_a_callback(tmp_path):
     # Per-batch losses recovered from Keras's running means: they scatter, the running mean would not.
     losses = history.series("loss").array()
     assert losses[0] == pytest.approx(math.log(10), abs=0.15) and losses[20:].std() > 0.01
-    assert history.series("grad_norm/dense_1/kernel").steps == list(range(0, 40, 10))  # probe batches
-    assert history.series("dead_fraction/dense_2").steps == list(range(0, 40, 10))
-    assert history.series("update_ratio/output/kernel").values[0] > 0
+    layers = history.layers()
+    assert layers == ["dense", "dense_1", "dense_2"]  # Keras' own layer names, input side first
+    assert layers == list(history.facts.layer_order) and history.facts.output_layers == (layers[-1],)
+    assert history.series(f"grad_norm/{layers[0]}/kernel").steps == list(range(0, 40, 10))  # probe batches
+    assert history.series(f"dead_fraction/{layers[1]}").steps == list(range(0, 40, 10))
+    assert history.series(f"update_ratio/{layers[-1]}/kernel").values[0] > 0
     assert history.val["accuracy"].values  # validation at the end of the first epoch
+
+
+def test_a_script_that_names_w0_to_wout_is_diagnosed_in_its_own_names(tmp_path, capsys):
+    """The course's naming (w0 ... w3, wout): the tags, the stated layers and the doctor's
+    evidence read back from the event files by `tblab diagnose` all say w0, never dense_1."""
+    import json
+
+    from core.tensorboard.reader import read_run
+    from tui.cli import main
+
+    outcome = watched(tmp_path, FIXTURES / "named_w0_wout.py", steps=40)
+    assert outcome.reason == "finished" and outcome.steps_done == 40
+    on_disk = read_run(Path(outcome.logdir))
+    assert on_disk.facts.layer_order == ("w0", "w1", "w2", "w3", "wout") and on_disk.facts.output_layers == ("wout",)
+    assert {"grad_norm/w0/kernel", "grad_norm/w0/bias", "grad_norm/wout/kernel", "dead_fraction/w3"} <= set(on_disk.train)
+    assert not any("dense_" in tag or "/output" in tag for tag in on_disk.train)
+    capsys.readouterr()
+    assert main(["diagnose", outcome.logdir, "--json"]) == 0
+    (run,) = json.loads(capsys.readouterr().out)["runs"]
+    dead = next(f for f in run["findings"] if f["id"] == "dead_relu")
+    assert "w0: 100% of units output 0" in dead["evidence"] and "w3" in dead["evidence"]
+    assert "wout" not in dead["evidence"] and "dense_" not in json.dumps(run)  # the output layer has no ReLU
+
+
+def test_variables_named_only_inside_main_take_those_names(tmp_path):
+    outcome = watched(tmp_path, FIXTURES / "names_in_main.py")
+    assert outcome.steps_done == 5 and outcome.history.layers() == ["hidden_w", "out_w"]
+    assert outcome.names == {"hidden_w/kernel": "hidden_w", "hidden_w/bias": "hidden_b",
+                             "out_w/kernel": "out_w", "out_w/bias": "out_b"}
+
+
+def test_layers_take_their_kernels_names_when_safe_and_unique():
+    from core.watch.layout import name_layers
+
+    assert name_layers(["w0", "w1", "wout"]) == ["w0", "w1", "wout"]
+    assert name_layers(["", "w1", ""]) == ["dense_1", "w1", "output"]  # unnamed kernels: tblab's names
+    assert name_layers(["w", "w", "out"]) == ["dense_1", "dense_2", "out"]  # the same name twice: neither keeps it
+    assert name_layers(["weights[0]", "weights[2]", "weights[4]"]) == ["weights_0", "weights_2", "weights_4"]
+    # Hostile names: a separator, terminal escapes, 300 characters, a reserved word, `output` not last.
+    hostile = name_layers(["a/../b", "\x1b[2Jx", "é" * 5 + "z" * 300, "global", "output", "dense_1"])
+    assert hostile[:3] == ["a_b", "dense_2", "z" * 40] and hostile[3:5] == ["dense_4", "dense_5"]  # "2Jx" starts no name
+    assert hostile[5] == "dense_1" and len(set(hostile)) == 6
+    # unique, whatever the script calls its layers
+    assert name_layers(["dense_2", "", ""]) == ["dense_2", "dense_2_tblab2", "output"]
+
+
+
+def test_a_variables_own_name_is_its_global_then_its_tf_or_keras_name_then_its_list_item():
+    from types import SimpleNamespace as Var
+
+    from core.watch.layout import own_names
+
+    named, unnamed = Var(name="w0:0", path=None), Var(name="Variable_3:0", path=None)
+    keras = Var(name="kernel", path="sequential/dense_1/kernel")
+    bound = Var(name="first:0", path=None)
+    found = own_names([named, unnamed, keras, bound], {"weights": [named, unnamed, keras], "W1": bound})
+    assert [found[id(v)] for v in (named, unnamed, keras, bound)] == ["w0", "weights[1]", "dense_1", "W1"]
+    assert own_names([named, unnamed, keras], {}) == {id(named): "w0", id(keras): "dense_1"}  # Variable_3 is no name
 
 
 # --- bad input ----------------------------------------------------------------------------

@@ -85,7 +85,8 @@ def test_fail2_is_stuck_at_chance_with_a_vanishing_gradient_ladder(tmp_path_fact
 def test_fail3_is_dead_from_step_zero(tmp_path_factory):
     outcome = run(tmp_path_factory, "fail3", steps=300)
     history = outcome.history
-    for layer in ("dense_1", "dense_2"):
+    assert history.layers() == ["W1", "W2", "W3"]  # examples/fail3.py's own names
+    for layer in ("W1", "W2"):
         assert history.series(f"dead_fraction/{layer}").values[0] == 1.0
     loss = history.series("loss").values
     assert abs(loss[0] - LN10) < 0.01 and abs(loss[-1] - LN10) < 0.05

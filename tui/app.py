@@ -261,6 +261,7 @@ class LabApp(App):
             trace.logdir = message.logdir
         if message.data_source:
             trace.data_source = message.data_source
+        trace.layer_order = message.layers or trace.layer_order  # a watched script's, in its names
         if trace.state.waiting:
             trace.set_state(message.state, message.detail)
         self.refresh_status()

@@ -25,6 +25,7 @@ class RunPhase(Message):
     detail: str = ""
     logdir: str = ""
     data_source: str = ""
+    layers: tuple[str, ...] = ()  # a watched script's layers as it names them, input side first (the last: the output)
 
     def __post_init__(self) -> None:
         self.state = RunState(self.state)  # ValueError for a state the lab does not know

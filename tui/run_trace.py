@@ -18,7 +18,7 @@ import numpy as np
 
 from core.schema.config import RunConfig
 from core.schema.history import StepRecord, blew_up, layer_order
-from core.schema.tags import ACCURACY, DEAD_FRACTION, GRAD_NORM, KERNEL, LOSS, SATURATED_FRACTION
+from core.schema.tags import ACCURACY, DEAD_FRACTION, GRAD_NORM, KERNEL, LOSS, OUTPUT_LAYER, SATURATED_FRACTION
 from tui.series_buffer import DecimatedSeries
 
 PLOTTED_PREFIXES = tuple(f"{prefix}/" for prefix in (GRAD_NORM, DEAD_FRACTION, SATURATED_FRACTION))
@@ -70,6 +70,7 @@ class RunTrace:
     detail: str = ""  # what it is doing now, or why it failed
     logdir: str = ""
     data_source: str = ""
+    layer_order: tuple[str, ...] = ()  # a watched script's layers as it names them (w0 ... wout); else by name
     train: dict[str, DecimatedSeries] = field(default_factory=dict)
     val: dict[str, DecimatedSeries] = field(default_factory=dict)
     last_step: int = -1
@@ -157,7 +158,13 @@ class RunTrace:
                 layer = tag[len(head): len(tag) - len(tail)]
                 if layer and "/" not in layer:
                     found.append((layer, series))
-        return sorted(found, key=lambda item: layer_order(item[0]))
+        stated = {name: index for index, name in enumerate(self.layer_order)}
+        return sorted(found, key=lambda item: (stated.get(item[0], len(stated)), layer_order(item[0])))
+
+    @property
+    def output_layer(self) -> str:
+        """The output layer's name: a watched script's last layer, else tblab's `output`."""
+        return self.layer_order[-1] if self.layer_order else OUTPUT_LAYER
 
     def _update_rate(self, now: float) -> None:
         if self._rate_mark is not None:

@@ -36,7 +36,8 @@ class ScriptLines:
         self.ended: Ended | None = None
 
     def on_started(self, event: RunStarted) -> None:
-        self.post(RunPhase(self.run_id, "loading", "running the script", data_source=event.facts.data_source))
+        self.post(RunPhase(self.run_id, "loading", "running the script", data_source=event.facts.data_source,
+                           layers=tuple(event.facts.layer_order)))
 
     def on_eval(self, event: Eval) -> None:
         self.test_accuracy = event.scalars.get(ACCURACY, self.test_accuracy)

@@ -34,6 +34,7 @@ from core.schema.events import Ended, Eval, Output, RunEvent, RunStarted, Step
 from core.schema.facts import RunFacts
 from core.schema.fixes import FIXES
 from core.system import children
+from core.system.names import tag_component
 from core.schema.history import Snapshot, StepRecord
 from core.watch.protocol import FD_ENV, decode, unpack_array
 from core.watch.scan import CUSTOM_LOOP, FixPlan, ScanError, plan_fixes, scan_script
@@ -75,6 +76,7 @@ class _ChildEnded:
     steps: int
     reason: str
     unrecorded: int = 0
+    other_model: int = 0  # of the unrecorded: steps that trained another model than the recorded one
 
 
 def _event(message: dict):
@@ -92,7 +94,7 @@ def _event(message: dict):
             unpack_array(images["pixels"], images["shape"]) if images else None,
         )
     if kind == "start":
-        return _FactsSeen({"loop": message["style"], "variables": dict(message["names"])})
+        return _FactsSeen({"loop": message["style"], "variables": dict(message["names"]), **_layer_facts(message.get("layers"))})
     if kind == "data":
         return _FactsSeen({"data_source": message["source"]})
     if kind == "config":
@@ -102,8 +104,34 @@ def _event(message: dict):
     if kind == "error":
         return Output(message["text"], "error")  # the traceback, trimmed to the script's own frames
     if kind == "end":
-        return _ChildEnded(int(message["steps"]), message["reason"], int(message.get("unrecorded", 0)))
+        return _ChildEnded(int(message["steps"]), message["reason"], int(message.get("unrecorded", 0)),
+                           int(message.get("other_model", 0)))
     return None
+
+
+MAX_LAYERS = 1000  # far more than any MLP a script trains; a child saying more is not believed
+
+
+def _layer_facts(layers) -> dict:
+    """RunFacts' layer_order and output_layers from the layers a child names (input side
+    first, the output last), or {} when they are not safe, unique tag components."""
+    if not isinstance(layers, list) or not 0 < len(layers) <= MAX_LAYERS or len(set(map(str, layers))) != len(layers):
+        return {}
+    if any(not isinstance(layer, str) or tag_component(layer) != layer for layer in layers):
+        return {}
+    return {"layer_order": tuple(layers), "output_layers": (layers[-1],)}
+
+
+def _unrecorded_message(unrecorded: int, other_model: int, steps: int) -> str:
+    """Why steps are missing from the records: another model's, or measures that failed."""
+    missing = "their values are missing from the plots, the event files and the doctor"
+    if other_model == unrecorded:
+        return (f"{unrecorded} of {steps} steps trained another model than the first and were not recorded "
+                f"(tblab records one model a run): {missing}")
+    if other_model:
+        return (f"{unrecorded} of {steps} steps were not recorded ({other_model} trained another model, the rest "
+                f"could not be measured; see the first notices): {missing}")
+    return f"{unrecorded} of {steps} steps could not be recorded: {missing} (see the first notice)"
 
 
 def check_request(request: WatchRequest) -> dict[str, FixPlan]:
@@ -206,14 +234,14 @@ class WatchedScript:
 
     def _stream(self, readers) -> Iterator[RunEvent]:
         open_pipes = 3
-        steps, reason, error_seen, started, unrecorded = 0, "", False, False, 0
+        steps, reason, error_seen, started, unrecorded, other_model = 0, "", False, False, 0, 0
         while open_pipes:
             event = self._events.get()
             if isinstance(event, tuple):  # a pipe closed
                 open_pipes -= 1
                 continue
             if isinstance(event, _ChildEnded):
-                steps, reason, unrecorded = event.steps, event.reason, event.unrecorded
+                steps, reason, unrecorded, other_model = event.steps, event.reason, event.unrecorded, event.other_model
                 continue
             if isinstance(event, _FactsSeen):
                 self.facts = self.facts.but(**event.changes)  # after RunStarted: kept here, not sent again
@@ -237,8 +265,7 @@ class WatchedScript:
         elif reason == "killed":
             message = f"the script's process ended without a word (exit status {returncode})"
         elif unrecorded:
-            message = (f"{unrecorded} of {steps} steps could not be recorded: their values are missing from the "
-                       "plots, the event files and the doctor (see the first notice)")
+            message = _unrecorded_message(unrecorded, other_model, steps)
         yield Ended(reason, steps, message, returncode, self._dropped_output, unrecorded)
 
     # --- stopping -----------------------------------------------------------------------

@@ -23,6 +23,7 @@ from core.schema.json_safe import dumps, json_safe
 from core.schema.tags import ACCURACY, LOSS
 from core.system.children import Terminated, interruption
 from core.system.idle import IdleWatchdog
+from core.system.names import printable
 from core.system.rundir import RunError, prepare_logdir, run_logdir
 
 PROGRESS_EVERY = 100
@@ -72,7 +73,7 @@ class OutcomeSink:
     def on_started(self, event: RunStarted) -> None:
         facts, outcome = event.facts, self.outcome
         outcome.style, outcome.names, outcome.data_source = facts.loop, dict(facts.variables), facts.data_source
-        self.say(f"{facts.loop}: " + ", ".join(f"{tag} = {name}" for tag, name in facts.variables.items()))
+        self.say(f"{facts.loop}: layers {layers_line(facts.variables)}")
         if facts.data_source:
             self.say(f"data: {facts.data_source}")
 
@@ -269,3 +270,12 @@ def execute_watch(request: WatchRequest, log_root: Path, *, as_json: bool = Fals
         print(f"TensorBoard logs: {outcome.logdir}  (tblab board --logdir {log_root})", file=out)
     trained = outcome.steps_done > 0 and outcome.reason in ("finished", "steps")
     return 0 if trained else 1
+
+
+def layers_line(variables: dict[str, str]) -> str:
+    """`W1 (W1, b1), W2 (W2, b2)`: each layer as its tags name it, with the script's names for
+    its variables (a child's names are untrusted: control characters go)."""
+    grouped: dict[str, list[str]] = {}
+    for tag, name in variables.items():
+        grouped.setdefault(tag.split("/")[0], []).append(name)
+    return printable(", ".join(f"{layer} ({', '.join(names)})" for layer, names in grouped.items()))

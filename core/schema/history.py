@@ -161,9 +161,11 @@ class History:
         return self.train.get(tag, Series())
 
     def layers(self) -> list[str]:
-        """Layer names that have any per-layer tag, ordered input side first, output last."""
+        """Layer names that have any per-layer tag, ordered input side first, output last
+        (in the order the run's facts state, else by the numbers in their names)."""
         names = {tag.split("/")[1] for tag in self.train if tag.count("/") >= 1 and _is_layered(tag)}
-        return sorted(names, key=layer_order)
+        stated = {name: index for index, name in enumerate(self.facts.layer_order)}
+        return sorted(names, key=lambda name: (stated.get(name, len(stated)), layer_order(name)))
 
     def last_step(self) -> int:
         return max((s.steps[-1] for s in self.train.values() if s.steps), default=-1)

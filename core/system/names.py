@@ -1,11 +1,13 @@
 """Names from untrusted input (a scenario's name, a script's stem, a run folder read from a
-log root) made safe for the two places they go: a path component and a terminal line.
+log root, a watched script's variable names) made safe for the places they go: a path
+component, a terminal line and an event tag.
 
 - `path_component` turns any name into one folder name: no separator, no `..`, no control
   character, at most MAX_COMPONENT_BYTES of UTF-8 (leaving room for the `-2` suffix a
   claimed folder may get), never empty. Unicode letters are kept.
 - `printable` strips control characters (terminal escapes such as `\\e[2J`, bells, carriage
   returns) from text about to be printed.
+- `tag_component` turns a script's variable name into one tag component (`grad_norm/<it>/kernel`).
 """
 
 from __future__ import annotations
@@ -41,3 +43,16 @@ def path_component(name: str, max_bytes: int = MAX_COMPONENT_BYTES) -> str:
     text = "_" * (len(text) - len(stripped)) + stripped
     text = truncate_utf8(text, max_bytes).rstrip()
     return text or "_"
+
+
+TAG_COMPONENT_MAX = 40  # characters of a script's variable name kept in a tag (w0, weights_16, hidden_layer_2)
+_NOT_TAG_CHARACTERS = re.compile(r"[^A-Za-z0-9_]+")
+
+
+def tag_component(name: object, max_chars: int = TAG_COMPONENT_MAX) -> str:
+    """`name` as one component of an event tag, or '' when nothing usable is left: ASCII
+    letters, digits and `_` only (any other run of characters becomes one `_`, so
+    `weights[0]` -> `weights_0`; tag readers split on `/`, drop `:0` and `]`, and fold
+    unicode), no leading or trailing `_`, starting with a letter, at most `max_chars`."""
+    text = _NOT_TAG_CHARACTERS.sub("_", str(name)).strip("_")[:max_chars].rstrip("_")
+    return text if text[:1].isalpha() else ""

@@ -49,6 +49,7 @@ import re
 from dataclasses import dataclass
 
 from core.schema.class_balance import META_KEY as CLASS_BALANCE_KEY
+from core.schema.facts import LAYERS_TEXT
 from core.schema.tags import ACTIVATIONS, GRAD_NORM, KERNEL, NONFINITE_COUNT, WEIGHT_NORM, WEIGHTS, layer_tag
 from core.tensorboard.vocabulary import (
     GRAD_NORM_WORDS,
@@ -187,7 +188,7 @@ def lacks_layer(name: str) -> bool:
 def map_text(tag: str) -> str | None:
     """The RunFacts text tag a text tag is (core/schema/facts.py), or None if it is not one tblab reads."""
     tag = strip_scopes(tag)
-    return tag if tag in ("config", "data_source", CLASS_BALANCE_KEY) else None
+    return tag if tag in ("config", "data_source", LAYERS_TEXT, CLASS_BALANCE_KEY) else None
 
 
 def place_at_iterations(wall_times: list[float], marks: list[tuple[float, int]]) -> list[int]:

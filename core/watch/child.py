@@ -81,11 +81,18 @@ def _hooked_watch(spec: WatchSpec, channel: Channel, script: Path):
     from core.watch.functions import install_function_hook
     from core.watch.hooks import Watch, install
     from core.watch.keras_fit import install_fit_hook, install_optimizer_hook
+    from core.watch.variables import names_in_scope
 
     main_module = sys.modules["__main__"]
-    # runpy puts the script's own module in sys.modules["__main__"] while it runs: its globals
-    # give the script's names for its variables.
-    watch = Watch(spec, channel, namespace_of=lambda: vars(sys.modules["__main__"]) if sys.modules.get("__main__") is not main_module else {})
+    # runpy puts the script's own module in sys.modules["__main__"] while it runs: its globals,
+    # and the locals of its functions on the stack, give the script's names for its variables.
+    folder = script.resolve().parent
+
+    def namespace_of() -> dict:
+        running = sys.modules.get("__main__")
+        return names_in_scope(folder, vars(running) if running is not main_module else {})
+
+    watch = Watch(spec, channel, namespace_of=namespace_of)
 
     def served(source: str, test_size: int) -> None:
         channel.send("data", source=source)
@@ -135,7 +142,8 @@ def _finish(watch, channel: Channel, spec: WatchSpec, reason: str) -> None:
         unfixed = sorted(set(spec.fixes) & {"activation", "logits", "no_noise"} - watch.patches.seen)
         if watch.step and unfixed:
             channel.send("notice", text=f"fix {', '.join(unfixed)}: found nothing to change in this run")
-        channel.send("end", steps=watch.step, reason=reason, unrecorded=watch.recorder.unrecorded)
+        channel.send("end", steps=watch.step, reason=reason, unrecorded=watch.recorder.unrecorded,
+                     other_model=watch.other_model_steps)
     except BaseException:
         pass
     channel.close()

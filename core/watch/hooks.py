@@ -45,6 +45,7 @@ class Watch:
         self.patches = FixPatches(spec, self.notice)
         self.recorder = StepRecorder(spec, channel, self.notice)
         self.step = 0  # steps done
+        self.other_model_steps = 0  # of them, steps that trained another model (counted, not recorded)
         self.stopping = False
         self.in_fit = False  # Keras fit's own tape is not a step of the script's loop
         self.test_labels: np.ndarray | None = None
@@ -58,9 +59,11 @@ class Watch:
             self.notices.add(text)
             self.channel.send("notice", text=text)
 
-    def announce(self, style: str, names: dict[str, str]) -> None:
-        """How the script trains and its variables' names (tag name -> the script's)."""
-        self.channel.send("start", style=style, names=names)
+    def announce(self, style: str, namespace: dict) -> None:
+        """How the script trains, its variables' names (tag name -> the script's) and its
+        layers as the tags name them, input side first (the last is the output layer)."""
+        layout = self.variables.layout
+        self.channel.send("start", style=style, names=self.variables.names(namespace), layers=list(layout.layers))
 
     def send_config(self, config: dict) -> None:
         """What the doctor's rules read from a config: the hidden activation and the batch size."""
@@ -87,7 +90,9 @@ class Watch:
             self.in_fit = False
 
     def _eager_main(self) -> bool:
-        return tf.executing_eagerly() and threading.get_ident() == self.main_thread
+        """Eager, on the script's training thread: its main thread, or a tf.distribute
+        strategy's first replica (MirroredStrategy runs each replica on a thread of its own)."""
+        return tf.executing_eagerly() and (threading.get_ident() == self.main_thread or _first_replica())
 
     def _in_tape(self) -> bool:
         return self.recorder.recording and self._eager_main()
@@ -113,9 +118,13 @@ class Watch:
         pairs = [(s, g) for s, g in zip(tf.nest.flatten(sources), tf.nest.flatten(grads)) if hasattr(s, "shape")]
         if not pairs:
             return grads
-        layout, new = self.variables.layout_for([s for s, _ in pairs])
+        if not self.variables.is_recorded_model([s for s, _ in pairs]):
+            self.other_model_step(len(pairs))
+            return self.patches.scale_gradients(grads)
+        namespace = self.namespace_of() if self.variables.layout is None else {}  # once: it walks the stack
+        layout, new = self.variables.layout_for([s for s, _ in pairs], namespace)
         if new:
-            self.announce("custom loop", self.variables.names(self.namespace_of()))
+            self.announce("custom loop", namespace)
         by_id = {id(s): g for s, g in pairs}
         ordered_grads = [by_id[id(v)] if by_id[id(v)] is not None else tf.zeros_like(v) for v in layout.variables]
         weights = self.variables.read_all()  # before this step's update
@@ -133,6 +142,15 @@ class Watch:
             self.recorder.submit_snapshot(self.step, ordered_grads, weights, layout, acts, x)
         self.step_done()
         return self.patches.scale_gradients(grads)
+
+    def other_model_step(self, variables: int) -> None:
+        """A training step of another model than the recorded one: counted, not recorded."""
+        layers = ", ".join(self.variables.layout.layers) if self.variables.layout is not None else "its first"
+        self.notice(f"the script trains more than one model: tblab records the first ({layers}); steps that "
+                    f"train other variables ({variables} here) are counted as unrecorded")
+        self.recorder.unrecorded += 1
+        self.other_model_steps += 1
+        self.step_done()
 
     def finish_pending(self) -> None:
         """Send the last step's record, its update read from the variables as they are now."""
@@ -207,6 +225,15 @@ class Watch:
     def mark_training_iterator(self) -> None:
         if self.last_iterator is not None:
             self.training_iterators.add(id(self.last_iterator))
+
+
+def _first_replica() -> bool:
+    """Inside strategy.run, on the first replica; False outside any strategy (a Keras or
+    tf.data thread is in the default replica context, also numbered 0)."""
+    if not tf.distribute.has_strategy() or tf.distribute.in_cross_replica_context():
+        return False
+    context = tf.distribute.get_replica_context()
+    return context is not None and tf.get_static_value(context.replica_id_in_sync_group) == 0
 
 
 def _loop_config(acts, x, labels) -> dict:

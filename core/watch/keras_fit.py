@@ -70,8 +70,11 @@ class WatchCallback(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         watch = self.watch
+        self.other_model = not watch.variables.is_recorded_model(list(self.model.trainable_variables))
+        if self.other_model:
+            return
         self.layout = watch.variables.adopt(list(self.model.trainable_variables))
-        watch.announce("keras fit", watch.variables.names({}))
+        watch.announce("keras fit", {})
         watch.patches.reinitialise_once(list(self.layout.variables))
         watch.patches.scale_optimizer_once(getattr(self.model, "optimizer", None))
         self.before = [np.array(v.numpy()) for v in self.layout.variables]
@@ -104,6 +107,9 @@ class WatchCallback(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         watch, logs = self.watch, logs or {}
+        if self.other_model:
+            self._other_model_step()
+            return
         step = watch.step
         scalars = {}
         for key, tag in TRAIN_KEYS:
@@ -119,6 +125,11 @@ class WatchCallback(keras.callbacks.Callback):
         watch.recorder.send_step(step, scalars)
         watch.step_done()
         if watch.stopping:
+            self.model.stop_training = True
+
+    def _other_model_step(self) -> None:
+        self.watch.other_model_step(len(self.model.trainable_variables))
+        if self.watch.stopping:
             self.model.stop_training = True
 
     def _update_scalars(self, scalars: dict[str, float]) -> float:
@@ -159,6 +170,8 @@ class WatchCallback(keras.callbacks.Callback):
         return kept
 
     def on_epoch_end(self, epoch, logs=None):
+        if self.other_model:
+            return  # another model's validation is not the recorded model's test accuracy
         logs = logs or {}
         val = {}
         for key, tag in VAL_KEYS:

@@ -4,7 +4,8 @@ JSON rather than pickle so that a broken or hostile child can never make the par
 code; Python's json writes NaN and Infinity and reads them back, which a run needs.
 
 kinds (every message has "kind"):
-  start    {"style": "custom loop" | "keras fit", "names": {tag name: script's name}}
+  start    {"style": "custom loop" | "keras fit", "names": {tag name: script's name},
+            "layers": [layer, ...]}                  the layers as tags name them; the last is the output
   config   {"activation": ..., "batch_size": ...}   what the doctor's rules read from a config
   data     {"source": ...}                           which MNIST the script was served
   notice   {"text": ...}                             a line for the user (a fix that did nothing, ...)
@@ -13,7 +14,8 @@ kinds (every message has "kind"):
   snapshot {"step": k, "tags": [...], "buckets": [[[left, right, count], ...], ...], "dropped": n,
             "images": {"shape": [k, 28, 28], "pixels": base64 of float32} (every image_every steps)}
   error    {"text": ...}                             the script's traceback, trimmed to its own frames
-  end      {"steps": n, "reason": "finished" | "steps" | "stopped" | "error"}
+  end      {"steps": n, "reason": "finished" | "steps" | "stopped" | "error", "unrecorded": n,
+            "other_model": n}                       steps not recorded, and of them those of another model
 """
 
 from __future__ import annotations

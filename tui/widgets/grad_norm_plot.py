@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.content import Content
 
-from core.schema.tags import GRAD_NORM, KERNEL
+from core.schema.tags import GRAD_NORM, KERNEL, OUTPUT_LAYER
 from tui.widgets.layer_colors import layer_colors, layer_legend, short_name
 from tui.widgets.trace_plot import PREVIOUS, TracePlot
 
@@ -18,7 +18,7 @@ class GradNormPlot(TracePlot):
             for _, series in self.previous.layer_series(GRAD_NORM, KERNEL):
                 values += self.line(series, PREVIOUS, positive_only=True)
         layers = self.current.layer_series(GRAD_NORM, KERNEL) if self.current else []
-        colors = layer_colors([name for name, _ in layers])
+        colors = layer_colors([name for name, _ in layers], self.current.output_layer if self.current else OUTPUT_LAYER)
         zero = []
         for name, series in layers:
             values += self.line(series, colors[name], positive_only=True)

@@ -11,8 +11,9 @@ _RAMP = [(70, 130, 255), (60, 200, 220), (80, 210, 120), (190, 220, 60), (250, 1
 OUTPUT_COLOR = (240, 60, 80)
 
 
-def layer_colors(layers: list[str]) -> dict[str, tuple[int, int, int]]:
-    hidden = [name for name in layers if name != OUTPUT_LAYER]
+def layer_colors(layers: list[str], output: str = OUTPUT_LAYER) -> dict[str, tuple[int, int, int]]:
+    """A colour per layer, input side first; `output` (a watched script's own name for it) is red."""
+    hidden = [name for name in layers if name != output]
     colors = {}
     for index, name in enumerate(hidden):
         position = index * (len(_RAMP) - 1) / max(len(hidden) - 1, 1)
@@ -20,8 +21,8 @@ def layer_colors(layers: list[str]) -> dict[str, tuple[int, int, int]]:
         high = min(low + 1, len(_RAMP) - 1)
         t = position - low
         colors[name] = tuple(round(a + (b - a) * t) for a, b in zip(_RAMP[low], _RAMP[high]))
-    if OUTPUT_LAYER in layers:
-        colors[OUTPUT_LAYER] = OUTPUT_COLOR
+    if output in layers:
+        colors[output] = OUTPUT_COLOR
     return colors
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.schema.tags import DEAD_FRACTION, SATURATED_FRACTION
+from core.schema.tags import DEAD_FRACTION, OUTPUT_LAYER, SATURATED_FRACTION
 from tui.run_trace import RunTrace
 from tui.widgets.layer_colors import layer_colors, layer_legend
 from tui.widgets.trace_plot import PREVIOUS, TracePlot
@@ -29,7 +29,7 @@ class UnitFractionPlot(TracePlot):
         for _, series in before:
             self.line(series, PREVIOUS)
         kind, layers = unit_series(self.current)
-        colors = layer_colors([name for name, _ in layers])
+        colors = layer_colors([name for name, _ in layers], self.current.output_layer if self.current else OUTPUT_LAYER)
         for name, series in layers:
             self.line(series, colors[name])
         self.plt.ylim(0, 1)

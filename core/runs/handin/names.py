@@ -1,5 +1,6 @@
-"""The learner's names in the hand-in: tblab's layers (dense_1 ... output) as the variables
-the script names (W1, weights[0]), and text without bare `nan` / `inf` tokens."""
+"""The learner's names in the hand-in: a layer as the variable the script names (W1,
+weights[0]) where its tags could not carry that name (tblab's dense_1 ... output in older
+logs, `weights_0` for the list item `weights[0]`), and text without bare `nan` / `inf` tokens."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import re
 
 from core.schema.tags import OUTPUT_LAYER
 
-_DENSE = re.compile(r"\bdense_\d+\b")
 # "output" the layer ("6 orders below output (0.44)", "output kernel"), not the word ("the output
 # layer", "units output 0", "outputs")
 _OUTPUT = re.compile(rf"\b{OUTPUT_LAYER}\b(?=\s*(?:[,;:()]|$)|\s(?:kernel|bias|gradient|weight))")
@@ -31,10 +31,13 @@ def shown(layer: str, mapping: dict[str, str]) -> str:
 
 
 def rename(text: str, mapping: dict[str, str]) -> str:
-    """`text` with tblab's layer names replaced by the script's."""
+    """`text` with the layers' tag names replaced by the script's names for them."""
     if not mapping:
         return text
-    text = _DENSE.sub(lambda m: mapping.get(m[0], m[0]), text)
+    renamed = sorted((layer for layer, name in mapping.items() if name != layer and layer != OUTPUT_LAYER), key=len, reverse=True)
+    if renamed:  # whole names only: weights_1 is not the start of weights_10, nor of weights[1]
+        layers = re.compile(rf"(?<![\w\[])({'|'.join(map(re.escape, renamed))})(?![\w\]])")
+        text = layers.sub(lambda m: mapping[m[0]], text)
     if OUTPUT_LAYER in mapping:
         text = _OUTPUT.sub(mapping[OUTPUT_LAYER], text)
     return text

@@ -85,6 +85,8 @@ def _add_reading(history: History, roles: list[Role]) -> None:
 
 
 def _add_layer_facts(history: History, style: str) -> None:
+    if history.facts.layer_order:
+        return  # stated by the run (a watched script's own layer names, the `layers` text tag)
     order = keras.layer_order(history) if style == tag_styles.KERAS else []
     order = order or numbered_order([*history.train, *history.histograms])
     if order:

@@ -14,7 +14,7 @@ import numpy as np
 from core.schema.class_balance import META_KEY as CLASS_BALANCE_KEY
 from core.schema.class_balance import ClassBalance
 from core.schema.config import RunConfig
-from core.schema.facts import CONFIG_TEXT
+from core.schema.facts import CONFIG_TEXT, LAYERS_TEXT
 from core.schema.history import History
 from core.tensorboard import tag_styles
 from core.tensorboard.model_config import summarise_keras
@@ -47,11 +47,23 @@ def add_texts(history: History, texts: dict[str, str]) -> None:
                 history.facts = history.facts.but(config=_run_config(text, history.warnings))
             elif key == CLASS_BALANCE_KEY:
                 history.facts = history.facts.but(class_balance=_class_balance(text))
+            elif key == LAYERS_TEXT:
+                history.facts = _stated_layers(history.facts, text)
             else:
                 history.facts = history.facts.with_text(key, printable(text, MAX_STRING))
         except BadText as error:
             shown = "Keras model config" if key == KERAS_MODEL_TEXT else f"text tag {printable(tag)}"
             history.warnings.append(f"{shown}: {error}; not used")
+
+
+def _stated_layers(facts, text: str):
+    """The facts with the layers a watched script's run stated (its own names, input side
+    first, and the output one); BadText for anything else."""
+    parse_json(text, MAX_STRING * 100, max_depth=2)
+    stated = facts.with_text(LAYERS_TEXT, text)
+    if not stated.layer_order:
+        raise BadText("not a list of layers and the output ones among them")
+    return stated
 
 
 def parse_json(text: str, max_bytes: int = MAX_JSON_BYTES, max_depth: int = MAX_DEPTH):
