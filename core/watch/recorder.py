@@ -26,7 +26,7 @@ from core.schema.tags import ACTIVATIONS, GRADIENTS, IMAGE_SIDE, IMAGES_SHOWN, I
 from core.schema.units import RECORDED
 from core.watch.histograms import histogram_buckets_numpy
 from core.watch.layout import Layout
-from core.watch.pacing import StatsPacer
+from core.watch.pacing import StatsPacer, forced_every
 from core.watch.protocol import Channel, pack_array
 from core.watch.spec import WatchSpec
 from core.watch.stats import count_nonfinite_values, light_statistics, measure_step, stats_traces
@@ -73,7 +73,7 @@ class StepRecorder:
         self.recording = False
         self.capture = TapeCapture()
         self.pending: PendingStep | None = None  # the last step, recorded once its update is seen
-        self.pacer = StatsPacer()
+        self.pacer = StatsPacer(forced=forced_every())
         self.nonfinite_seen = False  # the first step with a non-finite value gets the full statistics
         self.unrecorded = 0  # steps whose record could not be made (sent with the end)
         self.failures = 0  # of any recording job (steps and snapshots): only the first is shown
