@@ -31,7 +31,7 @@ from tui.messages import BoardFailed, BoardStarted, RunEnded, RunPhase, ScriptOu
 from tui.palette import LabCommands
 from tui.run_trace import RunState
 from tui.run_worker import DataCache, RunSpec, run_training
-from tui.tf_preload import preload_tensorflow
+from tui.tf_preload import freeze_loaded_heap, preload_tensorflow
 from tui.views import Views
 
 STOP_JOIN_SECONDS = 30.0
@@ -273,6 +273,7 @@ class LabApp(App):
         trace.add_records(message.records, message.sent_at or None)
         if was_waiting and message.records:
             self.tf_state = "ready"  # the run took a step: TensorFlow is loaded, whoever loaded it
+            freeze_loaded_heap()
         for step, scalars in message.evals:
             trace.add_eval(step, scalars)
         if message.images is not None:
@@ -338,6 +339,8 @@ class LabApp(App):
 
     def on_tensor_flow_ready(self, message: TensorFlowReady) -> None:
         self.tf_state = f"failed to load: {message.error}" if message.error else "ready"
+        if not message.error:
+            freeze_loaded_heap()
         self.refresh_status()
 
     @work(thread=True, group="board", exclusive=True, exit_on_error=False)

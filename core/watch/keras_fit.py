@@ -5,14 +5,16 @@ step compiled, so the callback (WatchCallback) measures from outside it, through
 Watch's public parts (its variable registry, fix patches and recorder): per batch,
 the loss and accuracy (Keras 3 logs running means over the epoch; the batch's own value is
 recovered from consecutive means, weighted by batch size) and the weights before and after
-(norms, update ratios, non-finite values); every `probe_every` steps, one eager pass on a
+(norms, update ratios, non-finite values); every `probe_every` steps, one pass on a
 fixed probe batch of the training data gives gradients, activations (through the
-activation hooks) and input statistics; at the end of each epoch, validation values.
+activation hooks, recording the pass while it is traced into one tf.function) and input
+statistics; at the end of each epoch, validation values.
 """
 
 from __future__ import annotations
 
 import math
+import os
 
 import keras
 import numpy as np
@@ -24,9 +26,12 @@ from core.schema.tags import (
     NONFINITE_COUNT, SATURATED_FRACTION, UPDATE_RATIO, WEIGHT_NORM, layer_tag,
 )
 from core.schema.units import RECORDED
-from core.watch.stats import measure_step
+from core.watch.stats import count_nonfinite_values, measure_step
+from core.watch.variables import read
 
 KERAS_DEFAULT_BATCH = 32
+EAGER_PROBE_ENV = "TBLAB_EAGER_PROBE"  # "1": the probe pass eager, never compiled (tests compare the two)
+EAGER_NOTICE = "the probe batch's statistics are measured eagerly, slower: the model could not be traced"
 # What the probe pass measures better than the callback can (the rest is the callback's own).
 PROBE_TAGS = (
     *(f"{prefix}/" for prefix in (GRAD_NORM, ACTIVATION_MEAN, ACTIVATION_STD, DEAD_FRACTION, SATURATED_FRACTION)),
@@ -35,6 +40,20 @@ PROBE_TAGS = (
 # Keras's log keys -> tblab's tags (Keras names accuracy after the metric asked for).
 TRAIN_KEYS = (("loss", LOSS), ("accuracy", ACCURACY), ("sparse_categorical_accuracy", ACCURACY))
 VAL_KEYS = tuple((f"val_{key}", tag) for key, tag in TRAIN_KEYS)
+
+
+def _copy(variable) -> np.ndarray:
+    """A variable's values now, copied: through the TensorFlow variable a Keras 3 variable
+    holds (45 us for keras_healthy's six against 145 us through Keras's .numpy())."""
+    inner = getattr(variable, "value", variable)
+    return np.array(read(variable if callable(inner) else inner))
+
+
+def _norm(values: np.ndarray) -> float:
+    """The L2 norm; NaN or inf when a value is (np.linalg.norm's value, without its checks)."""
+    flat = values.ravel()
+    with np.errstate(over="ignore", invalid="ignore"):
+        return math.sqrt(float(np.dot(flat, flat))) if flat.dtype.kind == "f" and flat.size else float(np.linalg.norm(flat))
 
 
 def _probe_batch(args, kwargs, batch_size: int):
@@ -66,6 +85,7 @@ class WatchCallback(keras.callbacks.Callback):
         self.watch = watch
         self.batch_size, self.samples, self.probe = batch_size, samples, probe
         self.previous_means: dict[str, float] = {}
+        self.compiled_probe: CompiledProbe | bool | None = None  # made at the first probe; False: eager
         self.previous_count = 0
 
     def on_train_begin(self, logs=None):
@@ -74,7 +94,8 @@ class WatchCallback(keras.callbacks.Callback):
         watch.announce("keras fit", watch.variables.names({}))
         watch.patches.reinitialise_once(list(self.layout.variables))
         watch.patches.scale_optimizer_once(getattr(self.model, "optimizer", None))
-        self.before = [np.array(v.numpy()) for v in self.layout.variables]
+        self.before = [_copy(v) for v in self.layout.variables]
+        self.before_norms: list[float] | None = None  # the norms of self.before, once taken
         watch.send_config(self._config())
 
     def _config(self) -> dict:
@@ -122,19 +143,53 @@ class WatchCallback(keras.callbacks.Callback):
             self.model.stop_training = True
 
     def _update_scalars(self, scalars: dict[str, float]) -> float:
-        """The batch's weight norms and update ratios into `scalars`; the non-finite weights."""
-        after = [np.array(v.numpy()) for v in self.layout.variables]
-        bad = 0.0
-        for name, old, new in zip(self.layout.names, self.before, after):
-            new_norm, old_norm = float(np.linalg.norm(new)), float(np.linalg.norm(old))
+        """The batch's weight norms and update ratios into `scalars`; the non-finite weights.
+        The weights are copied (held, a read would make Keras's next update copy the variable);
+        the update is taken in the old copy's buffer, and a norm is kept for the next batch."""
+        after = [_copy(v) for v in self.layout.variables]
+        norms = self.before_norms or [_norm(old) for old in self.before]
+        new_norms = []
+        for name, old, new, old_norm in zip(self.layout.names, self.before, after, norms):
+            new_norm = _norm(new)
+            new_norms.append(new_norm)
             scalars[layer_tag(WEIGHT_NORM, name)] = new_norm
-            scalars[layer_tag(UPDATE_RATIO, name)] = float(np.linalg.norm(new - old)) / old_norm if old_norm > 0 else 0.0
-            bad += float(np.count_nonzero(~np.isfinite(new)))
-        self.before = after
-        return bad
+            update = np.subtract(new, old, out=old) if old.shape == new.shape else new - old
+            scalars[layer_tag(UPDATE_RATIO, name)] = _norm(update) / old_norm if old_norm > 0 else 0.0
+        self.before, self.before_norms = after, new_norms
+        return count_nonfinite_values(after)
 
     def _probe(self, step: int) -> dict[str, float]:
-        """One eager pass on the probe batch: gradients, activations and input statistics."""
+        """One pass on the probe batch: gradients, activations and input statistics."""
+        watch, (x, _) = self.watch, self.probe
+        loss, grads, acts, labels, fed, sparse = self._probe_pass()
+        flat_x = tf.reshape(tf.cast(x, tf.float32), [tf.shape(x)[0], -1])
+        scalars = measure_step(
+            loss=loss, x=flat_x, grads=grads, names=self.layout.names, layers=self.layout.hidden_layers[: len(acts)],
+            activations=acts, labels=labels, fed=fed, sparse_labels=sparse,
+        ).step
+        if step % watch.spec.histogram_every == 0:
+            weights = [tf.convert_to_tensor(v) for v in self.layout.variables]
+            watch.recorder.submit_snapshot(step, grads, weights, self.layout, acts, flat_x)
+        nonfinite = scalars.pop(NONFINITE_COUNT)
+        kept = {k: v for k, v in scalars.items() if k.startswith(PROBE_TAGS)}
+        kept[NONFINITE_COUNT] = nonfinite
+        return kept
+
+    def _probe_pass(self):
+        """(loss, grads, activations, labels, fed, sparse) of the probe batch: compiled, as Keras
+        runs its own step (an eager Keras pass cost ~4 ms against ~0.5 ms), or eager for a model
+        that cannot be traced."""
+        if self.compiled_probe is None:
+            self.compiled_probe = CompiledProbe(self) if os.environ.get(EAGER_PROBE_ENV) != "1" else False
+        if self.compiled_probe:
+            try:
+                return self.compiled_probe()
+            except Exception as error:  # noqa: BLE001 - a model the trace cannot take: the eager pass measures the same
+                self.compiled_probe = False
+                self.watch.notice(f"{EAGER_NOTICE} ({type(error).__name__})")
+        return self._eager_pass()
+
+    def _eager_pass(self):
         watch, (x, y) = self.watch, self.probe
         variables = list(self.layout.variables)
         with watch.recorder.probe(x) as capture:
@@ -143,20 +198,9 @@ class WatchCallback(keras.callbacks.Callback):
                 loss = self.model.compute_loss(x=x, y=y, y_pred=predicted)
             grads = tape.gradient(loss, variables)
         grads = [g if g is not None else tf.zeros_like(v) for g, v in zip(grads, variables)]
-        acts = capture.hidden(self.layout)
         labels, fed, sparse = capture.loss_inputs or (None, None, True)
-        flat_x = tf.reshape(tf.cast(x, tf.float32), [tf.shape(x)[0], -1])
-        scalars = measure_step(
-            loss=loss, x=flat_x, grads=grads, names=self.layout.names, layers=self.layout.hidden_layers[: len(acts)],
-            activations=acts, labels=labels, fed=fed, sparse_labels=sparse,
-        ).step
-        if step % watch.spec.histogram_every == 0:
-            weights = [tf.convert_to_tensor(v) for v in variables]
-            watch.recorder.send_snapshot(step, grads, weights, self.layout, acts, flat_x)
-        nonfinite = scalars.pop(NONFINITE_COUNT)
-        kept = {k: v for k, v in scalars.items() if k.startswith(PROBE_TAGS)}
-        kept[NONFINITE_COUNT] = nonfinite
-        return kept
+        return loss, grads, capture.hidden(self.layout), labels, fed, sparse
+
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
@@ -166,6 +210,39 @@ class WatchCallback(keras.callbacks.Callback):
                 val[tag] = float(logs[key])
         if val:
             self.watch.send_eval(val)
+
+
+class CompiledProbe:
+    """The probe pass as one tf.function: the activation and loss hooks record its symbolic
+    tensors while it is traced (recorder.probe(traced=True)), and it returns them; what is
+    not a tensor (activation kinds, sparse labels) is kept from the trace."""
+
+    def __init__(self, callback: WatchCallback) -> None:
+        self.callback = callback
+        self.kinds: list[str] = []
+        self.sparse = True
+        self.function = tf.function(self._pass)
+
+    def _pass(self, x, y):
+        callback = self.callback
+        variables = list(callback.layout.variables)
+        with callback.watch.recorder.probe(x, traced=True) as capture:
+            with backprop.GradientTape() as tape:
+                predicted = callback.model(x, training=True)
+                loss = callback.model.compute_loss(x=x, y=y, y_pred=predicted)
+            grads = tape.gradient(loss, variables)
+        grads = [g if g is not None else tf.zeros_like(v) for g, v in zip(grads, variables)]
+        acts = capture.hidden(callback.layout)
+        labels, fed, self.sparse = capture.loss_inputs or (None, None, True)
+        self.kinds = [kind for kind, _, _ in acts]
+        seen = (labels, fed) if labels is not None else ()
+        return loss, grads, [z for _, z, _ in acts], [h for _, _, h in acts], seen
+
+    def __call__(self):
+        x, y = self.callback.probe
+        loss, grads, pre, post, seen = self.function(x, y)
+        labels, fed = seen if seen else (None, None)
+        return loss, list(grads), list(zip(self.kinds, pre, post)), labels, fed, self.sparse
 
 
 def install_fit_hook(watch) -> None:

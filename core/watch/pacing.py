@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import os
 
-STATS_SHARE = 0.1  # of the step time, for the full statistics on average
+STATS_SHARE = 0.05  # of the step time, for the full statistics on average (watch at 0.9x leaves 10% for all)
 FIRST_FULL = 20  # steps: the early dynamics (first loss, initial gradients) at every step
 MAX_EVERY = 10
 SMOOTHING = 0.1  # weight of a new measure in the running means

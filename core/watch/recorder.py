@@ -71,6 +71,7 @@ class StepRecorder:
         self.spec, self.channel, self.notice = spec, channel, notice
         self.tape = None  # the eager tape being recorded
         self.recording = False
+        self.tracing = False  # a probe's tf.function is being traced (probe)
         self.capture = TapeCapture()
         self.pending: PendingStep | None = None  # the last step, recorded once its update is seen
         self.pacer = StatsPacer(forced=forced_every())
@@ -96,13 +97,14 @@ class StepRecorder:
         self.tape, self.recording = None, False
 
     @contextmanager
-    def probe(self, x):
-        """Record one forward pass outside the script's own steps (Keras fit's probe batch)."""
-        self.recording, self.capture = True, TapeCapture(first_input=x)
+    def probe(self, x, traced: bool = False):
+        """Record one forward pass outside the script's own steps (Keras fit's probe batch);
+        `traced`: while a tf.function is traced, its symbolic tensors are what is recorded."""
+        self.recording, self.tracing, self.capture = True, traced, TapeCapture(first_input=x)
         try:
             yield self.capture
         finally:
-            self.recording = False
+            self.recording = self.tracing = False
 
     # --- steps ----------------------------------------------------------------------------------
     def step(self, step: int, layout: Layout, inputs: dict, weights: list) -> None:
@@ -130,7 +132,7 @@ class StepRecorder:
         scalars = dict(pending.scalars)
         if pending.full:
             start, traces = time.perf_counter(), stats_traces()
-            measures = measure_step(**pending.inputs, weights=weights_after, previous=pending.weights)
+            measures = measure_step(**pending.inputs, weights=weights_after, previous=pending.weights, light=pending.scalars)
             if stats_traces() == traces:  # a call that traced a new shape is no measure of the pace
                 self.pacer.measured(time.perf_counter() - start)
             scalars.update(measures.step)

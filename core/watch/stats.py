@@ -187,11 +187,12 @@ class StepMeasures:
 
 
 def measure_step(
-    *, loss, x, grads, names, layers, activations, labels, fed, sparse_labels, weights=None, previous=None
+    *, loss, x, grads, names, layers, activations, labels, fed, sparse_labels, weights=None, previous=None, light=None
 ) -> StepMeasures:
     """The measures of one gradient call (and of its update, given `weights` after the
     step and `previous` before it). `activations` are (kind, pre, post) of hidden layers
-    named `layers`; `labels`/`fed` are what the loss was given (None when not seen)."""
+    named `layers`; `labels`/`fed` are what the loss was given (None when not seen);
+    `light`: this step's light_statistics when already taken."""
     inputs = _step_inputs(loss, x, grads, activations, labels, fed, sparse_labels)
     tags = _step_tags(names, layers, inputs[7], labels is not None, x is not None)
     update, nonfinite_weights = None, 0.0
@@ -202,24 +203,31 @@ def measure_step(
         update = _weight_scalars(weight_vector.numpy().tolist(), names)
         nonfinite_weights = count_nonfinite_values(weights)
     step_part = dict(zip(tags, step_vector.numpy().tolist()))
-    step_part.update(light_statistics(loss=loss, grads=grads, labels=labels, fed=fed, sparse_labels=sparse_labels))
+    step_part.update(light or light_statistics(loss=loss, grads=grads, labels=labels, fed=fed, sparse_labels=sparse_labels))
     return StepMeasures(step_part, update, nonfinite_weights)
 
 
 def count_nonfinite_values(tensors) -> float:
     """How many values of these tensors are NaN or infinite, read in place with NumPy (a CPU
-    tensor's .numpy() shares its buffer). A sum is finite exactly when every value is, save
-    for an overflow of finite values: only then, or when there is one, are they counted."""
+    tensor's .numpy() shares its buffer). A float32/64 array's dot with itself (BLAS, ~3x
+    faster than a sum) is finite exactly when every value is, save for an overflow of finite
+    values (|x| > ~1e19 in float32): only then, or when there is one, are they counted."""
     count = 0
-    for tensor in tensors:
-        values = np.asarray(tensor)
-        if values.dtype.kind in "biu":  # integers and booleans are always finite
-            continue
-        with np.errstate(over="ignore", invalid="ignore"):  # no warning in the user's output
-            total = float(values.sum())
-        if not math.isfinite(total):
-            count += values.size - int(np.count_nonzero(np.isfinite(values)))
+    with np.errstate(over="ignore", invalid="ignore"):  # no warning in the user's output; entered once (~4 us)
+        for tensor in tensors:
+            values = np.asarray(tensor)
+            if values.dtype.kind in "biu":  # integers and booleans are always finite
+                continue
+            if not math.isfinite(_square_sum(values)):
+                count += values.size - int(np.count_nonzero(np.isfinite(values)))
     return float(count)
+
+
+def _square_sum(values: np.ndarray) -> float:
+    if values.dtype in (np.float32, np.float64) and values.ndim:
+        flat = values.ravel()  # a view for the contiguous buffers TensorFlow hands over
+        return float(np.dot(flat, flat))
+    return float(values.sum())  # a scalar, float16, bfloat16: a plain sum
 
 
 def batch_accuracy(labels, fed, sparse_labels: bool) -> float | None:
