@@ -4,8 +4,8 @@ Imported only in the watched script's child process (Keras with it). Keras runs 
 step compiled, so the callback (WatchCallback) measures from outside it, through the
 Watch's public parts (its variable registry, fix patches and recorder): per batch,
 the loss and accuracy (Keras 3 logs running means over the epoch; the batch's own value is
-recovered from consecutive means, weighted by batch size) and the weights before and after
-(norms, update ratios, non-finite values); every `probe_every` steps, one pass on a
+recovered from consecutive means, weighted by batch size) and the non-finite weights; every
+`probe_every` steps, the weights before and after (norms, update ratios) and one pass on a
 fixed probe batch of the training data gives gradients, activations (through the
 activation hooks, recording the pass while it is traced into one tf.function) and input
 statistics; at the end of each epoch, validation values.
@@ -42,11 +42,15 @@ TRAIN_KEYS = (("loss", LOSS), ("accuracy", ACCURACY), ("sparse_categorical_accur
 VAL_KEYS = tuple((f"val_{key}", tag) for key, tag in TRAIN_KEYS)
 
 
-def _copy(variable) -> np.ndarray:
-    """A variable's values now, copied: through the TensorFlow variable a Keras 3 variable
-    holds (45 us for keras_healthy's six against 145 us through Keras's .numpy())."""
+def _read(variable):
+    """A variable's value now, through the TensorFlow variable a Keras 3 variable holds
+    (45 us for keras_healthy's six, copied, against 145 us through Keras's .numpy())."""
     inner = getattr(variable, "value", variable)
-    return np.array(read(variable if callable(inner) else inner))
+    return read(variable if callable(inner) else inner)
+
+
+def _copy(variable) -> np.ndarray:
+    return np.array(_read(variable))
 
 
 def _norm(values: np.ndarray) -> float:
@@ -94,8 +98,8 @@ class WatchCallback(keras.callbacks.Callback):
         watch.announce("keras fit", watch.variables.names({}))
         watch.patches.reinitialise_once(list(self.layout.variables))
         watch.patches.scale_optimizer_once(getattr(self.model, "optimizer", None))
-        self.before = [_copy(v) for v in self.layout.variables]
-        self.before_norms: list[float] | None = None  # the norms of self.before, once taken
+        self.before = [_copy(v) for v in self.layout.variables]  # before the next probe step's update
+        self.before_step: int | None = watch.step - 1  # the step self.before was taken after
         watch.send_config(self._config())
 
     def _config(self) -> dict:
@@ -131,7 +135,7 @@ class WatchCallback(keras.callbacks.Callback):
             if key in logs and tag not in scalars:
                 scalars[tag] = float(self._batch_value(key, float(logs[key]), batch))
         self.previous_count = (0 if batch == 0 else self.previous_count) + self._size(batch)
-        bad = (0.0 if math.isfinite(scalars.get(LOSS, 0.0)) else 1.0) + self._update_scalars(scalars)
+        bad = (0.0 if math.isfinite(scalars.get(LOSS, 0.0)) else 1.0) + self._update_scalars(step, scalars)
         if self.probe is not None and step % watch.spec.probe_every == 0:
             probed = self._probe(step)
             bad += probed.pop(NONFINITE_COUNT, 0.0)
@@ -142,21 +146,26 @@ class WatchCallback(keras.callbacks.Callback):
         if watch.stopping:
             self.model.stop_training = True
 
-    def _update_scalars(self, scalars: dict[str, float]) -> float:
-        """The batch's weight norms and update ratios into `scalars`; the non-finite weights.
-        The weights are copied (held, a read would make Keras's next update copy the variable);
-        the update is taken in the old copy's buffer, and a norm is kept for the next batch."""
-        after = [_copy(v) for v in self.layout.variables]
-        norms = self.before_norms or [_norm(old) for old in self.before]
-        new_norms = []
-        for name, old, new, old_norm in zip(self.layout.names, self.before, after, norms):
-            new_norm = _norm(new)
-            new_norms.append(new_norm)
-            scalars[layer_tag(WEIGHT_NORM, name)] = new_norm
-            update = np.subtract(new, old, out=old) if old.shape == new.shape else new - old
-            scalars[layer_tag(UPDATE_RATIO, name)] = _norm(update) / old_norm if old_norm > 0 else 0.0
-        self.before, self.before_norms = after, new_norms
-        return count_nonfinite_values(after)
+    def _update_scalars(self, step: int, scalars: dict[str, float]) -> float:
+        """The non-finite weights after this batch; on a probe step, also the weight norms and
+        update ratios into `scalars` (paced with the probe, as a custom loop's full statistics),
+        against a copy taken at the batch before. Other batches read the weights in place and
+        let go of them at once: held, a read would make Keras's next update copy the variable."""
+        every = self.watch.spec.probe_every
+        measured = step % every == 0 and self.before_step == step - 1
+        if (step + 1) % every == 0:
+            after = [_copy(v) for v in self.layout.variables]
+        else:
+            after = [np.asarray(_read(v)) for v in self.layout.variables]
+        if measured:
+            for name, old, new in zip(self.layout.names, self.before, after):
+                old_norm = _norm(old)
+                scalars[layer_tag(WEIGHT_NORM, name)] = _norm(new)
+                update = np.subtract(new, old, out=old) if old.shape == new.shape else new - old
+                scalars[layer_tag(UPDATE_RATIO, name)] = _norm(update) / old_norm if old_norm > 0 else 0.0
+        bad = count_nonfinite_values(after)
+        self.before, self.before_step = (after, step) if (step + 1) % every == 0 else (None, None)
+        return bad
 
     def _probe(self, step: int) -> dict[str, float]:
         """One pass on the probe batch: gradients, activations and input statistics."""
