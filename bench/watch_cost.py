@@ -35,7 +35,7 @@ TIMED = (
     ("core.watch.recorder", "StepRecorder", "step", "  record the step"),
     ("core.watch.recorder", None, "light_statistics", "    loss, accuracy, non-finite (every step)"),
     ("core.watch.recorder", None, "measure_step", "    full statistics (paced)"),
-    ("core.watch.recorder", None, "count_nonfinite_values", "    non-finite weights after"),
+    ("core.watch.recorder", None, "norms_and_nonfinite", "    weight norms, non-finite weights after"),
     ("core.watch.protocol", "Channel", "send", "    send (JSON, pipe)"),
     ("core.watch.hooks", "Watch", "activation", "  activation hooks, with the script's own op (not counted)"),
     ("core.watch.hooks", "Watch", "layer_input", "first-layer input hook"),

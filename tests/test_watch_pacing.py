@@ -1,4 +1,4 @@
-"""A watched script's loss and batch accuracy are exact on every step, and its verdict does
+"""A watched script's loss, batch accuracy and weight norms are exact on every step, and its verdict does
 not depend on how the full statistics are paced (the pacing follows the step time, so the
 machine's load): the same script at forced pacings (core/watch/pacing.py's
 $TBLAB_FULL_STATS_EVERY: every step; every 10th, what a loaded machine gives) gets the same
@@ -13,7 +13,7 @@ import pytest
 
 from core.runs.watch import WatchRequest
 from core.runs.watch_headless import watch
-from core.schema.tags import ACCURACY, GRAD_NORM_GLOBAL, LOSS
+from core.schema.tags import ACCURACY, GRAD_NORM_GLOBAL, LOSS, WEIGHT_NORM, layer_tag
 from core.watch.pacing import FIRST_FULL, FORCED_EVERY_ENV
 
 FAIL4 = Path(__file__).resolve().parent.parent / "examples" / "fail4.py"
@@ -33,7 +33,7 @@ def test_same_verdict_and_exact_loss_and_accuracy_at_every_pacing(tmp_path, monk
     expected = "input_noise" if not fixes else None
     assert every_step.primary_finding == every_10th.primary_finding == expected
     assert [f["id"] for f in every_step.findings] == [f["id"] for f in every_10th.findings]
-    for tag in (LOSS, ACCURACY):
+    for tag in (LOSS, ACCURACY, layer_tag(WEIGHT_NORM, "dense_1/kernel"), layer_tag(WEIGHT_NORM, "output/bias")):
         dense, sparse = every_step.history.series(tag), every_10th.history.series(tag)
         assert dense.steps == sparse.steps == list(range(STEPS)), tag  # every step, however paced
         assert sparse.values == pytest.approx(dense.values, abs=1e-5), tag  # and the same values

@@ -4,8 +4,8 @@ Imported only in the watched script's child process (Keras with it). Keras runs 
 step compiled, so the callback (WatchCallback) measures from outside it, through the
 Watch's public parts (its variable registry, fix patches and recorder): per batch,
 the loss and accuracy (Keras 3 logs running means over the epoch; the batch's own value is
-recovered from consecutive means, weighted by batch size) and the non-finite weights; every
-`probe_every` steps, the weights before and after (norms, update ratios) and one pass on a
+recovered from consecutive means, weighted by batch size), the weight norms and non-finite
+weights; every `probe_every` steps, the update ratios (weights before and after) and one pass on a
 fixed probe batch of the training data gives gradients, activations (through the
 activation hooks, recording the pass while it is traced into one tf.function) and input
 statistics; at the end of each epoch, validation values.
@@ -26,7 +26,7 @@ from core.schema.tags import (
     NONFINITE_COUNT, SATURATED_FRACTION, UPDATE_RATIO, WEIGHT_NORM, layer_tag,
 )
 from core.schema.units import RECORDED
-from core.watch.stats import count_nonfinite_values, measure_step
+from core.watch.stats import measure_step, norms_and_nonfinite
 from core.watch.variables import read
 
 KERAS_DEFAULT_BATCH = 32
@@ -51,13 +51,6 @@ def _read(variable):
 
 def _copy(variable) -> np.ndarray:
     return np.array(_read(variable))
-
-
-def _norm(values: np.ndarray) -> float:
-    """The L2 norm; NaN or inf when a value is (np.linalg.norm's value, without its checks)."""
-    flat = values.ravel()
-    with np.errstate(over="ignore", invalid="ignore"):
-        return math.sqrt(float(np.dot(flat, flat))) if flat.dtype.kind == "f" and flat.size else float(np.linalg.norm(flat))
 
 
 def _probe_batch(args, kwargs, batch_size: int):
@@ -147,23 +140,24 @@ class WatchCallback(keras.callbacks.Callback):
             self.model.stop_training = True
 
     def _update_scalars(self, step: int, scalars: dict[str, float]) -> float:
-        """The non-finite weights after this batch; on a probe step, also the weight norms and
-        update ratios into `scalars` (paced with the probe, as a custom loop's full statistics),
-        against a copy taken at the batch before. Other batches read the weights in place and
-        let go of them at once: held, a read would make Keras's next update copy the variable."""
+        """The weight norms after this batch into `scalars`, and the non-finite weights; on a
+        probe step, also the update ratios (paced with the probe, as a custom loop's full
+        statistics), against a copy taken at the batch before. Other batches read the weights
+        in place and let go of them at once: held, a read would make Keras's next update copy
+        the variable."""
         every = self.watch.spec.probe_every
-        measured = step % every == 0 and self.before_step == step - 1
         if (step + 1) % every == 0:
             after = [_copy(v) for v in self.layout.variables]
         else:
             after = [np.asarray(_read(v)) for v in self.layout.variables]
-        if measured:
-            for name, old, new in zip(self.layout.names, self.before, after):
-                old_norm = _norm(old)
-                scalars[layer_tag(WEIGHT_NORM, name)] = _norm(new)
-                update = np.subtract(new, old, out=old) if old.shape == new.shape else new - old
-                scalars[layer_tag(UPDATE_RATIO, name)] = _norm(update) / old_norm if old_norm > 0 else 0.0
-        bad = count_nonfinite_values(after)
+        norms, bad = norms_and_nonfinite(after)
+        if step % every == 0 and self.before_step == step - 1:
+            old_norms, _ = norms_and_nonfinite(self.before)
+            updates = [np.subtract(new, old, out=old) if old.shape == new.shape else new - old
+                       for old, new in zip(self.before, after)]
+            for name, old_norm, update_norm in zip(self.layout.names, old_norms, norms_and_nonfinite(updates)[0]):
+                scalars[layer_tag(UPDATE_RATIO, name)] = update_norm / old_norm if old_norm > 0 else 0.0
+        scalars.update(zip((layer_tag(WEIGHT_NORM, name) for name in self.layout.names), norms))
         self.before, self.before_step = (after, step) if (step + 1) % every == 0 else (None, None)
         return bad
 

@@ -22,14 +22,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from core.schema.tags import ACTIVATIONS, GRADIENTS, IMAGE_SIDE, IMAGES_SHOWN, INPUT_DIM, NONFINITE_COUNT, WEIGHTS, layer_tag
+from core.schema.tags import (
+    ACTIVATIONS, GRADIENTS, IMAGE_SIDE, IMAGES_SHOWN, INPUT_DIM, NONFINITE_COUNT, WEIGHT_NORM, WEIGHTS, layer_tag,
+)
 from core.schema.units import RECORDED
 from core.watch.histograms import histogram_buckets_numpy
 from core.watch.layout import Layout
 from core.watch.pacing import StatsPacer, forced_every
 from core.watch.protocol import Channel, pack_array
 from core.watch.spec import WatchSpec
-from core.watch.stats import count_nonfinite_values, light_statistics, measure_step, stats_traces
+from core.watch.stats import light_statistics, measure_step, norms_and_nonfinite, stats_traces
 
 JOB_BACKLOG = 16
 
@@ -127,7 +129,7 @@ class StepRecorder:
             current.weights = None
 
     def _send_step(self, pending: PendingStep, weights_after) -> None:
-        """A step's record: its light part and non-finite weights; for a full step, with the
+        """A step's record: its light part, weight norms and non-finite weights; for a full step, with the
         rest of its statistics and its update (weights after against before) in one compiled call."""
         scalars = dict(pending.scalars)
         if pending.full:
@@ -138,8 +140,9 @@ class StepRecorder:
             scalars.update(measures.step)
             scalars.update(measures.update)
             nonfinite_weights = measures.nonfinite_weights
-        else:
-            nonfinite_weights = count_nonfinite_values(weights_after)
+        else:  # the weight norms at every step, from the same pass as the non-finite count (free)
+            norms, nonfinite_weights = norms_and_nonfinite(weights_after)
+            scalars.update(zip((layer_tag(WEIGHT_NORM, name) for name in pending.inputs["names"]), norms))
         scalars[NONFINITE_COUNT] += nonfinite_weights
         self.send_step(pending.step, scalars)
 

@@ -208,26 +208,35 @@ def measure_step(
 
 
 def count_nonfinite_values(tensors) -> float:
-    """How many values of these tensors are NaN or infinite, read in place with NumPy (a CPU
-    tensor's .numpy() shares its buffer). A float32/64 array's dot with itself (BLAS, ~3x
-    faster than a sum) is finite exactly when every value is, save for an overflow of finite
-    values (|x| > ~1e19 in float32): only then, or when there is one, are they counted."""
-    count = 0
+    """How many values of these tensors are NaN or infinite (see norms_and_nonfinite)."""
+    return norms_and_nonfinite(tensors)[1]
+
+
+def norms_and_nonfinite(tensors) -> tuple[list[float], float]:
+    """Each tensor's L2 norm and how many of their values are NaN or infinite, read in place
+    with NumPy (a CPU tensor's .numpy() shares its buffer), in one pass: a float32/64 array's
+    dot with itself (BLAS, ~3x faster than a sum) is finite exactly when every value is, save
+    for an overflow of finite values (|x| > ~1e19 in float32, where TensorFlow's norm overflows
+    too): only then, or when there is one, are they counted."""
+    norms, count = [], 0
     with np.errstate(over="ignore", invalid="ignore"):  # no warning in the user's output; entered once (~4 us)
         for tensor in tensors:
             values = np.asarray(tensor)
             if values.dtype.kind in "biu":  # integers and booleans are always finite
+                norms.append(float(np.linalg.norm(values)))
                 continue
-            if not math.isfinite(_square_sum(values)):
+            square_sum = _square_sum(values)
+            norms.append(math.sqrt(square_sum) if square_sum >= 0 else math.nan)
+            if not math.isfinite(square_sum):
                 count += values.size - int(np.count_nonzero(np.isfinite(values)))
-    return float(count)
+    return norms, float(count)
 
 
 def _square_sum(values: np.ndarray) -> float:
-    if values.dtype in (np.float32, np.float64) and values.ndim:
-        flat = values.ravel()  # a view for the contiguous buffers TensorFlow hands over
+    flat = values.ravel()  # a view for the contiguous buffers TensorFlow hands over
+    if values.dtype in (np.float32, np.float64):
         return float(np.dot(flat, flat))
-    return float(values.sum())  # a scalar, float16, bfloat16: a plain sum
+    return float(np.sum(np.square(flat.astype(np.float32))))  # float16, bfloat16: no BLAS
 
 
 def batch_accuracy(labels, fed, sparse_labels: bool) -> float | None:
