@@ -31,7 +31,7 @@ from tui.messages import BoardFailed, BoardStarted, RunEnded, RunPhase, ScriptOu
 from tui.palette import LabCommands
 from tui.run_trace import RunState
 from tui.run_worker import DataCache, RunSpec, run_training
-from tui.tf_preload import preload_tensorflow
+from tui.tf_preload import freeze_loaded_heap, preload_tensorflow
 from tui.views import Views
 
 STOP_JOIN_SECONDS = 30.0
@@ -257,10 +257,8 @@ class LabApp(App):
         trace = self.state.runs.get(message.run_id)
         if trace is None:
             return
-        if message.logdir:
-            trace.logdir = message.logdir
-        if message.data_source:
-            trace.data_source = message.data_source
+        trace.logdir = message.logdir or trace.logdir
+        trace.data_source = message.data_source or trace.data_source
         trace.layer_order = message.layers or trace.layer_order  # a watched script's, in its names
         if trace.state.waiting:
             trace.set_state(message.state, message.detail)
@@ -274,6 +272,7 @@ class LabApp(App):
         trace.add_records(message.records, message.sent_at or None)
         if was_waiting and message.records:
             self.tf_state = "ready"  # the run took a step: TensorFlow is loaded, whoever loaded it
+            freeze_loaded_heap()
         for step, scalars in message.evals:
             trace.add_eval(step, scalars)
         if message.images is not None:
@@ -341,6 +340,8 @@ class LabApp(App):
 
     def on_tensor_flow_ready(self, message: TensorFlowReady) -> None:
         self.tf_state = f"failed to load: {message.error}" if message.error else "ready"
+        if not message.error:
+            freeze_loaded_heap()
         self.refresh_status()
 
     @work(thread=True, group="board", exclusive=True, exit_on_error=False)

@@ -1,6 +1,11 @@
-"""Importing TensorFlow in the background while the lab's first frame is on screen."""
+"""Importing TensorFlow in the background while the lab's first frame is on screen, and
+keeping its objects out of the garbage collector's way once it is loaded."""
 
 from __future__ import annotations
+
+import gc
+
+_frozen = False
 
 
 def preload_tensorflow() -> str:
@@ -17,3 +22,14 @@ def preload_tensorflow() -> str:
     except Exception as error:
         return f"{type(error).__name__}: {error}"
     return ""
+
+
+def freeze_loaded_heap() -> None:
+    """Once TensorFlow is imported, move every object alive now (~330k, nearly all TensorFlow's
+    modules) out of the cyclic garbage collector's reach: its full collections walked them all,
+    0.7 s with the UI thread held (measured during a run on a loaded machine; 0.13 s after).
+    Refcounting still frees them; only cycles already garbage now would stay. Once a process."""
+    global _frozen
+    if not _frozen:
+        _frozen = True
+        gc.freeze()

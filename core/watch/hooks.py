@@ -95,7 +95,11 @@ class Watch:
         return tf.executing_eagerly() and (threading.get_ident() == self.main_thread or _first_replica())
 
     def _in_tape(self) -> bool:
-        return self.recorder.recording and self._eager_main()
+        if not self.recorder.recording:
+            return False
+        if self.recorder.tracing:  # Keras fit's compiled probe pass (keras_fit.py), traced on this thread
+            return threading.get_ident() == self.main_thread
+        return self._eager_main()
 
     # --- the tape --------------------------------------------------------------------------
     def tape_entered(self, tape) -> None:

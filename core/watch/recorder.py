@@ -22,14 +22,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from core.schema.tags import ACTIVATIONS, GRADIENTS, IMAGE_SIDE, IMAGES_SHOWN, INPUT_DIM, NONFINITE_COUNT, WEIGHTS, layer_tag
+from core.schema.tags import (
+    ACTIVATIONS, GRADIENTS, IMAGE_SIDE, IMAGES_SHOWN, INPUT_DIM, NONFINITE_COUNT, WEIGHT_NORM, WEIGHTS, layer_tag,
+)
 from core.schema.units import RECORDED
 from core.watch.histograms import histogram_buckets_numpy
 from core.watch.layout import Layout
-from core.watch.pacing import StatsPacer
+from core.watch.pacing import StatsPacer, forced_every
 from core.watch.protocol import Channel, pack_array
 from core.watch.spec import WatchSpec
-from core.watch.stats import count_nonfinite_values, light_statistics, measure_step, stats_traces
+from core.watch.stats import light_statistics, measure_step, norms_and_nonfinite, stats_traces
 
 JOB_BACKLOG = 16
 
@@ -71,9 +73,10 @@ class StepRecorder:
         self.spec, self.channel, self.notice = spec, channel, notice
         self.tape = None  # the eager tape being recorded
         self.recording = False
+        self.tracing = False  # a probe's tf.function is being traced (probe)
         self.capture = TapeCapture()
         self.pending: PendingStep | None = None  # the last step, recorded once its update is seen
-        self.pacer = StatsPacer()
+        self.pacer = StatsPacer(forced=forced_every())
         self.nonfinite_seen = False  # the first step with a non-finite value gets the full statistics
         self.unrecorded = 0  # steps whose record could not be made (sent with the end)
         self.failures = 0  # of any recording job (steps and snapshots): only the first is shown
@@ -96,13 +99,14 @@ class StepRecorder:
         self.tape, self.recording = None, False
 
     @contextmanager
-    def probe(self, x):
-        """Record one forward pass outside the script's own steps (Keras fit's probe batch)."""
-        self.recording, self.capture = True, TapeCapture(first_input=x)
+    def probe(self, x, traced: bool = False):
+        """Record one forward pass outside the script's own steps (Keras fit's probe batch);
+        `traced`: while a tf.function is traced, its symbolic tensors are what is recorded."""
+        self.recording, self.tracing, self.capture = True, traced, TapeCapture(first_input=x)
         try:
             yield self.capture
         finally:
-            self.recording = False
+            self.recording = self.tracing = False
 
     # --- steps ----------------------------------------------------------------------------------
     def step(self, step: int, layout: Layout, inputs: dict, weights: list) -> None:
@@ -125,19 +129,20 @@ class StepRecorder:
             current.weights = None
 
     def _send_step(self, pending: PendingStep, weights_after) -> None:
-        """A step's record: its light part and non-finite weights; for a full step, with the
+        """A step's record: its light part, weight norms and non-finite weights; for a full step, with the
         rest of its statistics and its update (weights after against before) in one compiled call."""
         scalars = dict(pending.scalars)
         if pending.full:
             start, traces = time.perf_counter(), stats_traces()
-            measures = measure_step(**pending.inputs, weights=weights_after, previous=pending.weights)
+            measures = measure_step(**pending.inputs, weights=weights_after, previous=pending.weights, light=pending.scalars)
             if stats_traces() == traces:  # a call that traced a new shape is no measure of the pace
                 self.pacer.measured(time.perf_counter() - start)
             scalars.update(measures.step)
             scalars.update(measures.update)
             nonfinite_weights = measures.nonfinite_weights
-        else:
-            nonfinite_weights = count_nonfinite_values(weights_after)
+        else:  # the weight norms at every step, from the same pass as the non-finite count (free)
+            norms, nonfinite_weights = norms_and_nonfinite(weights_after)
+            scalars.update(zip((layer_tag(WEIGHT_NORM, name) for name in pending.inputs["names"]), norms))
         scalars[NONFINITE_COUNT] += nonfinite_weights
         self.send_step(pending.step, scalars)
 
