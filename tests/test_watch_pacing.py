@@ -33,7 +33,9 @@ def test_same_verdict_and_exact_loss_and_accuracy_at_every_pacing(tmp_path, monk
     expected = "input_noise" if not fixes else None
     assert every_step.primary_finding == every_10th.primary_finding == expected
     assert [f["id"] for f in every_step.findings] == [f["id"] for f in every_10th.findings]
-    for tag in (LOSS, ACCURACY, layer_tag(WEIGHT_NORM, "dense_1/kernel"), layer_tag(WEIGHT_NORM, "output/bias")):
+    first, *_, last = every_step.history.layers()  # the script's own names (W1 ... W3)
+    assert (first, last) == ("W1", "W3")
+    for tag in (LOSS, ACCURACY, layer_tag(WEIGHT_NORM, f"{first}/kernel"), layer_tag(WEIGHT_NORM, f"{last}/bias")):
         dense, sparse = every_step.history.series(tag), every_10th.history.series(tag)
         assert dense.steps == sparse.steps == list(range(STEPS)), tag  # every step, however paced
         assert sparse.values == pytest.approx(dense.values, abs=1e-5), tag  # and the same values

@@ -28,8 +28,11 @@ def test_the_compiled_probe_measures_what_the_eager_one_does(tmp_path, monkeypat
     compiled, eager = probed(tmp_path, monkeypatch, False), probed(tmp_path, monkeypatch, True)
     assert compiled.steps_done == eager.steps_done == STEPS
     assert not any(EAGER_NOTICE in notice for notice in compiled.notices)  # it was compiled
-    tags = [layer_tag(GRAD_NORM, "dense_1/kernel"), layer_tag(GRAD_NORM, "output/kernel"), layer_tag(DEAD_FRACTION, "dense_1"),
-            layer_tag(DEAD_FRACTION, "dense_8"), LOSS_INPUT_PROBABILITIES, *INPUT_STATS]
+    layers = compiled.history.layers()  # Keras's own layer names: dense ... dense_7, then the output layer
+    assert len(layers) == 9 and layers == eager.history.layers()
+    first, hidden_last, out = layers[0], layers[-2], layers[-1]
+    tags = [layer_tag(GRAD_NORM, f"{first}/kernel"), layer_tag(GRAD_NORM, f"{out}/kernel"), layer_tag(DEAD_FRACTION, first),
+            layer_tag(DEAD_FRACTION, hidden_last), LOSS_INPUT_PROBABILITIES, *INPUT_STATS]
     for tag in tags:
         a, b = compiled.history.series(tag), eager.history.series(tag)
         assert a.steps == b.steps == [0, 10, 20], tag
