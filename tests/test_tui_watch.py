@@ -58,7 +58,7 @@ async def test_start_toggle_save_and_stop_a_watched_script(tmp_path):
         # The panels name the layers as the script does (W1, W2, W3), in its order.
         assert first.layer_order == ("W1", "W2", "W3") and first.output_layer == "W3"
         assert [name for name, _ in first.layer_series("grad_norm", "kernel")] == ["W1", "W2", "W3"]
-        await pilot.pause()
+        await wait_for(pilot, lambda: app.query_one(GradNormPlot).border_subtitle)  # drawn just after a frame
         legend = app.query_one(GradNormPlot).border_subtitle
         assert "]W1[" in legend and "]W2[" in legend and f"[{hex_color(OUTPUT_COLOR)}]W3[" in legend  # the output layer's red
         await pilot.press("l")  # a fix mid-run restarts the script with it
