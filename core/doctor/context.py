@@ -36,10 +36,13 @@ def activation_kind(view: RunView) -> str:
 
 
 def batch_size(view: RunView) -> int | None:
-    """The training batch size: from the config, else from the granularity of batch accuracy."""
+    """The training batch size: from the config, else from the activation histograms' sizes
+    (core/tensorboard/reading/units.py), else from the granularity of batch accuracy."""
     configured = view.config_value("batch_size")
     if isinstance(configured, int) and configured > 0:
         return configured
+    if view.history.facts.batch_size:
+        return view.history.facts.batch_size
     _, acc = view.tail(ACCURACY)
     values = np.unique(finite(acc))
     if values.size < T.MIN_DISTINCT_ACCURACIES:

@@ -1,0 +1,83 @@
+"""A run's layer outputs placed by size (core/tensorboard/reading/units.py): unnamed histograms
+that hold a batch's outputs become activations, every activation histogram joins the variable
+layer it is the output of (`activations/Act1` -> `activations/W1`, `activations/h1` ->
+`activations/w0`), and the sizes give History.facts the batch size and the number of classes."""
+
+from __future__ import annotations
+
+from core.schema.history import History
+from core.schema.tags import ACTIVATIONS, BIAS, GRAD_NORM, KERNEL, WEIGHTS, layer_tag
+from core.tensorboard.layers import layer_of, numbered_order, paired_by_name
+from core.tensorboard.reading import units
+from core.tensorboard.reading.content import names_inputs, names_model_output, value_range
+from core.tensorboard.reading.roles import BY_CONTENT, BY_NAME, BY_WORDS, Role, is_role, move_role
+
+
+def variable_sizes(history: History) -> list[units.LayerSize]:
+    """The variable layers (those with kernel or bias histograms or gradient norms), input side
+    first, with the sizes their histograms show."""
+    counts: dict[str, dict[str, int]] = {KERNEL: {}, BIAS: {}}
+    keys = [key for key in [*history.histograms, *history.train]
+            if (found := layer_of(key)) and found[0] in (WEIGHTS, GRAD_NORM) and key.rsplit("/", 1)[-1] in counts]
+    for key in keys:
+        snaps = history.histograms.get(key)
+        if snaps and key.startswith(WEIGHTS + "/"):
+            counts[key.rsplit("/", 1)[-1]][layer_of(key)[1]] = int(round(float(snaps[0].counts.sum())))
+    order = [layer for layer in numbered_order(keys) if "/" not in layer]
+    return units.layer_sizes(order, counts[KERNEL], counts[BIAS])
+
+
+def activations_by_size(history: History, roles: list[Role]) -> None:
+    """Unnamed histograms whose counts are a batch's outputs, not a variable's size: activations."""
+    sizes = variable_sizes(history)
+    unplaced = [tag for tag in history.histograms if not is_role(tag)]
+    paired = paired_by_name(unplaced)  # `layer1` beside `layer1_offset`: one layer's kernel and bias
+    for tag in unplaced:
+        if tag in paired or names_inputs(tag) or names_model_output(tag) or not _output_values(history.histograms[tag]):
+            continue
+        counts = [int(round(float(snap.counts.sum()))) for snap in history.histograms[tag]]
+        if not units.holds_a_batch(counts, sizes):
+            continue
+        name = layer_tag(ACTIVATIONS, tag.rsplit("/", 1)[-1])
+        if name not in history.histograms:
+            history.histograms[name] = history.histograms.pop(tag)
+            move_role(roles, tag, name, BY_CONTENT)
+
+
+def _output_values(snaps) -> bool:
+    """Values an activation can take: >= 0 (ReLU, sigmoid; all 0 when dead) or inside [-1, 1]
+    (tanh). A layer's pre-activations (`Wx_plus_b/pre_activations`) spread wider, on both signs."""
+    for snap in snaps[-3:]:
+        low, high = value_range(snap)
+        if not (low >= -1e-6 or (low >= -1 - 1e-6 and high <= 1 + 1e-6)):
+            return False
+    return True
+
+
+def match_activations(history: History, roles: list[Role]) -> None:
+    """Activation histograms named after no variable layer join the layer they are the output of;
+    the batch size and the number of classes that the sizes imply go into History.facts."""
+    sizes = variable_sizes(history)
+    variable_layers = {size.layer for size in sizes}
+    loose = {}
+    for key, snaps in history.histograms.items():
+        found = layer_of(key)
+        if found and found[0] == ACTIVATIONS and key.count("/") == 1 and found[1] not in variable_layers and snaps:
+            loose[found[1]] = units.typical([int(round(float(snap.counts.sum()))) for snap in snaps])
+    matched = units.match(loose, sizes)
+    renames = {layer_tag(ACTIVATIONS, old): layer_tag(ACTIVATIONS, new) for old, new in matched.layers.items()}
+    if any(new in history.histograms for new in renames.values()):
+        renames = {}  # the log has both: keep its own names
+    moved = {old: history.histograms.pop(old) for old in renames}
+    for old, new in renames.items():
+        history.histograms[new] = moved[old]
+        how = next((r.how for r in roles if r.role == old), BY_CONTENT)
+        move_role(roles, old, new, BY_WORDS if how == BY_NAME else how)  # its layer is read by order and size
+    facts = {}
+    if matched.batch and renames:
+        facts["batch_size"] = matched.batch
+    classes = units.output_units(sizes)
+    if classes and history.facts.num_classes is None:
+        facts["num_classes"] = classes
+    if facts:
+        history.facts = history.facts.but(**facts)
