@@ -9,10 +9,13 @@ import math
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from core.doctor import diagnose, render_diagnosis
 from core.doctor.rules import measured_only
+from core.schema.facts import RunFacts
+from core.schema.history import HistogramSnapshot, History, StepRecord
 from core.tensorboard.reader import read_run
 from tests.test_doctor import build, drop, edit, healthy_records, ids
 
@@ -111,3 +114,26 @@ def test_a_training_loss_below_the_test_loss_rules_out_noisy_training_inputs(hea
     assert "input_noise" in ids(diagnose(build(noisy, val={299: {"accuracy": 0.62, "loss": 1.2}})))
     diagnosis = diagnose(build(gap, val={299: {"accuracy": 0.62, "loss": 1.2}}))
     assert "input_noise" not in ids(diagnosis) and "is not above the test loss (1.2)" in ruled(diagnosis)["input_noise"]
+
+
+def _slow_loss_only(logits_low: float | None) -> History:
+    """A loss (and test loss) that creeps down from ln 10; with logits_low, a `logits` histogram
+    reaching down to it (negative: the loss was handed logits, not probabilities)."""
+    rng = np.random.default_rng(0)
+    history = History(run="slow", facts=RunFacts(style="plain"))
+    for step in range(600):
+        history.add(StepRecord(step, {"loss": 2.35 - 0.00005 * step + rng.normal(0, 0.002)}))
+        if step % 50 == 0:
+            history.add_val(step, {"loss": 2.36 - 0.00005 * step})
+            if logits_low is not None:
+                snap = HistogramSnapshot(step, np.linspace(logits_low, 1, 11), np.ones(10))
+                history.histograms.setdefault("logits", []).append(snap)
+    return history
+
+
+def test_a_slow_loss_is_a_small_step_only_where_the_log_shows_no_second_softmax():
+    # A second softmax shrinks every gradient ~K-fold: the loss creeps and the weights stay as with
+    # a tiny step. Without a sign that the loss was handed logits, neither cause is named from that.
+    assert "lr_too_low" not in ids(diagnose(_slow_loss_only(None)))
+    handed_logits = diagnose(_slow_loss_only(-2.0)).get("lr_too_low")
+    assert handed_logits is not None and "inferred from the loss alone" in handed_logits.evidence

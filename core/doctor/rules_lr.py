@@ -12,6 +12,7 @@ from core.doctor.derived import weight_movements
 from core.doctor.evidence import finite, fmt, kendall_tau, median, pct
 from core.doctor.findings import Verdict
 from core.doctor.rules_exploding import weight_histogram_growth
+from core.doctor.rules_floor import handed_logits
 from core.doctor.view import RunView
 from core.schema.tags import GRAD_NORM, KERNEL, LOSS, UPDATE_RATIO, WEIGHT_NORM
 
@@ -158,7 +159,10 @@ def check_lr_too_low(view: RunView) -> Verdict | None:
 
 def _lr_too_low_inferred(view: RunView, first: float, now: float, gained: float, onset: int) -> Verdict | None:
     """No update ratios: every kernel's histogram (nearly) unmoved, or every kernel gradient norm
-    as large at the end as at the start (the weights it depends on are not changing)."""
+    as large at the end as at the start (the weights it depends on are not changing). Only where
+    the log shows the loss was handed logits: a second softmax looks the same (rules_floor.py)."""
+    if not handed_logits(view):
+        return None  # a second softmax shrinks every gradient ~K-fold: the same slow loss, the same still weights
     span = f"the loss went {fmt(first)} -> {fmt(now)} ({pct(gained)}) by {view.unit} {view.upto}"
     moved = weight_movements(view)
     if moved and max(m for _, m, _ in moved) < T.LR_LOW_MOVEMENT:

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.schema.history import HistogramSnapshot, History, Series
-from core.schema.tags import ACTIVATIONS, BIAS, INPUT_STATS, KERNEL, LOGITS, OUTPUT_LAYER, WEIGHTS, layer_tag
+from core.schema.tags import ACTIVATIONS, BIAS, INPUT_STATS, LOGITS, OUTPUT_LAYER, layer_tag
 from core.tensorboard import tag_styles
-from core.tensorboard.layers import bias_beside_kernel, layer_of, name_by_size, numbered_order, output_layers, paired_by_name
+from core.tensorboard.layers import KERNEL_FAMILIES, bias_beside_kernel, layer_of, name_by_size, numbered_order, output_layers, paired_by_name
 from core.tensorboard.reading import keras, layer_outputs, texts
 from core.tensorboard.reading.content import activation_shape, histogram_stats, names_inputs, names_model_output
 from core.tensorboard.reading.decode import RawHalf, RawHistogram, decode_histogram
@@ -189,10 +189,11 @@ def _evenly_spaced(items: list, keep: int | None) -> list:
 def _name_layers_by_size(history: History, roles: list[Role]) -> None:
     """Histograms named by a layer only (`layer1`, `layer1_offset`): the larger tensor of a layer
     is its kernel, the smaller its bias (bucket counts add up to the tensor's size). Lone numbered
-    histograms are kernels only in a log that names no kernel: beside `W1`, `Act1` is no variable."""
+    histograms are kernels only in a log that names no variable: beside `W1` (its histogram or its
+    gradient norm), `Act1` or `hidden1` is no variable."""
     unknown = {tag: float(snaps[0].counts.sum()) for tag, snaps in history.histograms.items()
                if "/" not in tag and tag != LOGITS and snaps}
-    named = any(key.startswith(f"{WEIGHTS}/") and key.endswith(f"/{KERNEL}") for key in history.histograms)
+    named = any((found := layer_of(key)) and found[0] in KERNEL_FAMILIES for key in [*history.histograms, *history.train])
     for tag, name in name_by_size(unknown, singles=not named).items():
         if name not in history.histograms:
             history.histograms[name] = history.histograms.pop(tag)
