@@ -204,3 +204,17 @@ def test_layer_outputs_are_told_from_variables_by_size_and_join_their_layers(tmp
     assert not any(tag.startswith("weights/") and "W" not in tag.split("/")[1] for tag in history.histograms)
     assert {f"grad_norm/W{i}/{part}" for i in (1, 2, 3) for part in ("kernel", "bias")} <= set(history.train)
     assert (history.facts.batch_size, history.facts.num_classes) == (batch, SIZES[-1])
+
+
+def test_the_batch_size_comes_from_activations_already_named_after_their_layer(tmp_path):
+    writer = tf.summary.create_file_writer(str(tmp_path / "run"))
+    with writer.as_default():
+        for step in range(0, STEPS, 5):
+            tf.summary.scalar("Loss/train", 1.1, step=step)
+            for i in range(len(SIZES) - 1):
+                tf.summary.histogram(f"fc{i + 1}.weight", np.ones(SIZES[i] * SIZES[i + 1]), step=step)
+                tf.summary.histogram(f"fc{i + 1}.bias", np.ones(SIZES[i + 1]), step=step)
+            for i in range(len(SIZES) - 2):
+                tf.summary.histogram(f"activations/fc{i + 1}", np.ones(7 * SIZES[i + 1]), step=step)
+    writer.close()
+    assert read_run(tmp_path / "run").facts.batch_size == 7

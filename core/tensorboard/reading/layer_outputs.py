@@ -59,11 +59,7 @@ def match_activations(history: History, roles: list[Role]) -> None:
     the batch size and the number of classes that the sizes imply go into History.facts."""
     sizes = variable_sizes(history)
     variable_layers = {size.layer for size in sizes}
-    loose = {}
-    for key, snaps in history.histograms.items():
-        found = layer_of(key)
-        if found and found[0] == ACTIVATIONS and key.count("/") == 1 and found[1] not in variable_layers and snaps:
-            loose[found[1]] = units.typical([int(round(float(snap.counts.sum()))) for snap in snaps])
+    loose = {layer: count for layer, count in _activation_counts(history).items() if layer not in variable_layers}
     matched = units.match(loose, sizes)
     renames = {layer_tag(ACTIVATIONS, old): layer_tag(ACTIVATIONS, new) for old, new in matched.layers.items()}
     if any(new in history.histograms for new in renames.values()):
@@ -74,10 +70,33 @@ def match_activations(history: History, roles: list[Role]) -> None:
         how = next((r.how for r in roles if r.role == old), BY_CONTENT)
         move_role(roles, old, new, BY_WORDS if how == BY_NAME else how)  # its layer is read by order and size
     facts = {}
-    if matched.batch and renames:
-        facts["batch_size"] = matched.batch
+    batch = _batch(history, sizes)
+    if batch:
+        facts["batch_size"] = batch
     classes = units.output_units(sizes)
     if classes and history.facts.num_classes is None:
         facts["num_classes"] = classes
     if facts:
         history.facts = history.facts.but(**facts)
+
+
+def _batch(history: History, sizes: list[units.LayerSize]) -> int | None:
+    """The batch size every activation histogram in a variable layer of known units agrees on."""
+    by_layer = {size.layer: size.units for size in sizes if size.units}
+    batches = set()
+    for layer, count in _activation_counts(history).items():
+        if layer in by_layer:
+            if count % by_layer[layer]:
+                return None
+            batches.add(count // by_layer[layer])
+    return batches.pop() if len(batches) == 1 else None
+
+
+def _activation_counts(history: History) -> dict[str, int]:
+    """{layer: typical count} of the activation histograms `activations/<layer>`."""
+    counts = {}
+    for key, snaps in history.histograms.items():
+        found = layer_of(key)
+        if found and found[0] == ACTIVATIONS and key.count("/") == 1 and snaps:
+            counts[found[1]] = units.typical([int(round(float(snap.counts.sum()))) for snap in snaps])
+    return counts
