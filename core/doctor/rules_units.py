@@ -175,6 +175,8 @@ def _dead_evidence(view: RunView, dead: list[tuple[str, float, int, str]]) -> tu
             parts.append(f"inferred from the weight histograms: not one {layer} weight changed from step {step} "
                          "while later layers learned (no gradient reaches it)")
             inferred = True
+        elif how == "histogram":
+            parts.append(f"{layer}: every output exactly 0 in its activation histograms, steps {step}-{view.upto}")
         else:
             parts.append(f"{layer}: gradient exactly 0 and no activation, steps {step}-{view.upto}")
     return parts, inferred
