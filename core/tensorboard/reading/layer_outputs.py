@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from core.schema.history import History
 from core.schema.tags import ACTIVATIONS, BIAS, GRAD_NORM, KERNEL, WEIGHTS, layer_tag
-from core.tensorboard.layers import layer_of, numbered_order, paired_by_name
+from core.tensorboard.layers import FIRST_LAYER, layer_of, numbered_order, paired_by_name
 from core.tensorboard.reading import units
 from core.tensorboard.reading.content import names_inputs, names_model_output, value_range
 from core.tensorboard.reading.roles import BY_CONTENT, BY_NAME, BY_WORDS, Role, is_role, move_role
@@ -23,7 +23,11 @@ def variable_sizes(history: History) -> list[units.LayerSize]:
         snaps = history.histograms.get(key)
         if snaps and key.startswith(WEIGHTS + "/"):
             counts[key.rsplit("/", 1)[-1]][layer_of(key)[1]] = int(round(float(snaps[0].counts.sum())))
-    order = [layer for layer in numbered_order(keys) if "/" not in layer]
+    order = numbered_order(keys)
+    if FIRST_LAYER in order and len(order) > 1:  # a lone `weights` histogram: the first layer's kernel
+        order.remove(FIRST_LAYER)
+        if FIRST_LAYER in counts[KERNEL]:
+            counts[KERNEL].setdefault(order[0], counts[KERNEL][FIRST_LAYER])
     return units.layer_sizes(order, counts[KERNEL], counts[BIAS])
 
 

@@ -75,19 +75,15 @@ def match(activations: dict[str, int], sizes: list[LayerSize]) -> Matched:
     """{activation layer: variable layer} for activation layers (their typical count) that no
     variable layer is named after. All of them or none: the i-th (by the number in its name,
     then as given) is the i-th hidden layer's output when there are as many as hidden layers
-    (or as layers), else each goes to the layer of the same number; every match must leave one
-    batch size (count / units) where the units are known."""
+    (or as layers); every match must leave one batch size (count / units) where the units are
+    known. Numbers alone do not tell: people count activations from 1 (h1) and variables from 0 (w0)."""
     if not activations or not sizes:
         return Matched({}, None)
     ordered = sorted(activations, key=lambda name: (_number(name), list(activations).index(name)))
     hidden = sizes[:-1] if len(sizes) >= 2 else sizes
-    if len(ordered) in (len(hidden), len(sizes)):
-        pairs = list(zip(ordered, hidden if len(ordered) == len(hidden) else sizes))
-    else:
-        by_number = {_number(s.layer): s for s in sizes}
-        pairs = [(name, by_number[_number(name)]) for name in ordered if _number(name) in by_number]
-        if len(pairs) < len(ordered) or len({s.layer for _, s in pairs}) < len(pairs):
-            return Matched({}, None)
+    if len(ordered) not in (len(hidden), len(sizes)):
+        return Matched({}, None)  # some layers' outputs missing: which is which is not in the names (h1 is w0's)
+    pairs = list(zip(ordered, hidden if len(ordered) == len(hidden) else sizes))
     batches = set()
     for name, size in pairs:
         if size.units:
