@@ -8,7 +8,7 @@
 `--runs N` copies the suite's run folders round-robin into a temporary root of N runs
 (`class/student_001/...`) and times `tblab diagnose ROOT --json` on it, as a teacher would run
 it; the command's own summary is checked to hold N runs. `--jobs N` also times the same folder
-through core.doctor.many.diagnose_runs with N worker processes (a fresh process, as the command
+through core.runs.many.diagnose_runs with N worker processes (a fresh process, as the command
 would be once it passes --jobs on). Timings are of this machine now: measure on a quiet one.
 """
 
@@ -38,7 +38,7 @@ def diagnose(path: Path, *extra: str) -> tuple[float, str]:
 
 def diagnose_in_workers(path: Path, jobs: int) -> tuple[float, int]:
     code = ("import sys; from core.system.tfquiet import import_tensorflow_quietly; import_tensorflow_quietly(); "
-            "from core.doctor.many import diagnose_runs; "
+            "from core.runs.many import diagnose_runs; "
             f"print(sum(1 for _ in diagnose_runs(sys.argv[1], jobs={jobs})))")
     started = time.perf_counter()
     result = subprocess.run([sys.executable, "-c", code, str(path)], cwd=ROOT, text=True, capture_output=True)
@@ -61,7 +61,7 @@ def main() -> int:
     parser.add_argument("suite", type=Path, help="folder written by bench/gen_foreign_logs.py")
     parser.add_argument("--runs", type=int, default=500, help="runs in the class folder (0: skip)")
     parser.add_argument("--one", help="a run of the suite to time alone (its name in manifest.json)")
-    parser.add_argument("--jobs", type=int, default=0, help="also time core.doctor.many with this many workers")
+    parser.add_argument("--jobs", type=int, default=0, help="also time core.runs.many with this many workers")
     args = parser.parse_args()
     if args.one:
         seconds, _ = diagnose(args.suite / args.one)
@@ -76,7 +76,7 @@ def main() -> int:
                   "(target < 60 s on 2 cores)")
             if args.jobs:
                 seconds, found = diagnose_in_workers(root, args.jobs)
-                print(f"core.doctor.many.diagnose_runs(jobs={args.jobs}) on {found} runs: {seconds:.1f} s")
+                print(f"core.runs.many.diagnose_runs(jobs={args.jobs}) on {found} runs: {seconds:.1f} s")
     return 0
 
 

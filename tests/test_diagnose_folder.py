@@ -120,7 +120,7 @@ def test_an_over_long_or_missing_folder_name_is_a_one_line_error(tmp_path, capsy
 
 
 def test_many_runs_diagnosed_in_worker_processes_match_the_serial_reports(root, monkeypatch):
-    from core.doctor import many
+    from core.runs import many
 
     serial = [report for _, report in many.diagnose_runs(root, jobs=1)]
     monkeypatch.setattr(many, "MIN_RUNS_PER_WORKER", 4)  # 15 runs: two workers
