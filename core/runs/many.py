@@ -5,20 +5,21 @@ worker and the reports come back in the folder's order, as a progress bar wants 
 
     for total, report in diagnose_runs(root, jobs=2): ...
 
-Workers are spawned (never forked from a process that may hold TensorFlow's threads) and
-each imports TensorFlow once, quietly; a run that cannot be read is a report with the reason.
+Workers are the commands' one pool's (core/runs/pool.py) and each imports TensorFlow once,
+quietly; a run that cannot be read, or whose worker died, is a report with the reason.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Mapping
-from concurrent.futures import ProcessPoolExecutor
+import queue
+import threading
 from dataclasses import dataclass
-from multiprocessing import get_context
 from pathlib import Path
 
 from core.doctor.engine import diagnose
+from core.runs.pool import PoolRun, run_in_pool
 from core.doctor.findings import Diagnosis
 from core.schema.history import History
 from core.schema.reading import Reading
@@ -28,7 +29,6 @@ from core.tensorboard.reading.names import printable
 from core.tensorboard.reading.run import read_or_warn
 
 MIN_RUNS_PER_WORKER = 8  # below this a worker's start-up (importing TensorFlow) costs more than it saves
-CHUNK = 4  # runs a worker takes at a time: fewer round trips, still an even spread
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,8 @@ def report_of(history: History) -> RunReport:
 def diagnose_runs(root: str | Path, *, overrides: Mapping[str, str] | None = None,
                   jobs: int = 1) -> Iterator[tuple[int, RunReport]]:
     """(number of runs, report) for each run under root, in order; `jobs` worker processes
-    (capped at the cores and at one per MIN_RUNS_PER_WORKER runs; 1: in this process).
+    (capped at the cores and at one per MIN_RUNS_PER_WORKER runs; 1: in this process) of the
+    commands' one pool (core/runs/pool.py: spawned, retried if one dies, stopped by Ctrl-C).
     LogError (before the first run) when root holds no event files at all."""
     root = Path(root)
     runs = discover.find_runs(root)
@@ -69,12 +70,42 @@ def diagnose_runs(root: str | Path, *, overrides: Mapping[str, str] | None = Non
 
 
 def _in_workers(tasks: list[tuple[str, str, dict]], workers: int) -> Iterator[tuple[int, RunReport]]:
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"), initializer=_quiet)
+    """The pool runs in a thread; reports are handed on in the folder's order as they complete."""
+    done: queue.Queue = queue.Queue()
+    outcome: list[PoolRun] = []
+    stop = threading.Event()  # Ctrl-C in the caller, or a generator closed early, stops the pool
+
+    def work() -> None:
+        try:
+            outcome.append(run_in_pool(_report, tasks, workers, on_result=lambda i, r: done.put((i, r)),
+                                       stop=stop, initializer=_quiet))
+        finally:
+            done.put(None)
+
+    thread = threading.Thread(target=work, name="tblab-diagnose-pool", daemon=True)
+    thread.start()
+    ready: dict[int, RunReport] = {}
+    next_index = 0
     try:
-        for report in pool.map(_report, tasks, chunksize=CHUNK):
-            yield len(tasks), report
+        while (item := done.get()) is not None:
+            ready[item[0]] = item[1]
+            while next_index in ready:
+                yield len(tasks), ready.pop(next_index)
+                next_index += 1
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)  # Ctrl-C or a closed generator: no worker left behind
+        stop.set()
+        thread.join()
+    died = outcome[0].died if outcome else {}
+    for index in range(next_index, len(tasks)):  # a run whose worker died (or was never reached)
+        if index in ready:
+            yield len(tasks), ready.pop(index)
+        else:
+            reason = died.get(index, "not diagnosed")
+            yield len(tasks), _unread(tasks[index][1], f"{printable(tasks[index][0])}: {reason}")
+
+
+def _unread(name: str, warning: str) -> RunReport:
+    return report_of(History(run=name, warnings=[warning]))
 
 
 def _report(task: tuple[str, str, dict]) -> RunReport:
