@@ -79,7 +79,6 @@ def test_loss_and_accuracy_are_recognised_by_content_when_no_name_says_so(tmp_pa
                       classes=classes)
     history = read_run(tmp_path / "run")
     reading = history.facts.reading
-    assert history.facts.num_classes == 3
     if classes == 3:
         assert reading.tag_of("loss") == "objective" and reading.tag_of("accuracy") == "score"
         assert {r.how for r in reading.roles if r.role in ("loss", "accuracy")} == {BY_CONTENT}
@@ -203,7 +202,7 @@ def test_layer_outputs_are_told_from_variables_by_size_and_join_their_layers(tmp
     assert {"activations/W1", "activations/W2"} <= set(history.histograms), sorted(history.histograms)
     assert not any(tag.startswith("weights/") and "W" not in tag.split("/")[1] for tag in history.histograms)
     assert {f"grad_norm/W{i}/{part}" for i in (1, 2, 3) for part in ("kernel", "bias")} <= set(history.train)
-    assert (history.facts.batch_size, history.facts.num_classes) == (batch, SIZES[-1])
+    assert history.facts.batch_size == batch
 
 
 def test_the_batch_size_comes_from_activations_already_named_after_their_layer(tmp_path):

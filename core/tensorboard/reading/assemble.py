@@ -69,7 +69,7 @@ def build_history(name: str, halves: dict[str, RawHalf], max_histograms: int | N
     layer_outputs.activations_by_size(history, roles)  # all-zero outputs (dead ReLUs) are no kernel either
     _name_layers_by_size(history, roles)
     layer_outputs.match_activations(history, roles)
-    add_roles_by_content(history, roles)
+    add_roles_by_content(history, roles, layer_outputs.classes_shown(history))
     epoch_only = style == tag_styles.KERAS and not per_batch and any(t.startswith("epoch_") for t in scalar_tags)
     all_tags = scalar_tags | histogram_tags | text_tags | train.other_tags | val.other_tags
     history.facts = history.facts.but(style=style, step_unit="epoch" if epoch_only else "step",

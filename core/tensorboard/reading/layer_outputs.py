@@ -1,7 +1,8 @@
 """A run's layer outputs placed by size (core/tensorboard/reading/units.py): unnamed histograms
 that hold a batch's outputs become activations, every activation histogram joins the variable
 layer it is the output of (`activations/Act1` -> `activations/W1`, `activations/h1` ->
-`activations/w0`), and the sizes give History.facts the batch size and the number of classes."""
+`activations/w0`), and the sizes give History.facts the batch size, and the reading the number
+of classes."""
 
 from __future__ import annotations
 
@@ -48,6 +49,13 @@ def activations_by_size(history: History, roles: list[Role]) -> None:
             move_role(roles, tag, name, BY_CONTENT)
 
 
+def classes_shown(history: History) -> int | None:
+    """The number of classes the log shows: the output layer's units (its bias, or its kernel over
+    the previous layer's units). Only the reading uses it (the loss read by content starts near
+    ln K); the doctor's K stays what a log states, since a log may leave its output layer out."""
+    return units.output_units(variable_sizes(history))
+
+
 def _output_values(snaps) -> bool:
     """Values an activation can take: >= 0 (ReLU, sigmoid; all 0 when dead) or inside [-1, 1]
     (tanh). A layer's pre-activations (`Wx_plus_b/pre_activations`) spread wider, on both signs."""
@@ -60,7 +68,7 @@ def _output_values(snaps) -> bool:
 
 def match_activations(history: History, roles: list[Role]) -> None:
     """Activation histograms named after no variable layer join the layer they are the output of;
-    the batch size and the number of classes that the sizes imply go into History.facts."""
+    the batch size the sizes imply goes into History.facts."""
     sizes = variable_sizes(history)
     variable_layers = {size.layer for size in sizes}
     loose = {layer: count for layer, count in _activation_counts(history).items() if layer not in variable_layers}
@@ -77,9 +85,6 @@ def match_activations(history: History, roles: list[Role]) -> None:
     batch = _batch(history, sizes)
     if batch:
         facts["batch_size"] = batch
-    classes = units.output_units(sizes)
-    if classes and history.facts.num_classes is None:
-        facts["num_classes"] = classes
     if facts:
         history.facts = history.facts.but(**facts)
 
