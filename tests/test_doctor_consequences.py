@@ -137,3 +137,15 @@ def test_a_slow_loss_is_a_small_step_only_where_the_log_shows_no_second_softmax(
     assert "lr_too_low" not in ids(diagnose(_slow_loss_only(None)))
     handed_logits = diagnose(_slow_loss_only(-2.0)).get("lr_too_low")
     assert handed_logits is not None and "inferred from the loss alone" in handed_logits.evidence
+
+
+def test_a_memorisation_gap_in_keras_running_means_is_still_a_gap():
+    # Running means lag the batches they average and never lead them: training accuracy climbing
+    # to 35% while the test accuracy sits at chance is there even when they cannot be undone.
+    history = History(run="keras", facts=RunFacts(style="keras", running_means=("loss", "accuracy")))
+    for step in range(1, 901):
+        position = (step - 1) % 60 + 1  # a 60-batch epoch's running mean
+        history.add(StepRecord(step, {"loss": 2.3 - 0.3 * step / 900, "accuracy": 0.1 + 0.25 * step / 900 * position / 60}))
+        if step % 60 == 0:
+            history.add_val(step, {"accuracy": 0.1 + 0.004 * math.sin(step), "loss": 2.4 + step / 9000})
+    assert diagnose(history).primary.id == "shuffled_labels"
