@@ -217,3 +217,20 @@ def test_the_batch_size_comes_from_activations_already_named_after_their_layer(t
                 tf.summary.histogram(f"activations/fc{i + 1}", np.ones(7 * SIZES[i + 1]), step=step)
     writer.close()
     assert read_run(tmp_path / "run").facts.batch_size == 7
+
+
+def test_lone_histograms_all_at_zero_are_not_taken_for_kernels(tmp_path):
+    # Nothing else names a variable: `layer1`, `layer2` are read as kernels by their numbers, unless
+    # all at 0, which says nothing of what they hold (dead outputs as much as zero weights).
+    writer = tf.summary.create_file_writer(str(tmp_path / "run"))
+    rng = np.random.default_rng(4)
+    with writer.as_default():
+        for step in range(0, STEPS, 5):
+            tf.summary.scalar("loss", 2.3, step=step)
+            tf.summary.histogram("layer1", rng.normal(size=60), step=step)
+            tf.summary.histogram("layer2", rng.normal(size=30), step=step)
+            tf.summary.histogram("Act1", np.zeros(40), step=step)
+            tf.summary.histogram("Act2", np.zeros(40), step=step)
+    writer.close()
+    history = read_run(tmp_path / "run")
+    assert {"weights/layer1/kernel", "weights/layer2/kernel", "Act1", "Act2"} <= set(history.histograms)

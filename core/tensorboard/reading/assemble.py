@@ -22,9 +22,24 @@ import numpy as np
 from core.schema.history import HistogramSnapshot, History, Series
 from core.schema.tags import ACTIVATIONS, BIAS, INPUT_STATS, LOGITS, OUTPUT_LAYER, layer_tag
 from core.tensorboard import tag_styles
-from core.tensorboard.layers import KERNEL_FAMILIES, bias_beside_kernel, layer_of, name_by_size, numbered_order, output_layers, paired_by_name
+from core.tensorboard.layers import (
+    KERNEL_FAMILIES,
+    bias_beside_kernel,
+    layer_of,
+    name_by_size,
+    numbered_order,
+    output_layers,
+    paired_by_name,
+)
 from core.tensorboard.reading import keras, layer_outputs, texts
-from core.tensorboard.reading.content import activation_shape, histogram_stats, names_inputs, names_model_output
+from core.tensorboard.reading.content import (
+    ALL_AT_ZERO,
+    activation_shape,
+    histogram_stats,
+    names_inputs,
+    names_model_output,
+    share_at_zero,
+)
 from core.tensorboard.reading.decode import RawHalf, RawHistogram, decode_histogram
 from core.tensorboard.reading.roles import BY_CONTENT, BY_NAME, BY_USER, BY_WORDS, TEST, Reading, Role, is_role, move_role
 from core.tensorboard.reading.scalars import add_roles_by_content, add_scalars
@@ -194,7 +209,8 @@ def _name_layers_by_size(history: History, roles: list[Role]) -> None:
     unknown = {tag: float(snaps[0].counts.sum()) for tag, snaps in history.histograms.items()
                if "/" not in tag and tag != LOGITS and snaps}
     named = any((found := layer_of(key)) and found[0] in KERNEL_FAMILIES for key in [*history.histograms, *history.train])
-    for tag, name in name_by_size(unknown, singles=not named).items():
+    blank = frozenset(tag for tag in unknown if all(share_at_zero(snap) >= ALL_AT_ZERO for snap in history.histograms[tag]))
+    for tag, name in name_by_size(unknown, singles=not named, blank=blank).items():
         if name not in history.histograms:
             history.histograms[name] = history.histograms.pop(tag)
             move_role(roles, tag, name, BY_CONTENT)
