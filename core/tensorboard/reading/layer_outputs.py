@@ -23,7 +23,7 @@ def variable_sizes(history: History) -> list[units.LayerSize]:
     for key in keys:
         snaps = history.histograms.get(key)
         if snaps and key.startswith(WEIGHTS + "/"):
-            counts[key.rsplit("/", 1)[-1]][layer_of(key)[1]] = int(round(float(snaps[0].counts.sum())))
+            counts[key.rsplit("/", 1)[-1]][layer_of(key)[1]] = _count(snaps[0])
     order = numbered_order(keys)
     if FIRST_LAYER in order and len(order) > 1:  # a lone `weights` histogram: the first layer's kernel
         order.remove(FIRST_LAYER)
@@ -40,7 +40,7 @@ def activations_by_size(history: History, roles: list[Role]) -> None:
     for tag in unplaced:
         if tag in paired or names_inputs(tag) or names_model_output(tag) or not _output_values(history.histograms[tag]):
             continue
-        counts = [int(round(float(snap.counts.sum()))) for snap in history.histograms[tag]]
+        counts = [_count(snap) for snap in history.histograms[tag]]
         if not units.holds_a_batch(counts, sizes):
             continue
         name = layer_tag(ACTIVATIONS, tag.rsplit("/", 1)[-1])
@@ -107,5 +107,10 @@ def _activation_counts(history: History) -> dict[str, int]:
     for key, snaps in history.histograms.items():
         found = layer_of(key)
         if found and found[0] == ACTIVATIONS and key.count("/") == 1 and snaps:
-            counts[found[1]] = units.typical([int(round(float(snap.counts.sum()))) for snap in snaps])
+            counts[found[1]] = units.typical([_count(snap) for snap in snaps])
     return counts
+
+
+def _count(snap) -> int:
+    """A histogram's elements: its bucket counts add up to the tensor's size."""
+    return int(round(float(snap.counts.sum())))
