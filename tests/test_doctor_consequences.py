@@ -116,15 +116,17 @@ def test_a_training_loss_below_the_test_loss_rules_out_noisy_training_inputs(hea
     assert "input_noise" not in ids(diagnosis) and "is not above the test loss (1.2)" in ruled(diagnosis)["input_noise"]
 
 
-def _slow_loss_only(logits_low: float | None) -> History:
+def _slow_loss_only(logits_low: float | None, then_learns: bool = False) -> History:
     """A loss (and test loss) that creeps down from ln 10; with logits_low, a `logits` histogram
-    reaching down to it (negative: the loss was handed logits, not probabilities)."""
+    reaching down to it (negative: the loss was handed logits, not probabilities); then_learns:
+    from step 400 it falls to 1.0 (a slow start, outgrown)."""
     rng = np.random.default_rng(0)
     history = History(run="slow", facts=RunFacts(style="plain"))
     for step in range(600):
-        history.add(StepRecord(step, {"loss": 2.35 - 0.00005 * step + rng.normal(0, 0.002)}))
+        late = max(0.0, (step - 400) / 200) if then_learns else 0.0
+        history.add(StepRecord(step, {"loss": 2.35 - 0.00005 * step - 1.3 * late + rng.normal(0, 0.002)}))
         if step % 50 == 0:
-            history.add_val(step, {"loss": 2.36 - 0.00005 * step})
+            history.add_val(step, {"loss": 2.36 - 0.00005 * step - 1.3 * late})
             if logits_low is not None:
                 snap = HistogramSnapshot(step, np.linspace(logits_low, 1, 11), np.ones(10))
                 history.histograms.setdefault("logits", []).append(snap)
@@ -149,3 +151,10 @@ def test_a_memorisation_gap_in_keras_running_means_is_still_a_gap():
         if step % 60 == 0:
             history.add_val(step, {"accuracy": 0.1 + 0.004 * math.sin(step), "loss": 2.4 + step / 9000})
     assert diagnose(history).primary.id == "shuffled_labels"
+
+
+
+def test_a_slow_start_the_run_outgrew_is_no_learning_rate_too_low():
+    diagnosis = diagnose(_slow_loss_only(-2.0, then_learns=True))
+    assert "lr_too_low" not in ids(diagnosis)
+    assert "would not have made that progress" in ruled(diagnosis)["lr_too_low"]

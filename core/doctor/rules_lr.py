@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from core.doctor import thresholds as T
-from core.doctor.context import inputs_raw
+from core.doctor.context import inputs_raw, loss_progress
 from core.doctor.derived import weight_movements
 from core.doctor.evidence import finite, fmt, kendall_tau, median, pct
 from core.doctor.findings import Verdict
@@ -125,15 +125,10 @@ def check_lr_too_low(view: RunView) -> Verdict | None:
     ratios = kernel_update_ratios(view)
     if ratios and max(ratios.values()) >= T.LR_LOW_UPDATE_RATIO:
         return None
-    recent = view.recent(LOSS, T.LR_LOW_MIN_STEPS)
-    head_steps, start = view.head(LOSS)
-    if view.per_epoch:  # the start of a per-epoch log is its first few epochs
-        head_steps, start = head_steps[: T.EPOCH_MIN_RECORDS], start[: T.EPOCH_MIN_RECORDS]
-    if recent is None or not finite(start).size:
+    progress = loss_progress(view)
+    if progress is None:
         return None
-    steps, loss = recent
-    first, now = median(start), median(loss)
-    gained = (first - now) / first if first > 0 else 0.0
+    first, now, gained, steps, head_steps = progress
     if gained >= T.LR_LOW_PROGRESS:
         return None
     if not ratios:
