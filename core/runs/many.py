@@ -114,11 +114,8 @@ def _report(task: tuple[str, str, dict]) -> RunReport:
 
 
 def _quiet() -> None:
-    """A worker: TensorFlow's start-up lines off the terminal, and below the parent in priority."""
-    from core.system.tfquiet import import_tensorflow_quietly
-
+    """A worker (the pool has imported TensorFlow quietly): below the parent in priority."""
     try:
         os.nice(5)
     except OSError:
         pass
-    import_tensorflow_quietly()
