@@ -9,10 +9,13 @@ import math
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from core.doctor import diagnose, render_diagnosis
 from core.doctor.rules import measured_only
+from core.schema.facts import RunFacts
+from core.schema.history import HistogramSnapshot, History, StepRecord
 from core.tensorboard.reader import read_run
 from tests.test_doctor import build, drop, edit, healthy_records, ids
 
@@ -111,3 +114,47 @@ def test_a_training_loss_below_the_test_loss_rules_out_noisy_training_inputs(hea
     assert "input_noise" in ids(diagnose(build(noisy, val={299: {"accuracy": 0.62, "loss": 1.2}})))
     diagnosis = diagnose(build(gap, val={299: {"accuracy": 0.62, "loss": 1.2}}))
     assert "input_noise" not in ids(diagnosis) and "is not above the test loss (1.2)" in ruled(diagnosis)["input_noise"]
+
+
+def _slow_loss_only(logits_low: float | None, then_learns: bool = False) -> History:
+    """A loss (and test loss) that creeps down from ln 10; with logits_low, a `logits` histogram
+    reaching down to it (negative: the loss was handed logits, not probabilities); then_learns:
+    from step 400 it falls to 1.0 (a slow start, outgrown)."""
+    rng = np.random.default_rng(0)
+    history = History(run="slow", facts=RunFacts(style="plain"))
+    for step in range(600):
+        late = max(0.0, (step - 400) / 200) if then_learns else 0.0
+        history.add(StepRecord(step, {"loss": 2.35 - 0.00005 * step - 1.3 * late + rng.normal(0, 0.002)}))
+        if step % 50 == 0:
+            history.add_val(step, {"loss": 2.36 - 0.00005 * step - 1.3 * late})
+            if logits_low is not None:
+                snap = HistogramSnapshot(step, np.linspace(logits_low, 1, 11), np.ones(10))
+                history.histograms.setdefault("logits", []).append(snap)
+    return history
+
+
+def test_a_slow_loss_is_a_small_step_only_where_the_log_shows_no_second_softmax():
+    # A second softmax shrinks every gradient ~K-fold: the loss creeps and the weights stay as with
+    # a tiny step. Without a sign that the loss was handed logits, neither cause is named from that.
+    assert "lr_too_low" not in ids(diagnose(_slow_loss_only(None)))
+    handed_logits = diagnose(_slow_loss_only(-2.0)).get("lr_too_low")
+    assert handed_logits is not None and "inferred from the loss alone" in handed_logits.evidence
+
+
+def test_a_memorisation_gap_in_keras_running_means_is_still_a_gap():
+    # Running means lag the batches they average and never lead them: training accuracy climbing
+    # to 35% while the test accuracy sits at chance is there even when they cannot be undone.
+    history = History(run="keras", facts=RunFacts(style="keras", running_means=("loss", "accuracy")))
+    for step in range(1, 901):
+        position = (step - 1) % 60 + 1  # a 60-batch epoch's running mean
+        history.add(StepRecord(step, {"loss": 2.3 - 0.3 * step / 900, "accuracy": 0.1 + 0.25 * step / 900 * position / 60}))
+        if step % 60 == 0:
+            history.add_val(step, {"accuracy": 0.1 + 0.004 * math.sin(step), "loss": 2.4 + step / 9000})
+    assert diagnose(history).primary.id == "shuffled_labels"
+
+
+
+def test_a_slow_start_the_run_outgrew_is_no_learning_rate_too_low():
+    diagnosis = diagnose(_slow_loss_only(-2.0, then_learns=True))
+    assert "lr_too_low" not in ids(diagnosis)
+    assert "would not have made that progress" in ruled(diagnosis)["lr_too_low"]

@@ -5,6 +5,7 @@ layer names. Real event files, written here; nothing about a style is known to t
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -70,13 +71,35 @@ def test_a_single_end_of_run_accuracy_in_the_same_folder_is_the_test_accuracy(tm
     assert history.facts.reading.tag_of("test/accuracy") == "final_acc"
 
 
-def test_loss_and_accuracy_are_recognised_by_content_when_no_name_says_so(tmp_path):
+@pytest.mark.parametrize("classes", [3, 10])
+def test_loss_and_accuracy_are_recognised_by_content_when_no_name_says_so(tmp_path, classes):
+    # The net has 3 output units: a loss from ln 3 is the one the data shows; a loss from ln 10
+    # is not (K comes from the output layer, never assumed to be MNIST's 10).
     write_student_run(tmp_path / "run", "tf_vname", loss_tag="objective", acc_tag="score", end_test=False,
-                      classes=10)  # ln K of MNIST's 10 classes: what a foreign log's loss is judged by
+                      classes=classes)
     history = read_run(tmp_path / "run")
     reading = history.facts.reading
-    assert reading.tag_of("loss") == "objective" and reading.tag_of("accuracy") == "score"
-    assert {r.how for r in reading.roles if r.role in ("loss", "accuracy")} == {BY_CONTENT}
+    if classes == 3:
+        assert reading.tag_of("loss") == "objective" and reading.tag_of("accuracy") == "score"
+        assert {r.how for r in reading.roles if r.role in ("loss", "accuracy")} == {BY_CONTENT}
+    else:
+        assert "objective" in reading.unplaced
+
+
+@pytest.mark.parametrize("classes", [3, 10, 100])
+def test_without_an_output_layer_k_comes_from_the_accuracy_a_loss_moves_against(tmp_path, classes):
+    for run, with_accuracy in (("pair", True), ("alone", False)):
+        writer = tf.summary.create_file_writer(str(tmp_path / run))
+        with writer.as_default():
+            for step in range(STEPS):
+                loss = math.log(classes) * math.exp(-step / 10) + 0.05
+                tf.summary.scalar("objective", loss, step=step)
+                if with_accuracy:
+                    tf.summary.scalar("score", 1 / classes + (0.9 - 1 / classes) * (1 - math.exp(-step / 10)), step=step)
+        writer.close()
+    pair, alone = (read_run(tmp_path / run).facts.reading for run in ("pair", "alone"))
+    assert pair.tag_of("loss") == "objective" and pair.tag_of("accuracy") == "score"
+    assert alone.tag_of("loss") is None and alone.unplaced == ("objective",)  # K unknown: no ln K to judge by
 
 
 def test_a_value_that_is_no_loss_is_not_taken_for_one(tmp_path):
@@ -153,3 +176,61 @@ def test_activation_histograms_are_recognised_by_their_shape_where_no_name_says_
     assert {"activations/relu1", "activations/out"} <= set(history.histograms)
     assert {"hidden1", "softmax"} <= set(history.histograms)
     assert {r.how for r in history.facts.reading.roles if r.role.startswith("activations/")} == {BY_CONTENT}
+
+
+@pytest.mark.parametrize("acts", [("Act1", "Act2"), ("hidden1", "hidden2"), ("activations/h1", "activations/h2"),
+                                  ("activation_0", "activation_1")])
+def test_layer_outputs_are_told_from_variables_by_size_and_join_their_layers(tmp_path, acts):
+    # W1/B1... named by the student; the outputs' histograms count batch x units and, dead, are all 0:
+    # they are no weights (that would read dead ReLUs as weights that start identical).
+    writer = tf.summary.create_file_writer(str(tmp_path / "run"))
+    rng = np.random.default_rng(3)
+    batch = 4
+    with writer.as_default():
+        for step in range(0, STEPS, 5):
+            tf.summary.scalar("loss", 1.1, step=step)
+            for i in range(len(SIZES) - 1):
+                tf.summary.histogram(f"W{i + 1}", rng.normal(size=SIZES[i] * SIZES[i + 1]), step=step)
+                tf.summary.histogram(f"B{i + 1}", np.zeros(SIZES[i + 1]), step=step)
+                tf.summary.scalar(f"W{i + 1}:0_grad_norm", 0.0, step=step)  # f"{v.name}_grad_norm"
+                tf.summary.scalar(f"B{i + 1}:0_grad_norm", 0.0, step=step)
+            for i, tag in enumerate(acts):
+                tf.summary.histogram(tag, np.zeros(batch * SIZES[i + 1]), step=step)
+    writer.close()
+    history = read_run(tmp_path / "run")
+    assert history.facts.layer_order == ("W1", "W2", "W3")
+    assert {"activations/W1", "activations/W2"} <= set(history.histograms), sorted(history.histograms)
+    assert not any(tag.startswith("weights/") and "W" not in tag.split("/")[1] for tag in history.histograms)
+    assert {f"grad_norm/W{i}/{part}" for i in (1, 2, 3) for part in ("kernel", "bias")} <= set(history.train)
+    assert history.facts.batch_size == batch
+
+
+def test_the_batch_size_comes_from_activations_already_named_after_their_layer(tmp_path):
+    writer = tf.summary.create_file_writer(str(tmp_path / "run"))
+    with writer.as_default():
+        for step in range(0, STEPS, 5):
+            tf.summary.scalar("Loss/train", 1.1, step=step)
+            for i in range(len(SIZES) - 1):
+                tf.summary.histogram(f"fc{i + 1}.weight", np.ones(SIZES[i] * SIZES[i + 1]), step=step)
+                tf.summary.histogram(f"fc{i + 1}.bias", np.ones(SIZES[i + 1]), step=step)
+            for i in range(len(SIZES) - 2):
+                tf.summary.histogram(f"activations/fc{i + 1}", np.ones(7 * SIZES[i + 1]), step=step)
+    writer.close()
+    assert read_run(tmp_path / "run").facts.batch_size == 7
+
+
+def test_lone_histograms_all_at_zero_are_not_taken_for_kernels(tmp_path):
+    # Nothing else names a variable: `layer1`, `layer2` are read as kernels by their numbers, unless
+    # all at 0, which says nothing of what they hold (dead outputs as much as zero weights).
+    writer = tf.summary.create_file_writer(str(tmp_path / "run"))
+    rng = np.random.default_rng(4)
+    with writer.as_default():
+        for step in range(0, STEPS, 5):
+            tf.summary.scalar("loss", 2.3, step=step)
+            tf.summary.histogram("layer1", rng.normal(size=60), step=step)
+            tf.summary.histogram("layer2", rng.normal(size=30), step=step)
+            tf.summary.histogram("Act1", np.zeros(40), step=step)
+            tf.summary.histogram("Act2", np.zeros(40), step=step)
+    writer.close()
+    history = read_run(tmp_path / "run")
+    assert {"weights/layer1/kernel", "weights/layer2/kernel", "Act1", "Act2"} <= set(history.histograms)

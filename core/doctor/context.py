@@ -15,7 +15,7 @@ from core.doctor import thresholds as T
 from core.doctor.derived import SATURATING, hidden_activation
 from core.doctor.evidence import finite, hist_l2, median
 from core.doctor.view import RunView
-from core.schema.tags import ACCURACY, DEAD_FRACTION, GRAD_NORM, GRADIENTS, INPUT_STATS, KERNEL, SATURATED_FRACTION
+from core.schema.tags import ACCURACY, DEAD_FRACTION, GRAD_NORM, GRADIENTS, INPUT_STATS, KERNEL, LOSS, SATURATED_FRACTION
 
 
 def activation_kind(view: RunView) -> str:
@@ -36,10 +36,13 @@ def activation_kind(view: RunView) -> str:
 
 
 def batch_size(view: RunView) -> int | None:
-    """The training batch size: from the config, else from the granularity of batch accuracy."""
+    """The training batch size: from the config, else from the activation histograms' sizes
+    (core/tensorboard/reading/units.py), else from the granularity of batch accuracy."""
     configured = view.config_value("batch_size")
     if isinstance(configured, int) and configured > 0:
         return configured
+    if view.history.facts.batch_size:
+        return view.history.facts.batch_size
     _, acc = view.tail(ACCURACY)
     values = np.unique(finite(acc))
     if values.size < T.MIN_DISTINCT_ACCURACIES:
@@ -106,3 +109,18 @@ def noise_like(stats: dict[str, float]) -> bool:
 def inputs_raw(view: RunView) -> bool:
     stats = input_stats(view)
     return bool(stats and stats["max"] >= T.INPUT_RAW_MAX and stats["min"] >= T.INPUT_RAW_MIN)
+
+
+def loss_progress(view: RunView):
+    """(start, now, share of the start gained, recent steps) of the training loss: the start its
+    first records (a per-epoch log's first few epochs), now the last LR_LOW_MIN_STEPS steps; None
+    before the run is that long or without a finite start."""
+    recent = view.recent(LOSS, T.LR_LOW_MIN_STEPS)
+    head_steps, start = view.head(LOSS)
+    if view.per_epoch:
+        head_steps, start = head_steps[: T.EPOCH_MIN_RECORDS], start[: T.EPOCH_MIN_RECORDS]
+    if recent is None or not finite(start).size:
+        return None
+    steps, loss = recent
+    first, now = median(start), median(loss)
+    return first, now, (first - now) / first if first > 0 else 0.0, steps, head_steps

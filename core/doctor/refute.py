@@ -5,7 +5,7 @@ A rule's check looks for signs of its cause; these functions look for the opposi
 signs its cause cannot coexist with:
 
   loss_at_chance    a net that learned nothing scores chance on the test set
-  lr_too_low        small steps still move every kernel a little
+  lr_too_low        small steps still move every kernel a little, and never make much progress
   loss_floor        probabilities fed to a logits loss cannot go below ln(1 + (K-1)/e), and
                     their `logits` histogram cannot hold negative values (Keras 3 undoes a
                     softmax before from_logits=True, so the config alone proves nothing)
@@ -28,7 +28,7 @@ from bisect import bisect_right
 import numpy as np
 
 from core.doctor import thresholds as T
-from core.doctor.context import activation_kind, input_stats
+from core.doctor.context import activation_kind, input_stats, loss_progress
 from core.doctor.derived import SATURATING, hidden_activation, weight_movements
 from core.doctor.evidence import finite, fmt, hist_range, pct
 from core.doctor.view import RunView
@@ -95,6 +95,17 @@ def weights_move(view: RunView) -> str:
     return ""
 
 
+def made_progress(view: RunView) -> str:
+    """Steps too small to train leave the loss near its start; an early call the run then outgrew
+    (a sigmoid net's slow start) is contradicted by the progress the log shows by its end."""
+    progress = loss_progress(view)
+    if progress is None or progress[2] < T.LR_LOW_PROGRESS:
+        return ""
+    first, now, gained, steps, _ = progress
+    return (f"the loss went {fmt(first)} -> {fmt(now)} ({pct(gained)} of its start) by {view.unit} {int(steps[-1])}: "
+            "steps too small to train would not have made that progress")
+
+
 def below_floor(view: RunView) -> str:
     """The loss went lower than probabilities fed to a logits loss allow, or the logits the
     loss was handed were negative: it was given logits."""
@@ -158,7 +169,7 @@ def noisier_training(view: RunView) -> str:
 CONSEQUENCES = {
     "loss_at_chance": (above_chance,),
     "loss_floor": (below_floor,),
-    "lr_too_low": (weights_move,),
+    "lr_too_low": (weights_move, made_progress),
     "dead_relu": (not_relu,),
     "saturated": (relu_units,),
     "input_noise": (clean_inputs, noisier_training),

@@ -11,6 +11,7 @@ from core.doctor import thresholds as T
 from core.doctor.context import batch_size, window_median
 from core.doctor.evidence import finite, fmt, hist_range, median, pct
 from core.doctor.findings import Verdict
+from core.doctor.refute import below_floor
 from core.doctor.view import RunView
 from core.schema.tags import ACCURACY, BIAS, GRAD_NORM, LOGITS, LOSS, OUTPUT_LAYER, layer_tag, softmax_floor
 
@@ -28,6 +29,34 @@ def _logits_are_probabilities(view: RunView) -> str:
     return ""
 
 
+def _output_bias_gradient(view: RunView, level: float, records: int) -> tuple[float, float] | None:
+    """(measured, expected) output bias gradient norm while the loss is near chance: softmax
+    cross-entropy on logits must show the label noise of a batch there, sqrt((1 - 1/K) / B)."""
+    bias_tag = next((layer_tag(GRAD_NORM, layer, BIAS) for layer in view.output_layers
+                     if view.has(layer_tag(GRAD_NORM, layer, BIAS))), layer_tag(GRAD_NORM, OUTPUT_LAYER, BIAS))
+    size = batch_size(view)
+    if not (view.has(bias_tag) and size and abs(level - view.chance_loss) <= T.FLOOR_NEAR_CHANCE):
+        return None
+    measured = window_median(view, bias_tag, records)
+    return (measured, math.sqrt((1 - 1 / view.num_classes) / size)) if measured > 0 else None
+
+
+def handed_logits(view: RunView) -> bool:
+    """The log shows the loss was handed logits (no second softmax): it went below the floor, its
+    logits histogram went negative, the output bias gradient has the size a logits loss gives,
+    or the model config has no softmax before a from_logits loss."""
+    if below_floor(view):
+        return True
+    steps, loss = view.tail(LOSS, T.WINDOW)
+    if finite(loss).size:
+        bias = _output_bias_gradient(view, float(median(loss)), loss.size)
+        if bias is not None and bias[0] / bias[1] > T.FLOOR_BIAS_GRAD_RATIO:
+            return True
+    model = view.model()
+    return bool(model.get("output_activation")) and not (
+        model.get("output_activation") == "softmax" and model.get("from_logits") is True)
+
+
 def check_loss_floor(view: RunView) -> Verdict | None:
     floor = softmax_floor(view.num_classes)
     chance = view.chance_loss
@@ -37,20 +66,16 @@ def check_loss_floor(view: RunView) -> Verdict | None:
     signs = []
     onset = int(steps[0])
     # Early: near-uniform predictions with an output-bias gradient ~1/K of what a logits loss must show.
-    bias_tag = next((layer_tag(GRAD_NORM, layer, BIAS) for layer in view.output_layers
-                     if view.has(layer_tag(GRAD_NORM, layer, BIAS))), layer_tag(GRAD_NORM, OUTPUT_LAYER, BIAS))
-    size = batch_size(view)
     level = float(median(loss))
-    if view.has(bias_tag) and size and abs(level - chance) <= T.FLOOR_NEAR_CHANCE:
-        measured = window_median(view, bias_tag, loss.size)
-        expected = math.sqrt((1 - 1 / view.num_classes) / size)
-        if measured > 0 and measured / expected <= T.FLOOR_BIAS_GRAD_RATIO:
-            signs.append(
-                f"output bias gradient norm {fmt(measured)} at loss {level:.3f}, {measured / expected:.2f}x the "
-                f"{fmt(expected)} that softmax cross-entropy on logits must show there (the label noise of a "
-                f"batch of {size}, sqrt((1 - 1/{view.num_classes}) / {size})): the ~1/{view.num_classes} factor "
-                "of a second softmax"
-            )
+    bias = _output_bias_gradient(view, level, loss.size)
+    if bias is not None and bias[0] / bias[1] <= T.FLOOR_BIAS_GRAD_RATIO:
+        (measured, expected), size = bias, batch_size(view)
+        signs.append(
+            f"output bias gradient norm {fmt(measured)} at loss {level:.3f}, {measured / expected:.2f}x the "
+            f"{fmt(expected)} that softmax cross-entropy on logits must show there (the label noise of a "
+            f"batch of {size}, sqrt((1 - 1/{view.num_classes}) / {size})): the ~1/{view.num_classes} factor "
+            "of a second softmax"
+        )
     # Late: high accuracy, yet the loss never goes below the floor.
     if view.has(ACCURACY):
         # Accuracy now (the last few records: a window of epoch means would reach back to early epochs).

@@ -7,11 +7,12 @@ import math
 import numpy as np
 
 from core.doctor import thresholds as T
-from core.doctor.context import inputs_raw
+from core.doctor.context import inputs_raw, loss_progress
 from core.doctor.derived import weight_movements
 from core.doctor.evidence import finite, fmt, kendall_tau, median, pct
 from core.doctor.findings import Verdict
 from core.doctor.rules_exploding import weight_histogram_growth
+from core.doctor.rules_floor import handed_logits
 from core.doctor.view import RunView
 from core.schema.tags import GRAD_NORM, KERNEL, LOSS, UPDATE_RATIO, WEIGHT_NORM
 
@@ -124,15 +125,10 @@ def check_lr_too_low(view: RunView) -> Verdict | None:
     ratios = kernel_update_ratios(view)
     if ratios and max(ratios.values()) >= T.LR_LOW_UPDATE_RATIO:
         return None
-    recent = view.recent(LOSS, T.LR_LOW_MIN_STEPS)
-    head_steps, start = view.head(LOSS)
-    if view.per_epoch:  # the start of a per-epoch log is its first few epochs
-        head_steps, start = head_steps[: T.EPOCH_MIN_RECORDS], start[: T.EPOCH_MIN_RECORDS]
-    if recent is None or not finite(start).size:
+    progress = loss_progress(view)
+    if progress is None:
         return None
-    steps, loss = recent
-    first, now = median(start), median(loss)
-    gained = (first - now) / first if first > 0 else 0.0
+    first, now, gained, steps, head_steps = progress
     if gained >= T.LR_LOW_PROGRESS:
         return None
     if not ratios:
@@ -158,7 +154,10 @@ def check_lr_too_low(view: RunView) -> Verdict | None:
 
 def _lr_too_low_inferred(view: RunView, first: float, now: float, gained: float, onset: int) -> Verdict | None:
     """No update ratios: every kernel's histogram (nearly) unmoved, or every kernel gradient norm
-    as large at the end as at the start (the weights it depends on are not changing)."""
+    as large at the end as at the start (the weights it depends on are not changing). Only where
+    the log shows the loss was handed logits: a second softmax looks the same (rules_floor.py)."""
+    if not handed_logits(view):
+        return None  # a second softmax shrinks every gradient ~K-fold: the same slow loss, the same still weights
     span = f"the loss went {fmt(first)} -> {fmt(now)} ({pct(gained)}) by {view.unit} {view.upto}"
     moved = weight_movements(view)
     if moved and max(m for _, m, _ in moved) < T.LR_LOW_MOVEMENT:

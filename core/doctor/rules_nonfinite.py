@@ -89,7 +89,10 @@ def check_nonfinite(view: RunView) -> Verdict | None:
     if loss_step is not None:
         before = _last_finite_before(view, LOSS, loss_step)
         tail = f" (last finite loss {fmt(before[1])} at step {before[0]})" if before else ""
-        parts.append(f"loss is NaN/Inf from step {loss_step}{tail}")
+        if before is None and loss_step <= view.first_step():
+            tail = (" (its first record: what grew before the overflow is not in the log; a loss or gradient "
+                    "norm logged every step, not averaged over an epoch, would show it)")
+        parts.append(f"loss is NaN/Inf from {view.unit} {loss_step}{tail}")
     if first_layers:
         parts.append(f"first non-finite values at step {first} in {', '.join(first_layers)}")
     elif loss_step is None:

@@ -118,7 +118,7 @@ def check_dead_relu(view: RunView) -> Verdict | None:
     if any(how == "zero gradient" for _, _, _, how in dead) and hidden_activation(view) == "unknown":
         parts.append("(the same as weights that all start at 0 would show: a weight histogram at step 0, "
                      "weights/<layer>/kernel, would tell the two apart)")
-    for layer, _, _, _ in dead:
+    for layer in dict.fromkeys(layer for layer, _, _, _ in dead):  # a layer can show two ways
         grad = layer_tag(GRAD_NORM, layer, KERNEL)
         if view.has(grad) and np.all(view.tail(grad, T.WINDOW)[1] == 0):
             parts.append(f"{layer} kernel gradient norm exactly 0")
@@ -175,6 +175,8 @@ def _dead_evidence(view: RunView, dead: list[tuple[str, float, int, str]]) -> tu
             parts.append(f"inferred from the weight histograms: not one {layer} weight changed from step {step} "
                          "while later layers learned (no gradient reaches it)")
             inferred = True
+        elif how == "histogram":
+            parts.append(f"{layer}: every output exactly 0 in its activation histograms, steps {step}-{view.upto}")
         else:
             parts.append(f"{layer}: gradient exactly 0 and no activation, steps {step}-{view.upto}")
     return parts, inferred

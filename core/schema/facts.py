@@ -53,6 +53,7 @@ class RunFacts:
     deaveraged: str = ""  # what Keras running means were turned back into per-batch values
     running_means: tuple[str, ...] = ()  # tags left as Keras running means
     num_classes: int | None = None  # stated by a log that says so; else the class balance's, else MNIST's
+    batch_size: int | None = None  # a foreign log's activation histograms: their count / their layer's units
     reading: Reading = field(default_factory=Reading)  # which tag fills which role (core/schema/reading.py)
 
     def but(self, **changes) -> RunFacts:

@@ -88,12 +88,14 @@ def paired_by_name(tags: list[str]) -> set[str]:
     return {tag for members in groups.values() if len(members) == 2 for tag in members}
 
 
-def name_by_size(counts: dict[str, float]) -> dict[str, str]:
+def name_by_size(counts: dict[str, float], singles: bool = True, blank: frozenset[str] = frozenset()) -> dict[str, str]:
     """{tag: weights/<layer>/kernel or .../bias} for histograms named by a layer only.
 
     Tags that share a layer key (`layer1`, `layer1_offset`, `fc2`, `fc2_b`) are one layer's
     tensors: the larger is the kernel, the smaller the bias. When no layer has two, each
-    numbered tag is taken as its layer's kernel (notebooks often log kernels only).
+    numbered tag is taken as its layer's kernel (notebooks often log kernels only), if singles,
+    except the blank ones: a histogram all at 0 says nothing of what it holds (a zero kernel, or a
+    dead layer's outputs), so its name alone does not make it a kernel.
     """
     groups: dict[str, list[str]] = {}
     for tag in counts:
@@ -109,9 +111,10 @@ def name_by_size(counts: dict[str, float]) -> dict[str, str]:
                 continue  # same size: cannot tell
             layer = min(tags, key=len)
             names[kernel], names[bias] = layer_tag(WEIGHTS, layer, KERNEL), layer_tag(WEIGHTS, layer, BIAS)
-    elif groups and all(len(tags) == 1 for tags in groups.values()) and len(groups) >= 2:
+    elif singles and groups and all(len(tags) == 1 for tags in groups.values()) and len(groups) >= 2:
         for tags in groups.values():
-            names[tags[0]] = layer_tag(WEIGHTS, tags[0], KERNEL)
+            if tags[0] not in blank:
+                names[tags[0]] = layer_tag(WEIGHTS, tags[0], KERNEL)
     return names
 
 

@@ -55,7 +55,9 @@ INPUT_WORDS = {"input", "inputs", "x", "images", "image", "pixels", "pixel", "fe
 _TIMING_WORDS = {"time", "sec", "secs", "seconds", "ms", "duration", "throughput", "speed", "memory", "examples"}
 _SEPARATORS = re.compile(r"[^A-Za-z0-9]+")
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
-_TF_VARIABLE_SUFFIX = re.compile(r":\d+(?=/|$)")
+# TF's output index on a variable's name, wherever the name sits in a tag: `w0:0`, `w0:0/grad`,
+# `w0:0_grad_norm` (a tag built as f"{v.name}_grad_norm").
+_TF_VARIABLE_SUFFIX = re.compile(r":\d+(?=[^A-Za-z0-9]|$)")
 _TRAILING_NUMBER = re.compile(r"(?<=[a-z])\d+$")
 
 

@@ -22,12 +22,27 @@ import numpy as np
 from core.schema.history import HistogramSnapshot, History, Series
 from core.schema.tags import ACTIVATIONS, BIAS, INPUT_STATS, LOGITS, OUTPUT_LAYER, layer_tag
 from core.tensorboard import tag_styles
-from core.tensorboard.layers import bias_beside_kernel, layer_of, name_by_size, numbered_order, output_layers, paired_by_name
-from core.tensorboard.reading import keras, texts
-from core.tensorboard.reading.content import activation_shape, histogram_stats, names_inputs, names_model_output
+from core.tensorboard.layers import (
+    KERNEL_FAMILIES,
+    bias_beside_kernel,
+    layer_of,
+    name_by_size,
+    numbered_order,
+    output_layers,
+    paired_by_name,
+)
+from core.tensorboard.reading import keras, layer_outputs, texts
+from core.tensorboard.reading.content import (
+    ALL_AT_ZERO,
+    activation_shape,
+    histogram_stats,
+    names_inputs,
+    names_model_output,
+    share_at_zero,
+)
 from core.tensorboard.reading.decode import RawHalf, RawHistogram, decode_histogram
-from core.tensorboard.reading.roles import BY_CONTENT, BY_NAME, BY_USER, BY_WORDS, TEST, Reading, Role, is_role
-from core.tensorboard.reading.scalars import add_scalars
+from core.tensorboard.reading.roles import BY_CONTENT, BY_NAME, BY_USER, BY_WORDS, TEST, Reading, Role, is_role, move_role
+from core.tensorboard.reading.scalars import add_roles_by_content, add_scalars
 
 
 @dataclass(frozen=True)
@@ -65,8 +80,11 @@ def build_history(name: str, halves: dict[str, RawHalf], max_histograms: int | N
         keras.deaverage_batches(history, how.marks, train)
     _input_stats_from_histogram(history, roles)
     _activations_by_content(history, roles)  # before sizes: a ReLU layer's outputs are no kernel
-    _name_layers_by_size(history, roles)
     _put_biases_beside_kernels(history, roles)
+    layer_outputs.activations_by_size(history, roles)  # all-zero outputs (dead ReLUs) are no kernel either
+    _name_layers_by_size(history, roles)
+    layer_outputs.match_activations(history, roles)
+    add_roles_by_content(history, roles, layer_outputs.classes_shown(history))
     epoch_only = style == tag_styles.KERAS and not per_batch and any(t.startswith("epoch_") for t in scalar_tags)
     all_tags = scalar_tags | histogram_tags | text_tags | train.other_tags | val.other_tags
     history.facts = history.facts.but(style=style, step_unit="epoch" if epoch_only else "step",
@@ -187,13 +205,17 @@ def _evenly_spaced(items: list, keep: int | None) -> list:
 
 def _name_layers_by_size(history: History, roles: list[Role]) -> None:
     """Histograms named by a layer only (`layer1`, `layer1_offset`): the larger tensor of a layer
-    is its kernel, the smaller its bias (bucket counts add up to the tensor's size)."""
+    is its kernel, the smaller its bias (bucket counts add up to the tensor's size). Lone numbered
+    histograms are kernels only in a log that names no variable: beside `W1` (its histogram or its
+    gradient norm), `Act1` or `hidden1` is no variable."""
     unknown = {tag: float(snaps[0].counts.sum()) for tag, snaps in history.histograms.items()
                if "/" not in tag and tag != LOGITS and snaps}
-    for tag, name in name_by_size(unknown).items():
+    named = any((found := layer_of(key)) and found[0] in KERNEL_FAMILIES for key in [*history.histograms, *history.train])
+    blank = frozenset(tag for tag in unknown if all(share_at_zero(snap) >= ALL_AT_ZERO for snap in history.histograms[tag]))
+    for tag, name in name_by_size(unknown, singles=not named, blank=blank).items():
         if name not in history.histograms:
             history.histograms[name] = history.histograms.pop(tag)
-            _move_role(roles, tag, name, BY_CONTENT)
+            move_role(roles, tag, name, BY_CONTENT)
 
 
 def _put_biases_beside_kernels(history: History, roles: list[Role]) -> None:
@@ -208,7 +230,7 @@ def _put_biases_beside_kernels(history: History, roles: list[Role]) -> None:
                 new = layer_tag(found[0], pairs[found[1]], BIAS)
                 if new not in section:
                     section[new] = section.pop(key)
-                    _move_role(roles, key, new, BY_WORDS)
+                    move_role(roles, key, new, BY_WORDS)
 
 
 def _input_stats_from_histogram(history: History, roles: list[Role]) -> None:
@@ -240,13 +262,7 @@ def _activations_by_content(history: History, roles: list[Role]) -> None:
         name = layer_tag(ACTIVATIONS, tag.rsplit("/", 1)[-1])
         if name not in history.histograms:
             history.histograms[name] = history.histograms.pop(tag)
-            _move_role(roles, tag, name, BY_CONTENT)
-
-
-def _move_role(roles: list[Role], old: str, new: str, how: str) -> None:
-    for index, role in enumerate(roles):
-        if role.role == old:
-            roles[index] = Role(new, role.tag, how if role.how != BY_USER else BY_USER)
+            move_role(roles, tag, name, BY_CONTENT)
 
 
 def _output_layers(history: History, order: list[str]) -> list[str]:

@@ -71,6 +71,13 @@ def is_role(key: str) -> bool:
     return key.split("/", 1)[0] in _FAMILIES
 
 
+def move_role(roles: list[Role], old: str, new: str, how: str) -> None:
+    """The role filled as `old` is now `new`, read `how` (a user's --tag stays the user's)."""
+    for index, role in enumerate(roles):
+        if role.role == old:
+            roles[index] = Role(new, role.tag, how if role.how != BY_USER else BY_USER)
+
+
 def parse_override(text: str) -> tuple[str, str]:
     """`ROLE=TAG` -> (role, tag), aliases resolved (`test_accuracy` is `test/accuracy`); ValueError if malformed."""
     role, sep, tag = text.partition("=")
@@ -85,4 +92,4 @@ def parse_override(text: str) -> tuple[str, str]:
 
 
 __all__ = ["BY_CONTENT", "BY_NAME", "BY_USER", "BY_WORDS", "ROLE_ALIASES", "TEST", "Reading", "Role", "is_role",
-           "parse_override", "reading_lines", "role_name"]
+           "move_role", "parse_override", "reading_lines", "role_name"]

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.schema.history import History, Series
-from core.schema.tags import ACCURACY, LOSS, NUM_CLASSES, chance_loss
+from core.schema.tags import ACCURACY, LOSS, chance_loss
 from core.tensorboard import tag_styles
 from core.tensorboard.reading.decode import RawHalf, RawScalars
 from core.tensorboard.reading.names import printable
@@ -53,7 +53,12 @@ def add_scalars(history: History, halves: dict[str, RawHalf], style: str, per_ba
         section[final] = Series(steps=list(steps), values=list(item.written.values))
         how = item.how if final == target.name else BY_NAME
         roles.append(Role(role_name(target.section == tag_styles.VAL, final), item.tag, how))
-    _roles_by_content(history, roles)
+
+
+def add_roles_by_content(history: History, roles: list[Role], classes: int | None = None) -> None:
+    """After the histograms are read (`classes`: the output layer's units they show, if any): the
+    loss and the accuracy a log names nowhere, read from what they hold; percent accuracies as fractions."""
+    _roles_by_content(history, roles, classes)
     _accuracies_as_fractions(history, roles)
 
 
@@ -107,13 +112,12 @@ def _claim(section: dict, name: str, raw_tag: str, half: str, warnings: list[str
     return raw_tag
 
 
-def _roles_by_content(history: History, roles: list[Role]) -> None:
+def _roles_by_content(history: History, roles: list[Role], classes: int | None) -> None:
     """The loss and the accuracy of a log that names neither, recognised by what they hold."""
     # A tag whose words name some other quantity (`l2_loss`, `step_time_ms`...) is not a candidate.
     unplaced = [tag for tag in history.train if not is_role(tag) and not names_a_quantity(_source(roles, tag))]
     if LOSS not in history.train:
-        lows, highs = (bound * chance_loss(NUM_CLASSES) for bound in LOSS_START_BAND)
-        found = [tag for tag in unplaced if _starts_near_and_falls(history.train[tag], lows, highs)]
+        found = [tag for tag in unplaced if _starts_near_ln_k_and_falls(history, tag, unplaced, classes)]
         if len(found) == 1:
             _rename(history, roles, found[0], LOSS)
             unplaced.remove(found[0])
@@ -122,6 +126,31 @@ def _roles_by_content(history: History, roles: list[Role]) -> None:
         found = [tag for tag in unplaced if _against(history.train[tag], loss)]
         if len(found) == 1:
             _rename(history, roles, found[0], ACCURACY)
+
+
+def _classes(history: History, shown: int | None) -> int | None:
+    """K as the log shows it: stated, from the class balance, or the output layer's units."""
+    balance = history.facts.class_balance
+    known = history.facts.num_classes or (balance.num_classes if balance is not None else None) or shown
+    return known if known and known >= 2 else None
+
+
+def _starts_near_ln_k_and_falls(history: History, tag: str, others: list[str], shown: int | None) -> bool:
+    """The series starts near ln K and falls. K unknown (no output layer, no stated classes):
+    K ~ 1 / the first value of a [0, 1] series that moves against this one (an untrained
+    classifier's accuracy is ~1/K), so a loss is only read by content beside its accuracy."""
+    series = history.train[tag]
+    known = _classes(history, shown)
+    guesses = [known] if known else [_k_from_accuracy(history.train[o]) for o in others
+                                     if o != tag and _against(history.train[o], series)]
+    return any(k and _starts_near_and_falls(series, *(b * chance_loss(k) for b in LOSS_START_BAND)) for k in guesses)
+
+
+def _k_from_accuracy(series: Series) -> int | None:
+    values = np.asarray(series.values[:CONTENT_MIN_RECORDS], dtype=np.float64)
+    values = values[np.isfinite(values)]
+    first = float(values[0]) if values.size else 0.0  # before it learned anything
+    return round(1 / first) if 0 < first <= 0.5 else None
 
 
 def _starts_near_and_falls(series: Series, low: float, high: float) -> bool:
