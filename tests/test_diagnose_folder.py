@@ -119,12 +119,15 @@ def test_an_over_long_or_missing_folder_name_is_a_one_line_error(tmp_path, capsy
     assert "File name too long" in err[0]
 
 
-def test_many_runs_diagnosed_in_worker_processes_match_the_serial_reports(root, monkeypatch):
+def test_many_runs_diagnosed_in_worker_processes_match_the_serial_reports(root, monkeypatch, capsys):
+    import json
+
     from core.runs import many
 
-    serial = [report for _, report in many.diagnose_runs(root, jobs=1)]
+    assert main(["diagnose", str(root), "--json"]) == 0
+    serial = json.loads(capsys.readouterr().out)
     monkeypatch.setattr(many, "MIN_RUNS_PER_WORKER", 4)  # 15 runs: two workers
-    parallel = list(many.diagnose_runs(root, jobs=2))
-    assert [total for total, _ in parallel] == [len(serial)] * len(serial)
-    assert [report for _, report in parallel] == serial  # same order, same verdicts and readings
-    assert {r.run for r in serial} >= {f"student-{style}" for style in STYLES}
+    assert main(["diagnose", str(root), "--json", "--jobs", "2"]) == 0
+    parallel = json.loads(capsys.readouterr().out)
+    assert parallel == serial  # same order, same verdicts, readings and summary
+    assert {r["run"] for r in serial["runs"]} >= {f"student-{style}" for style in STYLES}

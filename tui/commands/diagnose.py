@@ -9,7 +9,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from tui.commands import count_problem
+from tui.commands import capped_jobs, count_problem
 
 
 def add_parser(subparsers) -> None:
@@ -23,12 +23,14 @@ def add_parser(subparsers) -> None:
     p.add_argument("--steps", type=int, help="steps for --verify re-runs (default: the logged config's own steps, up to 10000)")
     p.add_argument("--data", help="MNIST for --verify: a Keras mnist.npz or a folder of the four IDX files")
     p.add_argument("--brief", action="store_true", help="leave out the explanations")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="worker processes for a folder of many runs, at most the core count (default: 1)")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
     from core.system.tfquiet import import_tensorflow_quietly
-    from core.tensorboard.reader import LogError, iter_runs
+    from core.tensorboard.reader import LogError
 
     overrides = _overrides(args)
     if overrides is None:
@@ -41,9 +43,9 @@ def run(args) -> int:
     progress = Progress(enabled=sys.stderr.isatty())
     reports = []
     try:
-        for total, history in iter_runs(args.logdir, overrides=overrides):
-            progress.show(len(reports), total, history.run)
-            reports.append(_diagnose_one(history, args, data))
+        for total, report in _reports(args, overrides, data):
+            progress.show(len(reports), total, report["run"])
+            reports.append(report)
             progress.clear()
             if not args.json:
                 print("\n".join(_text(reports[-1], explain=not args.brief)) + "\n")
@@ -70,12 +72,15 @@ def _is_folder(path: Path) -> bool:
 
 
 def _overrides(args) -> dict[str, str] | None:
-    """{role: tag} from --tag, or None after a one-line error (also for a bad --steps)."""
+    """{role: tag} from --tag, or None after a one-line error (also for a bad --steps or --jobs)."""
     from core.tensorboard.reading.roles import parse_override
 
-    if problem := count_problem(args, "steps"):
+    if problem := count_problem(args, "steps", "jobs"):
         print(f"tblab: {problem}", file=sys.stderr)
         return None
+    args.jobs, notice = capped_jobs(args.jobs)
+    if notice:
+        print(f"tblab: {notice}", file=sys.stderr)
     overrides = {}
     for text in args.tag:
         try:
@@ -85,6 +90,21 @@ def _overrides(args) -> dict[str, str] | None:
             return None
         overrides[role] = tag
     return overrides
+
+
+def _reports(args, overrides, data):
+    """(number of runs, report) per run, in the folder's order: in worker processes with
+    --jobs (core/runs/many.py), in this one for a single job or --verify (it re-runs from the History)."""
+    from core.tensorboard.reader import iter_runs
+
+    if args.jobs > 1 and not args.verify:
+        from core.runs.many import diagnose_runs
+
+        for total, report in diagnose_runs(args.logdir, overrides=overrides, jobs=args.jobs):
+            yield total, {**vars(report), "warnings": list(report.warnings), "verification": None, "note": ""}
+        return
+    for total, history in iter_runs(args.logdir, overrides=overrides):
+        yield total, _diagnose_one(history, args, data)
 
 
 def _diagnose_one(history, args, data) -> dict:
