@@ -18,8 +18,9 @@ $(STAMP): pyproject.toml Makefile
 lab: $(STAMP)
 	$(BIN)/tblab
 
+# Two workers, a test file each at a time, the costliest files first (tests/conftest.py).
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder
 
 clean:
 	rm -rf $(VENV)

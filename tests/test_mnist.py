@@ -229,6 +229,7 @@ def test_offline_default_is_deterministic_and_read_only(keras_home):
         assert not got.flags.writeable
 
 
+@pytest.mark.quiet  # a wall-clock bound: the other test worker waits
 def test_offline_default_is_fast_and_does_not_import_mlxtend(keras_home):
     code = (
         "import sys, time; from core.data.mnist import load_mnist; t = time.perf_counter(); "

@@ -86,6 +86,7 @@ def test_runs_started_together_get_own_folders_and_close_readable_files_on_any_s
         assert len(history.series("loss")) >= 200 and history.warnings == [], history.warnings
 
 
+@pytest.mark.quiet  # a wall-clock bound: the other test worker waits
 def test_sweep_stops_within_seconds_of_ctrl_c_and_writes_what_finished(tmp_path):
     scenarios = tmp_path / "scenarios"
     scenarios.mkdir()

@@ -88,6 +88,7 @@ def test_a_saved_script_runs_again_in_tmux(tmp_path):
 KEY_ANSWER_SECONDS = 3.0
 
 
+@pytest.mark.quiet  # a wall-clock bound: the other test worker waits
 def test_keys_are_answered_during_a_run_while_the_cpu_is_busy(tmp_path):
     """A run going and a busy process on every core: scenario moves, the diagnosis, the palette answer."""
     session = f"tblab-test-{uuid.uuid4().hex[:8]}"

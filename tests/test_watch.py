@@ -25,6 +25,7 @@ from core.runs.watch_headless import watch
 from core.watch.pacing import FIRST_FULL
 from core.watch.scan import CUSTOM_LOOP, KERAS_FIT, ScanError, plan_fixes, scan_source
 from tests.helpers import by_position
+from tests.reliability_procs import descendants, left_after
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -242,6 +243,7 @@ def test_a_script_that_never_trains_says_so(tmp_path):
     assert "without a training step" in outcome.message
 
 
+@pytest.mark.quiet  # a wall-clock bound: the other test worker waits
 def test_a_script_looping_forever_stops_on_request(tmp_path):
     run = WatchedScript(WatchRequest(FIXTURES / "forever.py"))
     events = run.start()
@@ -310,6 +312,7 @@ def test_interrupting_tblab_watch_stops_the_script_and_keeps_the_events(tmp_path
     for line in process.stdout:
         if line.startswith("step 100:"):
             break
+    started = descendants(process.pid)  # the watched script and what it runs; not another test's
     process.send_signal(signum)
     _, err = process.communicate(timeout=20)
     words = "interrupted" if signum == signal.SIGINT else "stopped by SIGTERM"
@@ -319,8 +322,7 @@ def test_interrupting_tblab_watch_stops_the_script_and_keeps_the_events(tmp_path
 
     (logdir,) = (tmp_path / "fail3").iterdir()
     assert read_run(logdir).series("loss").steps[:101] == list(range(101))
-    leftover = subprocess.run(["pgrep", "-f", f"core.watch.child .*{EXAMPLES / 'fail3.py'}"], capture_output=True, text=True, check=False)
-    assert not leftover.stdout.strip()
+    assert started and not left_after(started, timeout=0)
 
 
 def test_pacer_spaces_the_full_statistics_to_their_share_of_the_step():

@@ -17,6 +17,12 @@ import tensorflow as tf
 from core.schema.config import RunConfig
 
 PIXEL_MAX = 255.0
+PREFETCHED_BATCHES = 2  # index batches are a few hundred bytes: two ahead keep the step fed
+# No tf.data autotuning: its model thread, one per iterator, made freeing an iterator wait
+# out that thread's sleep (measured 10-60 s in a process that had run a worker pool), and an
+# iterator is freed by the garbage collector, in whatever run or lab frame comes later.
+_WITHOUT_AUTOTUNE = tf.data.Options()
+_WITHOUT_AUTOTUNE.autotune.enabled = False
 
 
 @dataclass(frozen=True)
@@ -54,7 +60,8 @@ def index_batches(n: int, batch_size: int, seed: int) -> tf.data.Dataset:
         .shuffle(n, seed=seed, reshuffle_each_iteration=True)
         .batch(batch_size)
         .repeat()
-        .prefetch(tf.data.AUTOTUNE)
+        .prefetch(PREFETCHED_BATCHES)
+        .with_options(_WITHOUT_AUTOTUNE)
     )
 
 
