@@ -71,6 +71,17 @@ def wait_for_line(process: subprocess.Popen, pattern: str, timeout: float = 180)
     return first_matching_line(process, pattern, timeout) is not None
 
 
+def exit_code(process: subprocess.Popen, timeout: float = 60) -> int | None:
+    """The exit code, or None for a process that did not stop in time: killed then, so the
+    row counts it as not survived instead of the table crashing and leaving it running."""
+    try:
+        return process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        return None
+
+
 def damaged_logs(tmp: Path) -> Row:
     from core.runs.recipe import record_run
     from core.schema.config import RunConfig
@@ -153,7 +164,7 @@ def board_signals(tmp: Path) -> Row:
             continue
         below = descendants(process.pid)
         process.send_signal(sig)
-        code = process.wait(60)
+        code = exit_code(process)
         left = left_after(below)
         row.left += len(left)
         expected = -9 if sig == signal.SIGKILL else 128 + sig  # 130 for Ctrl-C, as every command
@@ -176,7 +187,7 @@ def run_signals(tmp: Path) -> Row:
             continue
         below = descendants(process.pid)
         process.send_signal(sig)
-        code = process.wait(60)
+        code = exit_code(process)
         left = left_after(below | {process.pid})
         row.left += len(left)
         folders = list((logs / "tiny").iterdir())
